@@ -1,0 +1,100 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Manifest returns the plain JSON form of an object as the API server would
+// accept it: typed fields only, without the empty status and the null
+// creationTimestamp that Go's zero values would add.
+func Manifest(o Object) (map[string]any, error) {
+	raw, err := json.Marshal(o)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s %s: %w", kindOf(o), o.GetName(), err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("encode %s %s: %w", kindOf(o), o.GetName(), err)
+	}
+	prune(m)
+	return m, nil
+}
+
+// prune drops null values, and the empty status and resources maps that
+// Go's zero values add, from a manifest. Other empty maps stay: an empty
+// podSelector or namespaceSelector means "all".
+func prune(m map[string]any) {
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			prune(v)
+			if len(v) == 0 && (k == "status" || k == "resources") {
+				delete(m, k)
+			}
+		case []any:
+			for _, item := range v {
+				if im, ok := item.(map[string]any); ok {
+					prune(im)
+				}
+			}
+		}
+	}
+}
+
+// EncodeYAML encodes one object as a YAML document with sorted keys.
+func EncodeYAML(o Object) ([]byte, error) {
+	m, err := Manifest(o)
+	if err != nil {
+		return nil, err
+	}
+	return yaml.Marshal(m)
+}
+
+// WriteYAML writes the objects as a YAML stream, documents separated by
+// "---". Nothing is written if any object fails to encode.
+func WriteYAML(w io.Writer, objs []Object) error {
+	var buf bytes.Buffer
+	for i, o := range objs {
+		doc, err := EncodeYAML(o)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		buf.Write(doc)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// WriteJSON writes the objects as one indented JSON v1 List, the form that
+// `kubectl get -o json` prints and `kubectl apply -f` accepts.
+func WriteJSON(w io.Writer, objs []Object) error {
+	items := make([]map[string]any, 0, len(objs))
+	for _, o := range objs {
+		m, err := Manifest(o)
+		if err != nil {
+			return err
+		}
+		items = append(items, m)
+	}
+	list := struct {
+		APIVersion string           `json:"apiVersion"`
+		Kind       string           `json:"kind"`
+		Items      []map[string]any `json:"items"`
+	}{"v1", "List", items}
+	raw, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(raw, '\n'))
+	return err
+}

@@ -1,0 +1,46 @@
+package render
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/bgrender/bgrender/spec"
+)
+
+// ResourceQuota renders the quota <name> when enabled: the explicit hard
+// figures if given, else what both colors request and limit together plus
+// the headroom.
+func ResourceQuota(app *spec.BlueGreenApp) []Object {
+	q := app.Spec.Quota
+	if !q.Enabled {
+		return nil
+	}
+	hard := q.Hard
+	if len(hard) == 0 {
+		hard = QuotaFigures(&app.Spec)
+	}
+	return []Object{&corev1.ResourceQuota{
+		TypeMeta:   typeMeta(corev1.SchemeGroupVersion, "ResourceQuota"),
+		ObjectMeta: metav1.ObjectMeta{Name: app.Metadata.Name},
+		Spec:       corev1.ResourceQuotaSpec{Hard: hard},
+	}}
+}
+
+// QuotaFigures computes the hard figures of the quota: both colors' usage
+// (spec.Usage) raised by headroomPercent and rounded up.
+func QuotaFigures(s *spec.AppSpec) corev1.ResourceList {
+	pct := int64(100 + *s.Quota.HeadroomPercent)
+	out := corev1.ResourceList{}
+	for name, q := range spec.Usage(s) {
+		switch name {
+		case corev1.ResourceRequestsCPU, corev1.ResourceLimitsCPU:
+			out[name] = *resource.NewMilliQuantity(ceilDiv(q.MilliValue()*pct, 100), resource.DecimalSI)
+		default:
+			out[name] = *resource.NewQuantity(ceilDiv(q.Value()*pct, 100), q.Format)
+		}
+	}
+	return out
+}
+
+func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }

@@ -1,0 +1,134 @@
+package spec
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+// Defaults that are not obvious from the field documentation.
+const (
+	DefaultColorLabel             = "bgrender.io/color"
+	DefaultNameLabel              = "app.kubernetes.io/name"
+	DefaultReplicas               = int32(1)
+	DefaultHeadroomPercent        = int32(25)
+	DefaultPreStopSleepSeconds    = int64(5)
+	DefaultGracePeriodSeconds     = int64(30)
+	DefaultAffinityTimeoutSeconds = int32(10800)
+)
+
+// Default fills every field that the user left empty. It is idempotent.
+func Default(app *BlueGreenApp) {
+	s := &app.Spec
+	if s.Active == "" {
+		s.Active = Blue
+	}
+	if s.ColorLabel == "" {
+		s.ColorLabel = DefaultColorLabel
+	}
+	if len(s.SelectorLabels) == 0 {
+		s.SelectorLabels = map[string]string{DefaultNameLabel: app.Metadata.Name}
+	}
+	if s.Replicas == nil {
+		s.Replicas = ptr.To(DefaultReplicas)
+	}
+	if s.ContainerName == "" {
+		s.ContainerName = app.Metadata.Name
+	}
+	for i := range s.Ports {
+		p := &s.Ports[i]
+		if p.Name == "" && len(s.Ports) == 1 {
+			p.Name = "http"
+		}
+		if p.ServicePort == 0 {
+			p.ServicePort = p.ContainerPort
+		}
+		if p.Protocol == "" {
+			p.Protocol = corev1.ProtocolTCP
+		}
+	}
+	if hc := s.HealthCheck; hc != nil {
+		if hc.Path == "" {
+			hc.Path = "/health"
+		}
+		if hc.Port.Type == intstr.Int && hc.Port.IntVal == 0 && len(s.Ports) > 0 {
+			if s.Ports[0].Name != "" {
+				hc.Port = intstr.FromString(s.Ports[0].Name)
+			} else {
+				hc.Port = intstr.FromInt32(s.Ports[0].ContainerPort)
+			}
+		}
+		if hc.PeriodSeconds == 0 {
+			hc.PeriodSeconds = 10
+		}
+		if hc.TimeoutSeconds == 0 {
+			hc.TimeoutSeconds = 1
+		}
+		if hc.FailureThreshold == 0 {
+			hc.FailureThreshold = 3
+		}
+	}
+	if s.SecurityContext == nil {
+		s.SecurityContext = &SecuritySpec{}
+	}
+	if s.SecurityContext.ReadOnlyRootFilesystem == nil {
+		s.SecurityContext.ReadOnlyRootFilesystem = ptr.To(true)
+	}
+	if s.Service.Type == "" {
+		s.Service.Type = corev1.ServiceTypeClusterIP
+	}
+	if s.Service.SessionAffinity == "" {
+		s.Service.SessionAffinity = corev1.ServiceAffinityNone
+	}
+	if s.Service.SessionAffinity == corev1.ServiceAffinityClientIP && s.Service.SessionAffinityTimeoutSeconds == nil {
+		s.Service.SessionAffinityTimeoutSeconds = ptr.To(DefaultAffinityTimeoutSeconds)
+	}
+	if ing := s.Ingress; ing != nil {
+		if ing.Path == "" {
+			ing.Path = "/"
+		}
+		if ing.PathType == "" {
+			ing.PathType = networkingv1.PathTypePrefix
+		}
+	}
+	if s.NetworkPolicy.Enabled == nil {
+		s.NetworkPolicy.Enabled = ptr.To(true)
+	}
+	if s.Quota.HeadroomPercent == nil {
+		s.Quota.HeadroomPercent = ptr.To(DefaultHeadroomPercent)
+	}
+	if s.Drain.PreStopSleepSeconds == nil {
+		s.Drain.PreStopSleepSeconds = ptr.To(DefaultPreStopSleepSeconds)
+	}
+	if s.Drain.TerminationGracePeriodSeconds == nil {
+		s.Drain.TerminationGracePeriodSeconds = ptr.To(DefaultGracePeriodSeconds)
+	}
+}
+
+// ColorSpecOf returns the per-color settings of c.
+func (s *AppSpec) ColorSpecOf(c Color) *ColorSpec {
+	if c == Green {
+		return &s.Green
+	}
+	return &s.Blue
+}
+
+// ReplicasOf returns the replica count of color c after defaults:
+// idleReplicas for the idle color when set, else the color's own count,
+// else spec.replicas.
+func (s *AppSpec) ReplicasOf(c Color) int32 {
+	if c != s.Active && s.IdleReplicas != nil {
+		return *s.IdleReplicas
+	}
+	if r := s.ColorSpecOf(c).Replicas; r != nil {
+		return *r
+	}
+	if s.Replicas != nil {
+		return *s.Replicas
+	}
+	return DefaultReplicas
+}
+
+// Idle returns the color that the main Service does not route to.
+func (s *AppSpec) Idle() Color { return s.Active.Other() }

@@ -1,0 +1,7 @@
+// Package spec defines BlueGreenApp (bgrender.io/v1alpha1), the one document
+// a team writes to describe a blue/green application, and turns YAML into it:
+// strict decoding that reports file, line and field path, defaults, and a
+// validation pass that collects every problem at once.
+//
+// The flow is Load (or Decode) → Default → Validate; Load does all three.
+package spec

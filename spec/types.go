@@ -1,0 +1,243 @@
+package spec
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Group, version and kind of the app spec.
+const (
+	APIVersion = "bgrender.io/v1alpha1"
+	Kind       = "BlueGreenApp"
+)
+
+// Color is one of the two environments.
+type Color string
+
+// The two colors.
+const (
+	Blue  Color = "blue"
+	Green Color = "green"
+)
+
+// Colors lists both colors in a fixed order.
+var Colors = []Color{Blue, Green}
+
+// Other returns the opposite color.
+func (c Color) Other() Color {
+	if c == Blue {
+		return Green
+	}
+	return Blue
+}
+
+// Valid reports whether c is blue or green.
+func (c Color) Valid() bool { return c == Blue || c == Green }
+
+// BlueGreenApp is one application rendered as a blue and a green Deployment
+// behind an active and a preview Service.
+type BlueGreenApp struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   ObjectMeta `json:"metadata"`
+	Spec       AppSpec    `json:"spec"`
+
+	// Source says where the document came from; it is not part of the YAML.
+	Source Source `json:"-"`
+}
+
+// ObjectMeta is the part of Kubernetes object metadata that a spec carries.
+type ObjectMeta struct {
+	// Name is a DNS-1123 label; rendered objects are named after it.
+	Name string `json:"name"`
+	// Namespace of every rendered object; empty leaves it to the applier.
+	Namespace string `json:"namespace,omitempty"`
+	// Labels are copied onto every rendered object.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations are copied onto every rendered object.
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// AppSpec is the desired blue/green state.
+type AppSpec struct {
+	// Active is the color the main Service routes to (default blue).
+	Active Color `json:"active,omitempty"`
+	// ColorLabel is the label key that carries the color (default bgrender.io/color).
+	ColorLabel string `json:"colorLabel,omitempty"`
+	// SelectorLabels identify the app's pods, besides the color label
+	// (default app.kubernetes.io/name: <name>). The article uses {app: <name>}.
+	SelectorLabels map[string]string `json:"selectorLabels,omitempty"`
+	// Blue and Green hold what differs between the colors.
+	Blue  ColorSpec `json:"blue"`
+	Green ColorSpec `json:"green"`
+	// Replicas per color unless the color overrides it (default 1).
+	Replicas *int32 `json:"replicas,omitempty"`
+	// IdleReplicas, when set, is the replica count of the idle color (0 scales it down).
+	IdleReplicas *int32 `json:"idleReplicas,omitempty"`
+	// ContainerName of the application container (default: the app name).
+	ContainerName string `json:"containerName,omitempty"`
+	// Ports the container listens on and the Services expose.
+	Ports []Port `json:"ports"`
+	// HealthCheck becomes the readiness probe.
+	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+	// Env is shared by both colors.
+	Env []corev1.EnvVar `json:"env,omitempty"`
+	// EnvFrom is shared by both colors.
+	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
+	// Resources of the application container.
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	// PodAnnotations are added to the pod template of both colors.
+	PodAnnotations map[string]string `json:"podAnnotations,omitempty"`
+	// SecurityContext tunes the restricted-by-default pod security settings.
+	SecurityContext *SecuritySpec `json:"securityContext,omitempty"`
+	// Service configures the active Service.
+	Service ServiceSpec `json:"service,omitempty"`
+	// Ingress, when set, routes host to the active and previewHost to the preview Service.
+	Ingress *IngressSpec `json:"ingress,omitempty"`
+	// NetworkPolicy isolates the colors from each other (enabled by default).
+	NetworkPolicy NetworkPolicySpec `json:"networkPolicy,omitempty"`
+	// Quota renders a ResourceQuota for the namespace when enabled.
+	Quota QuotaSpec `json:"quota,omitempty"`
+	// Drain configures connection draining on pod shutdown.
+	Drain DrainSpec `json:"drain,omitempty"`
+	// DisruptionBudget, when set, renders one PodDisruptionBudget per color.
+	DisruptionBudget *DisruptionBudgetSpec `json:"disruptionBudget,omitempty"`
+}
+
+// ColorSpec is what one color runs.
+type ColorSpec struct {
+	// Image of the application container (required).
+	Image string `json:"image"`
+	// Replicas overrides spec.replicas for this color.
+	Replicas *int32 `json:"replicas,omitempty"`
+	// Env is added after the shared env; a variable of the same name replaces the shared one.
+	Env []corev1.EnvVar `json:"env,omitempty"`
+}
+
+// Port is one container port and the Service port in front of it.
+type Port struct {
+	// Name is an IANA_SVC_NAME (default http for a single port).
+	Name string `json:"name,omitempty"`
+	// ContainerPort the application listens on.
+	ContainerPort int32 `json:"containerPort"`
+	// ServicePort the Services expose (default: containerPort).
+	ServicePort int32 `json:"servicePort,omitempty"`
+	// Protocol is TCP (default), UDP or SCTP.
+	Protocol corev1.Protocol `json:"protocol,omitempty"`
+}
+
+// HealthCheck is an HTTP readiness check.
+type HealthCheck struct {
+	// Path of the HTTP GET (default /health).
+	Path string `json:"path,omitempty"`
+	// Port is a port name from spec.ports or a container port number (default: the first port).
+	Port intstr.IntOrString `json:"port,omitempty"`
+	// InitialDelaySeconds before the first check.
+	InitialDelaySeconds int32 `json:"initialDelaySeconds,omitempty"`
+	// PeriodSeconds between checks (default 10).
+	PeriodSeconds int32 `json:"periodSeconds,omitempty"`
+	// TimeoutSeconds of one check (default 1).
+	TimeoutSeconds int32 `json:"timeoutSeconds,omitempty"`
+	// FailureThreshold of consecutive failures (default 3).
+	FailureThreshold int32 `json:"failureThreshold,omitempty"`
+	// Liveness also renders the check as a liveness probe.
+	Liveness bool `json:"liveness,omitempty"`
+}
+
+// SecuritySpec tunes the pod security settings, which pass the restricted
+// Pod Security Standard whatever is set here.
+type SecuritySpec struct {
+	// RunAsUser is the numeric user of the container (must not be 0).
+	RunAsUser *int64 `json:"runAsUser,omitempty"`
+	// RunAsGroup is the numeric primary group.
+	RunAsGroup *int64 `json:"runAsGroup,omitempty"`
+	// FSGroup owns mounted volumes.
+	FSGroup *int64 `json:"fsGroup,omitempty"`
+	// ReadOnlyRootFilesystem (default true); a writable /tmp is mounted either way.
+	ReadOnlyRootFilesystem *bool `json:"readOnlyRootFilesystem,omitempty"`
+}
+
+// ServiceSpec configures the active Service; the preview Service is always ClusterIP.
+type ServiceSpec struct {
+	// Type of the active Service (default ClusterIP).
+	Type corev1.ServiceType `json:"type,omitempty"`
+	// SessionAffinity is None (default) or ClientIP.
+	SessionAffinity corev1.ServiceAffinity `json:"sessionAffinity,omitempty"`
+	// SessionAffinityTimeoutSeconds for ClientIP affinity (default 10800).
+	SessionAffinityTimeoutSeconds *int32 `json:"sessionAffinityTimeoutSeconds,omitempty"`
+	// Annotations of the active Service (for example a load balancer type).
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// IngressSpec routes a host to the active Service and a preview host to the preview Service.
+type IngressSpec struct {
+	// ClassName of the ingress controller.
+	ClassName string `json:"className,omitempty"`
+	// Host routed to the active Service (required).
+	Host string `json:"host"`
+	// PreviewHost routed to the preview Service; empty renders no preview Ingress.
+	PreviewHost string `json:"previewHost,omitempty"`
+	// Path prefix (default /).
+	Path string `json:"path,omitempty"`
+	// PathType is Prefix (default), Exact or ImplementationSpecific.
+	PathType networkingv1.PathType `json:"pathType,omitempty"`
+	// TLSSecretName, when set, terminates TLS for both hosts with this Secret.
+	TLSSecretName string `json:"tlsSecretName,omitempty"`
+	// Annotations of both Ingresses.
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// NetworkPolicySpec configures the per-color NetworkPolicies.
+type NetworkPolicySpec struct {
+	// Enabled renders the policies (default true).
+	Enabled *bool `json:"enabled,omitempty"`
+	// AllowFrom peers may reach the app's ports (an ingress controller, say).
+	AllowFrom []networkingv1.NetworkPolicyPeer `json:"allowFrom,omitempty"`
+	// Egress rules allowed besides DNS.
+	Egress []networkingv1.NetworkPolicyEgressRule `json:"egress,omitempty"`
+}
+
+// QuotaSpec configures the ResourceQuota.
+type QuotaSpec struct {
+	// Enabled renders a ResourceQuota named after the app.
+	Enabled bool `json:"enabled,omitempty"`
+	// HeadroomPercent added to the computed figures (default 25).
+	HeadroomPercent *int32 `json:"headroomPercent,omitempty"`
+	// Hard, when set, is used as is instead of the computed figures.
+	Hard corev1.ResourceList `json:"hard,omitempty"`
+}
+
+// DrainSpec configures connection draining when a pod stops.
+type DrainSpec struct {
+	// PreStopSleepSeconds the container keeps serving after it is removed from endpoints (default 5).
+	PreStopSleepSeconds *int64 `json:"preStopSleepSeconds,omitempty"`
+	// TerminationGracePeriodSeconds of the pod (default 30).
+	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+}
+
+// DisruptionBudgetSpec is copied into one PodDisruptionBudget per color.
+type DisruptionBudgetSpec struct {
+	MinAvailable   *intstr.IntOrString `json:"minAvailable,omitempty"`
+	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
+}
+
+// Source locates a document: its file, its index in a multi-document file,
+// and the line of every field path that was present.
+type Source struct {
+	File  string
+	Index int
+	Line  int
+	lines map[string]int
+}
+
+// LineOf returns the line of the field at path, or of its nearest parent
+// that was present in the document.
+func (s Source) LineOf(path string) int {
+	for p := path; p != ""; p = parentPath(p) {
+		if l, ok := s.lines[p]; ok {
+			return l
+		}
+	}
+	return s.Line
+}

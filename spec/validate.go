@@ -1,0 +1,526 @@
+package spec
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/api/validate/content"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// LongestSuffix is the longest suffix bgrender appends to the app name.
+const LongestSuffix = "-preview"
+
+// MaxNameLength keeps every rendered name a valid DNS label.
+const MaxNameLength = validation.DNS1035LabelMaxLength - len(LongestSuffix)
+
+// imageRE follows the grammar of a container image reference:
+// [host[:port]/]path[:tag][@digest].
+var imageRE = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?/)?` +
+	`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*` +
+	`(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`)
+
+// Validate checks a defaulted app and returns every problem, each located
+// by file, line and field path.
+func Validate(app *BlueGreenApp) ErrorList {
+	v := &validator{app: app}
+	v.metadata()
+	v.colors()
+	v.ports()
+	v.healthCheck()
+	v.env()
+	v.resources()
+	v.service()
+	v.ingress()
+	v.networkPolicy()
+	v.quota()
+	v.drain()
+	v.disruptionBudget()
+	sort.SliceStable(v.errs, func(i, j int) bool {
+		if v.errs[i].Line != v.errs[j].Line {
+			return v.errs[i].Line < v.errs[j].Line
+		}
+		return v.errs[i].Path < v.errs[j].Path
+	})
+	return v.errs
+}
+
+type validator struct {
+	app  *BlueGreenApp
+	errs ErrorList
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{
+		File: v.app.Source.File,
+		Line: v.app.Source.LineOf(path),
+		Path: path,
+		Msg:  fmt.Sprintf(format, args...),
+	})
+}
+
+func (v *validator) addAll(path string, msgs []string) {
+	for _, m := range msgs {
+		v.add(path, "%s", m)
+	}
+}
+
+func (v *validator) metadata() {
+	m := v.app.Metadata
+	switch {
+	case m.Name == "":
+		v.add("metadata.name", "required")
+	case len(m.Name) > MaxNameLength:
+		v.add("metadata.name", "%q is %d characters; at most %d, so that %q is still a valid name", m.Name, len(m.Name), MaxNameLength, m.Name+LongestSuffix)
+	default:
+		for _, msg := range validation.IsDNS1035Label(m.Name) {
+			v.add("metadata.name", "%q: %s", m.Name, msg)
+		}
+	}
+	if m.Namespace != "" {
+		for _, msg := range validation.IsDNS1123Label(m.Namespace) {
+			v.add("metadata.namespace", "%q: %s", m.Namespace, msg)
+		}
+	}
+	v.labels("metadata.labels", m.Labels)
+	v.annotations("metadata.annotations", m.Annotations)
+	if _, ok := m.Labels[v.app.Spec.ColorLabel]; ok {
+		v.add(keyPath("metadata.labels", v.app.Spec.ColorLabel), "the color label %q is set by bgrender per color; remove it", v.app.Spec.ColorLabel)
+	}
+}
+
+func (v *validator) labels(path string, labels map[string]string) {
+	for k, val := range labels {
+		p := keyPath(path, k)
+		for _, msg := range content.IsLabelKey(k) {
+			v.add(p, "key %q: %s", k, msg)
+		}
+		for _, msg := range content.IsLabelValue(val) {
+			v.add(p, "value %q: %s", val, msg)
+		}
+	}
+}
+
+func (v *validator) annotations(path string, annotations map[string]string) {
+	for k := range annotations {
+		for _, msg := range content.IsLabelKey(k) {
+			v.add(keyPath(path, k), "key %q: %s", k, msg)
+		}
+	}
+}
+
+func (v *validator) colors() {
+	s := &v.app.Spec
+	if !s.Active.Valid() {
+		v.add("spec.active", "%q is not a color: expected blue or green", s.Active)
+	}
+	for _, msg := range content.IsLabelKey(s.ColorLabel) {
+		v.add("spec.colorLabel", "%q: %s", s.ColorLabel, msg)
+	}
+	v.labels("spec.selectorLabels", s.SelectorLabels)
+	if _, ok := s.SelectorLabels[s.ColorLabel]; ok {
+		v.add(keyPath("spec.selectorLabels", s.ColorLabel), "must not contain the color label %q", s.ColorLabel)
+	}
+	v.nonNegative("spec.replicas", s.Replicas)
+	v.nonNegative("spec.idleReplicas", s.IdleReplicas)
+	for _, c := range Colors {
+		cs := s.ColorSpecOf(c)
+		path := "spec." + string(c)
+		switch {
+		case cs.Image == "":
+			v.add(path+".image", "required: the image that the %s Deployment runs", c)
+		case !imageRE.MatchString(cs.Image):
+			v.add(path+".image", "%q is not a valid image reference (expected [registry/]repository[:tag][@digest], repository in lower case)", cs.Image)
+		}
+		v.nonNegative(path+".replicas", cs.Replicas)
+		v.envVars(path+".env", cs.Env)
+	}
+	for _, msg := range validation.IsDNS1123Label(s.ContainerName) {
+		v.add("spec.containerName", "%q: %s", s.ContainerName, msg)
+	}
+	v.annotations("spec.podAnnotations", s.PodAnnotations)
+	if sc := s.SecurityContext; sc != nil {
+		if sc.RunAsUser != nil && *sc.RunAsUser == 0 {
+			v.add("spec.securityContext.runAsUser", "0 (root) is not allowed: pods must run as a non-root user")
+		}
+		for field, id := range map[string]*int64{"runAsUser": sc.RunAsUser, "runAsGroup": sc.RunAsGroup, "fsGroup": sc.FSGroup} {
+			if id != nil && *id < 0 {
+				v.add("spec.securityContext."+field, "must not be negative, got %d", *id)
+			}
+		}
+	}
+}
+
+func (v *validator) nonNegative(path string, n *int32) {
+	if n != nil && *n < 0 {
+		v.add(path, "must not be negative, got %d", *n)
+	}
+}
+
+func (v *validator) ports() {
+	ports := v.app.Spec.Ports
+	if len(ports) == 0 {
+		v.add("spec.ports", "at least one port is required")
+		return
+	}
+	names, containerPorts, servicePorts := map[string]int{}, map[string]int{}, map[int32]int{}
+	for i, p := range ports {
+		path := indexPath("spec.ports", i)
+		switch {
+		case p.Name == "":
+			v.add(path+".name", "required when there is more than one port")
+		default:
+			for _, msg := range validation.IsValidPortName(p.Name) {
+				v.add(path+".name", "%q: %s", p.Name, msg)
+			}
+			if j, dup := names[p.Name]; dup {
+				v.add(path+".name", "%q is also the name of spec.ports[%d]", p.Name, j)
+			}
+			names[p.Name] = i
+		}
+		if p.ContainerPort < 1 || p.ContainerPort > 65535 {
+			v.add(path+".containerPort", "%d is not a port number (1-65535)", p.ContainerPort)
+		}
+		if p.ServicePort < 1 || p.ServicePort > 65535 {
+			v.add(path+".servicePort", "%d is not a port number (1-65535)", p.ServicePort)
+		}
+		switch p.Protocol {
+		case corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP:
+		default:
+			v.add(path+".protocol", "%q: expected TCP, UDP or SCTP", p.Protocol)
+		}
+		key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Protocol)
+		if j, dup := containerPorts[key]; dup {
+			v.add(path+".containerPort", "%d is also used by spec.ports[%d]", p.ContainerPort, j)
+		}
+		containerPorts[key] = i
+		if j, dup := servicePorts[p.ServicePort]; dup {
+			v.add(path+".servicePort", "%d is also used by spec.ports[%d]", p.ServicePort, j)
+		}
+		servicePorts[p.ServicePort] = i
+	}
+}
+
+// findPort returns the index of the port that ref names or numbers, or -1.
+func (s *AppSpec) findPort(ref intstr.IntOrString) int {
+	for i, p := range s.Ports {
+		if ref.Type == intstr.String && p.Name == ref.StrVal || ref.Type == intstr.Int && p.ContainerPort == ref.IntVal {
+			return i
+		}
+	}
+	return -1
+}
+
+func (v *validator) healthCheck() {
+	hc := v.app.Spec.HealthCheck
+	if hc == nil {
+		return
+	}
+	if !strings.HasPrefix(hc.Path, "/") {
+		v.add("spec.healthCheck.path", "%q must start with /", hc.Path)
+	}
+	if len(v.app.Spec.Ports) > 0 && v.app.Spec.findPort(hc.Port) < 0 {
+		var known []string
+		for _, p := range v.app.Spec.Ports {
+			known = append(known, fmt.Sprintf("%s (%d)", p.Name, p.ContainerPort))
+		}
+		v.add("spec.healthCheck.port", "%q is not a port of spec.ports; known ports: %s", hc.Port.String(), strings.Join(known, ", "))
+	}
+	for field, n := range map[string]int32{"initialDelaySeconds": hc.InitialDelaySeconds, "periodSeconds": hc.PeriodSeconds, "timeoutSeconds": hc.TimeoutSeconds, "failureThreshold": hc.FailureThreshold} {
+		if n < 0 {
+			v.add("spec.healthCheck."+field, "must not be negative, got %d", n)
+		}
+	}
+}
+
+func (v *validator) env() {
+	v.envVars("spec.env", v.app.Spec.Env)
+	for i, e := range v.app.Spec.EnvFrom {
+		path := indexPath("spec.envFrom", i)
+		switch {
+		case e.ConfigMapRef != nil && e.SecretRef != nil:
+			v.add(path, "set configMapRef or secretRef, not both")
+		case e.ConfigMapRef != nil:
+			v.refName(path+".configMapRef.name", e.ConfigMapRef.Name)
+		case e.SecretRef != nil:
+			v.refName(path+".secretRef.name", e.SecretRef.Name)
+		default:
+			v.add(path, "configMapRef or secretRef is required")
+		}
+	}
+}
+
+func (v *validator) refName(path, name string) {
+	if name == "" {
+		v.add(path, "required")
+		return
+	}
+	for _, msg := range validation.IsDNS1123Subdomain(name) {
+		v.add(path, "%q: %s", name, msg)
+	}
+}
+
+func (v *validator) envVars(path string, env []corev1.EnvVar) {
+	for i, e := range env {
+		p := indexPath(path, i)
+		if e.Name == "" {
+			v.add(p+".name", "required")
+		} else {
+			for _, msg := range validation.IsRelaxedEnvVarName(e.Name) {
+				v.add(p+".name", "%q: %s", e.Name, msg)
+			}
+		}
+		if e.Value != "" && e.ValueFrom != nil {
+			v.add(p, "set value or valueFrom, not both")
+		}
+	}
+}
+
+func (v *validator) resources() {
+	r := v.app.Spec.Resources
+	for name, q := range r.Requests {
+		if q.Sign() < 0 {
+			v.add(keyPath("spec.resources.requests", string(name)), "must not be negative, got %s", q.String())
+		}
+		if limit, ok := r.Limits[name]; ok && q.Cmp(limit) > 0 {
+			v.add(keyPath("spec.resources.requests", string(name)), "request %s is more than the limit %s", q.String(), limit.String())
+		}
+	}
+	for name, q := range r.Limits {
+		if q.Sign() < 0 {
+			v.add(keyPath("spec.resources.limits", string(name)), "must not be negative, got %s", q.String())
+		}
+	}
+}
+
+func (v *validator) service() {
+	svc := v.app.Spec.Service
+	switch svc.Type {
+	case corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer:
+	default:
+		v.add("spec.service.type", "%q: expected ClusterIP, NodePort or LoadBalancer", svc.Type)
+	}
+	switch svc.SessionAffinity {
+	case corev1.ServiceAffinityNone:
+		if svc.SessionAffinityTimeoutSeconds != nil {
+			v.add("spec.service.sessionAffinityTimeoutSeconds", "only applies with sessionAffinity: ClientIP")
+		}
+	case corev1.ServiceAffinityClientIP:
+		if t := *svc.SessionAffinityTimeoutSeconds; t < 1 || t > 86400 {
+			v.add("spec.service.sessionAffinityTimeoutSeconds", "%d is out of range (1-86400)", t)
+		}
+	default:
+		v.add("spec.service.sessionAffinity", "%q: expected None or ClientIP", svc.SessionAffinity)
+	}
+	v.annotations("spec.service.annotations", svc.Annotations)
+}
+
+func (v *validator) ingress() {
+	ing := v.app.Spec.Ingress
+	if ing == nil {
+		return
+	}
+	v.host("spec.ingress.host", ing.Host, true)
+	v.host("spec.ingress.previewHost", ing.PreviewHost, false)
+	if ing.Host != "" && ing.Host == ing.PreviewHost {
+		v.add("spec.ingress.previewHost", "must differ from host %q, or the preview would receive live traffic", ing.Host)
+	}
+	if !strings.HasPrefix(ing.Path, "/") {
+		v.add("spec.ingress.path", "%q must start with /", ing.Path)
+	}
+	switch ing.PathType {
+	case networkingv1.PathTypePrefix, networkingv1.PathTypeExact, networkingv1.PathTypeImplementationSpecific:
+	default:
+		v.add("spec.ingress.pathType", "%q: expected Prefix, Exact or ImplementationSpecific", ing.PathType)
+	}
+	if ing.ClassName != "" {
+		v.refName("spec.ingress.className", ing.ClassName)
+	}
+	if ing.TLSSecretName != "" {
+		v.refName("spec.ingress.tlsSecretName", ing.TLSSecretName)
+	}
+	v.annotations("spec.ingress.annotations", ing.Annotations)
+}
+
+func (v *validator) host(path, host string, required bool) {
+	if host == "" {
+		if required {
+			v.add(path, "required")
+		}
+		return
+	}
+	check := validation.IsDNS1123Subdomain
+	if strings.HasPrefix(host, "*.") {
+		check = validation.IsWildcardDNS1123Subdomain
+	}
+	for _, msg := range check(host) {
+		v.add(path, "%q: %s", host, msg)
+	}
+}
+
+func (v *validator) networkPolicy() {
+	np := v.app.Spec.NetworkPolicy
+	for i, peer := range np.AllowFrom {
+		v.peer(indexPath("spec.networkPolicy.allowFrom", i), peer)
+	}
+	for i, rule := range np.Egress {
+		path := indexPath("spec.networkPolicy.egress", i)
+		for j, peer := range rule.To {
+			v.peer(indexPath(path+".to", j), peer)
+		}
+		for j, port := range rule.Ports {
+			if port.Port != nil && port.Port.Type == intstr.Int && (port.Port.IntVal < 1 || port.Port.IntVal > 65535) {
+				v.add(indexPath(path+".ports", j)+".port", "%d is not a port number (1-65535)", port.Port.IntVal)
+			}
+		}
+	}
+}
+
+func (v *validator) peer(path string, peer networkingv1.NetworkPolicyPeer) {
+	selectors := peer.PodSelector != nil || peer.NamespaceSelector != nil
+	switch {
+	case peer.IPBlock != nil && selectors:
+		v.add(path, "set ipBlock or podSelector/namespaceSelector, not both")
+	case peer.IPBlock != nil:
+		if _, err := netip.ParsePrefix(peer.IPBlock.CIDR); err != nil {
+			v.add(path+".ipBlock.cidr", "%q is not a CIDR such as 10.0.0.0/8", peer.IPBlock.CIDR)
+		}
+		for j, except := range peer.IPBlock.Except {
+			if _, err := netip.ParsePrefix(except); err != nil {
+				v.add(indexPath(path+".ipBlock.except", j), "%q is not a CIDR such as 10.0.0.0/24", except)
+			}
+		}
+	case !selectors:
+		v.add(path, "a peer needs podSelector, namespaceSelector or ipBlock")
+	}
+}
+
+// quotaResources are the ResourceQuota keys that bgrender computes, each
+// with the container resource and side (requests or limits) it sums.
+var quotaResources = []struct {
+	Name     corev1.ResourceName
+	Resource corev1.ResourceName
+	Limit    bool
+}{
+	{corev1.ResourceRequestsCPU, corev1.ResourceCPU, false},
+	{corev1.ResourceRequestsMemory, corev1.ResourceMemory, false},
+	{corev1.ResourceLimitsCPU, corev1.ResourceCPU, true},
+	{corev1.ResourceLimitsMemory, corev1.ResourceMemory, true},
+}
+
+func (v *validator) quota() {
+	q := v.app.Spec.Quota
+	if h := *q.HeadroomPercent; h < 0 || h > 1000 {
+		v.add("spec.quota.headroomPercent", "%d is out of range (0-1000)", h)
+	}
+	for name, val := range q.Hard {
+		if val.Sign() < 0 {
+			v.add(keyPath("spec.quota.hard", string(name)), "must not be negative, got %s", val.String())
+		}
+	}
+	if !q.Enabled || len(q.Hard) == 0 {
+		return
+	}
+	// An explicit quota must admit both colors at once, and every quota on a
+	// compute resource makes the API server reject pods that do not declare it.
+	need := Usage(&v.app.Spec)
+	res := v.app.Spec.Resources
+	for _, qr := range quotaResources {
+		name := qr.Name
+		hard, ok := q.Hard[name]
+		if !ok && !qr.Limit {
+			// "cpu" and "memory" are the old names of requests.cpu and requests.memory.
+			name = qr.Resource
+			hard, ok = q.Hard[name]
+		}
+		if !ok {
+			continue
+		}
+		path := keyPath("spec.quota.hard", string(name))
+		side, list := "requests", res.Requests
+		if qr.Limit {
+			side, list = "limits", res.Limits
+		}
+		if _, declared := list[qr.Resource]; !declared {
+			v.add(path, "the quota limits %s but spec.resources.%s.%s is not set, so the API server would reject every pod", name, side, qr.Resource)
+			continue
+		}
+		if n := need[qr.Name]; n.Cmp(hard) > 0 {
+			v.add(path, "%s is less than the %s that both colors need together", hard.String(), n.String())
+		}
+	}
+	if hard, ok := q.Hard[corev1.ResourcePods]; ok {
+		if n := need[corev1.ResourcePods]; n.Cmp(hard) > 0 {
+			v.add(keyPath("spec.quota.hard", "pods"), "%s is less than the %s pods that both colors run together", hard.String(), n.String())
+		}
+	}
+}
+
+// Usage sums what both colors request and limit at their replica counts,
+// and their pods, as ResourceQuota keys.
+func Usage(s *AppSpec) corev1.ResourceList {
+	pods := int64(s.ReplicasOf(Blue)) + int64(s.ReplicasOf(Green))
+	out := corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(pods, resource.DecimalSI)}
+	for _, qr := range quotaResources {
+		list := s.Resources.Requests
+		if qr.Limit {
+			list = s.Resources.Limits
+		}
+		per, ok := list[qr.Resource]
+		if !ok {
+			continue
+		}
+		total := per.DeepCopy()
+		total.Mul(pods)
+		out[qr.Name] = total
+	}
+	return out
+}
+
+func (v *validator) drain() {
+	d := v.app.Spec.Drain
+	sleep, grace := *d.PreStopSleepSeconds, *d.TerminationGracePeriodSeconds
+	if sleep < 0 {
+		v.add("spec.drain.preStopSleepSeconds", "must not be negative, got %d", sleep)
+	}
+	if grace < 0 {
+		v.add("spec.drain.terminationGracePeriodSeconds", "must not be negative, got %d", grace)
+	}
+	if sleep >= 0 && grace >= 0 && sleep >= grace && sleep > 0 {
+		v.add("spec.drain.preStopSleepSeconds", "%d must be less than terminationGracePeriodSeconds (%d), or the pod is killed before it drains", sleep, grace)
+	}
+}
+
+func (v *validator) disruptionBudget() {
+	db := v.app.Spec.DisruptionBudget
+	if db == nil {
+		return
+	}
+	switch {
+	case db.MinAvailable != nil && db.MaxUnavailable != nil:
+		v.add("spec.disruptionBudget", "set minAvailable or maxUnavailable, not both")
+	case db.MinAvailable == nil && db.MaxUnavailable == nil:
+		v.add("spec.disruptionBudget", "minAvailable or maxUnavailable is required")
+	}
+	for field, val := range map[string]*intstr.IntOrString{"minAvailable": db.MinAvailable, "maxUnavailable": db.MaxUnavailable} {
+		if val == nil {
+			continue
+		}
+		path := "spec.disruptionBudget." + field
+		if val.Type == intstr.Int && val.IntVal < 0 {
+			v.add(path, "must not be negative, got %d", val.IntVal)
+		}
+		if val.Type == intstr.String {
+			for _, msg := range validation.IsValidPercent(val.StrVal) {
+				v.add(path, "%q: %s", val.StrVal, msg)
+			}
+		}
+	}
+}
