@@ -231,6 +231,13 @@ type Source struct {
 	lines map[string]int
 }
 
+// Has reports whether the field at path was written in the document
+// (rather than filled in by Default).
+func (s Source) Has(path string) bool {
+	_, ok := s.lines[path]
+	return ok
+}
+
 // LineOf returns the line of the field at path, or of its nearest parent
 // that was present in the document.
 func (s Source) LineOf(path string) int {

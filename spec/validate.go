@@ -142,8 +142,10 @@ func (v *validator) colors() {
 		v.nonNegative(path+".replicas", cs.Replicas)
 		v.envVars(path+".env", cs.Env)
 	}
-	for _, msg := range validation.IsDNS1123Label(s.ContainerName) {
-		v.add("spec.containerName", "%q: %s", s.ContainerName, msg)
+	if v.app.Source.Has("spec.containerName") { // else it is the name, checked above
+		for _, msg := range validation.IsDNS1123Label(s.ContainerName) {
+			v.add("spec.containerName", "%q: %s", s.ContainerName, msg)
+		}
 	}
 	v.annotations("spec.podAnnotations", s.PodAnnotations)
 	if sc := s.SecurityContext; sc != nil {

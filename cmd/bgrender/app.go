@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// streams are the standard streams of one run; tests pass buffers.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// command is one subcommand: its help text, its flags, and what it runs.
+type command struct {
+	name    string
+	summary string
+	usage   string // arguments after the command name
+	long    string
+	example string
+	// setup registers the command's flags and returns the function that runs
+	// it with the remaining arguments.
+	setup func(fs *pflag.FlagSet, s streams) func(args []string) error
+}
+
+func commands() []*command {
+	return []*command{
+		renderCommand(),
+		validateCommand(),
+		schemaCommand(),
+		versionCommand(),
+	}
+}
+
+const overview = `bgrender gives Kubernetes teams zero-downtime blue/green releases with no
+in-cluster controller and no kubectl: one BlueGreenApp spec in, blue and green
+Deployments, an active and a preview Service, and their policies out.
+
+Exit codes: 0 success (also "nothing to do"), 1 runtime failure, 2 bad usage
+or invalid input, 3 a gate refused the promotion.`
+
+// run executes one bgrender invocation and returns its exit code. It is the
+// whole CLI; main only exits with the code.
+func run(args []string, in io.Reader, out, errOut io.Writer) int {
+	s := streams{in: in, out: out, err: errOut}
+	cmds := commands()
+	if len(args) == 0 {
+		writeOverview(errOut, cmds)
+		return exitcode.Invalid
+	}
+	name := args[0]
+	switch name {
+	case "-h", "--help", "help":
+		if len(args) > 1 && name == "help" {
+			if c := find(cmds, args[1]); c != nil {
+				writeHelp(out, c)
+				return exitcode.OK
+			}
+			fmt.Fprintf(errOut, "bgrender: unknown command %q\n", args[1])
+			return exitcode.Invalid
+		}
+		writeOverview(out, cmds)
+		return exitcode.OK
+	case "--version":
+		name = "version"
+	}
+	c := find(cmds, name)
+	if c == nil {
+		fmt.Fprintf(errOut, "bgrender: unknown command %q\nRun 'bgrender --help' for the list of commands.\n", name)
+		return exitcode.Invalid
+	}
+	fs, runFn, help := c.flags(s)
+	if err := fs.Parse(args[1:]); err != nil {
+		fmt.Fprintf(errOut, "bgrender %s: %v\nRun 'bgrender %s --help' for usage.\n", c.name, err, c.name)
+		return exitcode.Invalid
+	}
+	if *help {
+		writeHelp(out, c)
+		return exitcode.OK
+	}
+	if err := runFn(fs.Args()); err != nil {
+		fmt.Fprintf(errOut, "%s\n", errorText(c.name, err))
+		return exitcode.Of(err)
+	}
+	return exitcode.OK
+}
+
+// errorText prefixes an error with the command; a list of located
+// problems (file:line: field: …) is printed as it is, one per line.
+func errorText(cmd string, err error) string {
+	var list spec.ErrorList
+	if errors.As(err, &list) {
+		return list.Error()
+	}
+	return "bgrender " + cmd + ": " + err.Error()
+}
+
+func find(cmds []*command, name string) *command {
+	for _, c := range cmds {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func writeOverview(w io.Writer, cmds []*command) {
+	fmt.Fprintf(w, "%s\n\nUsage:\n  bgrender COMMAND [flags] [args]\n\nCommands:\n", overview)
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'bgrender COMMAND --help' for a command's flags and examples.\n")
+}
+
+// flags builds the flag set of a command, with -h/--help.
+func (c *command) flags(s streams) (*pflag.FlagSet, func([]string) error, *bool) {
+	fs := pflag.NewFlagSet("bgrender "+c.name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	runFn := c.setup(fs, s)
+	help := fs.BoolP("help", "h", false, "show this help")
+	return fs, runFn, help
+}
+
+func writeHelp(w io.Writer, c *command) {
+	fmt.Fprintf(w, "%s\n\nUsage:\n  bgrender %s %s\n", c.long, c.name, c.usage)
+	fs, _, _ := c.flags(streams{})
+	fmt.Fprintf(w, "\nFlags:\n%s", fs.FlagUsages())
+	if c.example != "" {
+		fmt.Fprintf(w, "\nExamples:\n%s\n", strings.TrimRight(c.example, "\n"))
+	}
+}
+
+// usageError is bad usage of a command: exit code 2.
+func usageError(format string, args ...any) error { return exitcode.Invalidf(format, args...) }

@@ -1,0 +1,172 @@
+package spec
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+)
+
+// SchemaID is the $id of the JSON Schema that `bgrender schema` prints.
+const SchemaID = "https://bgrender.io/schemas/v1alpha1/bluegreenapp.json"
+
+// enums lists the allowed values of the string types that have a fixed set.
+var enums = map[reflect.Type][]string{
+	reflect.TypeFor[Color]():                  {string(Blue), string(Green)},
+	reflect.TypeFor[corev1.ServiceType]():     {"ClusterIP", "NodePort", "LoadBalancer"},
+	reflect.TypeFor[corev1.ServiceAffinity](): {"None", "ClientIP"},
+	reflect.TypeFor[corev1.Protocol]():        {"TCP", "UDP", "SCTP"},
+	reflect.TypeFor[networkingv1.PathType]():  {"Prefix", "Exact", "ImplementationSpecific"},
+}
+
+// descriptions documents the spec's own fields for editors.
+var descriptions = map[string]string{
+	"spec.active":           "The color that the main Service routes to: blue or green.",
+	"spec.colorLabel":       "Label key that carries the color (the article uses \"version\").",
+	"spec.selectorLabels":   "Labels that identify the app's pods besides the color label.",
+	"spec.blue":             "What the blue Deployment runs.",
+	"spec.green":            "What the green Deployment runs.",
+	"spec.replicas":         "Replicas per color unless the color overrides it.",
+	"spec.idleReplicas":     "Replicas of the idle color; 0 scales it down.",
+	"spec.containerName":    "Name of the application container.",
+	"spec.ports":            "Ports that the container listens on and the Services expose.",
+	"spec.healthCheck":      "HTTP readiness check on a port of spec.ports.",
+	"spec.env":              "Environment variables shared by both colors.",
+	"spec.envFrom":          "Secrets and ConfigMaps shared by both colors.",
+	"spec.resources":        "Requests and limits of the application container.",
+	"spec.service":          "The active Service; the preview Service is always ClusterIP.",
+	"spec.ingress":          "Ingresses for the live host and the preview host.",
+	"spec.networkPolicy":    "Per-color NetworkPolicies: blue and green cannot reach each other.",
+	"spec.quota":            "A ResourceQuota computed from both colors unless hard is set.",
+	"spec.drain":            "Connection draining: a preStop sleep and the grace period.",
+	"spec.disruptionBudget": "One PodDisruptionBudget per color.",
+}
+
+// JSONSchema returns a JSON Schema (draft-07) of BlueGreenApp, usable by
+// yaml-language-server for completion and checks in editors.
+func JSONSchema() []byte {
+	g := &schemaGen{defs: map[string]any{}}
+	root := g.object(reflect.TypeFor[BlueGreenApp](), "")
+	props := root["properties"].(map[string]any)
+	props["apiVersion"] = map[string]any{"const": APIVersion}
+	props["kind"] = map[string]any{"const": Kind}
+	out := map[string]any{
+		"$schema":     "http://json-schema.org/draft-07/schema#",
+		"$id":         SchemaID,
+		"title":       "BlueGreenApp",
+		"description": "A blue/green application rendered by bgrender (" + APIVersion + ").",
+		"definitions": g.defs,
+	}
+	for k, v := range root {
+		out[k] = v
+	}
+	raw, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		panic(err) // the schema is built from static types; this cannot fail
+	}
+	return append(raw, '\n')
+}
+
+type schemaGen struct {
+	defs map[string]any
+}
+
+func (g *schemaGen) schema(t reflect.Type, path string) map[string]any {
+	switch t {
+	case quantityType:
+		return map[string]any{"anyOf": []any{
+			map[string]any{"type": "string", "pattern": `^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$`},
+			map[string]any{"type": "number"},
+		}}
+	case intOrStringType:
+		return map[string]any{"anyOf": []any{map[string]any{"type": "integer"}, map[string]any{"type": "string"}}}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return g.schema(t.Elem(), path)
+	case reflect.Struct:
+		if strings.HasPrefix(t.PkgPath(), "k8s.io/") {
+			return g.ref(t)
+		}
+		return g.object(t, path)
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": g.schema(t.Elem(), path+".*")}
+	case reflect.Slice:
+		return map[string]any{"type": "array", "items": g.schema(t.Elem(), path+"[]")}
+	case reflect.String:
+		s := map[string]any{"type": "string"}
+		if values := enums[t]; len(values) > 0 {
+			s["enum"] = values
+		}
+		return s
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return map[string]any{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return map[string]any{"type": "number"}
+	}
+	return map[string]any{}
+}
+
+// ref puts a Kubernetes type into the definitions once and refers to it.
+func (g *schemaGen) ref(t reflect.Type) map[string]any {
+	name := strings.NewReplacer("k8s.io/", "io.k8s.", "/", ".").Replace(t.PkgPath()) + "." + t.Name()
+	if _, done := g.defs[name]; !done {
+		g.defs[name] = nil // placeholder against recursion
+		g.defs[name] = g.object(t, "")
+	}
+	return map[string]any{"$ref": "#/definitions/" + name}
+}
+
+func (g *schemaGen) object(t reflect.Type, path string) map[string]any {
+	props := map[string]any{}
+	var required []string
+	g.fields(t, path, props, &required)
+	s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	if len(required) > 0 {
+		s["required"] = required
+	}
+	if d, ok := descriptions[path]; ok {
+		s["description"] = d
+	}
+	return s
+}
+
+func (g *schemaGen) fields(t reflect.Type, path string, props map[string]any, required *[]string) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		name, opts, _ := strings.Cut(tag, ",")
+		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		if f.Anonymous && name == "" || strings.Contains(opts, "inline") {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				g.fields(ft, path, props, required)
+				continue
+			}
+		}
+		if name == "" {
+			name = f.Name
+		}
+		p := fieldPath(path, name)
+		s := g.schema(f.Type, p)
+		if d, ok := descriptions[p]; ok {
+			if _, isRef := s["$ref"]; !isRef {
+				s["description"] = d
+			}
+		}
+		props[name] = s
+		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") && f.Type.Kind() != reflect.Pointer {
+			*required = append(*required, name)
+		}
+	}
+}
