@@ -36,11 +36,15 @@ func QuotaFigures(s *spec.AppSpec) corev1.ResourceList {
 		switch name {
 		case corev1.ResourceRequestsCPU, corev1.ResourceLimitsCPU:
 			out[name] = *resource.NewMilliQuantity(ceilDiv(q.MilliValue()*pct, 100), resource.DecimalSI)
-		default:
-			out[name] = *resource.NewQuantity(ceilDiv(q.Value()*pct, 100), q.Format)
+		case corev1.ResourcePods:
+			out[name] = *resource.NewQuantity(ceilDiv(q.Value()*pct, 100), resource.DecimalSI)
+		default: // memory, rounded up to whole mebibytes so that it reads well
+			out[name] = *resource.NewQuantity(ceilDiv(ceilDiv(q.Value()*pct, 100), mebi)*mebi, resource.BinarySI)
 		}
 	}
 	return out
 }
+
+const mebi = 1 << 20
 
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }

@@ -142,7 +142,7 @@ func (v *validator) colors() {
 		v.nonNegative(path+".replicas", cs.Replicas)
 		v.envVars(path+".env", cs.Env)
 	}
-	if v.app.Source.Has("spec.containerName") { // else it is the name, checked above
+	if s.ContainerName != v.app.Metadata.Name { // else it is the name, checked above
 		for _, msg := range validation.IsDNS1123Label(s.ContainerName) {
 			v.add("spec.containerName", "%q: %s", s.ContainerName, msg)
 		}

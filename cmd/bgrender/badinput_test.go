@@ -1,0 +1,195 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// base is a valid spec; the bad inputs below are small edits of it, so that
+// each row shows exactly what is wrong.
+const base = `apiVersion: bgrender.io/v1alpha1
+kind: BlueGreenApp
+metadata:
+  name: web
+  namespace: prod
+spec:
+  active: blue
+  blue:
+    image: example/web:1.0.0
+  green:
+    image: example/web:1.0.0
+  replicas: 2
+  ports:
+    - name: http
+      containerPort: 8080
+      servicePort: 80
+  healthCheck:
+    path: /health
+    port: http
+  resources:
+    requests: {cpu: 100m, memory: 128Mi}
+    limits: {cpu: 500m, memory: 256Mi}
+  quota:
+    enabled: true
+    hard: {requests.cpu: "1", pods: "10"}
+  drain:
+    preStopSleepSeconds: 5
+    terminationGracePeriodSeconds: 30
+`
+
+func edit(old, new string) string {
+	if !strings.Contains(base, old) {
+		panic("edit: base does not contain " + old)
+	}
+	return strings.Replace(base, old, new, 1)
+}
+
+func TestBadInput(t *testing.T) {
+	if res := runCLI(t, base, "validate", "-"); res.code != 0 {
+		t.Fatalf("the base spec must be valid: %s", res.stderr)
+	}
+	tests := []struct {
+		name  string
+		input string
+		want  []string // substrings of stderr, the first being the location
+	}{
+		{"empty file", "", []string{"app.yaml: no BlueGreenApp document found"}},
+		{"only comments", "# nothing here\n---\n", []string{"app.yaml: no BlueGreenApp document found"}},
+		{"binary garbage", "\x7fELF\x02\x01\x01\x00\x00\x00", []string{"app.yaml:1: not a YAML text file"}},
+		{"invalid UTF-8", "kind: \xff\xfe\n", []string{"app.yaml:1: not a UTF-8 text file"}},
+		{"truncated YAML", base[:strings.Index(base, "  ports:")] + "  ports:\n    - name: \"http\n", []string{"app.yaml:14:", "invalid YAML"}},
+		{"unclosed flow mapping", edit("  replicas: 2\n", "  replicas: {a: 1\n"), []string{"app.yaml:", "invalid YAML"}},
+		{"tab indentation", edit("  replicas: 2", "\treplicas: 2"), []string{"app.yaml:12: tab character in indentation"}},
+		{"unknown field", edit("  replicas: 2", "  replicaz: 2"), []string{"app.yaml:12: spec.replicaz: unknown field", `did you mean "replicas"`}},
+		{"unknown nested field", edit("      servicePort: 80", "      svcPort: 80"), []string{"app.yaml:16: spec.ports[0].svcPort: unknown field"}},
+		{"wrong type string for integer", edit("containerPort: 8080", `containerPort: "8080"`), []string{"app.yaml:15: spec.ports[0].containerPort: expected integer"}},
+		{"wrong type list for mapping", edit("  healthCheck:\n    path: /health\n    port: http", "  healthCheck: [a]"), []string{"app.yaml:17: spec.healthCheck: expected a mapping"}},
+		{"wrong type mapping for string", edit("    image: example/web:1.0.0\n  green", "    image: {a: b}\n  green"), []string{"app.yaml:9: spec.blue.image: expected string"}},
+		{"boolean for integer", edit("  replicas: 2", "  replicas: yes"), []string{"app.yaml:12: spec.replicas: expected integer"}},
+		{"integer overflow", edit("  replicas: 2", "  replicas: 99999999999"), []string{"app.yaml:12: spec.replicas: integer 99999999999 out of range"}},
+		{"duplicate key", edit("  replicas: 2", "  replicas: 2\n  replicas: 3"), []string{"app.yaml:13: spec.replicas: duplicate key (first defined on line 12)"}},
+		{"invalid color", edit("  active: blue", "  active: purple"), []string{"app.yaml:7: spec.active:", "expected blue or green"}},
+		{"missing image", edit("  green:\n    image: example/web:1.0.0", "  green:\n    replicas: 1"), []string{"app.yaml:10: spec.green.image: required"}},
+		{"malformed image", edit("  blue:\n    image: example/web:1.0.0", "  blue:\n    image: Example Web"), []string{"app.yaml:9: spec.blue.image:", "not a valid image reference"}},
+		{"name too long", edit("  name: web", "  name: "+strings.Repeat("a", 56)), []string{"app.yaml:4: metadata.name:", "at most 55"}},
+		{"name not DNS", edit("  name: web", "  name: Web_App"), []string{"app.yaml:4: metadata.name:", "DNS-1035"}},
+		{"missing name", edit("  name: web\n", ""), []string{"app.yaml:", "metadata.name: required"}},
+		{"probe on unknown port", edit("    port: http", "    port: metrics"), []string{"app.yaml:19: spec.healthCheck.port:", `"metrics" is not a port`}},
+		{"negative replicas", edit("  replicas: 2", "  replicas: -3"), []string{"app.yaml:12: spec.replicas: must not be negative"}},
+		{"quantity that does not parse", edit("cpu: 100m, memory", "cpu: 100 millicores, memory"), []string{"app.yaml:21: spec.resources.requests.cpu: invalid quantity"}},
+		{"request above limit", edit("cpu: 100m, memory", "cpu: 900m, memory"), []string{"app.yaml:21: spec.resources.requests.cpu: request 900m is more than the limit 500m"}},
+		{"quota too small for both colors", edit(`requests.cpu: "1"`, `requests.cpu: 300m`), []string{`app.yaml:25: spec.quota.hard["requests.cpu"]: 300m is less than the 400m that both colors need`}},
+		{"quota on undeclared resource", strings.Replace(edit(`pods: "10"`, `pods: "10", limits.memory: 1Gi`), "limits: {cpu: 500m, memory: 256Mi}", "limits: {cpu: 500m}", 1), []string{`app.yaml:25: spec.quota.hard["limits.memory"]: the quota limits limits.memory but spec.resources.limits.memory is not set`}},
+		{"port out of range", edit("containerPort: 8080", "containerPort: 70000"), []string{"app.yaml:15: spec.ports[0].containerPort: 70000 is not a port number"}},
+		{"no ports", edit("  ports:\n    - name: http\n      containerPort: 8080\n      servicePort: 80\n", "  ports: []\n"), []string{"app.yaml:13: spec.ports: at least one port is required"}},
+		{"preStop longer than grace period", edit("preStopSleepSeconds: 5", "preStopSleepSeconds: 60"), []string{"app.yaml:27: spec.drain.preStopSleepSeconds: 60 must be less than terminationGracePeriodSeconds"}},
+		{"wrong kind", edit("kind: BlueGreenApp", "kind: Deployment"), []string{`app.yaml:2: kind: expected BlueGreenApp, got "Deployment"`}},
+		{"wrong apiVersion", edit("bgrender.io/v1alpha1", "bgrender.io/v2"), []string{`app.yaml:1: apiVersion: expected bgrender.io/v1alpha1`}},
+		{"document is a list", "- a\n- b\n", []string{"app.yaml:1: expected a BlueGreenApp mapping, got a list"}},
+		{"document is a scalar", "hello\n", []string{"app.yaml:1: expected a BlueGreenApp mapping"}},
+		{"second document invalid", base + "---\n" + strings.Replace(base, "  active: blue", "  active: red", 1), []string{"app.yaml:36: spec.active:"}},
+		{"same app twice", base + "---\n" + base, []string{`app.yaml:33: metadata.name: app "web" is also defined in app.yaml:4`}},
+		{"invalid label key", edit("  namespace: prod\n", "  namespace: prod\n  labels: {\"bad key!\": x}\n"), []string{`app.yaml:6: metadata.labels["bad key!"]:`}},
+		{"color label in selector labels", edit("  active: blue\n", "  active: blue\n  selectorLabels: {bgrender.io/color: x}\n"), []string{`app.yaml:8: spec.selectorLabels["bgrender.io/color"]: must not contain the color label`}},
+		{"root user", edit("  replicas: 2\n", "  replicas: 2\n  securityContext: {runAsUser: 0}\n"), []string{"app.yaml:13: spec.securityContext.runAsUser: 0 (root) is not allowed"}},
+		{"null in labels", edit("  namespace: prod\n", "  namespace: prod\n  labels: {a: ~}\n"), []string{"app.yaml:6: metadata.labels.a: expected a value, got null"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "app.yaml")
+			if err := os.WriteFile(path, []byte(tt.input), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, cmd := range []string{"render", "validate"} {
+				res := runCLI(t, "", cmd, path)
+				if res.code != 2 {
+					t.Errorf("%s: exit %d, want 2; stderr:\n%s", cmd, res.code, res.stderr)
+				}
+				if res.stdout != "" {
+					t.Errorf("%s: stdout must be empty on bad input, got:\n%s", cmd, res.stdout)
+				}
+				stderr := strings.ReplaceAll(res.stderr, filepath.Dir(path)+string(filepath.Separator), "")
+				want := tt.want
+				if want == nil {
+					want = []string{"app.yaml:"}
+				}
+				for _, w := range want {
+					if !strings.Contains(stderr, w) {
+						t.Errorf("%s: stderr lacks %q:\n%s", cmd, w, stderr)
+					}
+				}
+				if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
+					t.Errorf("%s: stack trace on stderr:\n%s", cmd, stderr)
+				}
+			}
+		})
+	}
+	if len(tests) < 25 {
+		t.Errorf("the table covers %d kinds of bad input; keep at least 25", len(tests))
+	}
+}
+
+func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
+	input := edit("  active: blue", "  active: purple")
+	input = strings.Replace(input, "  replicas: 2", "  replicas: -1", 1)
+	input = strings.Replace(input, "    port: http", "    port: nope", 1)
+	res := runCLI(t, input, "validate", "-")
+	if res.code != 2 {
+		t.Fatalf("exit %d", res.code)
+	}
+	lines := strings.Split(strings.TrimSpace(res.stderr), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want 3 problems, one per line, in line order; got:\n%s", res.stderr)
+	}
+	for i, want := range []string{"<stdin>:7: spec.active", "<stdin>:12: spec.replicas", "<stdin>:19: spec.healthCheck.port"} {
+		if !strings.HasPrefix(lines[i], want) {
+			t.Errorf("problem %d: want prefix %q, got %q", i, want, lines[i])
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "Usage:"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"render"}, "no input"},
+		{[]string{"render", "--bogus", "x.yaml"}, "unknown flag: --bogus"},
+		{[]string{"render", "-o", "xml", "x.yaml"}, `--output "xml": expected yaml or json`},
+		{[]string{"render", "does-not-exist.yaml"}, "read does-not-exist.yaml: no such file or directory"},
+		{[]string{"render", "-", "-"}, "standard input (-) can be read only once"},
+		{[]string{"version", "extra"}, "version takes no arguments"},
+		{[]string{"schema", "extra"}, "schema takes no arguments"},
+	}
+	for _, tt := range tests {
+		res := runCLI(t, "", tt.args...)
+		if res.code != 2 || res.stdout != "" || !strings.Contains(res.stderr, tt.want) {
+			t.Errorf("bgrender %v: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, res.code, res.stdout, res.stderr, tt.want)
+		}
+	}
+}
+
+func TestHelpForEveryCommand(t *testing.T) {
+	for _, c := range commands() {
+		for _, args := range [][]string{{c.name, "--help"}, {c.name, "-h"}, {"help", c.name}} {
+			res := runCLI(t, "", args...)
+			if res.code != 0 || !strings.Contains(res.stdout, "Usage:") || !strings.Contains(res.stdout, "Examples:") || !strings.Contains(res.stdout, "bgrender "+c.name) {
+				t.Errorf("bgrender %v: exit %d, want usage and examples on stdout; got:\n%s%s", args, res.code, res.stdout, res.stderr)
+			}
+		}
+	}
+	if res := runCLI(t, "", "--help"); res.code != 0 || !strings.Contains(res.stdout, "Commands:") {
+		t.Errorf("bgrender --help: exit %d:\n%s", res.code, res.stdout)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	res := runCLI(t, "", "version")
+	if res.code != 0 || !strings.HasPrefix(res.stdout, "bgrender ") {
+		t.Fatalf("exit %d, stdout %q", res.code, res.stdout)
+	}
+}
