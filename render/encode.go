@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
+	"strconv"
+	"strings"
 
-	"sigs.k8s.io/yaml"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // Manifest returns the plain JSON form of an object as the API server would
@@ -18,7 +21,9 @@ func Manifest(o Object) (map[string]any, error) {
 		return nil, fmt.Errorf("encode %s %s: %w", kindOf(o), o.GetName(), err)
 	}
 	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // keep integers integers
+	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("encode %s %s: %w", kindOf(o), o.GetName(), err)
 	}
 	prune(m)
@@ -48,13 +53,65 @@ func prune(m map[string]any) {
 	}
 }
 
-// EncodeYAML encodes one object as a YAML document with sorted keys.
+// EncodeYAML encodes one object as a YAML document with sorted keys, in
+// the layout kubectl prints (two-space indent, list items flush with their key).
 func EncodeYAML(o Object) ([]byte, error) {
 	m, err := Manifest(o)
 	if err != nil {
 		return nil, err
 	}
-	return yaml.Marshal(m)
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	enc.CompactSeqIndent()
+	if err := enc.Encode(yamlNode(m)); err != nil {
+		return nil, fmt.Errorf("encode %s %s: %w", kindOf(o), o.GetName(), err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// yamlNode converts a decoded JSON value into a YAML node with sorted keys;
+// building the node directly is much cheaper than re-parsing JSON as YAML.
+func yamlNode(v any) *yaml.Node {
+	switch v := v.(type) {
+	case map[string]any:
+		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		if len(keys) == 0 {
+			n.Style = yaml.FlowStyle
+		}
+		for _, k := range keys {
+			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, yamlNode(v[k]))
+		}
+		return n
+	case []any:
+		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		if len(v) == 0 {
+			n.Style = yaml.FlowStyle
+		}
+		for _, item := range v {
+			n.Content = append(n.Content, yamlNode(item))
+		}
+		return n
+	case string:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}
+	case json.Number:
+		tag := "!!int"
+		if strings.ContainsAny(string(v), ".eE") {
+			tag = "!!float"
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: string(v)}
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v)}
+	}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
 }
 
 // WriteYAML writes the objects as a YAML stream, documents separated by
