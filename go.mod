@@ -3,6 +3,7 @@ module github.com/bgrender/bgrender
 go 1.26.0
 
 require (
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/spf13/pflag v1.1.0
 	go.yaml.in/yaml/v3 v3.0.6
 	k8s.io/api v0.37.2

@@ -170,7 +170,15 @@ type decoder struct {
 	file  string
 	lines map[string]int
 	errs  ErrorList
+	// aliases counts alias expansions against maxAliases, and expanding
+	// holds the anchors being expanded, to stop "billion laughs" inputs and
+	// aliases that contain themselves.
+	aliases   int
+	expanding map[*yaml.Node]bool
 }
+
+// maxAliases bounds alias expansions per document.
+const maxAliases = 1000
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) *FieldError {
 	e := &FieldError{File: d.file, Line: n.Line, Path: path, Msg: fmt.Sprintf(format, args...)}
@@ -189,7 +197,20 @@ var (
 
 func (d *decoder) decode(n *yaml.Node, t reflect.Type, path string) any {
 	if n.Kind == yaml.AliasNode {
-		n = n.Alias
+		target := n.Alias
+		d.aliases++
+		switch {
+		case d.aliases > maxAliases:
+			return d.fail(n, path, "more than %d alias expansions", maxAliases)
+		case d.expanding[target]:
+			return d.fail(n, path, "alias *%s refers to a node that contains it", n.Value)
+		}
+		if d.expanding == nil {
+			d.expanding = map[*yaml.Node]bool{}
+		}
+		d.expanding[target] = true
+		defer delete(d.expanding, target)
+		return d.decode(target, t, path)
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return nil

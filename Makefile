@@ -1,0 +1,42 @@
+# bgrender's developer entry points. `make test` is what CI runs: it installs
+# or builds every real component the tests use (see hack/install-tools.sh),
+# then runs vet, every test, and a short fuzzing pass.
+
+GO ?= go
+FUZZTIME ?= 20s
+
+.PHONY: all build example tools test test-short vet fuzz bench golden
+
+all: build
+
+build:
+	$(GO) build -trimpath -o bin/bgrender ./cmd/bgrender
+
+# Render the article's example to standard output.
+example:
+	$(GO) run ./cmd/bgrender render examples/seed/app.yaml
+
+# Install etcd and build kube-apiserver into .tools/ (idempotent, quick when present).
+tools:
+	hack/install-tools.sh
+
+vet:
+	$(GO) vet ./...
+
+# Every test against the real components, then a short fuzzing pass.
+test: tools vet
+	$(GO) test -count=1 ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./spec
+
+# Unit tests only: tests that need real components are skipped.
+test-short:
+	$(GO) test -short ./...
+
+# Rewrite golden files after an intended output change; review the diff.
+golden:
+	$(GO) test ./cmd/bgrender -update
+
+# Speed and memory: the render benchmark and process start-up time.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./render
+	$(GO) run ./bench/startup -n 200
