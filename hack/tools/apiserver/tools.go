@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools records the commands that hack/install-tools.sh builds from
+// this module, so that "go mod tidy" keeps their dependencies.
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+)
