@@ -8,10 +8,14 @@
 #   etcd            from the Debian package etcd-server (/usr/bin/etcd)
 #   kube-apiserver  built from k8s.io/kubernetes (tools module in
 #                   hack/tools/apiserver) into .tools/bin/kube-apiserver
+#   helm3           Helm 3, built with `go install helm.sh/helm/v3/cmd/helm@V`
+#                   into .tools/helm3/helm (see internal/helmtest)
+#   helm4           Helm 4, built with `go install helm.sh/helm/v4/cmd/helm@V`
+#                   into .tools/helm4/helm
 #
 # Usage: hack/install-tools.sh [component...]
 #   Without arguments every component is installed. Components: etcd,
-#   kube-apiserver.
+#   kube-apiserver, helm3, helm4.
 #
 # Environment:
 #   TOOLS_BIN   where built binaries go (default: <repo>/.tools/bin)
@@ -24,6 +28,8 @@ FORCE="${FORCE:-0}"
 
 # Pinned versions. Change a version here and the next run rebuilds the tool.
 KUBE_VERSION="v1.37.2" # must match hack/tools/apiserver/go.mod
+HELM3_VERSION="v3.22.0"
+HELM4_VERSION="v4.3.1"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'install-tools: %s\n' "$*" >&2; exit 1; }
@@ -115,16 +121,82 @@ install_kube_apiserver() {
 		-trimpath -ldflags "$ldflags" k8s.io/kubernetes/cmd/kube-apiserver
 }
 
-# Later components go here, built the same way from their own tools module
-# under hack/tools/<name> (see TESTBED.md for the recipes):
+# go_install_tool PKG@VERSION OUT STAMP [go install args...]: builds a command
+# straight from the Go module proxy with `go install PKG@VERSION` (the
+# module's own go.mod and go.sum decide every dependency; no tools module is
+# needed) into OUT, atomically: go install writes into a temporary GOBIN next
+# to OUT and the binary is then renamed into place. It runs from a temporary
+# directory with GOWORK=off so that no surrounding module or workspace is
+# involved. STAMP is recorded in OUT.version.
+go_install_tool() {
+	local pkgver="$1" out="$2" stamp="$3"
+	shift 3
+	command -v go >/dev/null 2>&1 || die "go is not on PATH"
+	local dir name
+	dir="$(dirname "$out")"
+	name="$(basename "${pkgver%@*}")"
+	mkdir -p "$dir"
+	rm -f "$out.version"
+	local tmpbin tmpwd
+	tmpbin="$(mktemp -d "$dir/.install.XXXXXX")"
+	tmpwd="$(mktemp -d)"
+	log "building $(basename "$dir")/$(basename "$out") $stamp (about a minute the first time)"
+	local start=$SECONDS
+	if ! (cd "$tmpwd" && GOWORK=off GOFLAGS=-mod=mod GOBIN="$tmpbin" go install "$@" "$pkgver"); then
+		rm -rf "$tmpbin" "$tmpwd"
+		die "go install $pkgver failed"
+	fi
+	mv -f "$tmpbin/$name" "$out"
+	rm -rf "$tmpbin" "$tmpwd"
+	write_stamp "$out" "$stamp"
+	log "built $out in $((SECONDS - start))s"
+}
+
+# install_helm MAJOR VERSION: Helm MAJOR at VERSION into .tools/helmMAJOR/helm.
 #
-# install_helm3() { ... go_build_tool "$REPO/hack/tools/helm3" "$REPO/.tools/helm3/helm" "$HELM3_VERSION" helm.sh/helm/v3/cmd/helm; }
-# install_helm4() { ... go_build_tool "$REPO/hack/tools/helm4" "$REPO/.tools/helm4/helm" "$HELM4_VERSION" helm.sh/helm/v4/cmd/helm; }
+# A plain `go install` leaves Helm reporting "v3.22"/"v4.3" (the source
+# default); release builds set the version through ldflags, and so do we so
+# that `helm version` and .Capabilities.HelmVersion read e.g. v3.22.0. Helm 3
+# also takes the default Kubernetes version of `helm template`
+# (.Capabilities.KubeVersion) from ldflags, which its Makefile derives from
+# the client-go it builds with (k8s.io/client-go v0.37.x -> 1.37); without
+# them it would claim v1.20.0. Helm 4 reads client-go's version from the
+# binary's build info at run time, so it needs nothing more.
+install_helm() {
+	local major="$1" version="$2"
+	local out="$REPO/.tools/helm$major/helm"
+	if stamp_ok "$out" "$version"; then
+		log "helm$major: $out $version (present)"
+		return
+	fi
+	local mod="helm.sh/helm/v$major"
+	local ldflags="-s -w -X $mod/internal/version.version=$version"
+	ldflags+=" -X $mod/internal/version.gitTreeState=clean"
+	if [ "$major" = 3 ]; then
+		local kmaj=1 kmin=37 # client-go v0.37.x in helm v3.22.0's go.mod
+		ldflags+=" -X $mod/pkg/chartutil.k8sVersionMajor=$kmaj -X $mod/pkg/chartutil.k8sVersionMinor=$kmin"
+		ldflags+=" -X $mod/pkg/lint/rules.k8sVersionMajor=$kmaj -X $mod/pkg/lint/rules.k8sVersionMinor=$kmin"
+	fi
+	CGO_ENABLED=0 go_install_tool "$mod/cmd/helm@$version" "$out" "$version" -trimpath -ldflags "$ldflags"
+	local got
+	got="$("$out" version --template '{{.Version}}' 2>/dev/null || true)"
+	if [ "$got" != "$version" ]; then
+		rm -f "$out.version" # so that the next run builds again
+		die "$out reports version '$got', want $version"
+	fi
+}
+
+install_helm3() { install_helm 3 "$HELM3_VERSION"; }
+install_helm4() { install_helm 4 "$HELM4_VERSION"; }
+
+# Later components go here, built the same way (see TESTBED.md for the
+# recipes):
+#
 # install_gitea() { ... CGO_ENABLED=1 go_build_tool "$REPO/hack/tools/gitea" "$TOOLS_BIN/gitea" "$GITEA_VERSION" -tags "sqlite sqlite_unlock_notify" code.gitea.io/gitea; }
 #
 # and add their names to ALL_COMPONENTS below.
 
-ALL_COMPONENTS=(etcd kube-apiserver)
+ALL_COMPONENTS=(etcd kube-apiserver helm3 helm4)
 
 main() {
 	local components=("$@")
@@ -134,6 +206,8 @@ main() {
 		case "$c" in
 		etcd) install_etcd ;;
 		kube-apiserver) install_kube_apiserver ;;
+		helm3) install_helm3 ;;
+		helm4) install_helm4 ;;
 		*) die "unknown component $c (known: ${ALL_COMPONENTS[*]})" ;;
 		esac
 	done

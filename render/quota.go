@@ -28,18 +28,25 @@ func ResourceQuota(app *spec.BlueGreenApp) []Object {
 }
 
 // QuotaFigures computes the hard figures of the quota: both colors' usage
-// (spec.Usage) raised by headroomPercent and rounded up.
+// (spec.Usage) raised by headroomPercent.
 func QuotaFigures(s *spec.AppSpec) corev1.ResourceList {
-	pct := int64(100 + *s.Quota.HeadroomPercent)
+	return WithHeadroom(spec.Usage(s), *s.Quota.HeadroomPercent)
+}
+
+// WithHeadroom raises quota figures by percent, rounding up: CPU to whole
+// millicores, memory to whole mebibytes (so that it reads well), counts to
+// whole numbers.
+func WithHeadroom(usage corev1.ResourceList, percent int32) corev1.ResourceList {
+	pct := int64(100 + percent)
 	out := corev1.ResourceList{}
-	for name, q := range spec.Usage(s) {
+	for name, q := range usage {
 		switch name {
-		case corev1.ResourceRequestsCPU, corev1.ResourceLimitsCPU:
+		case corev1.ResourceRequestsCPU, corev1.ResourceLimitsCPU, corev1.ResourceCPU:
 			out[name] = *resource.NewMilliQuantity(ceilDiv(q.MilliValue()*pct, 100), resource.DecimalSI)
-		case corev1.ResourcePods:
-			out[name] = *resource.NewQuantity(ceilDiv(q.Value()*pct, 100), resource.DecimalSI)
-		default: // memory, rounded up to whole mebibytes so that it reads well
+		case corev1.ResourceRequestsMemory, corev1.ResourceLimitsMemory, corev1.ResourceMemory:
 			out[name] = *resource.NewQuantity(ceilDiv(ceilDiv(q.Value()*pct, 100), mebi)*mebi, resource.BinarySI)
+		default:
+			out[name] = *resource.NewQuantity(ceilDiv(q.Value()*pct, 100), resource.DecimalSI)
 		}
 	}
 	return out

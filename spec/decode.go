@@ -468,3 +468,32 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Unmarshal strictly decodes one YAML document into out, a pointer to a
+// struct with json tags, with the checks and located errors of Decode. It
+// is for bgrender's other configuration files.
+func Unmarshal(name string, data []byte, out any) error {
+	if err := checkText(name, data); err != nil {
+		return ErrorList{err}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return ErrorList{yamlError(name, err)}
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
+		return ErrorList{{File: name, Msg: "the file is empty"}}
+	}
+	d := &decoder{file: name, lines: map[string]int{}}
+	value := d.decode(doc.Content[0], reflect.TypeOf(out).Elem(), "")
+	if len(d.errs) > 0 {
+		return d.errs
+	}
+	raw, err := json.Marshal(value)
+	if err != nil {
+		return ErrorList{d.errorf(doc.Content[0], "", "internal error: %v", err)}
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return ErrorList{d.errorf(doc.Content[0], "", "%v", err)}
+	}
+	return nil
+}

@@ -34,6 +34,7 @@ func commands() []*command {
 	return []*command{
 		renderCommand(),
 		validateCommand(),
+		postrenderCommand(),
 		schemaCommand(),
 		versionCommand(),
 	}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/postrender"
+	"github.com/bgrender/bgrender/spec"
+)
+
+func postrenderCommand() *command {
+	return &command{
+		name:    "postrender",
+		summary: "Helm post-renderer: turn a chart's Deployments and Services into a blue/green pair",
+		usage:   "[flags] < manifests.yaml",
+		long: `Read Helm's rendered manifests on standard input and write them, blue/green,
+on standard output. Each selected Deployment D becomes D-blue and D-green
+(only the color label differs); each Service that selects D's pods routes to
+the active color and gets a <service>-preview twin for the idle color; HPAs
+and PDBs of D become one per color. Everything else passes through byte for
+byte, Helm hooks included.
+
+On an upgrade the new render goes to the idle color: with --from-release (the
+previous deployed release, read from Helm's release storage) or --from-cluster
+(the live Deployment), the active color keeps running exactly what it ran.
+Without either, or on a first install, both colors get the new render. The
+active color is --active, else what the previous release routed to, else
+blue; flipping --active is the promotion.
+
+On malformed input nothing is written to standard output and the exit code
+is 2.`,
+		example: `  # Helm 3: the post-renderer is a path
+  helm upgrade --install web ./chart --namespace shop \
+    --post-renderer "$(command -v bgrender)" \
+    --post-renderer-args postrender --post-renderer-args --from-release=web
+
+  # Helm 4: install the plugin once, then name it
+  bgrender helm-plugin install
+  helm upgrade --install web ./chart --namespace shop \
+    --post-renderer bgrender --post-renderer-args --from-release=web
+
+  # Promote: route the Service to green
+  helm upgrade web ./chart --namespace shop --reuse-values \
+    --post-renderer bgrender --post-renderer-args --from-release=web \
+    --post-renderer-args --active=green
+
+  # Try it without a cluster
+  helm template web ./chart | bgrender postrender --color-label version`,
+		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
+			configPath := fs.String("config", "", "read settings from a PostRenderConfig `FILE`; flags win over it")
+			colorLabel := fs.String("color-label", spec.DefaultColorLabel, "label `KEY` that carries the color")
+			selector := fs.String("select", "", "transform only Deployments whose labels match this label `SELECTOR` (default: all)")
+			active := fs.String("active", "", "the live `COLOR` (blue or green); default: the previous release's, else blue")
+			target := fs.String("target", "", "the `COLOR` that gets the new render (default: the one that is not active)")
+			fromRelease := fs.String("from-release", "", "carry the active color forward from the last deployed revision of Helm `RELEASE`")
+			fromCluster := fs.Bool("from-cluster", false, "carry the active color forward from the live cluster")
+			namespace := fs.StringP("namespace", "n", "", "release `NAMESPACE` (default: $HELM_NAMESPACE, else the kubeconfig's)")
+			kubeconfig := fs.String("kubeconfig", "", "kubeconfig `FILE` (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
+			kubeContext := fs.String("kube-context", "", "kubeconfig `CONTEXT` to use")
+			networkPolicy := fs.Bool("network-policy", false, "add per-color NetworkPolicies: blue and green cannot reach each other")
+			quota := fs.Bool("quota", false, "add a ResourceQuota computed from both colors")
+			quotaName := fs.String("quota-name", "bgrender", "`NAME` of the ResourceQuota")
+			return func(args []string) error {
+				if len(args) > 0 {
+					return usageError("postrender reads manifests from standard input and takes no arguments (got %q)", args[0])
+				}
+				cfg := &postrender.Config{}
+				if *configPath != "" {
+					loaded, err := postrender.LoadConfig(*configPath)
+					if err != nil {
+						return exitcode.InvalidInput(err)
+					}
+					cfg = loaded
+				}
+				// Flags given on the command line win over the file.
+				set := func(name string, apply func()) {
+					if fs.Changed(name) {
+						apply()
+					}
+				}
+				set("color-label", func() { cfg.ColorLabel = *colorLabel })
+				set("select", func() { cfg.Select = *selector })
+				set("active", func() { cfg.Active = spec.Color(*active) })
+				set("target", func() { cfg.Target = spec.Color(*target) })
+				set("from-release", func() { cfg.FromRelease = *fromRelease })
+				set("from-cluster", func() { cfg.FromCluster = *fromCluster })
+				set("namespace", func() { cfg.Namespace = *namespace })
+				set("kubeconfig", func() { cfg.Kubeconfig = *kubeconfig })
+				set("kube-context", func() { cfg.Context = *kubeContext })
+				if *networkPolicy && cfg.NetworkPolicy == nil {
+					cfg.NetworkPolicy = &postrender.NetworkPolicyOptions{}
+				}
+				if *quota && cfg.Quota == nil {
+					cfg.Quota = &postrender.QuotaOptions{}
+				}
+				if cfg.Quota != nil && fs.Changed("quota-name") {
+					cfg.Quota.Name = *quotaName
+				}
+				opts, err := postrenderOptions(cfg)
+				if err != nil {
+					return err
+				}
+				in, err := io.ReadAll(s.in)
+				if err != nil {
+					return fmt.Errorf("read standard input: %w", err)
+				}
+				out, err := postrender.Run(context.Background(), in, opts)
+				if err != nil {
+					return err
+				}
+				_, err = io.Copy(s.out, bytes.NewReader(out))
+				return err
+			}
+		},
+	}
+}
+
+// postrenderOptions checks the settings and connects to the cluster when
+// the previous state is read from it.
+func postrenderOptions(cfg *postrender.Config) (postrender.Options, error) {
+	opts := postrender.Options{
+		ColorLabel:    cfg.ColorLabel,
+		Active:        cfg.Active,
+		Target:        cfg.Target,
+		Namespace:     cfg.Namespace,
+		NetworkPolicy: cfg.NetworkPolicy,
+		Quota:         cfg.Quota,
+	}
+	if opts.ColorLabel == "" {
+		opts.ColorLabel = spec.DefaultColorLabel
+	}
+	for flag, c := range map[string]spec.Color{"--active": cfg.Active, "--target": cfg.Target} {
+		if c != "" && !c.Valid() {
+			return opts, usageError("%s %q: expected blue or green", flag, c)
+		}
+	}
+	if cfg.Select != "" {
+		sel, err := labels.Parse(cfg.Select)
+		if err != nil {
+			return opts, usageError("--select %q: %v", cfg.Select, err)
+		}
+		opts.Select = sel
+	}
+	if cfg.FromRelease != "" && cfg.FromCluster {
+		return opts, usageError("use --from-release or --from-cluster, not both")
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = os.Getenv("HELM_NAMESPACE")
+	}
+	if cfg.FromRelease == "" && !cfg.FromCluster {
+		return opts, nil
+	}
+	client, ns, err := cluster.Options{Kubeconfig: cfg.Kubeconfig, Context: cfg.Context, Namespace: cfg.Namespace}.Client()
+	if err != nil {
+		return opts, err
+	}
+	opts.Namespace = ns
+	if cfg.FromRelease != "" {
+		opts.Previous = &postrender.Release{Client: client, Namespace: ns, Name: cfg.FromRelease}
+	} else {
+		opts.Previous = &postrender.Cluster{Client: client}
+	}
+	return opts, nil
+}

@@ -1,0 +1,62 @@
+package postrender
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/bgrender/bgrender/spec"
+)
+
+// ConfigKind is the kind of a post-renderer configuration file.
+const ConfigKind = "PostRenderConfig"
+
+// Config is the file that --config reads: the same settings as the flags,
+// so that Helm's argument list stays short. Flags given on the command line
+// win over the file.
+type Config struct {
+	APIVersion    string                `json:"apiVersion,omitempty"`
+	Kind          string                `json:"kind,omitempty"`
+	ColorLabel    string                `json:"colorLabel,omitempty"`
+	Select        string                `json:"select,omitempty"`
+	Active        spec.Color            `json:"active,omitempty"`
+	Target        spec.Color            `json:"target,omitempty"`
+	Namespace     string                `json:"namespace,omitempty"`
+	Kubeconfig    string                `json:"kubeconfig,omitempty"`
+	Context       string                `json:"context,omitempty"`
+	FromRelease   string                `json:"fromRelease,omitempty"`
+	FromCluster   bool                  `json:"fromCluster,omitempty"`
+	NetworkPolicy *NetworkPolicyOptions `json:"networkPolicy,omitempty"`
+	Quota         *QuotaOptions         `json:"quota,omitempty"`
+}
+
+// LoadConfig reads and strictly decodes a configuration file; errors name
+// the file, line and field.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c Config
+	if err := spec.Unmarshal(path, data, &c); err != nil {
+		return nil, err
+	}
+	var errs spec.ErrorList
+	if c.APIVersion != "" && c.APIVersion != spec.APIVersion {
+		errs = append(errs, &spec.FieldError{File: path, Path: "apiVersion", Msg: fmt.Sprintf("expected %s, got %q", spec.APIVersion, c.APIVersion)})
+	}
+	if c.Kind != "" && c.Kind != ConfigKind {
+		errs = append(errs, &spec.FieldError{File: path, Path: "kind", Msg: fmt.Sprintf("expected %s, got %q", ConfigKind, c.Kind)})
+	}
+	for field, col := range map[string]spec.Color{"active": c.Active, "target": c.Target} {
+		if col != "" && !col.Valid() {
+			errs = append(errs, &spec.FieldError{File: path, Path: field, Msg: fmt.Sprintf("%q: expected blue or green", col)})
+		}
+	}
+	if c.FromRelease != "" && c.FromCluster {
+		errs = append(errs, &spec.FieldError{File: path, Path: "fromCluster", Msg: "use fromRelease or fromCluster, not both"})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return &c, nil
+}

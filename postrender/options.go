@@ -1,0 +1,71 @@
+package postrender
+
+import (
+	"context"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/bgrender/bgrender/spec"
+)
+
+// Annotations that Helm and bgrender read on documents.
+const (
+	// AnnotationSkip opts one Deployment out of the transformation.
+	AnnotationSkip = "bgrender.io/skip"
+	// AnnotationHelmHook marks a Helm hook, which passes through untouched.
+	AnnotationHelmHook = "helm.sh/hook"
+	// AnnotationHelm4Filename is how Helm 4 files each document under its
+	// template; clones keep it so that they are filed with their origin.
+	AnnotationHelm4Filename = "postrenderer.helm.sh/postrender-filename"
+)
+
+// Options configure one post-render run.
+type Options struct {
+	// ColorLabel is the label key that carries the color (default bgrender.io/color).
+	ColorLabel string
+	// Select narrows the Deployments that are transformed by their labels;
+	// nil selects all.
+	Select labels.Selector
+	// Active is the live color; empty takes it from the previous release,
+	// else blue.
+	Active spec.Color
+	// Target receives the new render; empty means the color that is not active.
+	Target spec.Color
+	// Namespace of documents that name none (Helm's release namespace).
+	Namespace string
+	// NetworkPolicy, when not nil, adds the renderer's per-color isolation policies.
+	NetworkPolicy *NetworkPolicyOptions
+	// Quota, when not nil, adds a ResourceQuota computed from both colors.
+	Quota *QuotaOptions
+	// Previous holds the previous release; nil on a first install or when
+	// neither --from-release nor --from-cluster is given.
+	Previous Previous
+}
+
+// NetworkPolicyOptions are the peers that may reach the pods and the egress
+// rules allowed besides DNS, as in a BlueGreenApp's networkPolicy.
+type NetworkPolicyOptions struct {
+	AllowFrom []networkingv1.NetworkPolicyPeer       `json:"allowFrom,omitempty"`
+	Egress    []networkingv1.NetworkPolicyEgressRule `json:"egress,omitempty"`
+}
+
+// QuotaOptions configure the computed ResourceQuota.
+type QuotaOptions struct {
+	// Name of the ResourceQuota (default bgrender).
+	Name string `json:"name,omitempty"`
+	// HeadroomPercent added to both colors' usage (default 25).
+	HeadroomPercent *int32 `json:"headroomPercent,omitempty"`
+}
+
+// Previous is the state of the release before this render: the objects
+// that the active color must keep running.
+type Previous interface {
+	// Deployment returns the Deployment name in namespace as the previous
+	// release had it, or nil if it had none.
+	Deployment(ctx context.Context, namespace, name string) (*kyaml.RNode, error)
+	// ActiveColor returns the color that Service name in namespace routed to,
+	// or "" if unknown.
+	ActiveColor(ctx context.Context, namespace, name string) (spec.Color, error)
+}

@@ -1,0 +1,346 @@
+package postrender_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/postrender"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// stream is a Helm 3 style stream: a Deployment and its Service, and
+// documents that must pass through byte for byte.
+const stream = `---
+# Source: web/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+        - name: web
+          image: "example/web:1.0"   # the image
+          resources: {requests: {cpu: 100m, memory: 64Mi}}
+---
+# Source: web/templates/service.yaml
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  type: NodePort
+  selector:
+    app: web
+  ports:
+    - port: 80
+      nodePort: 30080
+---
+# Source: web/templates/configmap.yaml
+# A comment before the object.
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-settings     # trailing comment
+  annotations: {"quoted key": 'single ''quoted'''}
+data:
+  A: "0042"
+  B: 'yes'
+  C: |
+    literal
+      block
+---
+# Source: web/templates/other-service.yaml
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  selector: {app: db}
+  ports: [{port: 5432}]
+`
+
+func run(t *testing.T, in string, opts postrender.Options) string {
+	t.Helper()
+	out, err := postrender.Run(context.Background(), []byte(in), opts)
+	if err != nil {
+		t.Fatalf("postrender: %v", err)
+	}
+	return string(out)
+}
+
+// docs parses a stream into objects by kind/name.
+func docs(t *testing.T, out string) map[string]*kyaml.RNode {
+	t.Helper()
+	nodes, err := kio.FromBytes([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]*kyaml.RNode{}
+	for _, n := range nodes {
+		m[n.GetKind()+"/"+n.GetName()] = n
+	}
+	return m
+}
+
+func get(t *testing.T, n *kyaml.RNode, path string) string {
+	t.Helper()
+	s, err := n.GetString(path)
+	if err != nil {
+		t.Fatalf("%s %s: %s: %v", n.GetKind(), n.GetName(), path, err)
+	}
+	return s
+}
+
+func TestUntouchedDocumentsKeepTheirBytes(t *testing.T) {
+	out := run(t, stream, postrender.Options{})
+	for _, name := range []string{"configmap.yaml", "other-service.yaml"} {
+		start := strings.Index(stream, "---\n# Source: web/templates/"+name)
+		end := strings.Index(stream[start+4:], "\n---\n")
+		doc := stream[start:]
+		if end >= 0 {
+			doc = stream[start : start+4+end+1]
+		}
+		if !strings.Contains(out, doc) {
+			t.Errorf("%s did not pass through byte for byte:\nwant contained:\n%s\ngot:\n%s", name, doc, out)
+		}
+	}
+}
+
+func TestDeploymentBecomesBlueAndGreen(t *testing.T) {
+	objs := docs(t, run(t, stream, postrender.Options{}))
+	if _, ok := objs["Deployment/web"]; ok {
+		t.Fatal("the original Deployment is still there")
+	}
+	for _, c := range []string{"blue", "green"} {
+		d := objs["Deployment/web-"+c]
+		if d == nil {
+			t.Fatalf("no Deployment web-%s", c)
+		}
+		for _, path := range []string{"metadata.labels.bgrender\\.io/color", "spec.selector.matchLabels.bgrender\\.io/color", "spec.template.metadata.labels.bgrender\\.io/color"} {
+			if got := get(t, d, path); got != c {
+				t.Errorf("web-%s %s = %q", c, path, got)
+			}
+		}
+		if got := get(t, d, "spec.template.spec.containers.[name=web].image"); got != "example/web:1.0" {
+			t.Errorf("image %q", got)
+		}
+	}
+	// Nothing else differs between the two.
+	blue, green := objs["Deployment/web-blue"].MustString(), objs["Deployment/web-green"].MustString()
+	if strings.ReplaceAll(blue, "blue", "green") != green {
+		t.Errorf("blue and green differ in more than the color:\n%s\n---\n%s", blue, green)
+	}
+	if !strings.Contains(blue, "# the image") {
+		t.Errorf("comments inside the Deployment were lost")
+	}
+}
+
+func TestServiceRoutesToActiveAndPreviewToIdle(t *testing.T) {
+	for _, active := range []spec.Color{spec.Blue, spec.Green} {
+		objs := docs(t, run(t, stream, postrender.Options{Active: active}))
+		main, preview := objs["Service/web"], objs["Service/web-preview"]
+		if main == nil || preview == nil {
+			t.Fatalf("Services: %v", objs)
+		}
+		if got := get(t, main, "spec.selector.bgrender\\.io/color"); got != string(active) {
+			t.Errorf("active %s: main selects %s", active, got)
+		}
+		if got := get(t, preview, "spec.selector.bgrender\\.io/color"); got != string(active.Other()) {
+			t.Errorf("active %s: preview selects %s", active, got)
+		}
+		if get(t, main, "metadata.annotations.bgrender\\.io/active-color") != string(active) ||
+			get(t, main, "metadata.annotations.bgrender\\.io/previous-color") != string(active.Other()) {
+			t.Errorf("color annotations: %v", main.GetAnnotations())
+		}
+		if get(t, preview, "spec.type") != "ClusterIP" || strings.Contains(preview.MustString(), "nodePort") {
+			t.Errorf("the preview must be a plain ClusterIP Service:\n%s", preview.MustString())
+		}
+		if !strings.Contains(main.MustString(), "nodePort: 30080") {
+			t.Errorf("the main Service lost its nodePort")
+		}
+		if db := objs["Service/db"]; db == nil || strings.Contains(db.MustString(), "color") {
+			t.Errorf("a Service of other pods was changed")
+		}
+	}
+}
+
+func TestColorLabelAndSelect(t *testing.T) {
+	objs := docs(t, run(t, stream, postrender.Options{ColorLabel: "version"}))
+	if get(t, objs["Service/web"], "spec.selector.version") != "blue" {
+		t.Errorf("custom color label not used")
+	}
+	sel, _ := labels.Parse("app=other")
+	out := run(t, stream, postrender.Options{Select: sel})
+	if out != stream {
+		t.Errorf("with no Deployment selected the stream must pass through unchanged")
+	}
+	skipped := strings.Replace(stream, "  labels: {app: web}\n", "  labels: {app: web}\n  annotations: {bgrender.io/skip: \"true\"}\n", 1)
+	if out := run(t, skipped, postrender.Options{}); out != skipped {
+		t.Errorf("bgrender.io/skip did not opt the Deployment out")
+	}
+}
+
+// memory is an in-memory previous release for the carry-forward rules;
+// the real sources (Helm's release storage, the live cluster) are tested
+// end to end against a real API server in e2e.
+type memory struct {
+	deployments map[string]string
+	active      spec.Color
+}
+
+func (m memory) Deployment(_ context.Context, ns, name string) (*kyaml.RNode, error) {
+	if s, ok := m.deployments[ns+"/"+name]; ok {
+		return kyaml.Parse(s)
+	}
+	return nil, nil
+}
+
+func (m memory) ActiveColor(context.Context, string, string) (spec.Color, error) { return m.active, nil }
+
+func TestUpgradeGoesToIdleColor(t *testing.T) {
+	first := docs(t, run(t, stream, postrender.Options{}))
+	prev := memory{
+		deployments: map[string]string{
+			"/web-blue":  first["Deployment/web-blue"].MustString(),
+			"/web-green": first["Deployment/web-green"].MustString(),
+		},
+		active: spec.Green,
+	}
+	upgraded := strings.Replace(stream, "example/web:1.0", "example/web:2.0", 1)
+	out := run(t, upgraded, postrender.Options{Previous: prev})
+	objs := docs(t, out)
+	image := func(c string) string {
+		return get(t, objs["Deployment/web-"+c], "spec.template.spec.containers.[name=web].image")
+	}
+	// green was live in the previous release: it keeps 1.0, blue gets 2.0.
+	if image("green") != "example/web:1.0" || image("blue") != "example/web:2.0" {
+		t.Errorf("green=%s blue=%s; want the active green kept at 1.0 and idle blue on 2.0", image("green"), image("blue"))
+	}
+	if get(t, objs["Service/web"], "spec.selector.bgrender\\.io/color") != "green" {
+		t.Errorf("the Service must keep routing to green")
+	}
+	// Flipping --active is the promotion; the new render then goes to green's other, blue.
+	flipped := docs(t, run(t, upgraded, postrender.Options{Previous: prev, Active: spec.Blue}))
+	if get(t, flipped["Service/web"], "spec.selector.bgrender\\.io/color") != "blue" {
+		t.Errorf("--active=blue did not flip the Service")
+	}
+	if again := run(t, upgraded, postrender.Options{Previous: prev}); again != out {
+		t.Errorf("same input and previous release gave different output")
+	}
+}
+
+func TestNetworkPolicyAndQuota(t *testing.T) {
+	objs := docs(t, run(t, stream, postrender.Options{NetworkPolicy: &postrender.NetworkPolicyOptions{}, Quota: &postrender.QuotaOptions{}}))
+	for _, c := range []string{"blue", "green"} {
+		np := objs["NetworkPolicy/web-"+c]
+		if np == nil || get(t, np, "spec.podSelector.matchLabels.bgrender\\.io/color") != c {
+			t.Fatalf("no NetworkPolicy for %s", c)
+		}
+	}
+	q := objs["ResourceQuota/bgrender"]
+	if q == nil {
+		t.Fatal("no ResourceQuota")
+	}
+	// 2 colors × 2 replicas × 100m, 64Mi, plus 25%.
+	if get(t, q, "spec.hard.requests\\.cpu") != "500m" || get(t, q, "spec.hard.requests\\.memory") != "320Mi" || get(t, q, "spec.hard.pods") != "5" {
+		t.Errorf("quota:\n%s", q.MustString())
+	}
+}
+
+func TestHelm4FilenameAnnotationIsKept(t *testing.T) {
+	in := strings.ReplaceAll(stream, "# Source: web/templates/deployment.yaml\n", "")
+	in = strings.Replace(in, "  labels: {app: web}\n", "  labels: {app: web}\n  annotations:\n    postrenderer.helm.sh/postrender-filename: web/templates/deployment.yaml\n", 1)
+	objs := docs(t, run(t, in, postrender.Options{}))
+	for _, c := range []string{"blue", "green"} {
+		if got := objs["Deployment/web-"+c].GetAnnotations()[postrender.AnnotationHelm4Filename]; got != "web/templates/deployment.yaml" {
+			t.Errorf("web-%s lost the Helm 4 filename annotation: %q", c, got)
+		}
+	}
+}
+
+func TestHooksPassThrough(t *testing.T) {
+	hook := "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hooked\n  annotations: {helm.sh/hook: pre-install}\nspec:\n  selector: {matchLabels: {app: web}}\n  template: {metadata: {labels: {app: web}}}\n"
+	out := run(t, stream+hook, postrender.Options{})
+	if !strings.HasSuffix(out, hook) {
+		t.Errorf("a hook was changed:\n%s", out)
+	}
+}
+
+func TestBadStreams(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"empty", "", "no manifests"},
+		{"only comments", "---\n# Source: x\n---\n", "no manifests"},
+		{"bad YAML", "---\napiVersion: v1\nkind: ConfigMap\n---\napiVersion: v1\n  kind: [\n", "document 2: line 6: invalid YAML"},
+		{"no kind", "apiVersion: v1\nmetadata: {name: a}\n", "document 1 (line 1): kind: required"},
+		{"no apiVersion", "kind: ConfigMap\nmetadata: {name: a}\n", "apiVersion: required"},
+		{"scalar document", "just text\n", "expected a Kubernetes object"},
+		{"list document", "- a\n- b\n", "expected a Kubernetes object"},
+		{"deployment without selector", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {template: {}}\n", `Deployment "a"): spec.selector: required`},
+		{"deployment without spec", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\n", "spec.selector: required"},
+		{"deployment without name", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {}\nspec: {selector: {matchLabels: {a: b}}}\n", "metadata.name: required"},
+		{"selector not a map", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {selector: {matchLabels: [a]}}\n", "spec.selector.matchLabels: expected a mapping"},
+		{"already colored", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b, bgrender.io/color: blue}}}}\n", "already carries the color label"},
+		{"list items not a list", "apiVersion: v1\nkind: List\nitems: {a: b}\n", "items: expected a list"},
+		{"list item without kind", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  metadata: {name: a}\n", "document 1 (line 4): kind: required"},
+		{"two documents in one", "apiVersion: v1\nkind: ConfigMap\n...\n--- \n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := postrender.Run(context.Background(), []byte(tt.in), postrender.Options{})
+			if tt.want == "" {
+				return // only: no panic
+			}
+			if err == nil {
+				t.Fatalf("no error; output:\n%s", out)
+			}
+			if out != nil {
+				t.Errorf("partial output with an error")
+			}
+			if exitcode.Of(err) != 2 {
+				t.Errorf("exit code %d, want 2", exitcode.Of(err))
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "stdin: ") {
+				t.Errorf("error %q lacks %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzRun(f *testing.F) {
+	f.Add([]byte(stream))
+	f.Add([]byte("apiVersion: v1\nkind: List\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: a}\n  spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}}}\n"))
+	f.Add([]byte("---\n--- \n...\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := postrender.Run(context.Background(), in, postrender.Options{})
+		if err != nil {
+			var coded *exitcode.Error
+			if !errors.As(err, &coded) || out != nil {
+				t.Fatalf("error without exit code, or partial output: %v", err)
+			}
+			return
+		}
+		again, err := postrender.Run(context.Background(), in, postrender.Options{})
+		if err != nil || !bytes.Equal(out, again) {
+			t.Fatalf("not deterministic")
+		}
+	})
+}

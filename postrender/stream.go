@@ -1,0 +1,97 @@
+package postrender
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// chunk is one document of the stream as it arrived: its bytes, including
+// the separator line that opened it, and its first line in the stream.
+type chunk struct {
+	raw  []byte
+	line int // 1-based line of raw's first byte
+}
+
+// split cuts a YAML stream into documents at "---" separator lines, keeping
+// every byte: concatenating the chunks gives back the input.
+func split(data []byte) []chunk {
+	var chunks []chunk
+	start, startLine, line := 0, 1, 1
+	for i := 0; i < len(data); {
+		end := bytes.IndexByte(data[i:], '\n')
+		next := len(data)
+		if end >= 0 {
+			next = i + end + 1
+		}
+		if i > start && isSeparator(data[i:next]) {
+			chunks = append(chunks, chunk{raw: data[start:i], line: startLine})
+			start, startLine = i, line
+		}
+		line++
+		i = next
+	}
+	if start < len(data) {
+		chunks = append(chunks, chunk{raw: data[start:], line: startLine})
+	}
+	return chunks
+}
+
+// isSeparator reports whether a line opens a new document: "---" alone or
+// followed by a space (a comment or content).
+func isSeparator(line []byte) bool {
+	line = bytes.TrimRight(line, "\r\n")
+	return bytes.Equal(line, []byte("---")) || bytes.HasPrefix(line, []byte("--- ")) || bytes.HasPrefix(line, []byte("---\t"))
+}
+
+// parse decodes one chunk. It returns nil for a document that holds only
+// comments or whitespace.
+func (c chunk) parse() (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(c.raw))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, c.yamlError(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, c.yamlError(err)
+		}
+		return nil, fmt.Errorf("line %d: more than one document between separators", c.line+extra.Line-1)
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
+		return nil, nil
+	}
+	return &doc, nil
+}
+
+// yamlError rebases a parser error's line onto the whole stream.
+func (c chunk) yamlError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var n int
+	if _, scanErr := fmt.Sscanf(msg, "line %d:", &n); scanErr == nil {
+		_, rest, _ := strings.Cut(msg, ":")
+		return fmt.Errorf("line %d: invalid YAML:%s", c.line+n-1, rest)
+	}
+	return fmt.Errorf("line %d: invalid YAML: %s", c.line, msg)
+}
+
+// encode writes a document node in kyaml's layout (two-space indent,
+// list items flush with their key), opened by a separator.
+func encode(w *bytes.Buffer, doc *yaml.Node) error {
+	w.WriteString("---\n")
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	enc.CompactSeqIndent()
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	return enc.Close()
+}

@@ -1,0 +1,305 @@
+package postrender
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	yaml "go.yaml.in/yaml/v3"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/bgrender/bgrender/spec"
+)
+
+// write produces the output stream: untouched documents byte for byte,
+// changed ones re-encoded, and the added policies at the end.
+func (t *transformer) write(ctx context.Context) ([]byte, error) {
+	var out bytes.Buffer
+	out.Grow(sumLen(t.docs) * 2)
+	for _, d := range t.docs {
+		if d.node == nil {
+			out.Write(d.raw)
+			continue
+		}
+		changed := false
+		var expanded [][]*kyaml.RNode
+		for _, o := range d.objs {
+			nodes, err := t.expand(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			if nodes != nil {
+				changed = true
+			}
+			expanded = append(expanded, nodes)
+		}
+		if !changed {
+			out.Write(d.raw)
+			continue
+		}
+		if err := t.writeChanged(&out, d, expanded); err != nil {
+			return nil, err
+		}
+	}
+	extra, err := t.extras(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(extra) > 0 && out.Len() > 0 && !bytes.HasSuffix(out.Bytes(), []byte("\n")) {
+		out.WriteByte('\n')
+	}
+	out.Write(extra)
+	return out.Bytes(), nil
+}
+
+func sumLen(docs []*document) int {
+	n := 0
+	for _, d := range docs {
+		n += len(d.raw)
+	}
+	return n
+}
+
+// writeChanged writes a document whose object (or List items) changed.
+// Each resulting object of a top-level document becomes a document of its
+// own, carrying the original's comments; a List keeps its shape.
+func (t *transformer) writeChanged(out *bytes.Buffer, d *document, expanded [][]*kyaml.RNode) error {
+	root := d.node.Content[0]
+	isList := len(d.objs) > 0 && d.objs[0].rn.YNode() != root
+	if isList {
+		items, _ := kyaml.NewRNode(root).Pipe(kyaml.Lookup("items"))
+		var content []*yaml.Node
+		for i, nodes := range expanded {
+			if nodes == nil {
+				content = append(content, d.objs[i].rn.YNode())
+				continue
+			}
+			for _, n := range nodes {
+				content = append(content, n.YNode())
+			}
+		}
+		items.YNode().Content = content
+		return encode(out, d.node)
+	}
+	for _, n := range expanded[0] {
+		doc := &yaml.Node{
+			Kind:        yaml.DocumentNode,
+			HeadComment: d.node.HeadComment,
+			LineComment: d.node.LineComment,
+			FootComment: d.node.FootComment,
+			Content:     []*yaml.Node{n.YNode()},
+		}
+		if err := encode(out, doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expand returns what an object becomes, or nil if it stays as it is.
+func (t *transformer) expand(ctx context.Context, o *object) ([]*kyaml.RNode, error) {
+	switch o.kind {
+	case "Deployment":
+		if d := t.byName[t.namespaceOf(o)+"/"+o.rn.GetName()]; d != nil && d.object == o {
+			return t.expandDeployment(ctx, d)
+		}
+	case "Service":
+		if interesting(o) {
+			return t.expandService(o)
+		}
+	case "HorizontalPodAutoscaler":
+		if interesting(o) {
+			return t.expandHPA(o)
+		}
+	case "PodDisruptionBudget":
+		if interesting(o) {
+			return t.expandPDB(o)
+		}
+	}
+	return nil, nil
+}
+
+// colorName is the name of an object's copy for color c.
+func colorName(name string, c spec.Color) string { return name + "-" + string(c) }
+
+// expandDeployment returns D-blue and D-green. The color that receives the
+// new render is D with the color label added to its labels, selector and
+// pod template; the other keeps what the previous release ran, if known.
+func (t *transformer) expandDeployment(ctx context.Context, d *deployment) ([]*kyaml.RNode, error) {
+	var out []*kyaml.RNode
+	for _, c := range spec.Colors {
+		if c != t.target && t.opts.Previous != nil {
+			prev, err := t.opts.Previous.Deployment(ctx, d.namespace, colorName(d.rn.GetName(), c))
+			if err != nil {
+				return nil, runtimeError(fmt.Errorf("read the previous %s: %w", colorName(d.rn.GetName(), c), err))
+			}
+			if prev != nil {
+				prev = prev.Copy()
+				if f := d.rn.GetAnnotations()[AnnotationHelm4Filename]; f != "" {
+					if err := setStringMapField(prev, AnnotationHelm4Filename, f, "metadata", "annotations"); err != nil {
+						return nil, err
+					}
+				}
+				out = append(out, prev)
+				t.emitted = append(t.emitted, emitted{d, prev})
+				continue
+			}
+		}
+		clone, err := t.colorDeployment(d, c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.object, err)
+		}
+		out = append(out, clone)
+		t.emitted = append(t.emitted, emitted{d, clone})
+	}
+	return out, nil
+}
+
+func (t *transformer) colorDeployment(d *deployment, c spec.Color) (*kyaml.RNode, error) {
+	clone := d.rn.Copy()
+	if err := clone.SetName(colorName(d.rn.GetName(), c)); err != nil {
+		return nil, err
+	}
+	value := string(c)
+	if err := setStringMapField(clone, t.opts.ColorLabel, value, "metadata", "labels"); err != nil {
+		return nil, err
+	}
+	if err := setStringMapField(clone, t.opts.ColorLabel, value, "spec", "selector", "matchLabels"); err != nil {
+		return nil, err
+	}
+	if err := setStringMapField(clone, t.opts.ColorLabel, value, "spec", "template", "metadata", "labels"); err != nil {
+		return nil, err
+	}
+	return clone, nil
+}
+
+// expandService routes a Service that selects a transformed Deployment's
+// pods to the active color and adds <name>-preview for the idle one.
+func (t *transformer) expandService(o *object) ([]*kyaml.RNode, error) {
+	sel, err := stringMap(o.rn, "spec", "selector")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o, err)
+	}
+	if _, colored := sel[t.opts.ColorLabel]; colored || len(t.selectedBy(t.namespaceOf(o), sel)) == 0 {
+		return nil, nil
+	}
+	idle := t.active.Other()
+	main := o.rn.Copy()
+	if err := t.routeService(main, t.active); err != nil {
+		return nil, fmt.Errorf("%s: %w", o, err)
+	}
+	preview := o.rn.Copy()
+	if err := preview.SetName(o.rn.GetName() + "-preview"); err != nil {
+		return nil, err
+	}
+	if err := t.routeService(preview, idle); err != nil {
+		return nil, fmt.Errorf("%s: %w", o, err)
+	}
+	if err := setStringMapField(preview, annotationPreview, string(idle), "metadata", "annotations"); err != nil {
+		return nil, err
+	}
+	if err := makeClusterIP(preview); err != nil {
+		return nil, fmt.Errorf("%s: %w", o, err)
+	}
+	return []*kyaml.RNode{main, preview}, nil
+}
+
+func (t *transformer) routeService(svc *kyaml.RNode, c spec.Color) error {
+	if err := setStringMapField(svc, t.opts.ColorLabel, string(c), "spec", "selector"); err != nil {
+		return err
+	}
+	if err := setStringMapField(svc, annotationActive, string(t.active), "metadata", "annotations"); err != nil {
+		return err
+	}
+	return setStringMapField(svc, annotationPrevious, string(t.active.Other()), "metadata", "annotations")
+}
+
+// makeClusterIP turns the preview copy of a Service into a plain ClusterIP
+// Service: it must not claim a second load balancer or the same node ports.
+func makeClusterIP(svc *kyaml.RNode) error {
+	specNode, err := svc.Pipe(kyaml.Lookup("spec"))
+	if err != nil || specNode == nil {
+		return err
+	}
+	if ip := specNode.Field("clusterIP"); ip != nil && ip.Value.YNode().Value == "None" {
+		return nil // headless stays headless
+	}
+	for _, f := range []string{"clusterIP", "clusterIPs", "loadBalancerIP", "loadBalancerSourceRanges", "loadBalancerClass",
+		"externalTrafficPolicy", "healthCheckNodePort", "allocateLoadBalancerNodePorts", "externalIPs", "externalName"} {
+		if _, err := specNode.Pipe(kyaml.Clear(f)); err != nil {
+			return err
+		}
+	}
+	if typ := specNode.Field("type"); typ != nil {
+		if err := specNode.PipeE(kyaml.SetField("type", kyaml.NewStringRNode("ClusterIP"))); err != nil {
+			return err
+		}
+	}
+	ports, _ := specNode.Pipe(kyaml.Lookup("ports"))
+	if ports != nil {
+		return ports.VisitElements(func(p *kyaml.RNode) error {
+			_, err := p.Pipe(kyaml.Clear("nodePort"))
+			return err
+		})
+	}
+	return nil
+}
+
+// expandHPA gives each color its own autoscaler when the HPA scales a
+// transformed Deployment.
+func (t *transformer) expandHPA(o *object) ([]*kyaml.RNode, error) {
+	kind, _ := o.rn.GetString("spec.scaleTargetRef.kind")
+	name, _ := o.rn.GetString("spec.scaleTargetRef.name")
+	if kind != "Deployment" || t.byName[t.namespaceOf(o)+"/"+name] == nil {
+		return nil, nil
+	}
+	var out []*kyaml.RNode
+	for _, c := range spec.Colors {
+		clone := o.rn.Copy()
+		if err := clone.SetName(colorName(o.rn.GetName(), c)); err != nil {
+			return nil, err
+		}
+		if err := setStringMapField(clone, t.opts.ColorLabel, string(c), "metadata", "labels"); err != nil {
+			return nil, err
+		}
+		ref, err := clone.Pipe(kyaml.Lookup("spec", "scaleTargetRef"))
+		if err != nil {
+			return nil, err
+		}
+		if err := ref.PipeE(kyaml.SetField("name", kyaml.NewStringRNode(colorName(name, c)))); err != nil {
+			return nil, err
+		}
+		if m, err := clone.GetString("spec.maxReplicas"); err == nil {
+			var n int32
+			if _, err := fmt.Sscan(m, &n); err == nil {
+				t.hpaMax[colorName(name, c)] = n
+			}
+		}
+		out = append(out, clone)
+	}
+	return out, nil
+}
+
+// expandPDB gives each color its own budget when a PDB selects a
+// transformed Deployment's pods.
+func (t *transformer) expandPDB(o *object) ([]*kyaml.RNode, error) {
+	selected, err := t.selectedByLabelSelector(o, "spec", "selector")
+	if err != nil || len(selected) == 0 {
+		return nil, err
+	}
+	var out []*kyaml.RNode
+	for _, c := range spec.Colors {
+		clone := o.rn.Copy()
+		if err := clone.SetName(colorName(o.rn.GetName(), c)); err != nil {
+			return nil, err
+		}
+		if err := setStringMapField(clone, t.opts.ColorLabel, string(c), "metadata", "labels"); err != nil {
+			return nil, err
+		}
+		if err := setStringMapField(clone, t.opts.ColorLabel, string(c), "spec", "selector", "matchLabels"); err != nil {
+			return nil, err
+		}
+		out = append(out, clone)
+	}
+	return out, nil
+}
