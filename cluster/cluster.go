@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"os"
 
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -48,15 +49,26 @@ func (o Options) Config() (*rest.Config, string, error) {
 	return cfg, ns, nil
 }
 
-// Client returns a typed clientset and the namespace to work in.
-func (o Options) Client() (kubernetes.Interface, string, error) {
+// Dynamic returns a dynamic client and the namespace to work in. bgrender
+// reads the few kinds it needs as unstructured objects: the typed
+// clientset registers every API group at start-up, which would cost every
+// command (and every helm install that runs the post-renderer) milliseconds.
+func (o Options) Dynamic() (dynamic.Interface, string, error) {
 	cfg, ns, err := o.Config()
 	if err != nil {
 		return nil, "", err
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	dc, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, "", fmt.Errorf("create Kubernetes client: %w", err)
 	}
-	return cs, ns, nil
+	return dc, ns, nil
 }
+
+// Resources that bgrender reads.
+var (
+	Secrets     = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	ConfigMaps  = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	Services    = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	Deployments = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+)

@@ -212,7 +212,9 @@ func (m memory) Deployment(_ context.Context, ns, name string) (*kyaml.RNode, er
 	return nil, nil
 }
 
-func (m memory) ActiveColor(context.Context, string, string) (spec.Color, error) { return m.active, nil }
+func (m memory) ActiveColor(context.Context, string, string) (spec.Color, error) {
+	return m.active, nil
+}
 
 func TestUpgradeGoesToIdleColor(t *testing.T) {
 	first := docs(t, run(t, stream, postrender.Options{}))

@@ -1,30 +1,42 @@
 package postrender
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
+	"os"
+	"strconv"
 	"sync"
 
-	"helm.sh/helm/v3/pkg/storage"
-	"helm.sh/helm/v3/pkg/storage/driver"
+	"helm.sh/helm/v3/pkg/release"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/spec"
 )
 
-// Release reads the previous deployed revision of a Helm release from
-// Helm's release storage (Secrets in the release namespace, as Helm 3 and
-// Helm 4 keep it) through the Helm SDK. A release that was never deployed
-// has no previous state.
+// Release reads the last deployed revision of a Helm release from Helm's
+// release storage: the Secrets (or, with HELM_DRIVER=configmap, the
+// ConfigMaps) labelled owner=helm in the release namespace, where Helm 3
+// and Helm 4 keep a gzipped helm.sh/helm/v3/pkg/release.Release. It reads
+// them as Helm's storage driver does (same label query, same encoding)
+// rather than through the driver package, whose imports (an SQL driver, a
+// JSON Schema validator) would slow every bgrender start-up.
+// A release that was never deployed has no previous state.
 type Release struct {
-	Client    kubernetes.Interface
+	Client    dynamic.Interface
 	Namespace string
 	Name      string
+	// Driver is "secret" (the default) or "configmap", as HELM_DRIVER says.
+	Driver string
 
 	once  sync.Once
 	err   error
@@ -39,15 +51,14 @@ type manifestState struct {
 	colors      map[string]spec.Color   // Service namespace/name → active color
 }
 
-func (r *Release) load() (*manifestState, error) {
+func (r *Release) load(ctx context.Context) (*manifestState, error) {
 	r.once.Do(func() {
-		store := storage.Init(driver.NewSecrets(r.Client.CoreV1().Secrets(r.Namespace)))
-		rel, err := store.Deployed(r.Name)
+		rel, err := r.deployed(ctx)
 		switch {
-		case errors.Is(err, driver.ErrNoDeployedReleases), errors.Is(err, driver.ErrReleaseNotFound):
-			r.state = &manifestState{}
 		case err != nil:
 			r.err = fmt.Errorf("read release %s in namespace %s: %w", r.Name, r.Namespace, err)
+		case rel == nil:
+			r.state = &manifestState{}
 		default:
 			r.state, r.err = indexManifest([]byte(rel.Manifest), r.Namespace)
 			if r.err != nil {
@@ -56,6 +67,76 @@ func (r *Release) load() (*manifestState, error) {
 		}
 	})
 	return r.state, r.err
+}
+
+// deployed returns the newest deployed revision, or nil if there is none.
+func (r *Release) deployed(ctx context.Context) (*release.Release, error) {
+	driver := r.Driver
+	if driver == "" {
+		driver = os.Getenv("HELM_DRIVER")
+	}
+	gvr := cluster.Secrets
+	switch driver {
+	case "", "secret", "secrets":
+	case "configmap", "configmaps":
+		gvr = cluster.ConfigMaps
+	default:
+		return nil, fmt.Errorf("HELM_DRIVER %q: bgrender reads releases stored in secrets or configmaps", driver)
+	}
+	list, err := r.Client.Resource(gvr).Namespace(r.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: "owner=helm,status=deployed,name=" + r.Name,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var newest *unstructured.Unstructured
+	newestVersion := -1
+	for i := range list.Items {
+		v, err := strconv.Atoi(list.Items[i].GetLabels()["version"])
+		if err == nil && v > newestVersion {
+			newest, newestVersion = &list.Items[i], v
+		}
+	}
+	if newest == nil {
+		return nil, nil
+	}
+	data, _, _ := unstructured.NestedString(newest.Object, "data", "release")
+	if gvr == cluster.Secrets {
+		// The API serves Secret data base64-encoded; Helm's own encoding is inside.
+		raw, err := base64.StdEncoding.DecodeString(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", newest.GetName(), err)
+		}
+		data = string(raw)
+	}
+	rel, err := decodeRelease(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", newest.GetName(), err)
+	}
+	return rel, nil
+}
+
+// decodeRelease undoes Helm's storage encoding: base64, then gzip (when
+// the magic header is there), then JSON.
+func decodeRelease(data string) (*release.Release, error) {
+	b, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		return nil, fmt.Errorf("decode release: %w", err)
+	}
+	if bytes.HasPrefix(b, []byte{0x1f, 0x8b, 0x08}) {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("decode release: %w", err)
+		}
+		if b, err = io.ReadAll(zr); err != nil {
+			return nil, fmt.Errorf("decode release: %w", err)
+		}
+	}
+	var rel release.Release
+	if err := json.Unmarshal(b, &rel); err != nil {
+		return nil, fmt.Errorf("decode release: %w", err)
+	}
+	return &rel, nil
 }
 
 // indexManifest finds the Deployments and the Services' active colors in a
@@ -89,8 +170,8 @@ func indexManifest(manifest []byte, namespace string) (*manifestState, error) {
 }
 
 // Deployment implements Previous.
-func (r *Release) Deployment(_ context.Context, namespace, name string) (*kyaml.RNode, error) {
-	st, err := r.load()
+func (r *Release) Deployment(ctx context.Context, namespace, name string) (*kyaml.RNode, error) {
+	st, err := r.load(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -98,57 +179,52 @@ func (r *Release) Deployment(_ context.Context, namespace, name string) (*kyaml.
 }
 
 // ActiveColor implements Previous.
-func (r *Release) ActiveColor(_ context.Context, namespace, name string) (spec.Color, error) {
-	st, err := r.load()
+func (r *Release) ActiveColor(ctx context.Context, namespace, name string) (spec.Color, error) {
+	st, err := r.load(ctx)
 	if err != nil {
 		return "", err
 	}
 	return st.colors[namespace+"/"+name], nil
 }
 
-// Cluster reads the previous state from the live cluster with client-go:
-// the running Deployment of the active color, without its status and
-// server-set metadata, and the active color from the live Service.
+// Cluster reads the previous state from the live cluster: the running
+// Deployment of the active color, without its status and server-set
+// metadata, and the active color from the live Service's annotation.
 type Cluster struct {
-	Client kubernetes.Interface
+	Client dynamic.Interface
 }
 
 var _ Previous = (*Cluster)(nil)
 
 // Deployment implements Previous.
 func (c *Cluster) Deployment(ctx context.Context, namespace, name string) (*kyaml.RNode, error) {
-	d, err := c.Client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+	d, err := c.Client.Resource(cluster.Deployments).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get Deployment %s/%s: %w", namespace, name, err)
 	}
-	d.ObjectMeta = metav1.ObjectMeta{
-		Name:        d.Name,
-		Namespace:   d.Namespace,
-		Labels:      d.Labels,
-		Annotations: withoutServerAnnotations(d.Annotations),
-	}
-	d.APIVersion, d.Kind = "apps/v1", "Deployment"
-	raw, err := json.Marshal(d)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
+	m := d.Object
 	delete(m, "status")
-	if meta, ok := m["metadata"].(map[string]any); ok {
-		delete(meta, "creationTimestamp")
+	meta := map[string]any{"name": d.GetName(), "namespace": d.GetNamespace()}
+	if l := d.GetLabels(); len(l) > 0 {
+		meta["labels"] = toAny(l)
 	}
-	if tmpl, ok := m["spec"].(map[string]any)["template"].(map[string]any); ok {
-		if meta, ok := tmpl["metadata"].(map[string]any); ok {
-			delete(meta, "creationTimestamp")
-		}
+	if a := withoutServerAnnotations(d.GetAnnotations()); len(a) > 0 {
+		meta["annotations"] = toAny(a)
 	}
+	m["metadata"] = meta
+	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
 	return kyaml.FromMap(m)
+}
+
+func toAny(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // withoutServerAnnotations drops annotations that the API server and
@@ -162,22 +238,19 @@ func withoutServerAnnotations(a map[string]string) map[string]string {
 		}
 		out[k] = v
 	}
-	if len(out) == 0 {
-		return nil
-	}
 	return out
 }
 
 // ActiveColor implements Previous.
 func (c *Cluster) ActiveColor(ctx context.Context, namespace, name string) (spec.Color, error) {
-	svc, err := c.Client.CoreV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
+	svc, err := c.Client.Resource(cluster.Services).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("get Service %s/%s: %w", namespace, name, err)
 	}
-	if col := spec.Color(svc.Annotations[annotationActive]); col.Valid() {
+	if col := spec.Color(svc.GetAnnotations()[annotationActive]); col.Valid() {
 		return col, nil
 	}
 	return "", nil

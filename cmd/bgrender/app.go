@@ -35,6 +35,7 @@ func commands() []*command {
 		renderCommand(),
 		validateCommand(),
 		postrenderCommand(),
+		helmPluginCommand(),
 		schemaCommand(),
 		versionCommand(),
 	}

@@ -158,7 +158,7 @@ func postrenderOptions(cfg *postrender.Config) (postrender.Options, error) {
 	if cfg.FromRelease == "" && !cfg.FromCluster {
 		return opts, nil
 	}
-	client, ns, err := cluster.Options{Kubeconfig: cfg.Kubeconfig, Context: cfg.Context, Namespace: cfg.Namespace}.Client()
+	client, ns, err := cluster.Options{Kubeconfig: cfg.Kubeconfig, Context: cfg.Context, Namespace: cfg.Namespace}.Dynamic()
 	if err != nil {
 		return opts, err
 	}

@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"flag"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/bgrender/bgrender/internal/helmtest"
+	"github.com/bgrender/bgrender/internal/kubetest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// helmWithBgrender returns Helm of the given major version set up to run
+// bgrender as its post-renderer, and the flags that name it: a path for
+// Helm 3, the plugin that `bgrender helm-plugin install` wrote for Helm 4.
+func helmWithBgrender(t *testing.T, major int) (*helmtest.Helm, []string) {
+	t.Helper()
+	h := helmtest.Require(t, major)
+	bin := helmtest.BuildBgrender(t)
+	if major == 3 {
+		return h, []string{"--post-renderer", bin, "--post-renderer-args", "postrender"}
+	}
+	cmd := exec.Command(bin, "helm-plugin", "install", "--plugins-dir", h.PluginsDir())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("bgrender helm-plugin install: %v\n%s", err, out)
+	}
+	return h, []string{"--post-renderer", "bgrender"}
+}
+
+func args(flags []string, extra ...string) []string {
+	out := append([]string{}, flags...)
+	for _, a := range extra {
+		out = append(out, "--post-renderer-args", a)
+	}
+	return out
+}
+
+// TestHelmTemplateGolden runs `helm template` of every example chart with
+// bgrender as post-renderer, with the real Helm 3 and Helm 4, and pins the
+// output.
+func TestHelmTemplateGolden(t *testing.T) {
+	charts, _ := filepath.Glob("../examples/charts/*/Chart.yaml")
+	if len(charts) < 2 {
+		t.Fatalf("found %d example charts", len(charts))
+	}
+	for _, major := range []int{3, 4} {
+		h, flags := helmWithBgrender(t, major)
+		for _, c := range charts {
+			dir := filepath.Dir(c)
+			name := filepath.Base(dir)
+			t.Run(fmt.Sprintf("helm%d/%s", major, name), func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				cmd := append([]string{"template", "demo", dir, "--namespace", "shop"}, args(flags, "--network-policy", "--quota")...)
+				out, stderr, err := h.Run(ctx, cmd...)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, stderr)
+				}
+				golden(t, filepath.Join("helm", fmt.Sprintf("%s-helm%d.yaml", name, major)), []byte(out))
+			})
+		}
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("..", "testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run go test ./e2e -update to create it): %v", err)
+	}
+	if string(want) != string(got) {
+		t.Errorf("output differs from %s; run go test ./e2e -update and review the diff.\ngot:\n%s", path, got)
+	}
+}
+
+// TestHelmUpgradeKeepsActiveColor is the story the post-renderer exists
+// for, against a real API server: install, upgrade with a new image (it
+// lands on the idle color only), flip with --active, upgrade again (the next
+// image lands on the new idle color).
+func TestHelmUpgradeKeepsActiveColor(t *testing.T) {
+	srv := kubetest.Require(t)
+	for _, tc := range []struct {
+		name   string
+		major  int
+		source func(release string) string
+	}{
+		{"helm3-from-release", 3, func(r string) string { return "--from-release=" + r }},
+		{"helm3-from-cluster", 3, func(string) string { return "--from-cluster" }},
+		{"helm4-from-release", 4, func(r string) string { return "--from-release=" + r }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			ns := strings.ReplaceAll(tc.name, "-", "")
+			if len(ns) > 20 {
+				ns = ns[:20]
+			}
+			ns = "story-" + ns
+			if err := srv.CreateNamespace(ctx, ns, map[string]string{"pod-security.kubernetes.io/warn": "restricted"}); err != nil {
+				t.Fatal(err)
+			}
+			kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+			if err := srv.WriteKubeconfig(kubeconfig); err != nil {
+				t.Fatal(err)
+			}
+			h, flags := helmWithBgrender(t, tc.major)
+			h = h.WithKubeconfig(kubeconfig)
+			client, err := kubernetes.NewForConfig(srv.RESTConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			release := "web"
+			helm := func(tag string, extra ...string) {
+				t.Helper()
+				cmd := append([]string{"upgrade", "--install", release, "../examples/charts/web", "--namespace", ns, "--set", "image.tag=" + tag},
+					args(flags, append([]string{tc.source(release), "--namespace=" + ns}, extra...)...)...)
+				if _, stderr, err := h.Run(ctx, cmd...); err != nil {
+					t.Fatalf("helm %s: %v\n%s", strings.Join(cmd, " "), err, stderr)
+				}
+			}
+			state := func() (blue, green, selected string) {
+				t.Helper()
+				image := func(name string) string {
+					d, err := client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return strings.TrimPrefix(d.Spec.Template.Spec.Containers[0].Image, "nginxinc/nginx-unprivileged:")
+				}
+				svc, err := client.CoreV1().Services(ns).Get(ctx, release, metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				preview, err := client.CoreV1().Services(ns).Get(ctx, release+"-preview", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if preview.Spec.Selector["bgrender.io/color"] == svc.Spec.Selector["bgrender.io/color"] {
+					t.Errorf("the preview Service selects the live color %s", svc.Spec.Selector["bgrender.io/color"])
+				}
+				return image(release + "-blue"), image(release + "-green"), svc.Spec.Selector["bgrender.io/color"]
+			}
+			check := func(step, wantBlue, wantGreen, wantLive string) {
+				t.Helper()
+				blue, green, live := state()
+				if blue != wantBlue || green != wantGreen || live != wantLive {
+					t.Errorf("after %s: blue=%s green=%s live=%s; want blue=%s green=%s live=%s", step, blue, green, live, wantBlue, wantGreen, wantLive)
+				}
+			}
+
+			helm("1.25.0")
+			check("install", "1.25.0", "1.25.0", "blue")
+			helm("1.26.0")
+			check("upgrade to 1.26", "1.25.0", "1.26.0", "blue")
+			helm("1.26.0", "--active=green")
+			check("flip to green", "1.26.0", "1.26.0", "green")
+			helm("1.27.0")
+			check("upgrade to 1.27", "1.27.0", "1.26.0", "green")
+		})
+	}
+}
+
+// TestHelm3PassThroughIsByteIdentical compares `helm template` with and
+// without bgrender: every document that bgrender does not transform
+// (comments, odd quoting, block scalars, a hook, an Ingress) must come out
+// byte for byte. Helm 4 re-encodes all post-rendered output itself, so only
+// Helm 3 can show this from the outside.
+func TestHelm3PassThroughIsByteIdentical(t *testing.T) {
+	h, flags := helmWithBgrender(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	plain, stderr, err := h.Run(ctx, "template", "demo", "../examples/charts/shop", "--namespace", "shop")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	post, stderr, err := h.Run(ctx, append([]string{"template", "demo", "../examples/charts/shop", "--namespace", "shop"}, flags...)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	untouched := 0
+	for _, doc := range strings.SplitAfter(plain, "\n---") {
+		for _, kind := range []string{"kind: ConfigMap", "kind: Ingress", "kind: Job", "name: demo-api\n"} {
+			if strings.Contains(doc, kind) {
+				doc = strings.TrimSuffix(doc, "---")
+				if !strings.Contains(post, doc) {
+					t.Errorf("this document changed:\n%s", doc)
+				}
+				untouched++
+			}
+		}
+	}
+	if untouched < 5 {
+		t.Errorf("checked %d untouched documents, want at least 5 (ConfigMap, Ingress, hook Job, api Deployment and Service)", untouched)
+	}
+	if !strings.Contains(post, "name: demo-frontend-blue") {
+		t.Errorf("the frontend Deployment was not transformed")
+	}
+}
