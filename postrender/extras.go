@@ -2,7 +2,6 @@ package postrender
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 
@@ -11,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/bgrender/bgrender/render"
 	"github.com/bgrender/bgrender/spec"
@@ -18,27 +18,20 @@ import (
 
 // extras renders the optional objects that the chart does not have: the
 // per-color NetworkPolicies and the ResourceQuota, as YAML documents.
-func (t *transformer) extras(ctx context.Context) ([]byte, error) {
+func (t *transformer) extras() ([]byte, error) {
 	var objs []render.Object
 	if t.opts.NetworkPolicy != nil {
 		for _, d := range t.deploys {
-			app, err := t.policyApp(d)
-			if err != nil {
-				return nil, err
-			}
+			app := t.policyApp(d)
 			for _, c := range spec.Colors {
 				np := render.NetworkPolicy(app, c)
-				np.Namespace = d.rn.GetNamespace()
+				np.Namespace = d.object.namespace
 				objs = append(objs, np)
 			}
 		}
 	}
-	if t.opts.Quota != nil && len(t.emitted) > 0 {
-		q, err := t.quota()
-		if err != nil {
-			return nil, err
-		}
-		objs = append(objs, q)
+	if t.opts.Quota != nil && len(t.usage) > 0 {
+		objs = append(objs, t.quota())
 	}
 	var out bytes.Buffer
 	for _, o := range objs {
@@ -52,31 +45,52 @@ func (t *transformer) extras(ctx context.Context) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// podSpec decodes the pod template of a Deployment document.
-func podSpec(d *emitted) (*appsv1.Deployment, error) {
-	raw, err := d.rn.MarshalJSON()
+// podUsage is what one written Deployment runs: its replicas and what
+// each pod requests and limits, as ResourceQuota keys.
+type podUsage struct {
+	name     string
+	replicas int64
+	perPod   corev1.ResourceList
+}
+
+// addUsage records a written Deployment for the quota, when one is wanted.
+func (t *transformer) addUsage(rn *kyaml.RNode) error {
+	if t.opts.Quota == nil {
+		return nil
+	}
+	raw, err := rn.MarshalJSON()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var dep appsv1.Deployment
 	if err := json.Unmarshal(raw, &dep); err != nil {
-		return nil, fmt.Errorf("Deployment %s: %w", d.rn.GetName(), err)
+		return fmt.Errorf("Deployment %s: %w", rn.GetName(), err)
 	}
-	return &dep, nil
+	u := podUsage{name: dep.Name, replicas: int64(ptr.Deref(dep.Spec.Replicas, 1)), perPod: corev1.ResourceList{}}
+	for _, c := range dep.Spec.Template.Spec.Containers {
+		for side, list := range map[string]corev1.ResourceList{"requests.": c.Resources.Requests, "limits.": c.Resources.Limits} {
+			for res, q := range list {
+				key := corev1.ResourceName(side + string(res))
+				if sum, ok := u.perPod[key]; ok {
+					q.Add(sum)
+				}
+				u.perPod[key] = q
+			}
+		}
+	}
+	t.usage = append(t.usage, u)
+	return nil
 }
 
 // policyApp describes a chart's Deployment as much of a BlueGreenApp as the
 // renderer's NetworkPolicy step needs.
-func (t *transformer) policyApp(d *deployment) (*spec.BlueGreenApp, error) {
-	dep, err := podSpec(&emitted{from: d, rn: d.rn})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d.object, err)
-	}
-	app := &spec.BlueGreenApp{
-		Metadata: spec.ObjectMeta{Name: d.rn.GetName()},
+func (t *transformer) policyApp(d *deployment) *spec.BlueGreenApp {
+	return &spec.BlueGreenApp{
+		Metadata: spec.ObjectMeta{Name: d.name},
 		Spec: spec.AppSpec{
 			ColorLabel:     t.opts.ColorLabel,
 			SelectorLabels: d.matchLabels,
+			Ports:          d.ports,
 			NetworkPolicy: spec.NetworkPolicySpec{
 				Enabled:   ptr.To(true),
 				AllowFrom: t.opts.NetworkPolicy.AllowFrom,
@@ -84,22 +98,12 @@ func (t *transformer) policyApp(d *deployment) (*spec.BlueGreenApp, error) {
 			},
 		},
 	}
-	for _, c := range dep.Spec.Template.Spec.Containers {
-		for _, p := range c.Ports {
-			proto := p.Protocol
-			if proto == "" {
-				proto = corev1.ProtocolTCP
-			}
-			app.Spec.Ports = append(app.Spec.Ports, spec.Port{Name: p.Name, ContainerPort: p.ContainerPort, Protocol: proto})
-		}
-	}
-	return app, nil
 }
 
-// quota sums what every emitted Deployment requests and limits at its
+// quota sums what every written Deployment requests and limits at its
 // replica count (an HPA's maxReplicas when one scales it higher), plus
 // headroom.
-func (t *transformer) quota() (*corev1.ResourceQuota, error) {
+func (t *transformer) quota() *corev1.ResourceQuota {
 	headroom := spec.DefaultHeadroomPercent
 	if h := t.opts.Quota.HeadroomPercent; h != nil {
 		headroom = *h
@@ -110,27 +114,15 @@ func (t *transformer) quota() (*corev1.ResourceQuota, error) {
 	}
 	var pods int64
 	usage := corev1.ResourceList{}
-	add := func(key corev1.ResourceName, q resource.Quantity, n int64) {
-		q.Mul(n)
-		if sum, ok := usage[key]; ok {
-			q.Add(sum)
-		}
-		usage[key] = q
-	}
-	for i := range t.emitted {
-		dep, err := podSpec(&t.emitted[i])
-		if err != nil {
-			return nil, err
-		}
-		replicas := max(int64(ptr.Deref(dep.Spec.Replicas, 1)), int64(t.hpaMax[t.emitted[i].rn.GetName()]))
+	for _, u := range t.usage {
+		replicas := max(u.replicas, int64(t.hpaMax[u.name]))
 		pods += replicas
-		for _, c := range dep.Spec.Template.Spec.Containers {
-			for res, q := range c.Resources.Requests {
-				add("requests."+res, q, replicas)
+		for key, q := range u.perPod {
+			q.Mul(replicas)
+			if sum, ok := usage[key]; ok {
+				q.Add(sum)
 			}
-			for res, q := range c.Resources.Limits {
-				add("limits."+res, q, replicas)
-			}
+			usage[key] = q
 		}
 	}
 	usage[corev1.ResourcePods] = *resource.NewQuantity(pods, resource.DecimalSI)
@@ -145,5 +137,5 @@ func (t *transformer) quota() (*corev1.ResourceQuota, error) {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ResourceQuota"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{render.LabelManagedBy: render.ManagedBy}},
 		Spec:       corev1.ResourceQuotaSpec{Hard: hard},
-	}, nil
+	}
 }

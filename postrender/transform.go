@@ -9,6 +9,7 @@ import (
 	"maps"
 
 	yaml "go.yaml.in/yaml/v3"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
@@ -21,14 +22,25 @@ import (
 // object is one Kubernetes object of the stream: a top-level document or an
 // item of a kind: List document.
 type object struct {
-	rn   *kyaml.RNode
-	kind string
-	doc  int // 1-based document number, for errors
-	line int // line of the object in the stream
+	// rn is the parsed object. Between the two passes it is dropped for
+	// top-level documents, which are parsed again only if they change, so
+	// that a large stream is never held parsed all at once.
+	rn        *kyaml.RNode
+	kind      string
+	name      string
+	namespace string // as written; may be empty
+	hook      bool   // a Helm hook, which passes through untouched
+	doc       int    // 1-based document number, for errors
+	line      int    // line of the object in the stream
+
+	// What decides whether the object changes, read in the first pass.
+	selector map[string]string // a Service's spec.selector
+	target   string            // the Deployment an HPA scales
+	pdb      labels.Selector   // a PodDisruptionBudget's spec.selector
 }
 
 func (o *object) String() string {
-	return fmt.Sprintf("document %d (line %d, %s %q)", o.doc, o.line, o.kind, o.rn.GetName())
+	return fmt.Sprintf("document %d (line %d, %s %q)", o.doc, o.line, o.kind, o.name)
 }
 
 // document is one chunk of the stream and what became of it.
@@ -42,9 +54,11 @@ type document struct {
 // deployment is a Deployment that becomes a blue and a green one.
 type deployment struct {
 	*object
-	namespace   string
+	namespace   string // where it runs: as written, else the release namespace
 	podLabels   labels.Set
 	matchLabels map[string]string
+	ports       []spec.Port // the containers' ports, for NetworkPolicies
+	filename    string      // Helm 4's postrender-filename annotation
 }
 
 // transformer holds one run's state.
@@ -53,20 +67,17 @@ type transformer struct {
 	docs    []*document
 	deploys []*deployment
 	byName  map[string]*deployment // namespace/name
+	// byLabel indexes deploys by namespace and one pod label, key=value,
+	// so that matching a selector does not scan every Deployment.
+	byLabel map[string][]*deployment
 	active  spec.Color
 	target  spec.Color
 	// activeFrom remembers which Service the active color was read from.
 	activeFrom string
-	// emitted are the Deployments written, both colors of each, and
+	// usage is what each written Deployment runs, for the quota, and
 	// hpaMax the maxReplicas of the autoscaler of each, by name.
-	emitted []emitted
-	hpaMax  map[string]int32
-}
-
-// emitted is one color's Deployment as written, and its origin.
-type emitted struct {
-	from *deployment
-	rn   *kyaml.RNode
+	usage  []podUsage
+	hpaMax map[string]int32
 }
 
 // Run post-renders a manifest stream. It returns the whole output or an
@@ -75,7 +86,7 @@ func Run(ctx context.Context, in []byte, opts Options) ([]byte, error) {
 	if opts.ColorLabel == "" {
 		opts.ColorLabel = spec.DefaultColorLabel
 	}
-	t := &transformer{opts: opts, byName: map[string]*deployment{}, hpaMax: map[string]int32{}}
+	t := &transformer{opts: opts, byName: map[string]*deployment{}, byLabel: map[string][]*deployment{}, hpaMax: map[string]int32{}}
 	if err := t.read(in); err != nil {
 		return nil, inputError(err)
 	}
@@ -130,21 +141,50 @@ func (t *transformer) read(in []byte) error {
 				return err
 			}
 			d.objs = items
+			d.node = node // Lists are rare; keep them parsed
 		case interesting(o):
 			d.objs = []*object{o}
 		}
-		if len(d.objs) > 0 {
-			d.node = node
+		for _, o := range d.objs {
+			if err := t.describe(o); err != nil {
+				return err
+			}
+		}
+		if d.node == nil {
+			for _, o := range d.objs {
+				o.rn = nil
+			}
 		}
 	}
 	if objects == 0 {
 		return fmt.Errorf("no manifests on standard input: the chart rendered nothing, or the post-renderer was given an empty stream")
 	}
-	for _, d := range t.docs {
-		for _, o := range d.objs {
-			if err := t.addDeployment(o); err != nil {
-				return err
-			}
+	return nil
+}
+
+// describe reads what decides whether an object changes, and registers
+// the Deployments that become blue and green.
+func (t *transformer) describe(o *object) error {
+	o.name, o.namespace = o.rn.GetName(), o.rn.GetNamespace()
+	_, o.hook = o.rn.GetAnnotations()[AnnotationHelmHook]
+	if o.hook {
+		return nil
+	}
+	var err error
+	switch o.kind {
+	case "Deployment":
+		return t.addDeployment(o)
+	case "Service":
+		if o.selector, err = stringMap(o.rn, "spec", "selector"); err != nil {
+			return fmt.Errorf("%s: %w", o, err)
+		}
+	case "HorizontalPodAutoscaler":
+		if kind, _ := o.rn.GetString("spec.scaleTargetRef.kind"); kind == "Deployment" {
+			o.target, _ = o.rn.GetString("spec.scaleTargetRef.name")
+		}
+	case "PodDisruptionBudget":
+		if o.pdb, err = labelSelector(o, "spec", "selector"); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -203,25 +243,22 @@ func listItems(list *object) ([]*object, error) {
 func interesting(o *object) bool {
 	switch o.kind {
 	case "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget":
-		_, hook := o.rn.GetAnnotations()[AnnotationHelmHook]
-		return !hook
+		return true
 	}
 	return false
 }
 
 // addDeployment registers a Deployment that is to become blue and green.
 func (t *transformer) addDeployment(o *object) error {
-	if o.kind != "Deployment" || !interesting(o) {
-		return nil
-	}
 	meta := o.rn.GetLabels()
-	if o.rn.GetAnnotations()[AnnotationSkip] == "true" {
+	annotations := o.rn.GetAnnotations()
+	if annotations[AnnotationSkip] == "true" {
 		return nil
 	}
 	if t.opts.Select != nil && !t.opts.Select.Matches(labels.Set(meta)) {
 		return nil
 	}
-	if o.rn.GetName() == "" {
+	if o.name == "" {
 		return fmt.Errorf("%s: metadata.name: required", o)
 	}
 	matchLabels, err := stringMap(o.rn, "spec", "selector", "matchLabels")
@@ -243,19 +280,29 @@ func (t *transformer) addDeployment(o *object) error {
 	if c, ok := podLabels[t.opts.ColorLabel]; ok {
 		return fmt.Errorf("%s: the pod template already carries the color label %s=%s; mark it with %s: \"true\" or choose another --color-label", o, t.opts.ColorLabel, c, AnnotationSkip)
 	}
-	d := &deployment{object: o, namespace: t.namespaceOf(o), podLabels: podLabels, matchLabels: matchLabels}
-	key := d.namespace + "/" + o.rn.GetName()
+	ports, err := containerPorts(o.rn)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o, err)
+	}
+	d := &deployment{object: o, namespace: t.namespaceOf(o), podLabels: podLabels, matchLabels: matchLabels,
+		ports: ports, filename: annotations[AnnotationHelm4Filename]}
+	key := d.namespace + "/" + o.name
 	if _, dup := t.byName[key]; dup {
 		return fmt.Errorf("%s: a Deployment of this name appears twice", o)
 	}
 	t.byName[key] = d
 	t.deploys = append(t.deploys, d)
+	for k, v := range podLabels {
+		t.byLabel[labelKey(d.namespace, k, v)] = append(t.byLabel[labelKey(d.namespace, k, v)], d)
+	}
 	return nil
 }
 
+func labelKey(namespace, k, v string) string { return namespace + "\x00" + k + "\x00" + v }
+
 func (t *transformer) namespaceOf(o *object) string {
-	if ns := o.rn.GetNamespace(); ns != "" {
-		return ns
+	if o.namespace != "" {
+		return o.namespace
 	}
 	return t.opts.Namespace
 }
@@ -297,18 +344,27 @@ func (t *transformer) selectedBy(namespace string, selector map[string]string) [
 	if len(selector) == 0 {
 		return nil
 	}
-	sel := labels.SelectorFromSet(selector)
+	// Start from the Deployments that have the rarest of the selector's
+	// pairs, then check the rest.
+	var candidates []*deployment
+	first := true
+	for k, v := range selector {
+		ds := t.byLabel[labelKey(namespace, k, v)]
+		if first || len(ds) < len(candidates) {
+			candidates, first = ds, false
+		}
+	}
 	var out []*deployment
-	for _, d := range t.deploys {
-		if d.namespace == namespace && sel.Matches(d.podLabels) {
+	for _, d := range candidates {
+		if labels.SelectorFromValidatedSet(selector).Matches(d.podLabels) {
 			out = append(out, d)
 		}
 	}
 	return out
 }
 
-// selectedByLabelSelector is selectedBy for a metav1.LabelSelector at path.
-func (t *transformer) selectedByLabelSelector(o *object, path ...string) ([]*deployment, error) {
+// labelSelector reads a metav1.LabelSelector at path; nil if absent or empty.
+func labelSelector(o *object, path ...string) (labels.Selector, error) {
 	n, err := o.rn.Pipe(kyaml.Lookup(path...))
 	if err != nil || n == nil {
 		return nil, nil
@@ -328,14 +384,34 @@ func (t *transformer) selectedByLabelSelector(o *object, path ...string) ([]*dep
 	if sel.Empty() {
 		return nil, nil
 	}
-	ns := t.namespaceOf(o)
-	var out []*deployment
-	for _, d := range t.deploys {
-		if d.namespace == ns && sel.Matches(d.podLabels) {
-			out = append(out, d)
+	return sel, nil
+}
+
+// changes reports whether an object is transformed.
+func (t *transformer) changes(o *object) bool {
+	if o.hook {
+		return false
+	}
+	switch o.kind {
+	case "Deployment":
+		d := t.byName[t.namespaceOf(o)+"/"+o.name]
+		return d != nil && d.object == o
+	case "Service":
+		_, colored := o.selector[t.opts.ColorLabel]
+		return !colored && len(t.selectedBy(t.namespaceOf(o), o.selector)) > 0
+	case "HorizontalPodAutoscaler":
+		return o.target != "" && t.byName[t.namespaceOf(o)+"/"+o.target] != nil
+	case "PodDisruptionBudget":
+		if o.pdb == nil {
+			return false
+		}
+		for _, d := range t.deploys {
+			if d.namespace == t.namespaceOf(o) && o.pdb.Matches(d.podLabels) {
+				return true
+			}
 		}
 	}
-	return out, nil
+	return false
 }
 
 // resolveColors settles the active color (the flag, else what the previous
@@ -345,19 +421,15 @@ func (t *transformer) resolveColors(ctx context.Context) error {
 	if t.active == "" && t.opts.Previous != nil {
 		for _, d := range t.docs {
 			for _, o := range d.objs {
-				if o.kind != "Service" || !interesting(o) {
+				if o.kind != "Service" || !t.changes(o) {
 					continue
 				}
-				sel, err := stringMap(o.rn, "spec", "selector")
-				if err != nil || len(t.selectedBy(t.namespaceOf(o), sel)) == 0 {
-					continue
-				}
-				c, err := t.opts.Previous.ActiveColor(ctx, t.namespaceOf(o), o.rn.GetName())
+				c, err := t.opts.Previous.ActiveColor(ctx, t.namespaceOf(o), o.name)
 				if err != nil {
-					return fmt.Errorf("read the previous active color of Service %s: %w", o.rn.GetName(), err)
+					return fmt.Errorf("read the previous active color of Service %s: %w", o.name, err)
 				}
 				if c != "" {
-					t.active, t.activeFrom = c, o.rn.GetName()
+					t.active, t.activeFrom = c, o.name
 					break
 				}
 			}
@@ -386,13 +458,46 @@ func (t *transformer) withColor(m map[string]string, c spec.Color) map[string]st
 	return out
 }
 
-// setStringMapField sets key=value in the mapping at path, creating it.
+// setStringMapField sets key to the string value in the mapping at path
+// under rn, creating the mappings on the way. It edits the yaml.Node tree
+// directly: kyaml's field setter re-parses every value it sets, which made
+// this the most expensive step of a post-render.
 func setStringMapField(rn *kyaml.RNode, key, value string, path ...string) error {
-	m, err := rn.Pipe(kyaml.LookupCreate(yaml.MappingNode, path...))
-	if err != nil {
-		return err
+	m := rn.YNode()
+	for _, p := range path {
+		if m.Kind != yaml.MappingNode {
+			return fmt.Errorf("%s: expected a mapping", p)
+		}
+		next := mappingValue(m, p)
+		if next == nil || next.Tag == "!!null" {
+			if next == nil {
+				next = &yaml.Node{}
+				m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: p}, next)
+			}
+			*next = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		}
+		m = next
 	}
-	return m.PipeE(kyaml.SetField(key, kyaml.NewStringRNode(value)))
+	if m.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s: expected a mapping", dotted(path))
+	}
+	v := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value}
+	if old := mappingValue(m, key); old != nil {
+		*old = *v
+		return nil
+	}
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, v)
+	return nil
+}
+
+// mappingValue returns the value of key in mapping m, or nil.
+func mappingValue(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
 }
 
 // Annotations and labels that a Service carries, as the renderer writes them.
@@ -401,3 +506,37 @@ var (
 	annotationPrevious = render.AnnotationPreviousColor
 	annotationPreview  = render.AnnotationPreviewColor
 )
+
+// containerPorts lists the ports of a Deployment's containers.
+func containerPorts(rn *kyaml.RNode) ([]spec.Port, error) {
+	containers, err := rn.Pipe(kyaml.Lookup("spec", "template", "spec", "containers"))
+	if err != nil || containers == nil || containers.YNode().Kind != yaml.SequenceNode {
+		return nil, nil
+	}
+	var ports []spec.Port
+	for _, c := range containers.YNode().Content {
+		list := kyaml.NewRNode(c).Field("ports")
+		if list == nil || list.Value.YNode().Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, p := range list.Value.YNode().Content {
+			var port struct {
+				Name          string `json:"name"`
+				ContainerPort int32  `json:"containerPort"`
+				Protocol      string `json:"protocol"`
+			}
+			raw, err := kyaml.NewRNode(p).MarshalJSON()
+			if err == nil {
+				err = json.Unmarshal(raw, &port)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("spec.template.spec.containers: ports: %w", err)
+			}
+			if port.Protocol == "" {
+				port.Protocol = string(corev1.ProtocolTCP)
+			}
+			ports = append(ports, spec.Port{Name: port.Name, ContainerPort: port.ContainerPort, Protocol: corev1.Protocol(port.Protocol)})
+		}
+	}
+	return ports, nil
+}

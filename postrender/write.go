@@ -17,31 +17,35 @@ func (t *transformer) write(ctx context.Context) ([]byte, error) {
 	var out bytes.Buffer
 	out.Grow(sumLen(t.docs) * 2)
 	for _, d := range t.docs {
-		if d.node == nil {
+		changed := false
+		for _, o := range d.objs {
+			changed = changed || t.changes(o)
+		}
+		if !changed {
 			out.Write(d.raw)
 			continue
 		}
-		changed := false
+		if err := t.reparse(d); err != nil {
+			return nil, err
+		}
 		var expanded [][]*kyaml.RNode
 		for _, o := range d.objs {
 			nodes, err := t.expand(ctx, o)
 			if err != nil {
 				return nil, err
 			}
-			if nodes != nil {
-				changed = true
-			}
 			expanded = append(expanded, nodes)
-		}
-		if !changed {
-			out.Write(d.raw)
-			continue
 		}
 		if err := t.writeChanged(&out, d, expanded); err != nil {
 			return nil, err
 		}
+		// Let the parsed document go: only bytes are held across documents.
+		d.node = nil
+		for _, o := range d.objs {
+			o.rn = nil
+		}
 	}
-	extra, err := t.extras(ctx)
+	extra, err := t.extras()
 	if err != nil {
 		return nil, err
 	}
@@ -50,6 +54,20 @@ func (t *transformer) write(ctx context.Context) ([]byte, error) {
 	}
 	out.Write(extra)
 	return out.Bytes(), nil
+}
+
+// reparse parses again a top-level document that the first pass let go.
+func (t *transformer) reparse(d *document) error {
+	if d.node != nil {
+		return nil
+	}
+	node, err := d.parse()
+	if err != nil || node == nil || len(d.objs) != 1 {
+		return fmt.Errorf("document %d changed between passes", d.index)
+	}
+	d.node = node
+	d.objs[0].rn = kyaml.NewRNode(node.Content[0])
+	return nil
 }
 
 func sumLen(docs []*document) int {
@@ -98,23 +116,18 @@ func (t *transformer) writeChanged(out *bytes.Buffer, d *document, expanded [][]
 
 // expand returns what an object becomes, or nil if it stays as it is.
 func (t *transformer) expand(ctx context.Context, o *object) ([]*kyaml.RNode, error) {
+	if !t.changes(o) {
+		return nil, nil
+	}
 	switch o.kind {
 	case "Deployment":
-		if d := t.byName[t.namespaceOf(o)+"/"+o.rn.GetName()]; d != nil && d.object == o {
-			return t.expandDeployment(ctx, d)
-		}
+		return t.expandDeployment(ctx, t.byName[t.namespaceOf(o)+"/"+o.name])
 	case "Service":
-		if interesting(o) {
-			return t.expandService(o)
-		}
+		return t.expandService(o)
 	case "HorizontalPodAutoscaler":
-		if interesting(o) {
-			return t.expandHPA(o)
-		}
+		return t.expandHPA(o)
 	case "PodDisruptionBudget":
-		if interesting(o) {
-			return t.expandPDB(o)
-		}
+		return t.expandPDB(o)
 	}
 	return nil, nil
 }
@@ -129,19 +142,21 @@ func (t *transformer) expandDeployment(ctx context.Context, d *deployment) ([]*k
 	var out []*kyaml.RNode
 	for _, c := range spec.Colors {
 		if c != t.target && t.opts.Previous != nil {
-			prev, err := t.opts.Previous.Deployment(ctx, d.namespace, colorName(d.rn.GetName(), c))
+			prev, err := t.opts.Previous.Deployment(ctx, d.namespace, colorName(d.name, c))
 			if err != nil {
-				return nil, runtimeError(fmt.Errorf("read the previous %s: %w", colorName(d.rn.GetName(), c), err))
+				return nil, runtimeError(fmt.Errorf("read the previous %s: %w", colorName(d.name, c), err))
 			}
 			if prev != nil {
 				prev = prev.Copy()
-				if f := d.rn.GetAnnotations()[AnnotationHelm4Filename]; f != "" {
-					if err := setStringMapField(prev, AnnotationHelm4Filename, f, "metadata", "annotations"); err != nil {
+				if d.filename != "" {
+					if err := setStringMapField(prev, AnnotationHelm4Filename, d.filename, "metadata", "annotations"); err != nil {
 						return nil, err
 					}
 				}
+				if err := t.addUsage(prev); err != nil {
+					return nil, err
+				}
 				out = append(out, prev)
-				t.emitted = append(t.emitted, emitted{d, prev})
 				continue
 			}
 		}
@@ -149,15 +164,21 @@ func (t *transformer) expandDeployment(ctx context.Context, d *deployment) ([]*k
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.object, err)
 		}
+		if err := t.addUsage(clone); err != nil {
+			return nil, err
+		}
 		out = append(out, clone)
-		t.emitted = append(t.emitted, emitted{d, clone})
 	}
 	return out, nil
 }
 
 func (t *transformer) colorDeployment(d *deployment, c spec.Color) (*kyaml.RNode, error) {
-	clone := d.rn.Copy()
-	if err := clone.SetName(colorName(d.rn.GetName(), c)); err != nil {
+	// The last color may take the parsed original: nothing reads it after.
+	clone := d.rn
+	if c != spec.Colors[len(spec.Colors)-1] {
+		clone = d.rn.Copy()
+	}
+	if err := setStringMapField(clone, "name", colorName(d.name, c), "metadata"); err != nil {
 		return nil, err
 	}
 	value := string(c)
@@ -176,20 +197,13 @@ func (t *transformer) colorDeployment(d *deployment, c spec.Color) (*kyaml.RNode
 // expandService routes a Service that selects a transformed Deployment's
 // pods to the active color and adds <name>-preview for the idle one.
 func (t *transformer) expandService(o *object) ([]*kyaml.RNode, error) {
-	sel, err := stringMap(o.rn, "spec", "selector")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o, err)
-	}
-	if _, colored := sel[t.opts.ColorLabel]; colored || len(t.selectedBy(t.namespaceOf(o), sel)) == 0 {
-		return nil, nil
-	}
 	idle := t.active.Other()
-	main := o.rn.Copy()
+	preview := o.rn.Copy()
+	main := o.rn // nothing reads the original after this
 	if err := t.routeService(main, t.active); err != nil {
 		return nil, fmt.Errorf("%s: %w", o, err)
 	}
-	preview := o.rn.Copy()
-	if err := preview.SetName(o.rn.GetName() + "-preview"); err != nil {
+	if err := setStringMapField(preview, "name", o.name+"-preview", "metadata"); err != nil {
 		return nil, err
 	}
 	if err := t.routeService(preview, idle); err != nil {
@@ -248,15 +262,11 @@ func makeClusterIP(svc *kyaml.RNode) error {
 // expandHPA gives each color its own autoscaler when the HPA scales a
 // transformed Deployment.
 func (t *transformer) expandHPA(o *object) ([]*kyaml.RNode, error) {
-	kind, _ := o.rn.GetString("spec.scaleTargetRef.kind")
-	name, _ := o.rn.GetString("spec.scaleTargetRef.name")
-	if kind != "Deployment" || t.byName[t.namespaceOf(o)+"/"+name] == nil {
-		return nil, nil
-	}
+	name := o.target
 	var out []*kyaml.RNode
 	for _, c := range spec.Colors {
 		clone := o.rn.Copy()
-		if err := clone.SetName(colorName(o.rn.GetName(), c)); err != nil {
+		if err := setStringMapField(clone, "name", colorName(o.name, c), "metadata"); err != nil {
 			return nil, err
 		}
 		if err := setStringMapField(clone, t.opts.ColorLabel, string(c), "metadata", "labels"); err != nil {
@@ -283,14 +293,10 @@ func (t *transformer) expandHPA(o *object) ([]*kyaml.RNode, error) {
 // expandPDB gives each color its own budget when a PDB selects a
 // transformed Deployment's pods.
 func (t *transformer) expandPDB(o *object) ([]*kyaml.RNode, error) {
-	selected, err := t.selectedByLabelSelector(o, "spec", "selector")
-	if err != nil || len(selected) == 0 {
-		return nil, err
-	}
 	var out []*kyaml.RNode
 	for _, c := range spec.Colors {
 		clone := o.rn.Copy()
-		if err := clone.SetName(colorName(o.rn.GetName(), c)); err != nil {
+		if err := setStringMapField(clone, "name", colorName(o.name, c), "metadata"); err != nil {
 			return nil, err
 		}
 		if err := setStringMapField(clone, t.opts.ColorLabel, string(c), "metadata", "labels"); err != nil {
