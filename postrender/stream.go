@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/bgrender/bgrender/internal/yamlerr"
 )
 
 // chunk is one document of the stream as it arrived: its bytes, including
@@ -74,13 +75,11 @@ func (c chunk) parse() (*yaml.Node, error) {
 
 // yamlError rebases a parser error's line onto the whole stream.
 func (c chunk) yamlError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	var n int
-	if _, scanErr := fmt.Sscanf(msg, "line %d:", &n); scanErr == nil {
-		_, rest, _ := strings.Cut(msg, ":")
-		return fmt.Errorf("line %d: invalid YAML:%s", c.line+n-1, rest)
+	line, msg := yamlerr.Parse(err)
+	if line == 0 {
+		line = 1
 	}
-	return fmt.Errorf("line %d: invalid YAML: %s", c.line, msg)
+	return fmt.Errorf("line %d: invalid YAML: %s", c.line+line-1, msg)
 }
 
 // encode writes a document node in kyaml's layout (two-space indent,

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/bgrender/bgrender/internal/yamlerr"
 )
 
 // Load decodes every BlueGreenApp document in data, applies defaults and
@@ -37,8 +38,6 @@ func Load(name string, data []byte) ([]*BlueGreenApp, error) {
 	}
 	return apps, nil
 }
-
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // Decode strictly decodes every document in data: an unknown field, a wrong
 // type, a duplicate key, a tab in indentation or a malformed document is an
@@ -106,16 +105,8 @@ func checkText(name string, data []byte) *FieldError {
 }
 
 func yamlError(name string, err error) *FieldError {
-	msg := err.Error()
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg = te.Errors[0]
-	}
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &FieldError{File: name, Line: line, Msg: "invalid YAML: " + m[2]}
-	}
-	return &FieldError{File: name, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+	line, msg := yamlerr.Parse(err)
+	return &FieldError{File: name, Line: line, Msg: "invalid YAML: " + msg}
 }
 
 func decodeDocument(name string, index int, root *yaml.Node) (*BlueGreenApp, ErrorList) {

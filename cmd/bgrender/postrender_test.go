@@ -1,0 +1,158 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const chartStream = `---
+# Source: web/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers: [{name: web, image: "example/web:1"}]
+---
+# Source: web/templates/service.yaml
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+`
+
+func TestPostrenderStream(t *testing.T) {
+	res := runCLI(t, chartStream, "postrender", "--color-label", "version", "--active", "green")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	for _, want := range []string{"name: web-blue", "name: web-green", "name: web-preview", "version: green", "bgrender.io/active-color: green"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, res.stdout)
+		}
+	}
+}
+
+// TestPostrenderBadInput extends the bad-input table to manifest streams:
+// exit 2, a message naming the document and line, nothing on stdout.
+func TestPostrenderBadInput(t *testing.T) {
+	tests := []struct {
+		name, in string
+		args     []string
+		want     string
+	}{
+		{"empty input", "", nil, "no manifests on standard input"},
+		{"whitespace only", "\n\n---\n", nil, "no manifests on standard input"},
+		{"bad YAML", chartStream + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: [}\n", nil, "document 3: line 27: invalid YAML"},
+		{"tab indentation", chartStream + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: x\n", nil, "document 3: line 28: invalid YAML"},
+		{"document with no kind", chartStream + "---\napiVersion: v1\nmetadata: {name: x}\n", nil, "document 3 (line 25): kind: required"},
+		{"document with no apiVersion", "kind: ConfigMap\nmetadata: {name: x}\n", nil, "apiVersion: required"},
+		{"deployment without selector", strings.Replace(chartStream, "  selector:\n    matchLabels: {app: web}\n", "", 1), nil, `document 1 (line 3, Deployment "web"): spec.selector: required`},
+		{"a scalar document", "hello\n", nil, "document 1 (line 1): expected a Kubernetes object"},
+		{"binary garbage", "\x00\x01\x02\xff", nil, "document 1"},
+		{"list items not a list", "apiVersion: v1\nkind: List\nitems: 3\n", nil, "items: expected a list"},
+		{"bad --active", chartStream, []string{"--active", "purple"}, `--active "purple": expected blue or green`},
+		{"bad --select", chartStream, []string{"--select", "a in (b"}, "--select"},
+		{"both sources", chartStream, []string{"--from-release", "web", "--from-cluster"}, "use --from-release or --from-cluster, not both"},
+		{"an argument", chartStream, []string{"file.yaml"}, "takes no arguments"},
+		{"missing config", chartStream, []string{"--config", "no-such-config.yaml"}, "no-such-config.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := runCLI(t, tt.in, append([]string{"postrender"}, tt.args...)...)
+			if res.code != 2 {
+				t.Errorf("exit %d, want 2; stderr: %s", res.code, res.stderr)
+			}
+			if res.stdout != "" {
+				t.Errorf("stdout must be empty, got:\n%s", res.stdout)
+			}
+			if !strings.Contains(res.stderr, tt.want) {
+				t.Errorf("stderr lacks %q:\n%s", tt.want, res.stderr)
+			}
+			if strings.Contains(res.stderr, "goroutine ") {
+				t.Errorf("stack trace:\n%s", res.stderr)
+			}
+		})
+	}
+}
+
+func TestPostrenderConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "bgrender-postrender.yaml")
+	if err := os.WriteFile(good, []byte("apiVersion: bgrender.io/v1alpha1\nkind: PostRenderConfig\ncolorLabel: version\nactive: green\nnetworkPolicy: {}\nquota: {name: web-quota}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := runCLI(t, chartStream, "postrender", "--config", good)
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	for _, want := range []string{"version: green", "kind: NetworkPolicy", "name: web-quota"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	// A flag wins over the file.
+	res = runCLI(t, chartStream, "postrender", "--config", good, "--active", "blue")
+	if !strings.Contains(res.stdout, "bgrender.io/active-color: blue") {
+		t.Errorf("--active did not win over the config file")
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("colorLabel: version\nactiv: green\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res = runCLI(t, chartStream, "postrender", "--config", bad)
+	if res.code != 2 || res.stdout != "" || !strings.Contains(res.stderr, "bad.yaml:2: activ: unknown field") {
+		t.Errorf("exit %d, stderr %q; want exit 2 naming bad.yaml:2", res.code, res.stderr)
+	}
+}
+
+func TestHelmPluginManifest(t *testing.T) {
+	res := runCLI(t, "", "helm-plugin", "print")
+	if res.code != 0 {
+		t.Fatal(res.stderr)
+	}
+	shipped, err := os.ReadFile("../../plugins/bgrender/plugin.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile("../../plugins/bgrender/plugin.yaml", []byte(res.stdout), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else if string(shipped) != res.stdout {
+		t.Errorf("plugins/bgrender/plugin.yaml is out of date: run go test ./cmd/bgrender -update")
+	}
+	for _, want := range []string{"type: postrenderer/v1", "runtime: subprocess", "- command: bgrender", "- postrender"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("plugin.yaml lacks %q", want)
+		}
+	}
+
+	dir := t.TempDir()
+	res = runCLI(t, "", "helm-plugin", "install", "--plugins-dir", dir)
+	if res.code != 0 {
+		t.Fatalf("install: %s", res.stderr)
+	}
+	manifest, err := os.ReadFile(filepath.Join(dir, "bgrender", "plugin.yaml"))
+	if err != nil || !strings.Contains(string(manifest), "command: ${HELM_PLUGIN_DIR}/bgrender") {
+		t.Errorf("installed plugin.yaml: %v\n%s", err, manifest)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bgrender", "bgrender")); err != nil {
+		t.Errorf("the plugin does not link to the bgrender binary: %v", err)
+	}
+	if res := runCLI(t, "", "helm-plugin", "frob"); res.code != 2 {
+		t.Errorf("unknown action: exit %d", res.code)
+	}
+}
