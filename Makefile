@@ -16,7 +16,8 @@ build:
 example:
 	$(GO) run ./cmd/bgrender render examples/seed/app.yaml
 
-# Install etcd and build kube-apiserver into .tools/ (idempotent, quick when present).
+# Install etcd and build kube-apiserver, Helm 3 and Helm 4 into .tools/
+# (idempotent, quick when present).
 tools:
 	hack/install-tools.sh
 
@@ -27,6 +28,7 @@ vet:
 test: tools vet
 	$(GO) test -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./spec
+	$(GO) test -run '^$$' -fuzz '^FuzzRun$$' -fuzztime $(FUZZTIME) ./postrender
 
 # Unit tests only: tests that need real components are skipped.
 test-short:
@@ -36,7 +38,12 @@ test-short:
 golden:
 	$(GO) test ./cmd/bgrender -update
 
-# Speed and memory: the render benchmark and process start-up time.
+KUSTOMIZE_VERSION ?= v5.8.1
+
+# Speed and memory: Go benchmarks, process start-up time, and post-rendering
+# against kustomize build and a bare kyaml read-and-write.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./render
+	$(GO) test -run '^$$' -bench . -benchmem ./render ./postrender
 	$(GO) run ./bench/startup -n 200
+	test -x .tools/kustomize/kustomize || GOBIN=$(CURDIR)/.tools/kustomize GOWORK=off GOFLAGS=-mod=mod $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	$(GO) run ./bench/postrender -runs 5
