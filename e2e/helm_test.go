@@ -24,11 +24,18 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // helmWithBgrender returns Helm of the given major version set up to run
 // bgrender as its post-renderer, and the flags that name it: a path for
 // Helm 3, the plugin that `bgrender helm-plugin install` wrote for Helm 4.
-func helmWithBgrender(t *testing.T, major int) (*helmtest.Helm, []string) {
+//
+// Helm 3 runs "bgrender postrender ARGS", or, with bare, "bgrender ARGS",
+// which bgrender takes for the post-renderer because it gets only flags and
+// piped input.
+func helmWithBgrender(t *testing.T, major int, bare ...bool) (*helmtest.Helm, []string) {
 	t.Helper()
 	h := helmtest.Require(t, major)
 	bin := helmtest.BuildBgrender(t)
 	if major == 3 {
+		if len(bare) > 0 && bare[0] {
+			return h, []string{"--post-renderer", bin}
+		}
 		return h, []string{"--post-renderer", bin, "--post-renderer-args", "postrender"}
 	}
 	cmd := exec.Command(bin, "helm-plugin", "install", "--plugins-dir", h.PluginsDir())
@@ -103,11 +110,12 @@ func TestHelmUpgradeKeepsActiveColor(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		major  int
+		bare   bool
 		source func(release string) string
 	}{
-		{"helm3-from-release", 3, func(r string) string { return "--from-release=" + r }},
-		{"helm3-from-cluster", 3, func(string) string { return "--from-cluster" }},
-		{"helm4-from-release", 4, func(r string) string { return "--from-release=" + r }},
+		{"helm3-from-release", 3, false, func(r string) string { return "--from-release=" + r }},
+		{"helm3-from-cluster", 3, true, func(string) string { return "--from-cluster" }},
+		{"helm4-from-release", 4, false, func(r string) string { return "--from-release=" + r }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -124,7 +132,7 @@ func TestHelmUpgradeKeepsActiveColor(t *testing.T) {
 			if err := srv.WriteKubeconfig(kubeconfig); err != nil {
 				t.Fatal(err)
 			}
-			h, flags := helmWithBgrender(t, tc.major)
+			h, flags := helmWithBgrender(t, tc.major, tc.bare)
 			h = h.WithKubeconfig(kubeconfig)
 			client, err := kubernetes.NewForConfig(srv.RESTConfig())
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -53,6 +54,12 @@ or invalid input, 3 a gate refused the promotion.`
 func run(args []string, in io.Reader, out, errOut io.Writer) int {
 	s := streams{in: in, out: out, err: errOut}
 	cmds := commands()
+	if asPostRenderer(args, in) {
+		// Helm 3 runs the post-renderer with only --post-renderer-args, so
+		// "--post-renderer bgrender" works with the same arguments as the
+		// Helm 4 plugin.
+		args = append([]string{"postrender"}, args...)
+	}
 	if len(args) == 0 {
 		writeOverview(errOut, cmds)
 		return exitcode.Invalid
@@ -92,6 +99,24 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 		return exitcode.Of(err)
 	}
 	return exitcode.OK
+}
+
+// asPostRenderer reports whether bgrender was started as Helm 3 starts a
+// post-renderer: no command, only flags (or nothing), and manifests piped
+// to standard input rather than a terminal.
+func asPostRenderer(args []string, in io.Reader) bool {
+	if len(args) > 0 {
+		switch a := args[0]; {
+		case a == "-h" || a == "--help" || a == "--version" || !strings.HasPrefix(a, "-"):
+			return false
+		}
+	}
+	f, ok := in.(*os.File)
+	if !ok {
+		return len(args) > 0 // in-process runs: flags without a command
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice == 0
 }
 
 // errorText prefixes an error with the command; a list of located

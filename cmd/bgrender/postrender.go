@@ -37,10 +37,10 @@ blue; flipping --active is the promotion.
 
 On malformed input nothing is written to standard output and the exit code
 is 2.`,
-		example: `  # Helm 3: the post-renderer is a path
+		example: `  # Helm 3: the post-renderer is a path (given only flags and piped
+  # manifests, bgrender acts as "bgrender postrender")
   helm upgrade --install web ./chart --namespace shop \
-    --post-renderer "$(command -v bgrender)" \
-    --post-renderer-args postrender --post-renderer-args --from-release=web
+    --post-renderer "$(command -v bgrender)" --post-renderer-args --from-release=web
 
   # Helm 4: install the plugin once, then name it
   bgrender helm-plugin install

@@ -44,6 +44,15 @@ func TestPostrenderStream(t *testing.T) {
 	}
 }
 
+// TestFlagsOnlyIsPostrender: Helm 3 starts the post-renderer with only
+// --post-renderer-args, so flags without a command mean postrender.
+func TestFlagsOnlyIsPostrender(t *testing.T) {
+	res := runCLI(t, chartStream, "--color-label", "version")
+	if res.code != 0 || !strings.Contains(res.stdout, "version: blue") {
+		t.Fatalf("exit %d, stderr %s", res.code, res.stderr)
+	}
+}
+
 // TestPostrenderBadInput extends the bad-input table to manifest streams:
 // exit 2, a message naming the document and line, nothing on stdout.
 func TestPostrenderBadInput(t *testing.T) {
