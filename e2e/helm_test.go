@@ -3,23 +3,19 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"flag"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/bgrender/bgrender/internal/goldenfile"
 	"github.com/bgrender/bgrender/internal/helmtest"
 	"github.com/bgrender/bgrender/internal/kubetest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // helmWithBgrender returns Helm of the given major version set up to run
 // bgrender as its post-renderer, and the flags that name it: a path for
@@ -82,23 +78,7 @@ func TestHelmTemplateGolden(t *testing.T) {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("..", "testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run go test ./e2e -update to create it): %v", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("output differs from %s; run go test ./e2e -update and review the diff.\ngot:\n%s", path, got)
-	}
+	goldenfile.Check(t, filepath.Join("..", "testdata", "golden", name), got)
 }
 
 // TestHelmUpgradeKeepsActiveColor is the story the post-renderer exists

@@ -313,7 +313,7 @@ func (d *decoder) object(n *yaml.Node, t reflect.Type, path string) any {
 			continue
 		}
 		d.lines[p] = k.Line
-		if val := d.decode(v, f.Type, p); val != nil {
+		if val := d.decode(v, f, p); val != nil {
 			out[k.Value] = val
 		}
 	}
@@ -387,10 +387,17 @@ func describe(n *yaml.Node) string {
 	return fmt.Sprintf("%s %q", strings.TrimPrefix(n.Tag, "!!"), n.Value)
 }
 
-// jsonFields maps the JSON names of a struct's fields, following inlined
-// and embedded structs as encoding/json does.
-func jsonFields(t reflect.Type) map[string]reflect.StructField {
-	fields := map[string]reflect.StructField{}
+// jsonField is a struct field as encoding/json sees it.
+type jsonField struct {
+	Name     string
+	Type     reflect.Type
+	Optional bool // omitempty or omitzero
+}
+
+// jsonFieldList lists the JSON fields of a struct in declaration order,
+// following inlined and embedded structs as encoding/json does.
+func jsonFieldList(t reflect.Type) []jsonField {
+	var out []jsonField
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
@@ -404,22 +411,30 @@ func jsonFields(t reflect.Type) map[string]reflect.StructField {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				for k, v := range jsonFields(ft) {
-					fields[k] = v
-				}
+				out = append(out, jsonFieldList(ft)...)
 				continue
 			}
 		}
 		if name == "" {
 			name = f.Name
 		}
-		fields[name] = f
+		optional := strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero")
+		out = append(out, jsonField{Name: name, Type: f.Type, Optional: optional})
+	}
+	return out
+}
+
+// jsonFields maps the JSON names of a struct's fields to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for _, f := range jsonFieldList(t) {
+		fields[f.Name] = f.Type
 	}
 	return fields
 }
 
 // suggest offers the closest known field name for a misspelt one.
-func suggest(key string, fields map[string]reflect.StructField) string {
+func suggest(key string, fields map[string]reflect.Type) string {
 	names := make([]string, 0, len(fields))
 	for name := range fields {
 		names = append(names, name)

@@ -137,36 +137,17 @@ func (g *schemaGen) object(t reflect.Type, path string) map[string]any {
 }
 
 func (g *schemaGen) fields(t reflect.Type, path string, props map[string]any, required *[]string) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		name, opts, _ := strings.Cut(tag, ",")
-		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
-			continue
-		}
-		if f.Anonymous && name == "" || strings.Contains(opts, "inline") {
-			ft := f.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				g.fields(ft, path, props, required)
-				continue
-			}
-		}
-		if name == "" {
-			name = f.Name
-		}
-		p := fieldPath(path, name)
+	for _, f := range jsonFieldList(t) {
+		p := fieldPath(path, f.Name)
 		s := g.schema(f.Type, p)
 		if d, ok := descriptions[p]; ok {
 			if _, isRef := s["$ref"]; !isRef {
 				s["description"] = d
 			}
 		}
-		props[name] = s
-		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") && f.Type.Kind() != reflect.Pointer {
-			*required = append(*required, name)
+		props[f.Name] = s
+		if !f.Optional && f.Type.Kind() != reflect.Pointer {
+			*required = append(*required, f.Name)
 		}
 	}
 }

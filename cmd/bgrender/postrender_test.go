@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bgrender/bgrender/internal/goldenfile"
 )
 
 const chartStream = `---
@@ -136,7 +138,7 @@ func TestHelmPluginManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *update {
+	if goldenfile.Update() {
 		if err := os.WriteFile("../../plugins/bgrender/plugin.yaml", []byte(res.stdout), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bgrender/bgrender/internal/goldenfile"
+
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"sigs.k8s.io/yaml"
 
@@ -22,7 +24,7 @@ func TestSchemaFileIsCurrent(t *testing.T) {
 	if res.code != 0 {
 		t.Fatal(res.stderr)
 	}
-	if *update {
+	if goldenfile.Update() {
 		if err := os.WriteFile(schemaFile, []byte(res.stdout), 0o644); err != nil {
 			t.Fatal(err)
 		}
