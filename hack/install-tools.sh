@@ -189,6 +189,24 @@ install_helm() {
 install_helm3() { install_helm 3 "$HELM3_VERSION"; }
 install_helm4() { install_helm 4 "$HELM4_VERSION"; }
 
+# install_prometheus: Prometheus from the Debian package prometheus (2.42 on
+# Debian 12). internal/promtest starts it with its own config; on a
+# machine with systemd the packaged service is stopped, as for etcd.
+install_prometheus() {
+	if command -v prometheus >/dev/null 2>&1; then
+		log "prometheus: $(command -v prometheus) (present)"
+		return
+	fi
+	command -v apt-get >/dev/null 2>&1 || die "prometheus is missing and apt-get is not available; install Prometheus (>= 2.x) and put it on PATH or set PROMETHEUS_BIN"
+	log "prometheus: installing Debian package prometheus"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
+	command -v prometheus >/dev/null 2>&1 || die "prometheus installed but no prometheus binary found"
+	if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+		as_root systemctl disable --now prometheus || true
+	fi
+}
+
 # Later components go here, built the same way (see TESTBED.md for the
 # recipes):
 #
@@ -196,7 +214,7 @@ install_helm4() { install_helm 4 "$HELM4_VERSION"; }
 #
 # and add their names to ALL_COMPONENTS below.
 
-ALL_COMPONENTS=(etcd kube-apiserver helm3 helm4)
+ALL_COMPONENTS=(etcd kube-apiserver helm3 helm4 prometheus)
 
 main() {
 	local components=("$@")
@@ -208,6 +226,7 @@ main() {
 		kube-apiserver) install_kube_apiserver ;;
 		helm3) install_helm3 ;;
 		helm4) install_helm4 ;;
+		prometheus) install_prometheus ;;
 		*) die "unknown component $c (known: ${ALL_COMPONENTS[*]})" ;;
 		esac
 	done

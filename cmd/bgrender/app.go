@@ -37,6 +37,8 @@ func commands() []*command {
 		validateCommand(),
 		postrenderCommand(),
 		helmPluginCommand(),
+		statusCommand(),
+		checkCommand(),
 		schemaCommand(),
 		versionCommand(),
 	}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/gate"
+	"github.com/bgrender/bgrender/status"
+)
+
+// addGateFlags registers the flags of the promotion gates on fs and
+// returns the checks they fill. A --timeout that the command already
+// defines is shared.
+func addGateFlags(fs *pflag.FlagSet) *gate.Checks {
+	c := &gate.Checks{}
+	fs.BoolVar(&c.RequireRollout, "require-rollout", false, "gate: the color's Deployment must be fully rolled out (as kubectl rollout status judges it), watched until --timeout")
+	if fs.Lookup("timeout") == nil {
+		fs.DurationVar(&c.Timeout, "timeout", 5*time.Minute, "with --require-rollout: how long to wait")
+	}
+	fs.StringVar(&c.HealthPath, "health-path", "", "gate: GET `PATH` through the API server's service proxy must answer 2xx/3xx")
+	fs.StringVar(&c.HealthURL, "health-url", "", "gate: GET `URL` directly instead (e.g. a preview Ingress)")
+	fs.StringVar(&c.HealthPort, "health-port", "", "Service `PORT` (name or number) for --health-path and --warm (default: the Service's first port)")
+	fs.IntVar(&c.HealthAttempts, "health-attempts", 5, "health requests before giving up, with exponential backoff from 1s")
+	fs.StringArrayVar(&c.Warm, "warm", nil, "warm-up: GET `PATH` before the flip (repeatable); a 5xx refuses")
+	fs.IntVar(&c.WarmRequests, "warm-requests", 1, "requests per --warm path")
+	fs.StringVar(&c.PrometheusURL, "prometheus-url", "", "gate: Prometheus base `URL` for the error-rate gate")
+	fs.Float64Var(&c.MaxErrorRate, "max-error-rate", 0, "error-rate gate: refuse at or above this `PERCENT` of 5xx answers")
+	fs.StringVar(&c.Query, "query", "", "`PROMQL` returning a percentage; {{app}} {{namespace}} {{colorLabel}} {{color}} {{window}} are filled in (default: 5xx share of http_requests_total)")
+	fs.DurationVar(&c.Window, "window", time.Minute, "rate window of the default query")
+	fs.BoolVar(&c.AllowNoData, "allow-no-data", false, "error-rate gate: pass when the query has no data (no traffic)")
+	return c
+}
+
+// gateTimeout copies a shared --timeout into the checks.
+func gateTimeout(fs *pflag.FlagSet, c *gate.Checks) {
+	if f := fs.Lookup("timeout"); f != nil {
+		if d, err := time.ParseDuration(f.Value.String()); err == nil {
+			c.Timeout = d
+		}
+	}
+}
+
+func checkCommand() *command {
+	return &command{
+		name:    "check",
+		summary: "run the promotion gates against the cluster without changing anything",
+		usage:   "APP [flags]",
+		long: `Run the gates that guard a promotion against the live cluster, and change
+nothing: the color that would go live (by default the one the preview Service
+selects) must be fully rolled out (--require-rollout), answer its health
+check through the API server's service proxy (--health-path) or directly
+(--health-url), take the warm-up requests (--warm), and keep its 5xx rate in
+Prometheus under --max-error-rate.
+
+Exits 0 when every gate passes, 3 when one refuses (the message names the
+gate and what it saw), 1 when the cluster or Prometheus cannot be read.
+Needs the permissions of bgrender status plus watch on deployments and get on
+services/proxy (see examples/rbac/role.yaml).`,
+		example: `  bgrender check my-application -n production --require-rollout --timeout 10m \
+    --health-path /health --warm / --warm /products \
+    --prometheus-url http://prometheus.monitoring:9090 --max-error-rate 1`,
+		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
+			var opts cluster.Options
+			fs.StringVar(&opts.Kubeconfig, "kubeconfig", "", "kubeconfig `FILE` (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
+			fs.StringVar(&opts.Context, "context", "", "kubeconfig `CONTEXT` to use")
+			fs.StringVarP(&opts.Namespace, "namespace", "n", "", "`NAMESPACE` of the app (default: the kubeconfig's)")
+			color := fs.String("color", "", "`COLOR` to check (default: the one the preview Service selects)")
+			checks := addGateFlags(fs)
+			return func(args []string) error {
+				if len(args) != 1 {
+					return usageError("check takes one app name, got %d arguments", len(args))
+				}
+				gateTimeout(fs, checks)
+				if !checks.Any() {
+					return usageError("no gate asked for: use --require-rollout, --health-path, --health-url, --warm or --prometheus-url")
+				}
+				if err := checks.Validate(); err != nil {
+					return usageError("%v", err)
+				}
+				if *color != "" && *color != "blue" && *color != "green" {
+					return usageError("--color must be blue or green, not %q", *color)
+				}
+				cfg, ns, err := opts.Config()
+				if err != nil {
+					return err
+				}
+				dyn, err := dynamic.NewForConfig(cfg)
+				if err != nil {
+					return err
+				}
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+				defer stop()
+				reader, err := status.NewReader(cfg, ns)
+				if err != nil {
+					return err
+				}
+				app, err := reader.Get(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				subject := gate.Subject{Config: cfg, Client: dyn, Namespace: ns, App: app.Name, Color: *color, ColorLabel: app.ColorLabel}
+				if subject.Color == "" {
+					subject.Color = app.Services[1].Selects
+				}
+				if subject.Color == "" {
+					return fmt.Errorf("check %s: the preview Service selects no color; pass --color", app.Name)
+				}
+				for _, svc := range app.Services {
+					if svc.Selects == subject.Color {
+						subject.Service = svc.Name
+					}
+				}
+				checks.Progress = func(m string) { fmt.Fprintf(s.err, "bgrender check: %s\n", m) }
+				if err := checks.Run(ctx, subject); err != nil {
+					return fmt.Errorf("%s %s: %w", app.Name, subject.Color, err)
+				}
+				fmt.Fprintf(s.out, "%s: %s passed %s\n", app.Name, subject.Color, strings.Join(enabled(checks), ", "))
+				return nil
+			}
+		},
+	}
+}
+
+// enabled names the gates that ran.
+func enabled(c *gate.Checks) []string {
+	var names []string
+	if c.RequireRollout {
+		names = append(names, "rollout")
+	}
+	if c.HealthPath != "" || c.HealthURL != "" {
+		names = append(names, "health")
+	}
+	if len(c.Warm) > 0 {
+		names = append(names, "warm-up")
+	}
+	if c.PrometheusURL != "" {
+		names = append(names, "error-rate")
+	}
+	return names
+}

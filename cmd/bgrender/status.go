@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/signal"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/status"
+)
+
+func statusCommand() *command {
+	return &command{
+		name:    "status",
+		summary: "show the live color, rollout and endpoints of apps in the cluster",
+		usage:   "[APP] [flags]",
+		long: `Show what the cluster runs, read with client-go (no kubectl): the color that
+the active Service routes to, each color's Deployment (desired, updated, ready
+and available replicas, images, rollout state as 'kubectl rollout status'
+judges it), and the endpoints behind the active and preview Services.
+
+Without APP, every bgrender app in the namespace is listed, one line each,
+with one list request per kind (Services, Deployments, EndpointSlices)
+selected by the label app.kubernetes.io/managed-by=bgrender.
+
+Needs list on services, deployments.apps and endpointslices.discovery.k8s.io
+in the namespace.`,
+		example: `  bgrender status my-application --namespace production
+  bgrender status -n production
+  bgrender status my-application -o json | jq -r .live`,
+		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
+			var opts cluster.Options
+			fs.StringVar(&opts.Kubeconfig, "kubeconfig", "", "kubeconfig `FILE` (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
+			fs.StringVar(&opts.Context, "context", "", "kubeconfig `CONTEXT` to use")
+			fs.StringVarP(&opts.Namespace, "namespace", "n", "", "`NAMESPACE` of the apps (default: the kubeconfig's)")
+			output := fs.StringP("output", "o", "table", "output format: table or json")
+			return func(args []string) error {
+				if len(args) > 1 {
+					return usageError("status takes at most one app name, got %d arguments", len(args))
+				}
+				if *output != "table" && *output != "json" {
+					return usageError("--output must be table or json, not %q", *output)
+				}
+				cfg, ns, err := opts.Config()
+				if err != nil {
+					return err
+				}
+				r, err := status.NewReader(cfg, ns)
+				if err != nil {
+					return err
+				}
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+				defer stop()
+				var buf bytes.Buffer
+				if len(args) == 1 {
+					app, err := r.Get(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					if *output == "json" {
+						err = status.WriteJSON(&buf, app)
+					} else {
+						err = status.WriteApp(&buf, app)
+					}
+					if err != nil {
+						return err
+					}
+				} else {
+					apps, err := r.List(ctx)
+					if err != nil {
+						return err
+					}
+					if *output == "json" {
+						err = status.WriteJSON(&buf, status.List{Namespace: ns, Apps: apps})
+					} else if len(apps) == 0 {
+						_, err = s.err.Write([]byte("no bgrender apps in namespace " + ns + "\n"))
+					} else {
+						err = status.WriteTable(&buf, apps)
+					}
+					if err != nil {
+						return err
+					}
+				}
+				_, err = s.out.Write(buf.Bytes())
+				return err
+			}
+		},
+	}
+}

@@ -1,0 +1,223 @@
+package gate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultErrorRateQuery is the PromQL that ErrorRate runs unless told
+// otherwise: the percentage of the color's HTTP requests that answered 5xx
+// over the window. {{app}}, {{colorLabel}}, {{color}}, {{namespace}} and
+// {{window}} are replaced (see ExpandQuery). It assumes the usual
+// kubernetes_sd relabeling that maps pod labels to Prometheus labels
+// (app.kubernetes.io/name → app_kubernetes_io_name) and an
+// http_requests_total counter with a code label.
+const DefaultErrorRateQuery = `100 * sum(rate(http_requests_total{app_kubernetes_io_name="{{app}}",{{colorLabel}}="{{color}}",code=~"5.."}[{{window}}]))` +
+	` / sum(rate(http_requests_total{app_kubernetes_io_name="{{app}}",{{colorLabel}}="{{color}}"}[{{window}}]))`
+
+// QueryVars fill a query's placeholders.
+type QueryVars struct {
+	App        string
+	Namespace  string
+	ColorLabel string // a Kubernetes label key; sanitized as Prometheus does
+	Color      string
+	Window     time.Duration // default 1m
+}
+
+var nonLabelChars = regexp.MustCompile(`[^a-zA-Z0-9_]`)
+
+// PromLabel turns a Kubernetes label key into the Prometheus label name
+// that kubernetes_sd's labelmap gives it: bgrender.io/color → bgrender_io_color.
+func PromLabel(key string) string { return nonLabelChars.ReplaceAllString(key, "_") }
+
+// ExpandQuery replaces {{app}}, {{namespace}}, {{colorLabel}}, {{color}}
+// and {{window}} in query.
+func ExpandQuery(query string, v QueryVars) string {
+	window := v.Window
+	if window <= 0 {
+		window = time.Minute
+	}
+	return strings.NewReplacer(
+		"{{app}}", v.App,
+		"{{namespace}}", v.Namespace,
+		"{{colorLabel}}", PromLabel(v.ColorLabel),
+		"{{color}}", v.Color,
+		"{{window}}", strconv.Itoa(int(window.Round(time.Second).Seconds()))+"s",
+	).Replace(query)
+}
+
+// ErrorRate runs a PromQL instant query whose value is an error rate in
+// percent and refuses when it is at or above Max.
+type ErrorRate struct {
+	Client *http.Client // default: a client with a 30s timeout
+	URL    string       // Prometheus' base URL, e.g. http://prometheus:9090
+	Query  string       // an expanded query (see ExpandQuery)
+	Max    float64      // percent
+	// Attempts is how often a failed query (Prometheus unreachable or
+	// answering with an error) is tried, RetryWait apart; default 3, 1s.
+	Attempts  int
+	RetryWait time.Duration
+	// AllowNoData passes when the query returns no value (no traffic);
+	// otherwise no data refuses.
+	AllowNoData bool
+}
+
+// ErrNoData is returned by Measure when the query has no value.
+var ErrNoData = errors.New("query returned no data")
+
+// Run checks the rate: nil below Max; a refusal (exit 3) at or above it,
+// or without data unless AllowNoData; an ordinary error when Prometheus
+// cannot be queried.
+func (g ErrorRate) Run(ctx context.Context) error {
+	v, err := g.Measure(ctx)
+	return g.decide(v, err)
+}
+
+// decide turns a measurement into the gate's answer.
+func (g ErrorRate) decide(v float64, err error) error {
+	switch {
+	case errors.Is(err, ErrNoData):
+		if g.AllowNoData {
+			return nil
+		}
+		return refuse("error-rate", "%s: %s", ErrNoData, g.Query)
+	case err != nil:
+		return err
+	case v >= g.Max:
+		return refuse("error-rate", "error rate %s%% is not under the maximum %s%% (query: %s)", fmtPercent(v), fmtPercent(g.Max), g.Query)
+	}
+	return nil
+}
+
+// fmtPercent shows a percentage with at most three decimals: 8.728, 0.5.
+func fmtPercent(v float64) string {
+	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
+}
+
+// Measure runs the query and returns its value; with several series, the
+// highest. It retries failures Attempts times.
+func (g ErrorRate) Measure(ctx context.Context) (float64, error) {
+	attempts := g.Attempts
+	if attempts <= 0 {
+		attempts = 3
+	}
+	wait := g.RetryWait
+	if wait <= 0 {
+		wait = time.Second
+	}
+	var err error
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+		var v float64
+		v, err = g.query(ctx)
+		if err == nil || errors.Is(err, ErrNoData) || ctx.Err() != nil {
+			return v, err
+		}
+	}
+	return 0, fmt.Errorf("error-rate gate: query Prometheus at %s (%d attempts): %w", g.URL, attempts, err)
+}
+
+// promResponse is the envelope of Prometheus' HTTP API.
+type promResponse struct {
+	Status    string `json:"status"`
+	ErrorType string `json:"errorType"`
+	Error     string `json:"error"`
+	Data      struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+	} `json:"data"`
+}
+
+func (g ErrorRate) query(ctx context.Context) (float64, error) {
+	base, err := url.Parse(g.URL)
+	if err != nil || base.Host == "" {
+		return 0, fmt.Errorf("prometheus URL %q: want an absolute http(s) URL", g.URL)
+	}
+	u := base.JoinPath("api/v1/query")
+	u.RawQuery = url.Values{"query": {g.Query}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return 0, err
+	}
+	client := g.Client
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return 0, err
+	}
+	var pr promResponse
+	if err := json.Unmarshal(body, &pr); err != nil {
+		return 0, fmt.Errorf("HTTP %d: not a Prometheus API answer: %s", resp.StatusCode, oneLine(string(body)))
+	}
+	if pr.Status != "success" {
+		return 0, fmt.Errorf("HTTP %d: %s: %s", resp.StatusCode, pr.ErrorType, pr.Error)
+	}
+	return value(pr.Data.ResultType, pr.Data.Result)
+}
+
+// value reads a scalar or the highest sample of a vector; NaN (0/0, no
+// traffic) counts as no data.
+func value(resultType string, raw json.RawMessage) (float64, error) {
+	var samples [][2]any
+	switch resultType {
+	case "scalar":
+		var s [2]any
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return 0, fmt.Errorf("read scalar result: %w", err)
+		}
+		samples = append(samples, s)
+	case "vector":
+		var vec []struct {
+			Value [2]any `json:"value"`
+		}
+		if err := json.Unmarshal(raw, &vec); err != nil {
+			return 0, fmt.Errorf("read vector result: %w", err)
+		}
+		for _, s := range vec {
+			samples = append(samples, s.Value)
+		}
+	default:
+		return 0, fmt.Errorf("query returned a %s; want a scalar or an instant vector", resultType)
+	}
+	found := false
+	best := math.Inf(-1)
+	for _, s := range samples {
+		str, _ := s[1].(string)
+		v, err := strconv.ParseFloat(str, 64)
+		if err != nil {
+			return 0, fmt.Errorf("sample value %q: %w", str, err)
+		}
+		if math.IsNaN(v) {
+			continue
+		}
+		found = true
+		best = max(best, v)
+	}
+	if !found {
+		return 0, ErrNoData
+	}
+	return best, nil
+}
