@@ -189,6 +189,26 @@ install_helm() {
 install_helm3() { install_helm 3 "$HELM3_VERSION"; }
 install_helm4() { install_helm 4 "$HELM4_VERSION"; }
 
+# install_gitea: Gitea into .tools/bin/gitea, from the tools module in
+# hack/tools/gitea (its go.mod copies the replace lines of Gitea's own). Gitea
+# needs cgo for SQLite. internal/giteatest runs it with STATIC_ROOT_PATH set
+# to the module's folder in the Go module cache, where its locale files are.
+install_gitea() {
+	local version="v1.26.0" # must match hack/tools/gitea/go.mod
+	local out="$TOOLS_BIN/gitea"
+	# The locale files must be in the module cache even when the binary is
+	# present (quick when they are).
+	(cd "$REPO/hack/tools/gitea" && GOWORK=off go mod download code.gitea.io/gitea)
+	if stamp_ok "$out" "$version"; then
+		log "gitea: $out $version (present)"
+		return
+	fi
+	command -v gcc >/dev/null 2>&1 || command -v cc >/dev/null 2>&1 || die "gitea needs a C compiler for SQLite (cgo); install gcc"
+	CGO_ENABLED=1 go_build_tool "$REPO/hack/tools/gitea" "$out" "$version" \
+		-trimpath -tags "sqlite sqlite_unlock_notify" \
+		-ldflags "-s -w -X main.Version=${version#v}" code.gitea.io/gitea
+}
+
 # install_prometheus: Prometheus from the Debian package prometheus (2.42 on
 # Debian 12). internal/promtest starts it with its own config; on a
 # machine with systemd the packaged service is stopped, as for etcd.
@@ -214,7 +234,7 @@ install_prometheus() {
 #
 # and add their names to ALL_COMPONENTS below.
 
-ALL_COMPONENTS=(etcd kube-apiserver helm3 helm4 prometheus)
+ALL_COMPONENTS=(etcd kube-apiserver helm3 helm4 gitea prometheus)
 
 main() {
 	local components=("$@")
@@ -226,6 +246,7 @@ main() {
 		kube-apiserver) install_kube_apiserver ;;
 		helm3) install_helm3 ;;
 		helm4) install_helm4 ;;
+		gitea) install_gitea ;;
 		prometheus) install_prometheus ;;
 		*) die "unknown component $c (known: ${ALL_COMPONENTS[*]})" ;;
 		esac

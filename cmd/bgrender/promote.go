@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bgrender/bgrender/gitops"
+	"github.com/bgrender/bgrender/internal/forge"
+	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// gitFlags are the flags every GitOps action shares.
+type gitFlags struct {
+	repo, path, branch      string
+	pullRequest, waitMerge  bool
+	timeout, pollInterval   time.Duration
+	forge, forgeAPI         string
+	dryRun                  bool
+	messageTemplate         string
+	authorName, authorEmail string
+	maxAttempts             int
+	output                  string
+	sshKey, signKey         string
+	knownHosts              []string
+	plain                   promote.PlainOptions
+}
+
+func (g *gitFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&g.repo, "repo", "", "the GitOps repository: an https, ssh, git:// or file:// `URL`, or a local path (required)")
+	fs.StringVar(&g.path, "path", "", "the app's folder in the repository (required)")
+	fs.StringVar(&g.branch, "branch", "", "the branch to change (default: the remote's default branch)")
+	fs.BoolVar(&g.pullRequest, "pull-request", false, "push to a branch named after the action, app and color and open (or reuse) a pull request")
+	fs.BoolVar(&g.waitMerge, "wait-merge", false, "with --pull-request: wait until the pull request is merged (or fail when it is closed)")
+	fs.DurationVar(&g.timeout, "timeout", 30*time.Minute, "with --wait-merge: how long to wait")
+	fs.DurationVar(&g.pollInterval, "poll-interval", 10*time.Second, "with --wait-merge: how often to look at the pull request")
+	fs.StringVar(&g.forge, "forge", "", "the forge for --pull-request: gitea, github or gitlab (default: from the URL)")
+	fs.StringVar(&g.forgeAPI, "forge-api", "", "the forge's API base `URL` (default: derived from --repo; token from $BGRENDER_FORGE_TOKEN, else the Git token)")
+	fs.BoolVar(&g.dryRun, "dry-run", false, "print the unified diff of the commit and push nothing")
+	fs.StringVar(&g.messageTemplate, "message-template", "", "a Go text/template `FILE` for the commit message (default: templates/commit.tmpl); the Bgrender-* trailers are always added")
+	fs.StringVar(&g.authorName, "author-name", "", "commit author name (default: $BGRENDER_AUTHOR_NAME, $GIT_AUTHOR_NAME, or bgrender)")
+	fs.StringVar(&g.authorEmail, "author-email", "", "commit author email (default: $BGRENDER_AUTHOR_EMAIL, $GIT_AUTHOR_EMAIL, or bgrender@localhost)")
+	fs.StringVar(&g.signKey, "sign-key", "", "sign commits with this private key `FILE`: OpenSSH (an SSH signature) or armored OpenPGP; passphrase from $BGRENDER_SIGN_KEY_PASSPHRASE")
+	fs.IntVar(&g.maxAttempts, "max-attempts", 10, "how many times to push when the branch keeps moving")
+	fs.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	fs.StringVar(&g.sshKey, "ssh-key", "", "private key `FILE` for ssh URLs (default: the SSH agent)")
+	fs.StringSliceVar(&g.knownHosts, "known-hosts", nil, "known_hosts `FILE`s that verify ssh host keys (default: $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)")
+	fs.StringVar(&g.plain.Service, "service", "", "plain manifests: the live Service's `NAME` (default: the only Service that selects a color)")
+	fs.StringVar(&g.plain.File, "file", "", "plain manifests: the file holding the Service, relative to --path (default: search the folder)")
+	fs.StringVar(&g.plain.ColorLabel, "color-label", "", "plain manifests: the selector key that carries the color (default: the key whose value is blue or green)")
+	fs.StringVar(&g.plain.Container, "container", "", "plain manifests: the container whose image deploy sets, when a pod has several")
+}
+
+// target checks the flags and builds the action's target.
+func (g *gitFlags) target(s streams) (*promote.Target, error) {
+	if g.repo == "" || g.path == "" {
+		return nil, usageError("--repo and --path are required")
+	}
+	if g.output != "text" && g.output != "json" {
+		return nil, usageError("--output %q: expected text or json", g.output)
+	}
+	if g.maxAttempts < 1 {
+		return nil, usageError("--max-attempts %d: must be at least 1", g.maxAttempts)
+	}
+	if g.waitMerge && !g.pullRequest {
+		return nil, usageError("--wait-merge needs --pull-request")
+	}
+	repo, err := gitops.OpenRepo(g.repo, gitops.RepoOptions{SSHKey: g.sshKey, KnownHosts: g.knownHosts})
+	if err != nil {
+		return nil, usageError("--repo: %v", err)
+	}
+	t := &promote.Target{
+		Repo: repo, Branch: g.branch, Path: g.path, Plain: g.plain,
+		PullRequest: g.pullRequest, WaitMerge: g.waitMerge, Timeout: g.timeout, PollInterval: g.pollInterval,
+		DryRun: g.dryRun, AuthorName: firstSet(g.authorName, os.Getenv("BGRENDER_AUTHOR_NAME"), os.Getenv("GIT_AUTHOR_NAME")),
+		AuthorEmail: firstSet(g.authorEmail, os.Getenv("BGRENDER_AUTHOR_EMAIL"), os.Getenv("GIT_AUTHOR_EMAIL")),
+		MaxAttempts: g.maxAttempts, Log: s.err,
+	}
+	if g.messageTemplate != "" {
+		text, err := os.ReadFile(g.messageTemplate)
+		if err != nil {
+			return nil, usageError("--message-template: %v", unwrapPathError(err))
+		}
+		if t.Message, err = gitops.ParseMessageTemplate(g.messageTemplate, string(text)); err != nil {
+			return nil, usageError("--message-template: %v", err)
+		}
+	}
+	if g.signKey != "" {
+		if t.Signer, err = gitops.LoadSigner(g.signKey, os.Getenv("BGRENDER_SIGN_KEY_PASSPHRASE")); err != nil {
+			return nil, usageError("--sign-key %s: %v", g.signKey, unwrapPathError(err))
+		}
+	}
+	if g.pullRequest && !g.dryRun {
+		t.Forge, err = forge.New(forge.Options{Kind: g.forge, RepoURL: repo.URL, APIURL: g.forgeAPI,
+			Token: firstSet(os.Getenv("BGRENDER_FORGE_TOKEN"), repo.Token)})
+		if err != nil {
+			return nil, usageError("--pull-request: %v", err)
+		}
+	}
+	return t, nil
+}
+
+func firstSet(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// report prints an action's result: in text, the diff of a dry run on
+// standard output and one line; in JSON, the whole result.
+func (g *gitFlags) report(s streams, res *promote.Result) error {
+	if g.output == "json" {
+		if !res.DryRun {
+			res.Diff = ""
+		}
+		data, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(s.out, "%s\n", data)
+		return err
+	}
+	if res.DryRun && res.Diff != "" {
+		if _, err := fmt.Fprint(s.out, res.Diff); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintln(s.err, res.Message)
+		return err
+	}
+	_, err := fmt.Fprintln(s.out, res.Message)
+	return err
+}
+
+// runAction runs an action with a context that ends on interrupt.
+func runAction(s streams, g *gitFlags, run func(ctx context.Context) (*promote.Result, error)) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := run(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", g.path, err)
+	}
+	return g.report(s, res)
+}
+
+func parseColor(flag, v string, allowIdle bool) (spec.Color, error) {
+	switch {
+	case v == "" || (allowIdle && v == "idle"):
+		return "", nil
+	case spec.Color(v).Valid():
+		return spec.Color(v), nil
+	}
+	if allowIdle {
+		return "", usageError("%s %q: expected idle, blue or green", flag, v)
+	}
+	return "", usageError("%s %q: expected blue or green", flag, v)
+}
+
+const gitopsLong = `
+
+The app folder (--path) is either bgrender-managed — bgrender.yaml beside
+the manifests that 'bgrender render --output-dir' wrote; the spec is edited
+in place (only the changed lines) and the folder re-rendered in the same
+commit — or plain manifests as in the article: a Service whose selector
+carries the color (version: blue) and Deployments <app>-blue and
+<app>-green, edited in place.
+
+The branch is cloned shallowly into memory; only the app folder is read and
+written. When the push is rejected because the branch moved, the change is
+made again on the new tip and pushed again, with backoff, up to
+--max-attempts times; if the app itself changed meanwhile, the command
+stops with a conflict. It never force-pushes the branch. Already in the
+wanted state: exit 0, no commit. HTTPS tokens come from BGRENDER_GIT_TOKEN
+(or GITHUB_TOKEN, GITLAB_TOKEN, GITEA_TOKEN) and never appear in output.
+Commit messages end with Bgrender-App, Bgrender-Action, Bgrender-From,
+Bgrender-To (and Bgrender-Image) trailers.`
+
+func promoteCommand() *command {
+	return &command{
+		name:    "promote",
+		summary: "flip traffic to the idle color, as a Git commit",
+		usage:   "--repo URL --path DIR [--to blue|green] [flags]",
+		long:    "Flip the live Service of an app to the idle color (or --to), as one commit\nor pull request in the GitOps repository." + gitopsLong,
+		example: `  # Flip my-application to its idle color on the default branch
+  BGRENDER_GIT_TOKEN=... bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application
+
+  # Show the diff only
+  bgrender promote --repo ./gitops --path apps/my-application --to green --dry-run
+
+  # As a pull request, waiting for the merge
+  bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application --pull-request --wait-merge`,
+		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
+			var g gitFlags
+			g.register(fs)
+			to := fs.String("to", "", "the color to send traffic to: blue or green (default: the idle color)")
+			force := fs.Bool("force", false, "promote even to a color that has 0 replicas")
+			return func(args []string) error {
+				if len(args) > 0 {
+					return usageError("unexpected arguments %q", args)
+				}
+				color, err := parseColor("--to", *to, false)
+				if err != nil {
+					return err
+				}
+				t, err := g.target(s)
+				if err != nil {
+					return err
+				}
+				a := &promote.Promote{Target: *t, To: color, Force: *force}
+				return runAction(s, &g, a.Run)
+			}
+		},
+	}
+}
+
+func deployCommand() *command {
+	return &command{
+		name:    "deploy",
+		summary: "put a new image on the idle color, as a Git commit",
+		usage:   "--repo URL --path DIR --image IMAGE [--color idle|blue|green] [flags]",
+		long:    "Put an image on the idle color of an app (or --color), as one commit or pull\nrequest in the GitOps repository. Changing the live color's image needs --force." + gitopsLong,
+		example: `  # Put myapp:v1.3.0 on the idle color
+  bgrender deploy --repo https://git.example.com/ops/gitops.git --path apps/my-application --image myapp:v1.3.0`,
+		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
+			var g gitFlags
+			g.register(fs)
+			image := fs.String("image", "", "the container image to deploy (required)")
+			color := fs.String("color", "idle", "the color to deploy to: idle, blue or green")
+			force := fs.Bool("force", false, "allow changing the image of the live color")
+			return func(args []string) error {
+				if len(args) > 0 {
+					return usageError("unexpected arguments %q", args)
+				}
+				if *image == "" {
+					return usageError("--image is required")
+				}
+				c, err := parseColor("--color", *color, true)
+				if err != nil {
+					return err
+				}
+				t, err := g.target(s)
+				if err != nil {
+					return err
+				}
+				a := &promote.Deploy{Target: *t, Image: *image, Color: c, Force: *force}
+				return runAction(s, &g, a.Run)
+			}
+		},
+	}
+}
+
+func rollbackCommand() *command {
+	return &command{
+		name:    "rollback",
+		summary: "flip traffic back to the previous color, as a Git commit",
+		usage:   "--repo URL --path DIR [flags]",
+		long:    "Flip the live Service of an app back to the color in bgrender.io/previous-color,\nas one commit or pull request. When a deploy has put a new image on that color\nsince it was live (read from the Bgrender-* trailers of the last 50 commits),\nthe rollback would not return to the previous release: it refuses (exit 3)\nunless --force." + gitopsLong,
+		example: `  bgrender rollback --repo https://git.example.com/ops/gitops.git --path apps/my-application`,
+		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
+			var g gitFlags
+			g.register(fs)
+			force := fs.Bool("force", false, "roll back even when the previous color got a new image since it was live")
+			return func(args []string) error {
+				if len(args) > 0 {
+					return usageError("unexpected arguments %q", args)
+				}
+				t, err := g.target(s)
+				if err != nil {
+					return err
+				}
+				a := &promote.Rollback{Target: *t, Force: *force}
+				return runAction(s, &g, a.Run)
+			}
+		},
+	}
+}
+
+func scaleIdleCommand() *command {
+	return &command{
+		name:    "scale-idle",
+		summary: "scale the idle color, as a Git commit",
+		usage:   "--repo URL --path DIR --replicas N [flags]",
+		long:    "Set the replica count of the idle color of an app (0 frees its resources), as\none commit or pull request. A managed folder gets spec.idleReplicas; plain\nmanifests get the idle Deployment's spec.replicas." + gitopsLong,
+		example: `  bgrender scale-idle --repo https://git.example.com/ops/gitops.git --path apps/my-application --replicas 0`,
+		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
+			var g gitFlags
+			g.register(fs)
+			replicas := fs.Int32("replicas", -1, "the idle color's replica count (required)")
+			return func(args []string) error {
+				if len(args) > 0 {
+					return usageError("unexpected arguments %q", args)
+				}
+				if *replicas < 0 {
+					return usageError("--replicas is required (0 or more)")
+				}
+				t, err := g.target(s)
+				if err != nil {
+					return err
+				}
+				a := &promote.ScaleIdle{Target: *t, Replicas: *replicas}
+				return runAction(s, &g, a.Run)
+			}
+		},
+	}
+}

@@ -1,0 +1,127 @@
+package yamledit
+
+import (
+	"strings"
+	"testing"
+)
+
+const service = `# The live Service: its selector picks the color.
+apiVersion: v1
+kind: Service
+metadata:
+  name: my-application   # keep this comment
+
+  labels: {app: my-application}
+spec:
+  type: LoadBalancer
+  selector:
+    app: my-application
+    version: blue        # flipped by bgrender
+  ports:
+    - port: 80
+      targetPort: 8080
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: "my-application-green"
+spec:
+  replicas: 3
+  template:
+    spec:
+      containers:
+        - name: application
+          image: 'myapp:v1.2.3'
+`
+
+// diffLines returns the lines of b that differ from a, for files of the
+// same line count.
+func changedLines(t *testing.T, a, b string) []string {
+	t.Helper()
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	if len(al) != len(bl) {
+		t.Fatalf("line count changed from %d to %d:\n%s", len(al), len(bl), b)
+	}
+	var out []string
+	for i := range al {
+		if al[i] != bl[i] {
+			out = append(out, bl[i])
+		}
+	}
+	return out
+}
+
+func TestSetChangesOnlyTheValue(t *testing.T) {
+	tests := map[string]struct {
+		doc   int
+		path  []string
+		value string
+		want  []string
+	}{
+		"plain, comment kept": {0, []string{"spec", "selector", "version"}, "green", []string{"    version: green        # flipped by bgrender"}},
+		"single quotes kept":  {1, []string{"spec", "template", "spec", "containers"}, "", nil},
+		"double quotes kept":  {1, []string{"metadata", "name"}, "x-green", []string{`  name: "x-green"`}},
+		"unchanged":           {0, []string{"spec", "type"}, "LoadBalancer", nil},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f, err := Parse([]byte(service))
+			if err != nil {
+				t.Fatal(err)
+			}
+			changed, err := f.SetString(tc.doc, tc.path, tc.value)
+			if tc.want == nil && tc.value == "" {
+				if err == nil {
+					t.Fatal("setting a sequence as a scalar succeeded")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := changedLines(t, service, string(f.Bytes()))
+			if changed != (len(tc.want) > 0) || strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("changed=%v lines=%q, want %q", changed, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSetImageInSequence(t *testing.T) {
+	f, err := Parse([]byte(service))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Lookup(f.Docs()[1], "spec", "template", "spec", "containers").Content[0]
+	if Scalar(c, "image") != "myapp:v1.2.3" {
+		t.Fatalf("image = %q", Scalar(c, "image"))
+	}
+	if _, err := f.SetNode(c, []string{"image"}, "myapp:v2"); err != nil {
+		t.Fatal(err)
+	}
+	got := changedLines(t, service, string(f.Bytes()))
+	if len(got) != 1 || got[0] != "          image: 'myapp:v2'" {
+		t.Fatalf("changed %q", got)
+	}
+}
+
+func TestInsertMissingKeys(t *testing.T) {
+	f, err := Parse([]byte(service))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.SetString(0, []string{"metadata", "annotations", "bgrender.io/active-color"}, "green"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.SetString(0, []string{"metadata", "annotations", "bgrender.io/previous-color"}, "blue"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.SetInt(1, []string{"spec", "replicas"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(service, "metadata:\n  name: my-application", "metadata:\n  annotations:\n    bgrender.io/previous-color: blue\n    bgrender.io/active-color: green\n  name: my-application", 1)
+	want = strings.Replace(want, "replicas: 3", "replicas: 0", 1)
+	if string(f.Bytes()) != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", f.Bytes(), want)
+	}
+}

@@ -1,0 +1,170 @@
+package promote
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/bgrender/bgrender/gitops"
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// Promote flips traffic to a color: the Service selector, and the color
+// annotations, of the app.
+type Promote struct {
+	Target
+	// To is the color to send traffic to; empty: the idle color, resolved
+	// once, on the first read of the branch.
+	To spec.Color
+	// Force promotes even to a color that has no replicas.
+	Force bool
+}
+
+// Run commits the flip.
+func (a *Promote) Run(ctx context.Context) (*Result, error) {
+	to := a.To
+	return a.run(ctx, "promote", 1, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
+		st := l.state()
+		if to == "" {
+			to = st.Idle()
+		}
+		c := &gitops.Change{From: string(st.Active), To: string(to), Summary: fmt.Sprintf("switch traffic from %s to %s", st.Active, to)}
+		if st.Active == to {
+			c.From, c.Done, c.Reason = string(to), true, fmt.Sprintf("%s is already live on %s; nothing to do", st.App, to)
+			return c, nil
+		}
+		if n, known := st.Replicas[to]; known && n == 0 && !a.Force {
+			return nil, exitcode.GateRefused(fmt.Errorf("%s has 0 replicas on %s: scale it up first (scale-idle --replicas N) or use --force", st.App, to))
+		}
+		return c, l.setActive(to)
+	})
+}
+
+// Idle returns the color the live Service does not route to.
+func (s *State) Idle() spec.Color { return s.Active.Other() }
+
+// Deploy puts an image on a color, by default the idle one.
+type Deploy struct {
+	Target
+	Image string
+	// Color is blue, green, or empty for the idle color (resolved once).
+	Color spec.Color
+	// Force allows changing the live color's image.
+	Force bool
+}
+
+// Run commits the new image.
+func (a *Deploy) Run(ctx context.Context) (*Result, error) {
+	if a.Image == "" {
+		return nil, exitcode.Invalidf("no image: set --image")
+	}
+	color := a.Color
+	return a.run(ctx, "deploy", 1, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
+		st := l.state()
+		if color == "" {
+			color = st.Idle()
+		}
+		c := &gitops.Change{From: string(st.Active), To: string(color), Image: a.Image,
+			Summary: fmt.Sprintf("run %s on %s", a.Image, color)}
+		if st.Images[color] == a.Image {
+			c.Done, c.Reason = true, fmt.Sprintf("%s already runs %s on %s; nothing to do", st.App, a.Image, color)
+			return c, nil
+		}
+		if color == st.Active && !a.Force {
+			return nil, exitcode.GateRefused(fmt.Errorf("%s is the live color of %s: changing its image changes production without a flip; deploy to %s or use --force", color, st.App, st.Idle()))
+		}
+		return c, l.setImage(color, a.Image)
+	})
+}
+
+// Rollback flips traffic back to the previous color
+// (bgrender.io/previous-color).
+type Rollback struct {
+	Target
+	// Force rolls back even when a deploy has put a new image on the
+	// previous color since it was live.
+	Force bool
+}
+
+// historyDepth is how many commits a rollback reads to find the deploys
+// since the last flip.
+const historyDepth = 50
+
+// Run commits the flip back.
+func (a *Rollback) Run(ctx context.Context) (*Result, error) {
+	var to spec.Color
+	return a.run(ctx, "rollback", historyDepth, func(l layout, history []*object.Commit) (*gitops.Change, error) {
+		st := l.state()
+		if to == "" {
+			to = st.Previous
+		}
+		c := &gitops.Change{From: string(st.Active), To: string(to), Summary: fmt.Sprintf("switch traffic back from %s to %s", st.Active, to)}
+		if st.Active == to {
+			c.Done, c.Reason = true, fmt.Sprintf("%s is already live on %s; nothing to roll back", st.App, to)
+			return c, nil
+		}
+		if n, known := st.Replicas[to]; known && n == 0 && !a.Force {
+			return nil, exitcode.GateRefused(fmt.Errorf("%s has 0 replicas on %s: scale it up first (scale-idle --replicas N) or use --force", st.App, to))
+		}
+		if !a.Force {
+			if d := deploySinceLive(history, st.App, to); d != nil {
+				tr := gitops.ParseTrailers(d.Message)
+				return nil, exitcode.GateRefused(fmt.Errorf("%s got a new image (%s, commit %s) since it was live: a rollback would not return to the previous release; deploy the old image or use --force",
+					to, tr["Bgrender-Image"], short(d.Hash.String())))
+			}
+		}
+		return c, l.setActive(to)
+	})
+}
+
+// deploySinceLive returns the newest bgrender deploy to color c of app
+// that came after the last flip of app (promote or rollback), or nil.
+func deploySinceLive(history []*object.Commit, app string, c spec.Color) *object.Commit {
+	for _, commit := range history {
+		tr := gitops.ParseTrailers(commit.Message)
+		if tr["Bgrender-App"] != app {
+			continue
+		}
+		switch tr["Bgrender-Action"] {
+		case "promote", "rollback":
+			return nil
+		case "deploy":
+			if tr["Bgrender-To"] == string(c) {
+				return commit
+			}
+		}
+	}
+	return nil
+}
+
+// ScaleIdle sets the replica count of the idle color.
+type ScaleIdle struct {
+	Target
+	Replicas int32
+}
+
+// Run commits the new replica count.
+func (a *ScaleIdle) Run(ctx context.Context) (*Result, error) {
+	if a.Replicas < 0 {
+		return nil, exitcode.Invalidf("--replicas %d: must be 0 or more", a.Replicas)
+	}
+	res, err := a.run(ctx, "scale-idle", 1, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
+		st := l.state()
+		idle := st.Idle()
+		n := strconv.Itoa(int(a.Replicas))
+		c := &gitops.Change{From: string(st.Active), To: string(idle), Replicas: n,
+			Summary: fmt.Sprintf("scale %s from %d to %s replicas", idle, st.Replicas[idle], n)}
+		if r, known := st.Replicas[idle]; known && r == a.Replicas {
+			c.Done, c.Reason = true, fmt.Sprintf("%s already has %s replicas on %s; nothing to do", st.App, n, idle)
+			return c, nil
+		}
+		return c, l.setIdleReplicas(a.Replicas)
+	})
+	if res != nil {
+		res.Replicas = &a.Replicas
+	}
+	return res, err
+}

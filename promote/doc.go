@@ -1,0 +1,18 @@
+// Package promote holds bgrender's GitOps actions: Deploy puts an image on
+// a color, Promote flips traffic, Rollback flips back, ScaleIdle scales the
+// idle color. Each is a struct of options with a Run method that changes
+// one app folder in a Git repository as one commit (or pull request)
+// through package gitops.
+//
+// An app folder has one of two layouts:
+//
+//   - bgrender-managed: bgrender.yaml (the BlueGreenApp spec) beside the
+//     manifests that `bgrender render --output-dir` wrote. An action edits
+//     the spec in place (only the lines that change) and re-renders the
+//     folder in the same commit.
+//   - plain manifests, as in the article: hand-written Deployments
+//     <app>-blue and <app>-green and a Service whose selector carries the
+//     color label (version: blue). An action flips that selector value and
+//     the color annotations, or edits the idle Deployment's image or
+//     replicas, in place.
+package promote

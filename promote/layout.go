@@ -1,0 +1,140 @@
+package promote
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/render"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// SpecFile is the spec of a bgrender-managed app folder.
+const SpecFile = "bgrender.yaml"
+
+// State is what an action reads from an app folder.
+type State struct {
+	App    string
+	Active spec.Color
+	// Previous is the color in bgrender.io/previous-color (the idle color
+	// when the annotation is missing).
+	Previous spec.Color
+	Images   map[spec.Color]string
+	Replicas map[spec.Color]int32
+}
+
+// String is the fingerprint of the state, compared between two attempts
+// of a push to detect a concurrent change.
+func (s *State) String() string {
+	return fmt.Sprintf("active=%s blue=%s green=%s replicas=%d/%d", s.Active,
+		s.Images[spec.Blue], s.Images[spec.Green], s.Replicas[spec.Blue], s.Replicas[spec.Green])
+}
+
+// layout is an app folder that an action reads and edits.
+type layout interface {
+	state() *State
+	setActive(to spec.Color) error
+	setImage(c spec.Color, image string) error
+	setIdleReplicas(n int32) error
+	// save writes the edits (and, for a managed folder, re-renders it).
+	save() error
+}
+
+// PlainOptions locate the Service and Deployments of a plain-manifests
+// folder; a managed folder ignores them.
+type PlainOptions struct {
+	// Service is the name of the live Service; empty: the only Service
+	// whose selector has a blue or green value.
+	Service string
+	// File holds the Service (relative to the app folder); empty: search
+	// every .yaml and .yml file of the folder.
+	File string
+	// ColorLabel is the selector key that carries the color; empty: the
+	// key whose value is blue or green.
+	ColorLabel string
+	// Container whose image deploy changes, when a pod has several.
+	Container string
+}
+
+// openLayout reads the app folder in dir.
+func openLayout(dir string, o PlainOptions) (layout, error) {
+	data, err := os.ReadFile(filepath.Join(dir, SpecFile))
+	if err == nil {
+		return openManaged(dir, data)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	return openPlain(dir, o)
+}
+
+// managed is a bgrender-managed folder.
+type managed struct {
+	dir  string
+	file *yamlFile
+	app  *spec.BlueGreenApp
+	st   *State
+}
+
+func openManaged(dir string, data []byte) (*managed, error) {
+	apps, err := spec.Load(SpecFile, data)
+	if err != nil {
+		return nil, exitcode.InvalidInput(err)
+	}
+	if len(apps) != 1 {
+		return nil, exitcode.Invalidf("%s: holds %d apps; an app folder holds exactly one", SpecFile, len(apps))
+	}
+	f, err := parseYAMLFile(SpecFile, data)
+	if err != nil {
+		return nil, err
+	}
+	app := apps[0]
+	st := &State{App: app.Metadata.Name, Active: app.Spec.Active, Previous: app.Spec.Idle(),
+		Images: map[spec.Color]string{}, Replicas: map[spec.Color]int32{}}
+	for _, c := range spec.Colors {
+		st.Images[c] = app.Spec.ColorSpecOf(c).Image
+		st.Replicas[c] = app.Spec.ReplicasOf(c)
+	}
+	return &managed{dir: dir, file: f, app: app, st: st}, nil
+}
+
+func (m *managed) state() *State { return m.st }
+
+func (m *managed) setActive(to spec.Color) error {
+	_, err := m.file.y.SetString(0, []string{"spec", "active"}, string(to))
+	return m.file.wrap(err)
+}
+
+func (m *managed) setImage(c spec.Color, image string) error {
+	_, err := m.file.y.SetString(0, []string{"spec", string(c), "image"}, image)
+	return m.file.wrap(err)
+}
+
+func (m *managed) setIdleReplicas(n int32) error {
+	_, err := m.file.y.SetInt(0, []string{"spec", "idleReplicas"}, int64(n))
+	return m.file.wrap(err)
+}
+
+func (m *managed) save() error {
+	data := m.file.y.Bytes()
+	apps, err := spec.Load(SpecFile, data)
+	if err != nil {
+		return fmt.Errorf("the edited %s is invalid: %w", SpecFile, err)
+	}
+	if err := os.WriteFile(filepath.Join(m.dir, SpecFile), data, 0o644); err != nil {
+		return err
+	}
+	if err := render.WriteDir(m.dir, render.Render(apps)); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	return nil
+}
+
+// colorOf parses a color name.
+func colorOf(s string) (spec.Color, bool) {
+	c := spec.Color(strings.ToLower(strings.TrimSpace(s)))
+	return c, c.Valid()
+}

@@ -1,0 +1,357 @@
+package promote
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/yamledit"
+	"github.com/bgrender/bgrender/render"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// yamlFile is one YAML file of an app folder being edited.
+type yamlFile struct {
+	name    string // relative to the app folder
+	y       *yamledit.File
+	changed bool
+}
+
+func parseYAMLFile(name string, data []byte) (*yamlFile, error) {
+	y, err := yamledit.Parse(data)
+	if err != nil {
+		return nil, exitcode.Invalidf("%s: %v", name, err)
+	}
+	return &yamlFile{name: name, y: y}, nil
+}
+
+func (f *yamlFile) wrap(err error) error {
+	if err != nil {
+		return exitcode.Invalidf("%s: %v", f.name, err)
+	}
+	f.changed = true
+	return nil
+}
+
+// manifest is one Kubernetes object of a plain folder: its file and document.
+type manifest struct {
+	file *yamlFile
+	doc  int
+	kind string
+	name string
+}
+
+func (o *manifest) node() *yaml.Node { return o.file.y.Docs()[o.doc] }
+
+func (o *manifest) where() string { return fmt.Sprintf("%s: %s %s", o.file.name, o.kind, o.name) }
+
+// plain is a folder of hand-written manifests.
+type plain struct {
+	dir         string
+	files       []*yamlFile
+	service     *manifest
+	preview     *manifest // <service>-preview, when it selects a color too
+	colorLabel  string
+	deployments map[spec.Color]*manifest
+	container   string
+	st          *State
+}
+
+func openPlain(dir string, o PlainOptions) (*plain, error) {
+	p := &plain{dir: dir, deployments: map[spec.Color]*manifest{}, container: o.Container}
+	objs, err := p.load(o.File)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.findService(objs, o); err != nil {
+		return nil, err
+	}
+	selector := yamledit.Lookup(p.service.node(), "spec", "selector")
+	active, _ := colorOf(yamledit.Scalar(selector, p.colorLabel))
+	p.st = &State{App: p.service.name, Active: active, Previous: active.Other(),
+		Images: map[spec.Color]string{}, Replicas: map[spec.Color]int32{}}
+	if prev, ok := colorOf(yamledit.Scalar(p.service.node(), "metadata", "annotations", render.AnnotationPreviousColor)); ok && prev != active {
+		p.st.Previous = prev
+	}
+	if o.File != "" {
+		// The Deployments may live in other files.
+		if objs, err = p.load(""); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range spec.Colors {
+		d := p.findDeployment(objs, selector, c)
+		if d == nil {
+			continue
+		}
+		p.deployments[c] = d
+		if ctr, err := p.containerOf(d); err == nil {
+			p.st.Images[c] = yamledit.Scalar(ctr, "image")
+		}
+		p.st.Replicas[c] = 1
+		if r := yamledit.Scalar(d.node(), "spec", "replicas"); r != "" {
+			n, err := strconv.ParseInt(r, 10, 32)
+			if err != nil {
+				return nil, exitcode.Invalidf("%s: spec.replicas: %q is not an integer", d.where(), r)
+			}
+			p.st.Replicas[c] = int32(n)
+		}
+	}
+	return p, nil
+}
+
+// load parses every YAML file of the folder (or only the file only).
+func (p *plain) load(only string) ([]*manifest, error) {
+	var names []string
+	if only != "" {
+		names = []string{filepath.ToSlash(filepath.Clean(only))}
+	} else {
+		err := filepath.WalkDir(p.dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			if ext := filepath.Ext(path); ext == ".yaml" || ext == ".yml" {
+				rel, err := filepath.Rel(p.dir, path)
+				names = append(names, filepath.ToSlash(rel))
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(names)
+	var objs []*manifest
+	for _, name := range names {
+		f := p.file(name)
+		if f == nil {
+			data, err := os.ReadFile(filepath.Join(p.dir, filepath.FromSlash(name)))
+			if err != nil {
+				return nil, exitcode.Invalidf("read %s: %v", name, err)
+			}
+			if f, err = parseYAMLFile(name, data); err != nil {
+				return nil, err
+			}
+			p.files = append(p.files, f)
+		}
+		for i, doc := range f.y.Docs() {
+			kind, objName := yamledit.Scalar(doc, "kind"), yamledit.Scalar(doc, "metadata", "name")
+			if kind != "" && objName != "" {
+				objs = append(objs, &manifest{file: f, doc: i, kind: kind, name: objName})
+			}
+		}
+	}
+	return objs, nil
+}
+
+func (p *plain) file(name string) *yamlFile {
+	for _, f := range p.files {
+		if f.name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// findService picks the live Service and its color label.
+func (p *plain) findService(objs []*manifest, o PlainOptions) error {
+	var candidates []*manifest
+	for _, obj := range objs {
+		if obj.kind != "Service" || (o.Service != "" && obj.name != o.Service) {
+			continue
+		}
+		if o.Service == "" && strings.HasSuffix(obj.name, "-preview") {
+			continue
+		}
+		if _, err := colorKey(obj, o.ColorLabel); err == nil || o.Service != "" {
+			candidates = append(candidates, obj)
+		}
+	}
+	switch {
+	case len(candidates) == 0 && o.Service != "":
+		return exitcode.Invalidf("no Service %q in %s (name the file with --file, or check --path)", o.Service, p.where(o.File))
+	case len(candidates) == 0 && o.ColorLabel != "":
+		return exitcode.Invalidf("no Service in %s has a selector %s whose value is blue or green; check --color-label", p.where(o.File), o.ColorLabel)
+	case len(candidates) == 0:
+		return exitcode.Invalidf("no %s, and no Service whose selector has a blue or green value in %s; name the Service with --service", SpecFile, p.where(o.File))
+	case len(candidates) > 1:
+		var names []string
+		for _, c := range candidates {
+			names = append(names, c.name+" ("+c.file.name+")")
+		}
+		return exitcode.Invalidf("several Services select a color: %s; name one with --service (and --file)", strings.Join(names, ", "))
+	}
+	p.service = candidates[0]
+	key, err := colorKey(p.service, o.ColorLabel)
+	if err != nil {
+		return err
+	}
+	p.colorLabel = key
+	for _, obj := range objs {
+		if obj.kind == "Service" && obj.name == p.service.name+"-preview" {
+			if _, ok := colorOf(yamledit.Scalar(obj.node(), "spec", "selector", key)); ok {
+				p.preview = obj
+			}
+		}
+	}
+	return nil
+}
+
+func (p *plain) where(file string) string {
+	if file != "" {
+		return file
+	}
+	return "the app folder"
+}
+
+// colorKey returns the selector key of svc that carries the color.
+func colorKey(svc *manifest, label string) (string, error) {
+	selector := yamledit.Lookup(svc.node(), "spec", "selector")
+	if selector == nil || selector.Kind != yaml.MappingNode {
+		return "", exitcode.Invalidf("%s has no spec.selector", svc.where())
+	}
+	if label != "" {
+		if _, ok := colorOf(yamledit.Scalar(selector, label)); !ok {
+			return "", exitcode.Invalidf("%s: spec.selector.%s is %q, not blue or green", svc.where(), label, yamledit.Scalar(selector, label))
+		}
+		return label, nil
+	}
+	var keys []string
+	for i := 0; i+1 < len(selector.Content); i += 2 {
+		if _, ok := colorOf(selector.Content[i+1].Value); ok {
+			keys = append(keys, selector.Content[i].Value)
+		}
+	}
+	if len(keys) != 1 {
+		return "", exitcode.Invalidf("%s: %d selector keys have a blue or green value; name the color label with --color-label", svc.where(), len(keys))
+	}
+	return keys[0], nil
+}
+
+// findDeployment returns the Deployment of color c: the one whose pod
+// labels match the Service selector with the color set to c, else the
+// one named <service>-<color>.
+func (p *plain) findDeployment(objs []*manifest, selector *yaml.Node, c spec.Color) *manifest {
+	var byName *manifest
+	for _, obj := range objs {
+		if obj.kind != "Deployment" {
+			continue
+		}
+		if obj.name == p.service.name+"-"+string(c) {
+			byName = obj
+		}
+		labels := yamledit.Lookup(obj.node(), "spec", "template", "metadata", "labels")
+		if labels == nil {
+			continue
+		}
+		match := true
+		for i := 0; i+1 < len(selector.Content); i += 2 {
+			key, want := selector.Content[i].Value, selector.Content[i+1].Value
+			if key == p.colorLabel {
+				want = string(c)
+			}
+			if yamledit.Scalar(labels, key) != want {
+				match = false
+				break
+			}
+		}
+		if match {
+			return obj
+		}
+	}
+	return byName
+}
+
+// containerOf returns the container whose image an action edits.
+func (p *plain) containerOf(d *manifest) (*yaml.Node, error) {
+	list := yamledit.Lookup(d.node(), "spec", "template", "spec", "containers")
+	if list == nil || list.Kind != yaml.SequenceNode || len(list.Content) == 0 {
+		return nil, exitcode.Invalidf("%s has no containers", d.where())
+	}
+	if p.container == "" {
+		if len(list.Content) == 1 {
+			return list.Content[0], nil
+		}
+		return nil, exitcode.Invalidf("%s has %d containers; name one with --container", d.where(), len(list.Content))
+	}
+	for _, c := range list.Content {
+		if yamledit.Scalar(c, "name") == p.container {
+			return c, nil
+		}
+	}
+	return nil, exitcode.Invalidf("%s has no container %q", d.where(), p.container)
+}
+
+func (p *plain) state() *State { return p.st }
+
+func (p *plain) setActive(to spec.Color) error {
+	from := p.st.Active
+	s := p.service
+	if _, err := s.file.y.SetString(s.doc, []string{"spec", "selector", p.colorLabel}, string(to)); err != nil {
+		return s.file.wrap(err)
+	}
+	// Set in this order, so that new annotations read active, then previous.
+	for _, a := range [][2]string{{render.AnnotationPreviousColor, string(from)}, {render.AnnotationActiveColor, string(to)}} {
+		if _, err := s.file.y.SetString(s.doc, []string{"metadata", "annotations", a[0]}, a[1]); err != nil {
+			return s.file.wrap(err)
+		}
+	}
+	s.file.changed = true
+	if pv := p.preview; pv != nil {
+		if _, err := pv.file.y.SetString(pv.doc, []string{"spec", "selector", p.colorLabel}, string(from)); err != nil {
+			return pv.file.wrap(err)
+		}
+		pv.file.changed = true
+	}
+	return nil
+}
+
+func (p *plain) deployment(c spec.Color) (*manifest, error) {
+	d := p.deployments[c]
+	if d == nil {
+		return nil, exitcode.Invalidf("no Deployment for %s: none has pod labels matching the selector of Service %s with %s: %s, and none is named %s-%s",
+			c, p.service.name, p.colorLabel, c, p.service.name, c)
+	}
+	return d, nil
+}
+
+func (p *plain) setImage(c spec.Color, image string) error {
+	d, err := p.deployment(c)
+	if err != nil {
+		return err
+	}
+	ctr, err := p.containerOf(d)
+	if err != nil {
+		return err
+	}
+	_, err = d.file.y.SetNode(ctr, []string{"image"}, image)
+	return d.file.wrap(err)
+}
+
+func (p *plain) setIdleReplicas(n int32) error {
+	d, err := p.deployment(p.st.Active.Other())
+	if err != nil {
+		return err
+	}
+	_, err = d.file.y.SetInt(d.doc, []string{"spec", "replicas"}, int64(n))
+	return d.file.wrap(err)
+}
+
+func (p *plain) save() error {
+	for _, f := range p.files {
+		if f.changed {
+			if err := os.WriteFile(filepath.Join(p.dir, filepath.FromSlash(f.name)), f.y.Bytes(), 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

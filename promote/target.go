@@ -1,0 +1,125 @@
+package promote
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/template"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/bgrender/bgrender/gitops"
+)
+
+// Target is where and how an action commits: the repository, branch and
+// app folder, and the options of the commit.
+type Target struct {
+	Repo   *gitops.Repo
+	Branch string // empty: the remote's default branch
+	Path   string // the app folder in the repository
+	Plain  PlainOptions
+
+	// PullRequest pushes to a branch named after the action, app and
+	// color and opens (or reuses) a pull request through Forge.
+	PullRequest bool
+	Forge       PullRequester
+	// WaitMerge polls the pull request until it is merged or closed, for
+	// at most Timeout, every PollInterval.
+	WaitMerge    bool
+	Timeout      time.Duration
+	PollInterval time.Duration
+
+	DryRun      bool
+	Message     *template.Template // gitops.DefaultMessage when nil
+	AuthorName  string
+	AuthorEmail string
+	MaxAttempts int
+	Signer      gitops.Signer // signs the commits when set
+
+	Log   io.Writer
+	Now   func() time.Time
+	Sleep func(context.Context, time.Duration) error
+}
+
+// Result is what an action did, as -o json prints it.
+type Result struct {
+	Action      string `json:"action"`
+	App         string `json:"app"`
+	From        string `json:"from,omitempty"`
+	To          string `json:"to,omitempty"`
+	Image       string `json:"image,omitempty"`
+	Replicas    *int32 `json:"replicas,omitempty"`
+	NoOp        bool   `json:"noop"`
+	Message     string `json:"message"`
+	Commit      string `json:"commit,omitempty"`
+	Branch      string `json:"branch"`
+	PushedTo    string `json:"pushedTo,omitempty"`
+	PullRequest string `json:"pullRequest,omitempty"`
+	Merged      bool   `json:"merged,omitempty"`
+	Attempts    int    `json:"attempts,omitempty"`
+	DryRun      bool   `json:"dryRun,omitempty"`
+	Diff        string `json:"diff,omitempty"`
+}
+
+// plan is one action's edit of a layout: it returns the change, with Done
+// set when the app is already in the wanted state.
+type plan func(l layout, history []*object.Commit) (*gitops.Change, error)
+
+// run applies the plan to the target's app folder as one commit.
+func (t *Target) run(ctx context.Context, action string, historyDepth int, p plan) (*Result, error) {
+	editor := gitops.EditorFunc(func(dir string, history []*object.Commit) (*gitops.Change, error) {
+		l, err := openLayout(dir, t.Plain)
+		if err != nil {
+			return nil, err
+		}
+		c, err := p(l, history)
+		if err != nil {
+			return nil, err
+		}
+		c.Action, c.App, c.State = action, l.state().App, l.state().String()
+		if c.Done {
+			return c, nil
+		}
+		return c, l.save()
+	})
+	u := &gitops.Update{
+		Repo: t.Repo, Branch: t.Branch, Path: t.Path, Editor: editor,
+		DryRun: t.DryRun, Message: t.Message, AuthorName: t.AuthorName, AuthorEmail: t.AuthorEmail,
+		MaxAttempts: t.MaxAttempts, HistoryDepth: historyDepth, Signer: t.Signer,
+		Now: t.Now, Sleep: t.Sleep, Log: t.Log,
+	}
+	if t.PullRequest {
+		u.PushBranch = func(c *gitops.Change) string { return fmt.Sprintf("bgrender/%s-%s-%s", c.Action, c.App, c.To) }
+	}
+	res, err := u.Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := res.Change
+	out := &Result{Action: action, App: c.App, From: c.From, To: c.To, Image: c.Image,
+		NoOp: c.Done, Commit: res.Commit, Branch: res.Branch, Attempts: res.Attempts, DryRun: t.DryRun, Diff: res.Diff}
+	if c.Done {
+		out.Message = c.Reason
+		return out, nil
+	}
+	out.PushedTo = res.Pushed
+	switch {
+	case t.DryRun:
+		out.Message = fmt.Sprintf("%s %s: %s (dry run: nothing pushed)", action, c.App, c.Summary)
+	case t.PullRequest:
+		if err := t.pullRequest(ctx, out, c); err != nil {
+			return nil, err
+		}
+	default:
+		out.Message = fmt.Sprintf("%s %s: %s; committed %s to %s", action, c.App, c.Summary, short(res.Commit), res.Branch)
+	}
+	return out, nil
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
