@@ -193,27 +193,73 @@ func (t *transformer) describe(o *object) error {
 func newObject(n *yaml.Node, doc, line int) (*object, error) {
 	o := &object{rn: kyaml.NewRNode(n), doc: doc, line: line}
 	if n.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("document %d (line %d): expected a Kubernetes object (a mapping), got a %s", doc, line, kindName(n))
+		return nil, fmt.Errorf("document %d (line %d): expected a Kubernetes object (a mapping), got %s", doc, line, kindName(n))
 	}
 	kind := o.rn.Field("kind")
 	if kind == nil || kind.Value.YNode().Kind != yaml.ScalarNode || kind.Value.YNode().Value == "" {
 		return nil, fmt.Errorf("document %d (line %d): kind: required; every manifest needs apiVersion and kind", doc, line)
 	}
 	o.kind = kind.Value.YNode().Value
-	if av := o.rn.Field("apiVersion"); av == nil || av.Value.YNode().Value == "" {
+	if av := o.rn.Field("apiVersion"); av == nil || av.Value.YNode().Kind != yaml.ScalarNode || av.Value.YNode().Value == "" {
 		return nil, fmt.Errorf("document %d (line %d, kind %s): apiVersion: required", doc, line, o.kind)
 	}
+	if err := checkMetadata(n); err != nil {
+		return nil, fmt.Errorf("document %d (line %d, kind %s): %w", doc, line, o.kind, err)
+	}
 	return o, nil
+}
+
+// checkMetadata makes sure that metadata has the shape that kyaml's
+// accessors assume (they index into it without checking): a mapping whose
+// name and namespace are scalars and whose labels and annotations map
+// scalars to scalars.
+func checkMetadata(obj *yaml.Node) error {
+	meta := mappingValue(obj, "metadata")
+	if meta == nil || meta.Tag == "!!null" {
+		return nil
+	}
+	if meta.Kind != yaml.MappingNode {
+		return fmt.Errorf("metadata: expected a mapping, got %s", kindName(meta))
+	}
+	for i := 0; i+1 < len(meta.Content); i += 2 {
+		k, v := meta.Content[i], meta.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return fmt.Errorf("metadata: keys must be strings")
+		}
+		switch k.Value {
+		case "name", "namespace":
+			if v.Kind != yaml.ScalarNode {
+				return fmt.Errorf("metadata.%s: expected a string, got %s", k.Value, kindName(v))
+			}
+		case "labels", "annotations":
+			if v.Tag == "!!null" {
+				continue
+			}
+			if v.Kind != yaml.MappingNode {
+				return fmt.Errorf("metadata.%s: expected a mapping, got %s", k.Value, kindName(v))
+			}
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				if v.Content[j].Kind != yaml.ScalarNode || v.Content[j+1].Kind != yaml.ScalarNode {
+					return fmt.Errorf("metadata.%s: expected string keys and values", k.Value)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.SequenceNode:
-		return "list"
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.AliasNode:
+		return "an alias"
 	case yaml.ScalarNode:
-		return "scalar"
+		return "a scalar"
 	}
-	return "node"
+	return "a node"
 }
 
 func listItems(list *object) ([]*object, error) {
