@@ -24,6 +24,9 @@ type Checks struct {
 	// RequireRollout waits up to Timeout for the color's Deployment.
 	RequireRollout bool
 	Timeout        time.Duration
+	// Image, with RequireRollout, must be the image of a container of the
+	// Deployment's pod template (deploy --wait).
+	Image string
 
 	// HealthPath is sent through the API server's service proxy to the
 	// preview Service, on HealthPort (default: the Service's first port);
@@ -90,7 +93,7 @@ func (c Checks) Run(ctx context.Context, s Subject) error {
 	if c.RequireRollout {
 		deploy := s.App + "-" + s.Color
 		c.say("rollout: waiting for deployment %s/%s (at most %s)", s.Namespace, deploy, c.Timeout)
-		g := RolloutGate{Client: s.Client, Namespace: s.Namespace, Deployment: deploy, Timeout: c.Timeout, Progress: c.prefixed("rollout: " + deploy + ": ")}
+		g := RolloutGate{Client: s.Client, Namespace: s.Namespace, Deployment: deploy, Timeout: c.Timeout, Image: c.Image, Progress: c.prefixed("rollout: " + deploy + ": ")}
 		if err := g.Run(ctx); err != nil {
 			return err
 		}
@@ -123,7 +126,7 @@ func (c Checks) Run(ctx context.Context, s Subject) error {
 		g := ErrorRate{URL: c.PrometheusURL, Query: q, Max: c.MaxErrorRate, AllowNoData: c.AllowNoData}
 		v, err := g.Measure(ctx)
 		if err == nil {
-			c.say("error-rate: %s%% (maximum %s%%)", fmtPercent(v), fmtPercent(c.MaxErrorRate))
+			c.say("error-rate: %s%% (maximum %s%%)", FormatPercent(v), FormatPercent(c.MaxErrorRate))
 		}
 		if err := g.decide(v, err); err != nil {
 			return err

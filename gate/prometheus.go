@@ -94,13 +94,13 @@ func (g ErrorRate) decide(v float64, err error) error {
 	case err != nil:
 		return err
 	case v >= g.Max:
-		return refuse("error-rate", "error rate %s%% is not under the maximum %s%% (query: %s)", fmtPercent(v), fmtPercent(g.Max), g.Query)
+		return refuse("error-rate", "error rate %s%% is not under the maximum %s%% (query: %s)", FormatPercent(v), FormatPercent(g.Max), g.Query)
 	}
 	return nil
 }
 
-// fmtPercent shows a percentage with at most three decimals: 8.728, 0.5.
-func fmtPercent(v float64) string {
+// FormatPercent shows a percentage with at most three decimals: 8.728, 0.5.
+func FormatPercent(v float64) string {
 	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
 }
 

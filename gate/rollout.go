@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -72,6 +74,20 @@ func Rollout(d *appsv1.Deployment) (RolloutState, string) {
 	return RolloutComplete, fmt.Sprintf("%d of %d replicas updated, ready and available", s.AvailableReplicas, want)
 }
 
+// Images lists the images of a Deployment's pod template containers.
+func Images(d *appsv1.Deployment) []string {
+	var out []string
+	for _, c := range d.Spec.Template.Spec.Containers {
+		out = append(out, c.Image)
+	}
+	return out
+}
+
+// RunsImage reports whether some container of the pod template runs image.
+func RunsImage(d *appsv1.Deployment, image string) bool {
+	return slices.Contains(Images(d), image)
+}
+
 // DeploymentFrom converts an unstructured Deployment to the typed struct.
 func DeploymentFrom(u *unstructured.Unstructured) (*appsv1.Deployment, error) {
 	d := &appsv1.Deployment{}
@@ -96,6 +112,10 @@ type RolloutGate struct {
 	// WatchTimeout asks the server to end each watch after this long (0:
 	// the server's default, minutes); the gate then lists and watches again.
 	WatchTimeout time.Duration
+	// Image, if set, must be the image of some container of the pod
+	// template (as after a deploy that Argo CD or Flux has applied); until
+	// then the rollout is progressing, whatever the status says.
+	Image string
 }
 
 // Run waits for the rollout. It returns nil once the Deployment is rolled
@@ -203,6 +223,9 @@ func (w *rolloutWatch) observe(u *unstructured.Unstructured) error {
 		return err
 	}
 	state, msg := Rollout(d)
+	if img := w.gate.Image; img != "" && !RunsImage(d, img) {
+		state, msg = RolloutProgressing, fmt.Sprintf("waiting for image %s (the pod template runs %s)", img, strings.Join(Images(d), ", "))
+	}
 	w.report(msg)
 	switch state {
 	case RolloutComplete:

@@ -10,9 +10,12 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
+	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/internal/apptest"
 	"github.com/bgrender/bgrender/internal/kubetest"
@@ -246,4 +249,48 @@ func TestRolloutGateRewatches(t *testing.T) {
 		t.Errorf("%d lists and %d watches, want at least 2 each (the server ended the watches)", lists, watches)
 	}
 	t.Logf("%d lists, %d watches", lists, watches)
+}
+
+// TestRolloutGateWaitsForImage: with Image set, a Deployment that is
+// rolled out on another image is still progressing; once its pod template
+// gets the image (as Argo CD or Flux would apply it), the gate waits for
+// the controller to observe the new generation and roll it out.
+func TestRolloutGateWaitsForImage(t *testing.T) {
+	srv := kubetest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const ns = "rollout-image"
+	setupApp(t, ctx, srv, ns)
+	if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "web-green", apptest.RolledOut); err != nil {
+		t.Fatal(err)
+	}
+	const image = "registry.example/web:3"
+	progress, done := startGate(ctx, gate.RolloutGate{Client: srv.Dynamic(), Namespace: ns, Deployment: "web-green", Timeout: 30 * time.Second, Image: image})
+	waitFor(t, progress, done, "waiting for image registry.example/web:3 (the pod template runs registry.example/web:2)")
+
+	ri := srv.Dynamic().Resource(cluster.Deployments).Namespace(ns)
+	u, err := ri.Get(ctx, "web-green", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	containers, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+	containers[0].(map[string]any)["image"] = image
+	if err := unstructured.SetNestedSlice(u.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ri.Update(ctx, u, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, progress, done, "waiting for the controller to observe generation 2 (observed 1)")
+	if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "web-green", apptest.RolledOut); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("gate refused the rolled-out image: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("gate did not pass after the new image rolled out")
+	}
 }

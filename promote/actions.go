@@ -87,6 +87,9 @@ type Rollback struct {
 	// Force rolls back even when a deploy has put a new image on the
 	// previous color since it was live.
 	Force bool
+	// Reason, if set, says why (such as what tripped bgrender guard); it
+	// ends the commit's summary, and so its subject.
+	Reason string
 }
 
 // historyDepth is how many commits a rollback reads to find the deploys
@@ -102,6 +105,9 @@ func (a *Rollback) Run(ctx context.Context) (*Result, error) {
 			to = st.Previous
 		}
 		c := &gitops.Change{From: string(st.Active), To: string(to), Summary: fmt.Sprintf("switch traffic back from %s to %s", st.Active, to)}
+		if a.Reason != "" {
+			c.Summary += ": " + a.Reason
+		}
 		if st.Active == to {
 			c.Done, c.Reason = true, fmt.Sprintf("%s is already live on %s; nothing to roll back", st.App, to)
 			return c, nil

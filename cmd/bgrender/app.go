@@ -43,6 +43,7 @@ func commands() []*command {
 		scaleIdleCommand(),
 		statusCommand(),
 		checkCommand(),
+		guardCommand(),
 		schemaCommand(),
 		versionCommand(),
 	}

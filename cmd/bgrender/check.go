@@ -10,42 +10,94 @@ import (
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
 	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/status"
 )
 
+// addClusterFlags registers the flags that select the cluster and
+// namespace.
+func addClusterFlags(fs *pflag.FlagSet) *cluster.Options {
+	var opts cluster.Options
+	fs.StringVar(&opts.Kubeconfig, "kubeconfig", "", "kubeconfig `FILE` (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
+	fs.StringVar(&opts.Context, "context", "", "kubeconfig `CONTEXT` to use")
+	fs.StringVarP(&opts.Namespace, "namespace", "n", "", "`NAMESPACE` of the app (default: the kubeconfig's)")
+	return &opts
+}
+
 // addGateFlags registers the flags of the promotion gates on fs and
-// returns the checks they fill. A --timeout that the command already
-// defines is shared.
-func addGateFlags(fs *pflag.FlagSet) *gate.Checks {
+// returns the checks they fill. The rollout gate's wait is the flag
+// timeoutFlag: check has --timeout, the GitOps commands (whose --timeout
+// is --wait-merge's) --rollout-timeout.
+func addGateFlags(fs *pflag.FlagSet, timeoutFlag string) *gate.Checks {
 	c := &gate.Checks{}
-	fs.BoolVar(&c.RequireRollout, "require-rollout", false, "gate: the color's Deployment must be fully rolled out (as kubectl rollout status judges it), watched until --timeout")
-	if fs.Lookup("timeout") == nil {
-		fs.DurationVar(&c.Timeout, "timeout", 5*time.Minute, "with --require-rollout: how long to wait")
-	}
+	fs.BoolVar(&c.RequireRollout, "require-rollout", false, "gate: the color's Deployment must be fully rolled out (as kubectl rollout status judges it), watched until --"+timeoutFlag)
+	fs.DurationVar(&c.Timeout, timeoutFlag, 5*time.Minute, "with --require-rollout: how long to wait")
 	fs.StringVar(&c.HealthPath, "health-path", "", "gate: GET `PATH` through the API server's service proxy must answer 2xx/3xx")
 	fs.StringVar(&c.HealthURL, "health-url", "", "gate: GET `URL` directly instead (e.g. a preview Ingress)")
 	fs.StringVar(&c.HealthPort, "health-port", "", "Service `PORT` (name or number) for --health-path and --warm (default: the Service's first port)")
 	fs.IntVar(&c.HealthAttempts, "health-attempts", 5, "health requests before giving up, with exponential backoff from 1s")
 	fs.StringArrayVar(&c.Warm, "warm", nil, "warm-up: GET `PATH` before the flip (repeatable); a 5xx refuses")
 	fs.IntVar(&c.WarmRequests, "warm-requests", 1, "requests per --warm path")
-	fs.StringVar(&c.PrometheusURL, "prometheus-url", "", "gate: Prometheus base `URL` for the error-rate gate")
-	fs.Float64Var(&c.MaxErrorRate, "max-error-rate", 0, "error-rate gate: refuse at or above this `PERCENT` of 5xx answers")
-	fs.StringVar(&c.Query, "query", "", "`PROMQL` returning a percentage; {{app}} {{namespace}} {{colorLabel}} {{color}} {{window}} are filled in (default: 5xx share of http_requests_total)")
-	fs.DurationVar(&c.Window, "window", time.Minute, "rate window of the default query")
+	addErrorRateFlags(fs, c)
 	fs.BoolVar(&c.AllowNoData, "allow-no-data", false, "error-rate gate: pass when the query has no data (no traffic)")
 	return c
 }
 
-// gateTimeout copies a shared --timeout into the checks.
-func gateTimeout(fs *pflag.FlagSet, c *gate.Checks) {
-	if f := fs.Lookup("timeout"); f != nil {
-		if d, err := time.ParseDuration(f.Value.String()); err == nil {
-			c.Timeout = d
+// addErrorRateFlags registers the flags of the error-rate gate (also
+// guard's).
+func addErrorRateFlags(fs *pflag.FlagSet, c *gate.Checks) {
+	fs.StringVar(&c.PrometheusURL, "prometheus-url", "", "gate: Prometheus base `URL` for the error-rate gate")
+	fs.Float64Var(&c.MaxErrorRate, "max-error-rate", 0, "error-rate gate: refuse at or above this `PERCENT` of 5xx answers")
+	fs.StringVar(&c.Query, "query", "", "`PROMQL` returning a percentage; {{app}} {{namespace}} {{colorLabel}} {{color}} {{window}} are filled in (default: 5xx share of http_requests_total)")
+	fs.DurationVar(&c.Window, "window", time.Minute, "rate window of the default query")
+}
+
+// clusterApp is an app read from the cluster, with the clients to run
+// gates against it.
+type clusterApp struct {
+	*status.App
+	cfg *rest.Config
+	dyn dynamic.Interface
+	ns  string
+}
+
+// readApp connects to the cluster and reads the app's live state.
+func readApp(ctx context.Context, opts *cluster.Options, name string) (*clusterApp, error) {
+	cfg, ns, err := opts.Config()
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	reader, err := status.NewReader(cfg, ns)
+	if err != nil {
+		return nil, err
+	}
+	app, err := reader.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &clusterApp{App: app, cfg: cfg, dyn: dyn, ns: ns}, nil
+}
+
+// subject is what the gates look at: color (default: the one the preview
+// Service selects), through the Service that routes to it.
+func (a *clusterApp) subject(color string) gate.Subject {
+	s := gate.Subject{Config: a.cfg, Client: a.dyn, Namespace: a.ns, App: a.Name, Color: color, ColorLabel: a.ColorLabel}
+	if s.Color == "" {
+		s.Color = a.Services[1].Selects
+	}
+	for _, svc := range a.Services {
+		if svc.Selects == s.Color {
+			s.Service = svc.Name
 		}
 	}
+	return s
 }
 
 func checkCommand() *command {
@@ -68,17 +120,13 @@ services/proxy (see examples/rbac/role.yaml).`,
     --health-path /health --warm / --warm /products \
     --prometheus-url http://prometheus.monitoring:9090 --max-error-rate 1`,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
-			var opts cluster.Options
-			fs.StringVar(&opts.Kubeconfig, "kubeconfig", "", "kubeconfig `FILE` (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
-			fs.StringVar(&opts.Context, "context", "", "kubeconfig `CONTEXT` to use")
-			fs.StringVarP(&opts.Namespace, "namespace", "n", "", "`NAMESPACE` of the app (default: the kubeconfig's)")
+			opts := addClusterFlags(fs)
 			color := fs.String("color", "", "`COLOR` to check (default: the one the preview Service selects)")
-			checks := addGateFlags(fs)
+			checks := addGateFlags(fs, "timeout")
 			return func(args []string) error {
 				if len(args) != 1 {
 					return usageError("check takes one app name, got %d arguments", len(args))
 				}
-				gateTimeout(fs, checks)
 				if !checks.Any() {
 					return usageError("no gate asked for: use --require-rollout, --health-path, --health-url, --warm or --prometheus-url")
 				}
@@ -88,35 +136,15 @@ services/proxy (see examples/rbac/role.yaml).`,
 				if *color != "" && *color != "blue" && *color != "green" {
 					return usageError("--color must be blue or green, not %q", *color)
 				}
-				cfg, ns, err := opts.Config()
-				if err != nil {
-					return err
-				}
-				dyn, err := dynamic.NewForConfig(cfg)
-				if err != nil {
-					return err
-				}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 				defer stop()
-				reader, err := status.NewReader(cfg, ns)
+				app, err := readApp(ctx, opts, args[0])
 				if err != nil {
 					return err
 				}
-				app, err := reader.Get(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				subject := gate.Subject{Config: cfg, Client: dyn, Namespace: ns, App: app.Name, Color: *color, ColorLabel: app.ColorLabel}
-				if subject.Color == "" {
-					subject.Color = app.Services[1].Selects
-				}
+				subject := app.subject(*color)
 				if subject.Color == "" {
 					return fmt.Errorf("check %s: the preview Service selects no color; pass --color", app.Name)
-				}
-				for _, svc := range app.Services {
-					if svc.Selects == subject.Color {
-						subject.Service = svc.Name
-					}
 				}
 				checks.Progress = func(m string) { fmt.Fprintf(s.err, "bgrender check: %s\n", m) }
 				if err := checks.Run(ctx, subject); err != nil {

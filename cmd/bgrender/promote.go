@@ -144,11 +144,17 @@ func (g *gitFlags) report(s streams, res *promote.Result) error {
 func runAction(s streams, g *gitFlags, run func(ctx context.Context) (*promote.Result, error)) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	_, err := act(ctx, s, g, run)
+	return err
+}
+
+// act runs an action and reports its result.
+func act(ctx context.Context, s streams, g *gitFlags, run func(ctx context.Context) (*promote.Result, error)) (*promote.Result, error) {
 	res, err := run(ctx)
 	if err != nil {
-		return fmt.Errorf("%s: %w", g.path, err)
+		return nil, fmt.Errorf("%s: %w", g.path, err)
 	}
-	return g.report(s, res)
+	return res, g.report(s, res)
 }
 
 func parseColor(flag, v string, allowIdle bool) (spec.Color, error) {
@@ -188,7 +194,7 @@ func promoteCommand() *command {
 		name:    "promote",
 		summary: "flip traffic to the idle color, as a Git commit",
 		usage:   "--repo URL --path DIR [--to blue|green] [flags]",
-		long:    "Flip the live Service of an app to the idle color (or --to), as one commit\nor pull request in the GitOps repository." + gitopsLong,
+		long:    "Flip the live Service of an app to the idle color (or --to), as one commit\nor pull request in the GitOps repository." + promoteGatesLong + gitopsLong,
 		example: `  # Flip my-application to its idle color on the default branch
   BGRENDER_GIT_TOKEN=... bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application
 
@@ -196,12 +202,18 @@ func promoteCommand() *command {
   bgrender promote --repo ./gitops --path apps/my-application --to green --dry-run
 
   # As a pull request, waiting for the merge
-  bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application --pull-request --wait-merge`,
+  bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application --pull-request --wait-merge
+
+  # Only when the preview color is rolled out, healthy and under 1% errors
+  bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application -n production \
+    --require-rollout --rollout-timeout 10m --health-path /health \
+    --prometheus-url http://prometheus.monitoring:9090 --max-error-rate 1`,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var g gitFlags
 			g.register(fs)
-			to := fs.String("to", "", "the color to send traffic to: blue or green (default: the idle color)")
+			to := fs.String("to", "", "the color to send traffic to: blue or green (default: the idle color; with a gate, the color the preview Service selects)")
 			force := fs.Bool("force", false, "promote even to a color that has 0 replicas")
+			gates := addClusterGates(fs)
 			return func(args []string) error {
 				if len(args) > 0 {
 					return usageError("unexpected arguments %q", args)
@@ -210,12 +222,25 @@ func promoteCommand() *command {
 				if err != nil {
 					return err
 				}
+				if err := gates.validate(); err != nil {
+					return err
+				}
 				t, err := g.target(s)
 				if err != nil {
 					return err
 				}
 				a := &promote.Promote{Target: *t, To: color, Force: *force}
-				return runAction(s, &g, a.Run)
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+				defer stop()
+				if gates.checks.Any() {
+					passed, err := gates.run(ctx, s, "promote", g.path, string(color))
+					if err != nil {
+						return fmt.Errorf("%w; nothing committed", err)
+					}
+					a.To = spec.Color(passed)
+				}
+				_, err = act(ctx, s, &g, a.Run)
+				return err
 			}
 		},
 	}
@@ -226,15 +251,21 @@ func deployCommand() *command {
 		name:    "deploy",
 		summary: "put a new image on the idle color, as a Git commit",
 		usage:   "--repo URL --path DIR --image IMAGE [--color idle|blue|green] [flags]",
-		long:    "Put an image on the idle color of an app (or --color), as one commit or pull\nrequest in the GitOps repository. Changing the live color's image needs --force." + gitopsLong,
+		long:    "Put an image on the idle color of an app (or --color), as one commit or pull\nrequest in the GitOps repository. Changing the live color's image needs --force." + deployWaitLong + gitopsLong,
 		example: `  # Put myapp:v1.3.0 on the idle color
-  bgrender deploy --repo https://git.example.com/ops/gitops.git --path apps/my-application --image myapp:v1.3.0`,
+  bgrender deploy --repo https://git.example.com/ops/gitops.git --path apps/my-application --image myapp:v1.3.0
+
+  # ... and wait until the cluster runs it, rolled out and healthy
+  bgrender deploy --repo https://git.example.com/ops/gitops.git --path apps/my-application --image myapp:v1.3.0 \
+    -n production --wait --rollout-timeout 10m --health-path /health`,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var g gitFlags
 			g.register(fs)
 			image := fs.String("image", "", "the container image to deploy (required)")
 			color := fs.String("color", "idle", "the color to deploy to: idle, blue or green")
 			force := fs.Bool("force", false, "allow changing the image of the live color")
+			wait := fs.Bool("wait", false, "after the commit lands (with --pull-request, after --wait-merge), wait until the color's Deployment runs the image and is rolled out, up to --rollout-timeout; then run the other gates asked for")
+			gates := addClusterGates(fs)
 			return func(args []string) error {
 				if len(args) > 0 {
 					return usageError("unexpected arguments %q", args)
@@ -246,15 +277,60 @@ func deployCommand() *command {
 				if err != nil {
 					return err
 				}
+				if err := deployWaitUsage(&g, gates, *wait); err != nil {
+					return err
+				}
 				t, err := g.target(s)
 				if err != nil {
 					return err
 				}
 				a := &promote.Deploy{Target: *t, Image: *image, Color: c, Force: *force}
-				return runAction(s, &g, a.Run)
+				if !*wait {
+					return runAction(s, &g, a.Run)
+				}
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+				defer stop()
+				res, err := act(ctx, s, &g, a.Run)
+				if err != nil {
+					return err
+				}
+				gates.checks.RequireRollout, gates.checks.Image = true, *image
+				if _, err := gates.run(ctx, s, "deploy", g.path, res.To); err != nil {
+					return fmt.Errorf("%w; the deploy stays (%s)", err, landed(res))
+				}
+				return nil
 			}
 		},
 	}
+}
+
+const promoteGatesLong = `
+
+With a gate (--require-rollout, --health-path, --health-url, --warm,
+--prometheus-url; as in 'bgrender check'), the gates run against the cluster
+before anything is committed, on --to or else the color the preview Service
+selects (which is then promoted). A gate that refuses exits 3, names the
+gate and what it saw, and commits nothing.`
+
+const deployWaitLong = `
+
+With --wait, once the commit is on the branch (with --pull-request, once
+--wait-merge has seen the merge) deploy watches the color's Deployment
+until its pod template runs the image and it is fully rolled out, up to
+--rollout-timeout, then runs any other gate asked for. A refusal exits 3;
+the commit stays.`
+
+// deployWaitUsage checks the flags of deploy --wait.
+func deployWaitUsage(g *gitFlags, gates *clusterGates, wait bool) error {
+	switch {
+	case !wait && gates.checks.Any():
+		return usageError("the gates of deploy run after the commit: add --wait")
+	case wait && g.dryRun:
+		return usageError("--wait and --dry-run exclude each other")
+	case wait && g.pullRequest && !g.waitMerge:
+		return usageError("--wait with --pull-request needs --wait-merge")
+	}
+	return gates.validate()
 }
 
 func rollbackCommand() *command {

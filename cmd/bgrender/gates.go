@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/gate"
+	"github.com/bgrender/bgrender/promote"
+)
+
+// clusterGates are the cluster and gate flags of promote and deploy
+// --wait. Their rollout wait is --rollout-timeout: --timeout is
+// --wait-merge's.
+type clusterGates struct {
+	opts   *cluster.Options
+	app    string
+	checks *gate.Checks
+}
+
+func addClusterGates(fs *pflag.FlagSet) *clusterGates {
+	g := &clusterGates{opts: addClusterFlags(fs)}
+	fs.StringVar(&g.app, "app", "", "the app's `NAME` in the cluster, for the gates (default: the last element of --path)")
+	g.checks = addGateFlags(fs, "rollout-timeout")
+	return g
+}
+
+func (g *clusterGates) validate() error {
+	if err := g.checks.Validate(); err != nil {
+		return usageError("%v", err)
+	}
+	return nil
+}
+
+// appName is --app, else the last element of the app folder.
+func (g *clusterGates) appName(dir string) string {
+	if g.app != "" {
+		return g.app
+	}
+	return path.Base(strings.TrimRight(dir, "/"))
+}
+
+// run runs the gates against color (empty: the color the preview Service
+// selects) and returns the color they passed.
+func (g *clusterGates) run(ctx context.Context, s streams, cmd, dir, color string) (string, error) {
+	app, err := readApp(ctx, g.opts, g.appName(dir))
+	if err != nil {
+		return "", err
+	}
+	subject := app.subject(color)
+	if subject.Color == "" {
+		return "", fmt.Errorf("%s: the preview Service selects no color; pass --to", app.Name)
+	}
+	g.checks.Progress = func(m string) { fmt.Fprintf(s.err, "bgrender %s: %s\n", cmd, m) }
+	if err := g.checks.Run(ctx, subject); err != nil {
+		return subject.Color, fmt.Errorf("%s %s: %w", app.Name, subject.Color, err)
+	}
+	fmt.Fprintf(s.err, "bgrender %s: %s %s passed %s\n", cmd, app.Name, subject.Color, strings.Join(enabled(g.checks), ", "))
+	return subject.Color, nil
+}
+
+// landed says where an action's change is, for a message.
+func landed(res *promote.Result) string {
+	switch {
+	case res.PullRequest != "":
+		return "pull request " + res.PullRequest
+	case res.Commit != "":
+		c := res.Commit
+		if len(c) > 12 {
+			c = c[:12]
+		}
+		return "commit " + c + " on " + res.Branch
+	}
+	return "already on " + res.Branch
+}

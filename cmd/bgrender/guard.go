@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/gate"
+	"github.com/bgrender/bgrender/guard"
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/promote"
+)
+
+func guardCommand() *command {
+	return &command{
+		name:    "guard",
+		summary: "watch the live color after a promotion and roll back in Git on a breach",
+		usage:   "APP --repo URL --path DIR --prometheus-url URL --max-error-rate PERCENT [--for 5m] [--interval 10s] [flags]",
+		long: `Watch the live color of an app after a promotion: every --interval, for
+--for, its error rate in Prometheus (the query of the error-rate gate, or
+--query) must stay under --max-error-rate, and its Deployment must keep every
+wanted replica available and not be past its progress deadline.
+
+On the first breach, guard rolls back as 'bgrender rollback' does — one commit
+or pull request, whose subject says what tripped it — and exits 3. It
+never rolls back twice: after the rollback it stops. When the window ends
+without a breach it exits 0. A failed Prometheus query or API request is
+reported on standard error and retried at the next tick, never taken for a
+breach; if a probe could not be read even once, guard exits 1.
+
+Needs the read permissions of bgrender status, and write access to the
+GitOps repository.` + gitopsLong,
+		example: `  bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application
+  bgrender guard my-application -n production --repo https://git.example.com/ops/gitops.git --path apps/my-application \
+    --prometheus-url http://prometheus.monitoring:9090 --max-error-rate 1 --for 5m --interval 10s`,
+		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
+			var g gitFlags
+			g.register(fs)
+			opts := addClusterFlags(fs)
+			checks := &gate.Checks{}
+			addErrorRateFlags(fs, checks)
+			window := fs.Duration("for", 5*time.Minute, "how long to watch")
+			interval := fs.Duration("interval", 10*time.Second, "how often to look")
+			return func(args []string) error {
+				if len(args) != 1 {
+					return usageError("guard takes one app name, got %d arguments", len(args))
+				}
+				if checks.PrometheusURL == "" {
+					return usageError("--prometheus-url and --max-error-rate are required")
+				}
+				if err := checks.Validate(); err != nil {
+					return usageError("%v", err)
+				}
+				if *window <= 0 || *interval <= 0 {
+					return usageError("--for and --interval must be positive")
+				}
+				t, err := g.target(s)
+				if err != nil {
+					return err
+				}
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+				defer stop()
+				return runGuard(ctx, s, &g, t, guardOptions{app: args[0], cluster: opts, checks: checks, window: *window, interval: *interval})
+			}
+		},
+	}
+}
+
+type guardOptions struct {
+	app              string
+	checks           *gate.Checks
+	window, interval time.Duration
+	cluster          *cluster.Options
+}
+
+// runGuard watches the live color and rolls back on the first breach.
+func runGuard(ctx context.Context, s streams, g *gitFlags, t *promote.Target, o guardOptions) error {
+	say := func(format string, args ...any) { fmt.Fprintf(s.err, "bgrender guard: "+format+"\n", args...) }
+	app, err := readApp(ctx, o.cluster, o.app)
+	if err != nil {
+		return err
+	}
+	live := app.Live
+	if live == "" {
+		return fmt.Errorf("%s: the active Service selects no color", app.Name)
+	}
+	c := o.checks
+	q := c.Query
+	if q == "" {
+		q = gate.DefaultErrorRateQuery
+	}
+	q = gate.ExpandQuery(q, gate.QueryVars{App: app.Name, Namespace: app.ns, ColorLabel: app.ColorLabel, Color: live, Window: c.Window})
+	deployment := app.Name + "-" + live
+	w := guard.Watch{For: o.window, Interval: o.interval, Report: func(m string) { say("%s", m) }, Probes: []guard.Probe{
+		guard.ErrorRate(gate.ErrorRate{URL: c.PrometheusURL, Query: q, Max: c.MaxErrorRate, Attempts: 1}),
+		guard.Ready(app.dyn, app.ns, deployment),
+	}}
+	say("watching %s %s for %s every %s: error rate under %s%%, deployment %s available", app.Name, live, o.window, o.interval, gate.FormatPercent(c.MaxErrorRate), deployment)
+	breach, err := w.Run(ctx)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", app.Name, live, err)
+	}
+	if breach == nil {
+		_, err := fmt.Fprintf(s.out, "%s: %s held for %s: error rate under %s%%, deployment %s available\n", app.Name, live, o.window, gate.FormatPercent(c.MaxErrorRate), deployment)
+		return err
+	}
+	say("%s %s: %s; rolling back", app.Name, live, breach.Reason)
+	rb := &promote.Rollback{Target: *t, Reason: "guard: " + breach.Reason}
+	res, err := act(ctx, s, g, rb.Run)
+	if err != nil {
+		return fmt.Errorf("%s %s: %s; the rollback failed: %w", app.Name, live, breach.Reason, err)
+	}
+	return exitcode.GateRefused(fmt.Errorf("%s %s: %s; rolled back (%s)", app.Name, live, breach.Reason, landed(res)))
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/bgrender/bgrender/internal/apptest"
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/promtest"
+)
+
+// TestGuardCLI runs bgrender guard against a real API server, a real
+// Prometheus scraping an exporter whose counters the test sets, and a real
+// Git server: a low error rate for the whole window exits 0 and commits
+// nothing; a rate that rises during the window, or a live Deployment that
+// loses its available replicas, gives exactly one rollback commit whose
+// subject says what tripped it, and exit 3; an unreachable Prometheus is
+// retried and reported, never rolled back.
+func TestGuardCLI(t *testing.T) {
+	srv := apiServer(t)
+	exp := promtest.NewExporter()
+	const series = `http_requests_total{app_kubernetes_io_name="my-application",bgrender_io_color="blue",code="%s"}`
+	ok, failed := strings.Replace(series, "%s", "200", 1), strings.Replace(series, "%s", "500", 1)
+	exp.SetRate(ok, 100)
+	exp.SetRate(failed, 0.5)
+	prom := promtest.Start(t, exp)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const ns = "cli-guard"
+	kubeconfig := clusterAppForGitops(t, ctx, srv, ns)
+	if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "my-application-blue", apptest.RolledOut); err != nil {
+		t.Fatal(err)
+	}
+	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
+	prom.WaitFor(t, waitCtx, `rate(http_requests_total{app_kubernetes_io_name="my-application"}[5s])`)
+	waitCancel()
+
+	guardArgs := func(promURL, window string) []string {
+		return []string{"guard", "my-application", "--kubeconfig", kubeconfig, "-n", ns,
+			"--prometheus-url", promURL, "--max-error-rate", "5", "--window", "5s", "--for", window, "--interval", "500ms"}
+	}
+
+	t.Run("holds", func(t *testing.T) {
+		r := newGitopsRepo(t, "managed", 0)
+		before := r.commits(t)
+		res := r.run(t, guardArgs(prom.URL, "3s")...)
+		expectRun(t, "guard over a low error rate", res, 0,
+			"my-application: blue held for 3s: error rate under 5%, deployment my-application-blue available",
+			"bgrender guard: watching my-application blue for 3s every 500ms")
+		if n := r.commits(t); n != before || r.srv.Pushes() != 0 {
+			t.Fatalf("guard without a breach: %d commits (want %d), %d pushes", n, before, r.srv.Pushes())
+		}
+	})
+
+	t.Run("prometheus unreachable", func(t *testing.T) {
+		r := newGitopsRepo(t, "managed", 0)
+		res := r.run(t, guardArgs("http://127.0.0.1:1", "1500ms")...)
+		expectRun(t, "guard without Prometheus", res, exitcode.Failure, "",
+			"bgrender guard: error rate: error-rate gate: query Prometheus at http://127.0.0.1:1 (1 attempts):", "(retrying in 500ms)",
+			"error rate could not be read in 1.5s")
+		if r.srv.Pushes() != 0 {
+			t.Fatal("guard rolled back without a measurement")
+		}
+	})
+
+	t.Run("error rate rises", func(t *testing.T) {
+		r := newGitopsRepo(t, "managed", 0)
+		before := r.commits(t)
+		done := make(chan result, 1)
+		go func() {
+			done <- runCLI(t, "", append(guardArgs(prom.URL, "60s"), "--repo", r.url, "--path", appPath)...)
+		}()
+		time.Sleep(1500 * time.Millisecond)
+		exp.SetRate(failed, 50)
+		defer exp.SetRate(failed, 0.5)
+		var res result
+		select {
+		case res = <-done:
+		case <-ctx.Done():
+			t.Fatal("guard did not end")
+		}
+		if strings.Contains(res.stdout+res.stderr, gitToken) {
+			t.Fatalf("guard printed the token:\n%s%s", res.stdout, res.stderr)
+		}
+		expectRun(t, "guard over a rising error rate", res, exitcode.Refused,
+			"rollback my-application: switch traffic back from blue to green: guard: error rate ",
+			"is not under the maximum 5%; rolling back",
+			"bgrender guard: my-application blue: error rate ", "; rolled back (commit ")
+		if n := r.commits(t); n != before+1 {
+			t.Fatalf("%d commits, want exactly one rollback (%d)", n, before+1)
+		}
+		subject := r.git(t, "log", "-1", "--format=%s", "main")
+		if !strings.HasPrefix(subject, "rollback my-application: switch traffic back from blue to green: guard: error rate ") || !strings.HasSuffix(subject, "is not under the maximum 5%") {
+			t.Errorf("rollback subject %q does not say what tripped it", subject)
+		}
+		r.checkTrailers(t, map[string]string{"Bgrender-Action": "rollback", "Bgrender-From": "blue", "Bgrender-To": "green"})
+		if !strings.Contains(r.file(t, "bgrender.yaml"), "active: green") {
+			t.Error("the rollback did not make green active")
+		}
+	})
+
+	t.Run("deployment loses its replicas", func(t *testing.T) {
+		r := newGitopsRepo(t, "managed", 0)
+		before := r.commits(t)
+		if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "my-application-blue", func(d *appsv1.Deployment) {
+			apptest.RolledOut(d)
+			d.Status.ReadyReplicas, d.Status.AvailableReplicas, d.Status.UnavailableReplicas = 0, 0, 1
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// A query that stays at 0%, so that only readiness can trip.
+		res := r.run(t, append(guardArgs(prom.URL, "30s"), "--query", "0 * vector(1)")...)
+		expectRun(t, "guard over an unavailable Deployment", res, exitcode.Refused,
+			"rollback my-application: switch traffic back from blue to green: guard: deployment cli-guard/my-application-blue has 0 of 1 replicas available",
+			"; rolled back (commit ")
+		if n := r.commits(t); n != before+1 {
+			t.Fatalf("%d commits, want exactly one rollback (%d)", n, before+1)
+		}
+	})
+}
