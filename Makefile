@@ -40,10 +40,12 @@ golden:
 
 KUSTOMIZE_VERSION ?= v5.8.1
 
-# Speed and memory: Go benchmarks, process start-up time, and post-rendering
-# against kustomize build and a bare kyaml read-and-write.
+# Speed and memory: Go benchmarks, process start-up time, post-rendering
+# against kustomize build and a bare kyaml read-and-write, and a promote on a
+# large GitOps repository against the git CLI.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./render ./postrender
 	$(GO) run ./bench/startup -n 200
 	test -x .tools/kustomize/kustomize || GOBIN=$(CURDIR)/.tools/kustomize GOWORK=off GOFLAGS=-mod=mod $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	$(GO) run ./bench/postrender -runs 5
+	$(GO) run ./bench/gitops
