@@ -123,3 +123,19 @@ func short(h string) string {
 	}
 	return h
 }
+
+// Read returns the state of the app folder on the branch (the color that
+// Git wants live, the images and replica counts) without changing anything.
+func (t *Target) Read(ctx context.Context) (*State, error) {
+	var st *State
+	read := *t
+	read.PullRequest, read.DryRun, read.Log = false, false, nil
+	_, err := read.run(ctx, "read", 0, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
+		st = l.state()
+		return &gitops.Change{Done: true, Reason: "read"}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}

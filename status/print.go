@@ -52,7 +52,23 @@ func WriteApp(w io.Writer, a *App) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\n", s.Name, s.Role, orDash(s.Selects), s.ReadyEndpoints(), len(s.Endpoints), endpoints(s.Endpoints))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if g := a.Git; g != nil {
+		where := g.Repo + " " + g.Path
+		if g.Branch != "" {
+			where += " (" + g.Branch + ")"
+		}
+		fmt.Fprintf(w, "\ngit %s: live color %s\n", where, g.Live)
+		if len(g.Drift) == 0 {
+			fmt.Fprintln(w, "in sync: the cluster runs what Git wants")
+		}
+		for _, d := range g.Drift {
+			fmt.Fprintf(w, "drift: %s\n", d)
+		}
+	}
+	return nil
 }
 
 // WriteTable writes one line per app.

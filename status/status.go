@@ -41,6 +41,8 @@ type App struct {
 	Live     string    `json:"live"`
 	Colors   []Color   `json:"colors"`
 	Services []Service `json:"services"`
+	// Git is what the GitOps repository wants, when asked (CompareWith).
+	Git *Wanted `json:"git,omitempty"`
 }
 
 // Color is one color's Deployment.

@@ -3,14 +3,35 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 
 	"github.com/spf13/pflag"
 
 	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/gitops"
+	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/status"
 )
+
+// compareWithGit reads the app folder in Git and records the drift.
+func compareWithGit(ctx context.Context, app *status.App, t *promote.Target) error {
+	st, err := t.Read(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s in %s: %w", t.Path, t.Repo.URL, err)
+	}
+	w := status.Wanted{Repo: t.Repo.URL, Path: t.Path, Branch: t.Branch, Live: string(st.Active),
+		Images: map[string]string{}, Replicas: map[string]int32{}}
+	for c, im := range st.Images {
+		w.Images[string(c)] = im
+	}
+	for c, n := range st.Replicas {
+		w.Replicas[string(c)] = n
+	}
+	app.CompareWith(w)
+	return nil
+}
 
 func statusCommand() *command {
 	return &command{
@@ -37,12 +58,28 @@ in the namespace.`,
 			fs.StringVar(&opts.Context, "context", "", "kubeconfig `CONTEXT` to use")
 			fs.StringVarP(&opts.Namespace, "namespace", "n", "", "`NAMESPACE` of the apps (default: the kubeconfig's)")
 			output := fs.StringP("output", "o", "table", "output format: table or json")
+			repo := fs.String("repo", "", "also read what the GitOps repository at `URL` wants and show drift from it (needs APP and --path)")
+			path := fs.String("path", "", "with --repo: the app's `DIR` in the repository")
+			branch := fs.String("branch", "", "with --repo: the `BRANCH` (default: the remote's default branch)")
+			sshKey := fs.String("ssh-key", "", "with --repo: private key `FILE` for ssh URLs (default: the SSH agent)")
+			knownHosts := fs.StringSlice("known-hosts", nil, "with --repo: known_hosts `FILE`s (default: $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)")
 			return func(args []string) error {
 				if len(args) > 1 {
 					return usageError("status takes at most one app name, got %d arguments", len(args))
 				}
 				if *output != "table" && *output != "json" {
 					return usageError("--output must be table or json, not %q", *output)
+				}
+				var target *promote.Target
+				if *repo != "" || *path != "" {
+					if *repo == "" || *path == "" || len(args) != 1 {
+						return usageError("--repo and --path go together, with one APP")
+					}
+					r, err := gitops.OpenRepo(*repo, gitops.RepoOptions{SSHKey: *sshKey, KnownHosts: *knownHosts})
+					if err != nil {
+						return usageError("--repo: %v", err)
+					}
+					target = &promote.Target{Repo: r, Branch: *branch, Path: *path, MaxAttempts: 1}
 				}
 				cfg, ns, err := opts.Config()
 				if err != nil {
@@ -59,6 +96,11 @@ in the namespace.`,
 					app, err := r.Get(ctx, args[0])
 					if err != nil {
 						return err
+					}
+					if target != nil {
+						if err := compareWithGit(ctx, app, target); err != nil {
+							return err
+						}
 					}
 					if *output == "json" {
 						err = status.WriteJSON(&buf, app)

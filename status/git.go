@@ -1,0 +1,63 @@
+package status
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Wanted is what the GitOps repository says an app should run.
+type Wanted struct {
+	Repo   string `json:"repo"`
+	Path   string `json:"path"`
+	Branch string `json:"branch,omitempty"`
+	// Live is the color that Git routes traffic to.
+	Live     string            `json:"live"`
+	Images   map[string]string `json:"images"`
+	Replicas map[string]int32  `json:"replicas,omitempty"`
+	// Drift lists how the cluster differs from Git; empty when in sync.
+	Drift []string `json:"drift"`
+}
+
+// CompareWith records what Git wants on the app and how the cluster
+// differs from it: the live color, each color's image and replica count.
+// A difference is expected for a while after a commit, until Argo CD or
+// Flux has applied it.
+func (a *App) CompareWith(w Wanted) {
+	w.Drift = []string{}
+	if a.Live != w.Live {
+		w.Drift = append(w.Drift, fmt.Sprintf("Git routes traffic to %s, the cluster to %s", w.Live, orNone(a.Live)))
+	}
+	for _, c := range a.Colors {
+		image, ok := w.Images[c.Color]
+		switch {
+		case !ok:
+		case !c.Found:
+			w.Drift = append(w.Drift, fmt.Sprintf("%s: Git has Deployment %s, the cluster does not", c.Color, c.Deployment))
+			continue
+		case !slices.Contains(c.Images, image):
+			w.Drift = append(w.Drift, fmt.Sprintf("%s: Git wants image %s, the cluster runs %s", c.Color, image, orNone(joinImages(c.Images))))
+		}
+		if n, ok := w.Replicas[c.Color]; ok && c.Found && n != c.Desired {
+			w.Drift = append(w.Drift, fmt.Sprintf("%s: Git wants %d replicas, the cluster %d", c.Color, n, c.Desired))
+		}
+	}
+	a.Git = &w
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func joinImages(images []string) string {
+	out := ""
+	for i, im := range images {
+		if i > 0 {
+			out += ", "
+		}
+		out += im
+	}
+	return out
+}
