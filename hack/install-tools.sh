@@ -12,10 +12,14 @@
 #                   into .tools/helm3/helm (see internal/helmtest)
 #   helm4           Helm 4, built with `go install helm.sh/helm/v4/cmd/helm@V`
 #                   into .tools/helm4/helm
+#   gitea           Gitea, built from the tools module in hack/tools/gitea
+#                   into .tools/bin/gitea (cgo, for SQLite)
+#   prometheus      from the Debian package prometheus
+#   iproute2        the ip command (network namespaces in the tests)
 #
 # Usage: hack/install-tools.sh [component...]
 #   Without arguments every component is installed. Components: etcd,
-#   kube-apiserver, helm3, helm4.
+#   kube-apiserver, helm3, helm4, gitea, prometheus, iproute2.
 #
 # Environment:
 #   TOOLS_BIN   where built binaries go (default: <repo>/.tools/bin)
@@ -209,6 +213,19 @@ install_gitea() {
 		-ldflags "-s -w -X main.Version=${version#v}" code.gitea.io/gitea
 }
 
+# install_iproute2: the ip command, with which internal/netnstest creates
+# the network namespaces of the service-proxy tests.
+install_iproute2() {
+	if command -v ip >/dev/null 2>&1; then
+		log "ip: $(command -v ip) (present)"
+		return
+	fi
+	command -v apt-get >/dev/null 2>&1 || die "the ip command is missing and apt-get is not available; install iproute2"
+	log "ip: installing Debian package iproute2"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2
+}
+
 # install_prometheus: Prometheus from the Debian package prometheus (2.42 on
 # Debian 12). internal/promtest starts it with its own config; on a
 # machine with systemd the packaged service is stopped, as for etcd.
@@ -234,7 +251,7 @@ install_prometheus() {
 #
 # and add their names to ALL_COMPONENTS below.
 
-ALL_COMPONENTS=(etcd kube-apiserver helm3 helm4 gitea prometheus)
+ALL_COMPONENTS=(etcd kube-apiserver helm3 helm4 gitea prometheus iproute2)
 
 main() {
 	local components=("$@")
@@ -248,6 +265,7 @@ main() {
 		helm4) install_helm4 ;;
 		gitea) install_gitea ;;
 		prometheus) install_prometheus ;;
+		iproute2) install_iproute2 ;;
 		*) die "unknown component $c (known: ${ALL_COMPONENTS[*]})" ;;
 		esac
 	done
