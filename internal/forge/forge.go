@@ -1,6 +1,10 @@
 // Package forge opens and watches pull requests on Gitea, GitHub and
-// GitLab through their REST APIs. A Client is chosen from the repository
-// URL (or named with --forge) by New.
+// GitLab through their Go SDKs: code.gitea.io/sdk/gitea for Gitea (and
+// Forgejo), github.com/google/go-github for GitHub and GitHub Enterprise
+// Server, and gitlab.com/gitlab-org/api/client-go for GitLab merge
+// requests. A Client is chosen from the repository URL (or named with
+// --forge) by New. Tokens travel in request headers only; an API answer
+// other than 2xx is a *StatusError, whose text never holds the token.
 package forge
 
 import (

@@ -2,69 +2,94 @@ package forge
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"net/http"
 	"net/url"
+	"strings"
+
+	gh "github.com/google/go-github/v84/github"
 )
 
 // github speaks GitHub's REST API (api.github.com, or /api/v3 of GitHub
-// Enterprise Server).
+// Enterprise Server) through github.com/google/go-github.
 type github struct {
 	api, owner, repo string
-	c                client
+	c                *gh.Client
 }
 
-type githubPull struct {
-	Number  int    `json:"number"`
-	HTMLURL string `json:"html_url"`
-	State   string `json:"state"` // open, closed
-	Merged  bool   `json:"merged"`
-	// MergedAt is set on merged pull requests in list answers, which
-	// have no "merged" field.
-	MergedAt *string `json:"merged_at"`
-	Head     struct {
-		Ref string `json:"ref"`
-	} `json:"head"`
-	Base struct {
-		Ref string `json:"ref"`
-	} `json:"base"`
+func newGitHub(api, owner, repo, token string, hc *http.Client) (*github, error) {
+	base, err := url.Parse(api + "/")
+	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
+		// Not echoed: it might hold user info.
+		return nil, errors.New("the GitHub API URL is not an http(s) URL")
+	}
+	c := gh.NewClient(hc).WithAuthToken(token)
+	// The API base as given: WithEnterpriseURLs would append /api/v3/ to
+	// any host not named api.*.
+	c.BaseURL = base
+	return &github{api: api, owner: owner, repo: repo, c: c}, nil
 }
 
-func (p *githubPull) pr() *PullRequest {
+// githubError turns an SDK error into a *StatusError when GitHub answered.
+func githubError(err error, resp *gh.Response) error {
+	if err == nil || resp == nil {
+		return err
+	}
+	return apiError(err, resp.Response, func() string {
+		var er *gh.ErrorResponse
+		var rl *gh.RateLimitError
+		var ab *gh.AbuseRateLimitError
+		switch {
+		case errors.As(err, &er):
+			msgs := []string{er.Message}
+			for _, e := range er.Errors {
+				if e.Message != "" {
+					msgs = append(msgs, e.Message)
+				}
+			}
+			return strings.Join(msgs, ": ")
+		case errors.As(err, &rl):
+			return rl.Message
+		case errors.As(err, &ab):
+			return ab.Message
+		}
+		return ""
+	})
+}
+
+func githubPR(p *gh.PullRequest) *PullRequest {
 	st := Open
 	switch {
-	case p.Merged || p.MergedAt != nil:
+	// List answers have no "merged" field, only merged_at.
+	case p.GetMerged() || p.MergedAt != nil:
 		st = Merged
-	case p.State == "closed":
+	case p.GetState() == "closed":
 		st = Closed
 	}
-	return &PullRequest{Number: p.Number, URL: p.HTMLURL, Head: p.Head.Ref, Base: p.Base.Ref, State: st}
-}
-
-func (g *github) pulls() string {
-	return fmt.Sprintf("%s/repos/%s/%s/pulls", g.api, url.PathEscape(g.owner), url.PathEscape(g.repo))
+	return &PullRequest{Number: p.GetNumber(), URL: p.GetHTMLURL(), Head: p.GetHead().GetRef(), Base: p.GetBase().GetRef(), State: st}
 }
 
 func (g *github) Ensure(ctx context.Context, n NewPullRequest) (*PullRequest, bool, error) {
-	q := url.Values{"state": {"open"}, "head": {g.owner + ":" + n.Head}, "base": {n.Base}}
-	var list []githubPull
-	if err := g.c.do(ctx, http.MethodGet, g.pulls()+"?"+q.Encode(), nil, &list); err != nil {
-		return nil, false, err
+	list, resp, err := g.c.PullRequests.List(ctx, g.owner, g.repo, &gh.PullRequestListOptions{
+		State: "open", Head: g.owner + ":" + n.Head, Base: n.Base})
+	if err != nil {
+		return nil, false, githubError(err, resp)
 	}
 	if len(list) > 0 {
-		return list[0].pr(), false, nil
+		return githubPR(list[0]), false, nil
 	}
-	var got githubPull
-	if err := g.c.do(ctx, http.MethodPost, g.pulls(), map[string]string{"head": n.Head, "base": n.Base, "title": n.Title, "body": n.Body}, &got); err != nil {
-		return nil, false, err
+	got, resp, err := g.c.PullRequests.Create(ctx, g.owner, g.repo, &gh.NewPullRequest{
+		Head: gh.Ptr(n.Head), Base: gh.Ptr(n.Base), Title: gh.Ptr(n.Title), Body: gh.Ptr(n.Body)})
+	if err != nil {
+		return nil, false, githubError(err, resp)
 	}
-	return got.pr(), true, nil
+	return githubPR(got), true, nil
 }
 
 func (g *github) Get(ctx context.Context, number int) (*PullRequest, error) {
-	var got githubPull
-	if err := g.c.do(ctx, http.MethodGet, fmt.Sprintf("%s/%d", g.pulls(), number), nil, &got); err != nil {
-		return nil, err
+	got, resp, err := g.c.PullRequests.Get(ctx, g.owner, g.repo, number)
+	if err != nil {
+		return nil, githubError(err, resp)
 	}
-	return got.pr(), nil
+	return githubPR(got), nil
 }

@@ -2,62 +2,89 @@ package forge
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"net/http"
 	"net/url"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
 )
 
-// gitlab speaks GitLab's REST API v4 (merge requests).
+// gitlab speaks GitLab's REST API v4 (merge requests) through
+// gitlab.com/gitlab-org/api/client-go.
 type gitlab struct {
 	api     string
 	project string // URL-encoded path, such as group%2Fproject
-	c       client
+	path    string // the project path, such as group/project
+	c       *gl.Client
 }
 
-type gitlabMR struct {
-	IID          int    `json:"iid"`
-	WebURL       string `json:"web_url"`
-	State        string `json:"state"` // opened, closed, locked, merged
-	SourceBranch string `json:"source_branch"`
-	TargetBranch string `json:"target_branch"`
+func newGitLab(api, path, token string, hc *http.Client) (*gitlab, error) {
+	// Like the other clients, one request per call: no retries. The SDK
+	// appends /api/v4 to a base URL without it.
+	opts := []gl.ClientOptionFunc{gl.WithBaseURL(api), gl.WithHTTPClient(hc), gl.WithoutRetries()}
+	var (
+		c   *gl.Client
+		err error
+	)
+	if token == "" {
+		// No PRIVATE-TOKEN header at all rather than an empty one.
+		c, err = gl.NewAuthSourceClient(gl.Unauthenticated{}, opts...)
+	} else {
+		c, err = gl.NewClient(token, opts...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &gitlab{api: api, project: url.PathEscape(path), path: path, c: c}, nil
 }
 
-func (m *gitlabMR) pr() *PullRequest {
+// gitlabError turns an SDK error into a *StatusError when GitLab answered.
+func gitlabError(err error, resp *gl.Response) error {
+	if err == nil || resp == nil {
+		return err
+	}
+	return apiError(err, resp.Response, func() string {
+		var er *gl.ErrorResponse
+		if errors.As(err, &er) {
+			return er.Message
+		}
+		return "" // 404: gl.ErrNotFound carries no message
+	})
+}
+
+func gitlabPR(m *gl.BasicMergeRequest) *PullRequest {
 	st := Open
-	switch m.State {
+	switch m.State { // opened, closed, locked, merged
 	case "merged":
 		st = Merged
 	case "closed":
 		st = Closed
 	}
-	return &PullRequest{Number: m.IID, URL: m.WebURL, Head: m.SourceBranch, Base: m.TargetBranch, State: st}
-}
-
-func (g *gitlab) mrs() string {
-	return fmt.Sprintf("%s/projects/%s/merge_requests", g.api, g.project)
+	return &PullRequest{Number: int(m.IID), URL: m.WebURL, Head: m.SourceBranch, Base: m.TargetBranch, State: st}
 }
 
 func (g *gitlab) Ensure(ctx context.Context, n NewPullRequest) (*PullRequest, bool, error) {
-	q := url.Values{"state": {"opened"}, "source_branch": {n.Head}, "target_branch": {n.Base}}
-	var list []gitlabMR
-	if err := g.c.do(ctx, http.MethodGet, g.mrs()+"?"+q.Encode(), nil, &list); err != nil {
-		return nil, false, err
+	list, resp, err := g.c.MergeRequests.ListProjectMergeRequests(g.path, &gl.ListProjectMergeRequestsOptions{
+		State: gl.Ptr("opened"), SourceBranch: gl.Ptr(n.Head), TargetBranch: gl.Ptr(n.Base)}, gl.WithContext(ctx))
+	if err != nil {
+		return nil, false, gitlabError(err, resp)
 	}
 	if len(list) > 0 {
-		return list[0].pr(), false, nil
+		return gitlabPR(list[0]), false, nil
 	}
-	var got gitlabMR
-	body := map[string]any{"source_branch": n.Head, "target_branch": n.Base, "title": n.Title, "description": n.Body, "remove_source_branch": true}
-	if err := g.c.do(ctx, http.MethodPost, g.mrs(), body, &got); err != nil {
-		return nil, false, err
+	got, resp, err := g.c.MergeRequests.CreateMergeRequest(g.path, &gl.CreateMergeRequestOptions{
+		SourceBranch: gl.Ptr(n.Head), TargetBranch: gl.Ptr(n.Base), Title: gl.Ptr(n.Title), Description: gl.Ptr(n.Body),
+		RemoveSourceBranch: gl.Ptr(true)}, gl.WithContext(ctx))
+	if err != nil {
+		return nil, false, gitlabError(err, resp)
 	}
-	return got.pr(), true, nil
+	return gitlabPR(&got.BasicMergeRequest), true, nil
 }
 
 func (g *gitlab) Get(ctx context.Context, number int) (*PullRequest, error) {
-	var got gitlabMR
-	if err := g.c.do(ctx, http.MethodGet, fmt.Sprintf("%s/%d", g.mrs(), number), nil, &got); err != nil {
-		return nil, err
+	got, resp, err := g.c.MergeRequests.GetMergeRequest(g.path, int64(number), nil, gl.WithContext(ctx))
+	if err != nil {
+		return nil, gitlabError(err, resp)
 	}
-	return got.pr(), nil
+	return gitlabPR(&got.BasicMergeRequest), nil
 }

@@ -1,11 +1,7 @@
 package forge
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -65,7 +61,7 @@ func New(o Options) (Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &gitea{api: api(origin + prefix + "/api/v1"), owner: owner, repo: repo, c: client{hc, "token " + o.Token, "Authorization", nil}}, nil
+		return newGitea(api(origin+prefix+"/api/v1"), owner, repo, o.Token, hc), nil
 	case "github":
 		owner, repo, _, err := ownerRepo(repoPath)
 		if err != nil {
@@ -75,13 +71,12 @@ func New(o Options) (Client, error) {
 		if strings.EqualFold(u.Hostname(), "github.com") {
 			def = "https://api.github.com"
 		}
-		return &github{api: api(def), owner: owner, repo: repo, c: client{hc, "Bearer " + o.Token, "Authorization", map[string]string{
-			"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}}}, nil
+		return newGitHub(api(def), owner, repo, o.Token, hc)
 	case "gitlab":
 		if repoPath == "" {
 			return nil, fmt.Errorf("no project path in %s", o.RepoURL)
 		}
-		return &gitlab{api: api(origin + "/api/v4"), project: url.PathEscape(repoPath), c: client{hc, o.Token, "PRIVATE-TOKEN", nil}}, nil
+		return newGitLab(api(origin+"/api/v4"), repoPath, o.Token, hc)
 	}
 	return nil, fmt.Errorf("unknown forge %q: expected gitea, github or gitlab", o.Kind)
 }
@@ -99,68 +94,40 @@ func ownerRepo(p string) (owner, repo, prefix string, err error) {
 	return parts[len(parts)-2], parts[len(parts)-1], prefix, nil
 }
 
-// client sends JSON requests with a token header.
-type client struct {
-	hc     *http.Client
-	auth   string // header value
-	header string // header name
-	extra  map[string]string
-}
-
 // StatusError is an API answer other than 2xx.
 type StatusError struct {
 	Method, URL string
 	Code        int
-	Body        string
+	Body        string // the error message of the answer
+	// Err is the SDK's error, for errors.As; it is not part of Error().
+	Err error
 }
 
 func (e *StatusError) Error() string {
+	if e.Body == "" {
+		return fmt.Sprintf("%s %s: %d %s", e.Method, e.URL, e.Code, http.StatusText(e.Code))
+	}
 	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.URL, e.Code, http.StatusText(e.Code), e.Body)
 }
 
-func (c client) do(ctx context.Context, method, u string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		data, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
+// Unwrap returns the SDK's error.
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// apiError turns an SDK error into a *StatusError when the API answered
+// with a status other than 2xx (body is the SDK's message of the answer),
+// or names the request when a 2xx answer could not be decoded. The URL
+// is shown without user info; tokens travel in headers only.
+func apiError(err error, resp *http.Response, body func() string) error {
+	if err == nil || resp == nil || resp.Request == nil || resp.Request.URL == nil {
 		return err
 	}
-	req.Header.Set("Accept", "application/json")
-	for k, v := range c.extra {
-		req.Header.Set(k, v)
+	method, u := resp.Request.Method, resp.Request.URL.Redacted()
+	if resp.StatusCode/100 == 2 {
+		return fmt.Errorf("%s %s: decode answer: %w", method, u, err)
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	msg := strings.TrimSpace(body())
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
 	}
-	if c.auth != "" && c.auth != "token " && c.auth != "Bearer " {
-		req.Header.Set(c.header, c.auth)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		msg := strings.TrimSpace(string(data))
-		if len(msg) > 300 {
-			msg = msg[:300] + "…"
-		}
-		return &StatusError{Method: method, URL: u, Code: resp.StatusCode, Body: msg}
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("%s %s: decode answer: %w", method, u, err)
-		}
-	}
-	return nil
+	return &StatusError{Method: method, URL: u, Code: resp.StatusCode, Body: msg, Err: err}
 }

@@ -2,8 +2,11 @@
 // pull requests, on httptest servers that answer as the documented APIs do
 // for the calls bgrender makes: list, create and get pull requests
 // (GitHub: /repos/{owner}/{repo}/pulls) or merge requests (GitLab:
-// /projects/{id}/merge_requests), with token checks. A test changes a pull
-// request's state (merge, close) with SetState.
+// /projects/{id}/merge_requests), with token checks. Lists are paginated
+// as documented: page and per_page, a Link header (both) and GitLab's
+// X-Page, X-Per-Page, X-Total, X-Total-Pages, X-Next-Page and X-Prev-Page
+// headers. A test changes a pull request's state (merge, close) with
+// SetState.
 package forgetest
 
 import (
@@ -99,6 +102,66 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	json.NewEncoder(w).Encode(v) //nolint:errcheck
 }
 
+// paginate answers one page of list, from the query's page and per_page
+// (perPage by default, at most 100), with a Link header for the first,
+// previous, next and last pages and, for GitLab, the X-* headers.
+func (f *Fake) paginate(w http.ResponseWriter, r *http.Request, list []map[string]any, perPage int) {
+	q := r.URL.Query()
+	if n, err := strconv.Atoi(q.Get("per_page")); err == nil && n > 0 {
+		perPage = min(n, 100)
+	}
+	page := 1
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
+		page = n
+	}
+	last := max(1, (len(list)+perPage-1)/perPage)
+	from := min(len(list), (page-1)*perPage)
+	to := min(len(list), from+perPage)
+	pageURL := func(n int) string {
+		u := *r.URL
+		v := u.Query()
+		v.Set("page", strconv.Itoa(n))
+		v.Set("per_page", strconv.Itoa(perPage))
+		u.RawQuery = v.Encode()
+		return "http://" + r.Host + u.RequestURI()
+	}
+	// GitHub names first and prev only after the first page, next and
+	// last only before the last one; GitLab always names first and last.
+	var links []string
+	link := func(n int, rel string) { links = append(links, fmt.Sprintf("<%s>; rel=%q", pageURL(n), rel)) }
+	if page > 1 {
+		link(min(page-1, last), "prev")
+	}
+	if page < last {
+		link(page+1, "next")
+	}
+	if f.kind == "gitlab" || page > 1 {
+		link(1, "first")
+	}
+	if f.kind == "gitlab" || page < last {
+		link(last, "last")
+	}
+	if len(links) > 0 {
+		w.Header().Set("Link", strings.Join(links, ", "))
+	}
+	if f.kind == "gitlab" {
+		h := w.Header()
+		h.Set("X-Page", strconv.Itoa(page))
+		h.Set("X-Per-Page", strconv.Itoa(perPage))
+		h.Set("X-Total", strconv.Itoa(len(list)))
+		h.Set("X-Total-Pages", strconv.Itoa(last))
+		h.Set("X-Next-Page", "")
+		if page < last {
+			h.Set("X-Next-Page", strconv.Itoa(page+1))
+		}
+		h.Set("X-Prev-Page", "")
+		if page > 1 {
+			h.Set("X-Prev-Page", strconv.Itoa(min(page-1, last)))
+		}
+	}
+	writeJSON(w, http.StatusOK, list[from:to])
+}
+
 func (f *Fake) find(head, base string) *Pull {
 	for _, p := range f.pulls {
 		if p.State == "open" && p.Head == head && (base == "" || p.Base == base) {
@@ -165,7 +228,7 @@ func (f *Fake) github(w http.ResponseWriter, r *http.Request) {
 			}
 			list = append(list, f.githubJSON(p))
 		}
-		writeJSON(w, http.StatusOK, list)
+		f.paginate(w, r, list, 30)
 	case rest == "" && r.Method == http.MethodPost:
 		var in struct{ Head, Base, Title, Body string }
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Head == "" || in.Base == "" || in.Title == "" {
@@ -219,10 +282,17 @@ func (f *Fake) gitlab(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "401 Unauthorized"})
 		return
 	}
-	prefix := "/api/v4/projects/" + url.PathEscape(f.repo) + "/merge_requests"
-	rest, ok := strings.CutPrefix(path, prefix)
-	if !ok {
+	// The project id is one path segment: the URL-encoded path, however
+	// the client escapes it (acme%2Fgitops, or with %2E for dots).
+	id, rest, _ := strings.Cut(strings.TrimPrefix(path, "/api/v4/projects/"), "/")
+	project, err := url.PathUnescape(id)
+	if !strings.HasPrefix(path, "/api/v4/projects/") || err != nil || project != f.repo {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Project Not Found"})
+		return
+	}
+	rest, ok := strings.CutPrefix(rest, "merge_requests")
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Not found"})
 		return
 	}
 	switch {
@@ -241,7 +311,7 @@ func (f *Fake) gitlab(w http.ResponseWriter, r *http.Request) {
 			}
 			list = append(list, f.gitlabJSON(p))
 		}
-		writeJSON(w, http.StatusOK, list)
+		f.paginate(w, r, list, 20)
 	case rest == "" && r.Method == http.MethodPost:
 		var in struct {
 			SourceBranch string `json:"source_branch"`
