@@ -28,9 +28,9 @@ func ResourceQuota(app *spec.BlueGreenApp) []Object {
 }
 
 // QuotaFigures computes the hard figures of the quota: both colors' usage
-// (spec.Usage) raised by headroomPercent.
+// and a rollout's surge pods (spec.Usage), raised by headroomPercent.
 func QuotaFigures(s *spec.AppSpec) corev1.ResourceList {
-	return WithHeadroom(spec.Usage(s), *s.Quota.HeadroomPercent)
+	return WithHeadroom(spec.Usage(s, spec.SurgePods(s)), *s.Quota.HeadroomPercent)
 }
 
 // WithHeadroom raises quota figures by percent, rounding up: CPU to whole

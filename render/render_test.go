@@ -169,13 +169,14 @@ func TestQuotaFigures(t *testing.T) {
 	app := seed(t)
 	app.Spec.Quota.Hard = nil
 	got := render.QuotaFigures(&app.Spec)
-	// 6 pods of 250m/256Mi requests and 1/512Mi limits, plus 25%.
+	// 6 pods of 250m/256Mi requests and 1/512Mi limits, plus 1 surge pod
+	// (25% of 3, rounded up), plus 25%.
 	want := map[corev1.ResourceName]string{
-		corev1.ResourcePods:           "8",
-		corev1.ResourceRequestsCPU:    "1875m",
-		corev1.ResourceRequestsMemory: "1920Mi",
-		corev1.ResourceLimitsCPU:      "7500m",
-		corev1.ResourceLimitsMemory:   "3840Mi",
+		corev1.ResourcePods:           "9",
+		corev1.ResourceRequestsCPU:    "2188m",
+		corev1.ResourceRequestsMemory: "2240Mi",
+		corev1.ResourceLimitsCPU:      "8750m",
+		corev1.ResourceLimitsMemory:   "4480Mi",
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %d figures, want %d: %v", len(got), len(want), got)
@@ -186,8 +187,8 @@ func TestQuotaFigures(t *testing.T) {
 		}
 	}
 	app.Spec.IdleReplicas = ptr.To[int32](0)
-	if q := render.QuotaFigures(&app.Spec)[corev1.ResourcePods]; q.String() != "4" {
-		t.Errorf("with the idle color scaled to 0, pods = %s, want 4 (3 plus 25%%, rounded up)", q.String())
+	if q := render.QuotaFigures(&app.Spec)[corev1.ResourcePods]; q.String() != "5" {
+		t.Errorf("with the idle color scaled to 0, pods = %s, want 5 (3 and 1 surge pod, plus 25%%, rounded up)", q.String())
 	}
 }
 

@@ -433,9 +433,12 @@ func (v *validator) quota() {
 	if !q.Enabled || len(q.Hard) == 0 {
 		return
 	}
-	// An explicit quota must admit both colors at once, and every quota on a
-	// compute resource makes the API server reject pods that do not declare it.
-	need := Usage(&v.app.Spec)
+	// An explicit quota must admit both colors at once, plus the pods that
+	// a rolling update of either color adds (maxSurge 25%, maxUnavailable
+	// 0), and every quota on a compute resource makes the API server reject
+	// pods that do not declare it.
+	surge := SurgePods(&v.app.Spec)
+	need := Usage(&v.app.Spec, surge)
 	res := v.app.Spec.Resources
 	for _, qr := range quotaResources {
 		name := qr.Name
@@ -458,20 +461,27 @@ func (v *validator) quota() {
 			continue
 		}
 		if n := need[qr.Name]; n.Cmp(hard) > 0 {
-			v.add(path, "%s is less than the %s that both colors need together", hard.String(), n.String())
+			v.add(path, "%s is less than the %s that both colors need together, with %d surge pod(s) during a rollout", hard.String(), n.String(), surge)
 		}
 	}
 	if hard, ok := q.Hard[corev1.ResourcePods]; ok {
 		if n := need[corev1.ResourcePods]; n.Cmp(hard) > 0 {
-			v.add(keyPath("spec.quota.hard", "pods"), "%s is less than the %s pods that both colors run together", hard.String(), n.String())
+			v.add(keyPath("spec.quota.hard", "pods"), "%s is less than the %s pods that both colors run together, with %d surge pod(s) during a rollout", hard.String(), n.String(), surge)
 		}
 	}
 }
 
+// SurgePods is how many extra pods a rolling update of the larger color
+// starts (the rendered Deployments use maxSurge 25%, rounded up).
+func SurgePods(s *AppSpec) int64 {
+	n := int64(max(s.ReplicasOf(Blue), s.ReplicasOf(Green)))
+	return (n + 3) / 4
+}
+
 // Usage sums what both colors request and limit at their replica counts,
-// and their pods, as ResourceQuota keys.
-func Usage(s *AppSpec) corev1.ResourceList {
-	pods := int64(s.ReplicasOf(Blue)) + int64(s.ReplicasOf(Green))
+// plus extra pods (such as SurgePods), as ResourceQuota keys.
+func Usage(s *AppSpec, extra int64) corev1.ResourceList {
+	pods := int64(s.ReplicasOf(Blue)) + int64(s.ReplicasOf(Green)) + extra
 	out := corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(pods, resource.DecimalSI)}
 	for _, qr := range quotaResources {
 		list := s.Resources.Requests

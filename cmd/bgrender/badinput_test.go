@@ -80,7 +80,7 @@ func TestBadInput(t *testing.T) {
 		{"negative replicas", edit("  replicas: 2", "  replicas: -3"), []string{"app.yaml:12: spec.replicas: must not be negative"}},
 		{"quantity that does not parse", edit("cpu: 100m, memory", "cpu: 100 millicores, memory"), []string{"app.yaml:21: spec.resources.requests.cpu: invalid quantity"}},
 		{"request above limit", edit("cpu: 100m, memory", "cpu: 900m, memory"), []string{"app.yaml:21: spec.resources.requests.cpu: request 900m is more than the limit 500m"}},
-		{"quota too small for both colors", edit(`requests.cpu: "1"`, `requests.cpu: 300m`), []string{`app.yaml:25: spec.quota.hard["requests.cpu"]: 300m is less than the 400m that both colors need`}},
+		{"quota too small for both colors", edit(`requests.cpu: "1"`, `requests.cpu: 300m`), []string{`app.yaml:25: spec.quota.hard["requests.cpu"]: 300m is less than the 500m that both colors need together, with 1 surge pod(s)`}},
 		{"quota on undeclared resource", strings.Replace(edit(`pods: "10"`, `pods: "10", limits.memory: 1Gi`), "limits: {cpu: 500m, memory: 256Mi}", "limits: {cpu: 500m}", 1), []string{`app.yaml:25: spec.quota.hard["limits.memory"]: the quota limits limits.memory but spec.resources.limits.memory is not set`}},
 		{"port out of range", edit("containerPort: 8080", "containerPort: 70000"), []string{"app.yaml:15: spec.ports[0].containerPort: 70000 is not a port number"}},
 		{"no ports", edit("  ports:\n    - name: http\n      containerPort: 8080\n      servicePort: 80\n", "  ports: []\n"), []string{"app.yaml:13: spec.ports: at least one port is required"}},
