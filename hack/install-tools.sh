@@ -85,25 +85,28 @@ go_build_tool() {
 # the component is already present.
 # ---------------------------------------------------------------------------
 
-install_etcd() {
-	if command -v etcd >/dev/null 2>&1; then
-		log "etcd: $(command -v etcd) (present)"
+# debian_install COMMAND PACKAGE SERVICE HINT: makes sure COMMAND is on PATH
+# (or in /usr/bin), installing the Debian PACKAGE when it is not. Debian
+# starts a packaged SERVICE where systemd runs; the tests start their own,
+# so it is stopped. HINT says what to do without apt-get.
+debian_install() {
+	local cmd="$1" pkg="$2" service="$3" hint="$4"
+	if command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/bin/$cmd" ]; then
+		log "$cmd: $(command -v "$cmd" || echo "/usr/bin/$cmd") (present)"
 		return
 	fi
-	if [ -x /usr/bin/etcd ]; then
-		log "etcd: /usr/bin/etcd (present)"
-		return
-	fi
-	command -v apt-get >/dev/null 2>&1 || die "etcd is missing and apt-get is not available; install etcd (>= 3.4) and put it on PATH or set ETCD_BIN"
-	log "etcd: installing Debian package etcd-server"
+	command -v apt-get >/dev/null 2>&1 || die "$cmd is missing and apt-get is not available; $hint"
+	log "$cmd: installing Debian package $pkg"
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get update
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends etcd-server
-	[ -x /usr/bin/etcd ] || command -v etcd >/dev/null 2>&1 || die "etcd-server installed but no etcd binary found"
-	# Debian starts the service where systemd runs; tests start their own
-	# etcd, so stop it if it did start.
-	if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
-		as_root systemctl disable --now etcd || true
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg"
+	command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/bin/$cmd" ] || die "$pkg installed but no $cmd found"
+	if [ -n "$service" ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+		as_root systemctl disable --now "$service" || true
 	fi
+}
+
+install_etcd() {
+	debian_install etcd etcd-server etcd "install etcd (>= 3.4) and put it on PATH or set ETCD_BIN"
 }
 
 install_kube_apiserver() {
@@ -216,32 +219,13 @@ install_gitea() {
 # install_iproute2: the ip command, with which internal/netnstest creates
 # the network namespaces of the service-proxy tests.
 install_iproute2() {
-	if command -v ip >/dev/null 2>&1; then
-		log "ip: $(command -v ip) (present)"
-		return
-	fi
-	command -v apt-get >/dev/null 2>&1 || die "the ip command is missing and apt-get is not available; install iproute2"
-	log "ip: installing Debian package iproute2"
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get update
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2
+	debian_install ip iproute2 "" "install iproute2"
 }
 
 # install_prometheus: Prometheus from the Debian package prometheus (2.42 on
-# Debian 12). internal/promtest starts it with its own config; on a
-# machine with systemd the packaged service is stopped, as for etcd.
+# Debian 12); internal/promtest starts it with its own config.
 install_prometheus() {
-	if command -v prometheus >/dev/null 2>&1; then
-		log "prometheus: $(command -v prometheus) (present)"
-		return
-	fi
-	command -v apt-get >/dev/null 2>&1 || die "prometheus is missing and apt-get is not available; install Prometheus (>= 2.x) and put it on PATH or set PROMETHEUS_BIN"
-	log "prometheus: installing Debian package prometheus"
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get update
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
-	command -v prometheus >/dev/null 2>&1 || die "prometheus installed but no prometheus binary found"
-	if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
-		as_root systemctl disable --now prometheus || true
-	fi
+	debian_install prometheus prometheus prometheus "install Prometheus (>= 2.x) and put it on PATH or set PROMETHEUS_BIN"
 }
 
 # Later components go here, built the same way (see TESTBED.md for the
