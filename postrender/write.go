@@ -259,10 +259,9 @@ func makeClusterIP(svc *kyaml.RNode) error {
 	return nil
 }
 
-// expandHPA gives each color its own autoscaler when the HPA scales a
-// transformed Deployment.
-func (t *transformer) expandHPA(o *object) ([]*kyaml.RNode, error) {
-	name := o.target
+// colorCopies returns one copy of o per color, named <name>-<color> and
+// carrying the color label; edit adjusts each copy further.
+func (t *transformer) colorCopies(o *object, edit func(clone *kyaml.RNode, c spec.Color) error) ([]*kyaml.RNode, error) {
 	var out []*kyaml.RNode
 	for _, c := range spec.Colors {
 		clone := o.rn.Copy()
@@ -272,40 +271,40 @@ func (t *transformer) expandHPA(o *object) ([]*kyaml.RNode, error) {
 		if err := setStringMapField(clone, t.opts.ColorLabel, string(c), "metadata", "labels"); err != nil {
 			return nil, err
 		}
-		ref, err := clone.Pipe(kyaml.Lookup("spec", "scaleTargetRef"))
-		if err != nil {
+		if err := edit(clone, c); err != nil {
 			return nil, err
-		}
-		if err := ref.PipeE(kyaml.SetField("name", kyaml.NewStringRNode(colorName(name, c)))); err != nil {
-			return nil, err
-		}
-		if m, err := clone.GetString("spec.maxReplicas"); err == nil {
-			var n int32
-			if _, err := fmt.Sscan(m, &n); err == nil {
-				t.hpaMax[colorName(name, c)] = n
-			}
 		}
 		out = append(out, clone)
 	}
 	return out, nil
 }
 
+// expandHPA gives each color its own autoscaler when the HPA scales a
+// transformed Deployment.
+func (t *transformer) expandHPA(o *object) ([]*kyaml.RNode, error) {
+	return t.colorCopies(o, func(clone *kyaml.RNode, c spec.Color) error {
+		target := colorName(o.target, c)
+		ref, err := clone.Pipe(kyaml.Lookup("spec", "scaleTargetRef"))
+		if err != nil {
+			return err
+		}
+		if err := ref.PipeE(kyaml.SetField("name", kyaml.NewStringRNode(target))); err != nil {
+			return err
+		}
+		if m, err := clone.GetString("spec.maxReplicas"); err == nil {
+			var n int32
+			if _, err := fmt.Sscan(m, &n); err == nil {
+				t.hpaMax[target] = n
+			}
+		}
+		return nil
+	})
+}
+
 // expandPDB gives each color its own budget when a PDB selects a
 // transformed Deployment's pods.
 func (t *transformer) expandPDB(o *object) ([]*kyaml.RNode, error) {
-	var out []*kyaml.RNode
-	for _, c := range spec.Colors {
-		clone := o.rn.Copy()
-		if err := setStringMapField(clone, "name", colorName(o.name, c), "metadata"); err != nil {
-			return nil, err
-		}
-		if err := setStringMapField(clone, t.opts.ColorLabel, string(c), "metadata", "labels"); err != nil {
-			return nil, err
-		}
-		if err := setStringMapField(clone, t.opts.ColorLabel, string(c), "spec", "selector", "matchLabels"); err != nil {
-			return nil, err
-		}
-		out = append(out, clone)
-	}
-	return out, nil
+	return t.colorCopies(o, func(clone *kyaml.RNode, c spec.Color) error {
+		return setStringMapField(clone, t.opts.ColorLabel, string(c), "spec", "selector", "matchLabels")
+	})
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/gitops"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/status"
@@ -53,10 +52,7 @@ in the namespace.`,
   bgrender status -n production
   bgrender status my-application -o json | jq -r .live`,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
-			var opts cluster.Options
-			fs.StringVar(&opts.Kubeconfig, "kubeconfig", "", "kubeconfig `FILE` (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
-			fs.StringVar(&opts.Context, "context", "", "kubeconfig `CONTEXT` to use")
-			fs.StringVarP(&opts.Namespace, "namespace", "n", "", "`NAMESPACE` of the apps (default: the kubeconfig's)")
+			opts := addClusterFlags(fs)
 			output := fs.StringP("output", "o", "table", "output format: table or json")
 			repo := fs.String("repo", "", "also read what the GitOps repository at `URL` wants and show drift from it (needs APP and --path)")
 			path := fs.String("path", "", "with --repo: the app's `DIR` in the repository")

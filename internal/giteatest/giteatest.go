@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bgrender/bgrender/internal/kubetest"
 )
 
 // Version is the Gitea release that hack/install-tools.sh builds.
@@ -319,7 +320,7 @@ func findBinary() (string, error) {
 		}
 		return "", fmt.Errorf("%s=%s is not an executable file", EnvBin, p)
 	}
-	root, err := repoRoot()
+	root, err := kubetest.RepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -345,25 +346,6 @@ func staticRoot() (string, error) {
 		return "", fmt.Errorf("gitea's locale files are missing from %s (hack/install-tools.sh gitea downloads them; or set GITEA_STATIC_ROOT): %w", dir, err)
 	}
 	return dir, nil
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			if _, err := os.Stat(filepath.Join(dir, "hack", "install-tools.sh")); err == nil {
-				return dir, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("repository root (go.mod with hack/install-tools.sh) not found above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func isExecutable(p string) bool {
