@@ -27,8 +27,8 @@ vet:
 # Every test against the real components, then a short fuzzing pass.
 test: tools vet
 	$(GO) test -count=1 ./...
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./spec
-	$(GO) test -run '^$$' -fuzz '^FuzzRun$$' -fuzztime $(FUZZTIME) ./postrender
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./spec
+	$(GO) test -run '^$$' -fuzz '^FuzzRun$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./postrender
 
 # Unit tests only: tests that need real components are skipped.
 test-short:

@@ -62,10 +62,7 @@ func TestHealthAndWarmThroughServiceProxy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	const ns = "health-proxy"
-	if err := srv.CreateNamespace(ctx, ns, nil); err != nil {
-		t.Fatal(err)
-	}
+	ns := srv.NewNamespace(t, ctx, "health-proxy", nil)
 	app, err := apptest.Spec("web", ns, 1) // blue active: the preview Service selects green
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +82,7 @@ func TestHealthAndWarmThroughServiceProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := preview.URL("/health"), srv.Host()+"/api/v1/namespaces/health-proxy/services/web-preview:http/proxy/health"; got != want {
+	if got, want := preview.URL("/health"), srv.Host()+"/api/v1/namespaces/"+ns+"/services/web-preview:http/proxy/health"; got != want {
 		t.Errorf("URL %s, want %s", got, want)
 	}
 
@@ -144,7 +141,7 @@ func TestHealthAndWarmThroughServiceProxy(t *testing.T) {
 		if err == nil || errors.As(err, &refused) || exitcode.Of(err) != exitcode.Failure {
 			t.Fatalf("got %v, want a runtime failure (exit 1), not a refusal", err)
 		}
-		for _, want := range []string{"denied the service proxy", `User "system:serviceaccount:health-proxy:nobody" cannot get resource "services/proxy"`, "needs get on services/proxy"} {
+		for _, want := range []string{"denied the service proxy", `User "system:serviceaccount:` + ns + `:nobody" cannot get resource "services/proxy"`, "needs get on services/proxy"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q lacks %q", err, want)
 			}

@@ -90,11 +90,9 @@ func waitFor(t *testing.T, progress <-chan string, done <-chan error, want strin
 	}
 }
 
-func setupApp(t *testing.T, ctx context.Context, srv *kubetest.Server, ns string) {
+func setupApp(t *testing.T, ctx context.Context, srv *kubetest.Server, base string) (ns string) {
 	t.Helper()
-	if err := srv.CreateNamespace(ctx, ns, nil); err != nil {
-		t.Fatal(err)
-	}
+	ns = srv.NewNamespace(t, ctx, base, nil)
 	app, err := apptest.Spec("web", ns, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +100,7 @@ func setupApp(t *testing.T, ctx context.Context, srv *kubetest.Server, ns string
 	if err := apptest.Create(ctx, srv, app); err != nil {
 		t.Fatal(err)
 	}
+	return ns
 }
 
 // TestRolloutGateWatchesProgressToSuccess creates a rendered app, starts
@@ -113,8 +112,7 @@ func TestRolloutGateWatchesProgressToSuccess(t *testing.T) {
 	srv := kubetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const ns = "rollout-progress"
-	setupApp(t, ctx, srv, ns)
+	ns := setupApp(t, ctx, srv, "rollout-progress")
 	dyn, log := countingClient(t, srv.RESTConfig())
 
 	progress, done := startGate(ctx, gate.RolloutGate{Client: dyn, Namespace: ns, Deployment: "web-green", Timeout: 30 * time.Second})
@@ -168,8 +166,7 @@ func TestRolloutGateDeadlineExceeded(t *testing.T) {
 	srv := kubetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const ns = "rollout-deadline"
-	setupApp(t, ctx, srv, ns)
+	ns := setupApp(t, ctx, srv, "rollout-deadline")
 
 	progress, done := startGate(ctx, gate.RolloutGate{Client: srv.Dynamic(), Namespace: ns, Deployment: "web-green", Timeout: 30 * time.Second})
 	if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "web-green", func(d *appsv1.Deployment) {
@@ -195,8 +192,7 @@ func TestRolloutGateTimeout(t *testing.T) {
 	srv := kubetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const ns = "rollout-timeout"
-	setupApp(t, ctx, srv, ns)
+	ns := setupApp(t, ctx, srv, "rollout-timeout")
 	if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "web-green", func(d *appsv1.Deployment) {
 		d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 1}
 	}); err != nil {
@@ -219,8 +215,7 @@ func TestRolloutGateRewatches(t *testing.T) {
 	srv := kubetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const ns = "rollout-rewatch"
-	setupApp(t, ctx, srv, ns)
+	ns := setupApp(t, ctx, srv, "rollout-rewatch")
 	dyn, log := countingClient(t, srv.RESTConfig())
 
 	progress, done := startGate(ctx, gate.RolloutGate{Client: dyn, Namespace: ns, Deployment: "web-blue", Timeout: 30 * time.Second, WatchTimeout: time.Second})
@@ -259,8 +254,7 @@ func TestRolloutGateWaitsForImage(t *testing.T) {
 	srv := kubetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const ns = "rollout-image"
-	setupApp(t, ctx, srv, ns)
+	ns := setupApp(t, ctx, srv, "rollout-image")
 	if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "web-green", apptest.RolledOut); err != nil {
 		t.Fatal(err)
 	}

@@ -194,10 +194,17 @@ func (t *transformer) colorDeployment(d *deployment, c spec.Color) (*kyaml.RNode
 	return clone, nil
 }
 
+// maxServiceName is the longest Service name (an RFC 1035 label).
+const maxServiceName = 63
+
 // expandService routes a Service that selects a transformed Deployment's
 // pods to the active color and adds <name>-preview for the idle one.
 func (t *transformer) expandService(o *object) ([]*kyaml.RNode, error) {
 	idle := t.active.Other()
+	if name := o.name + "-preview"; len(name) > maxServiceName {
+		return nil, fmt.Errorf("%s: the preview Service %s would have %d characters, and a Service name has at most %d; shorten the Service's name to %d characters or fewer (most charts take fullnameOverride)",
+			o, name, len(name), maxServiceName, maxServiceName-len("-preview"))
+	}
 	preview := o.rn.Copy()
 	main := o.rn // nothing reads the original after this
 	if err := t.routeService(main, t.active); err != nil {

@@ -79,11 +79,9 @@ func mustSpec(t testing.TB, name, ns string, replicas int, extra ...string) *spe
 
 // shop is live on green (version label "version", as in the article); blue
 // is mid-rollout, green complete with two endpoints, one not ready.
-func setupShop(t *testing.T, ctx context.Context, srv *kubetest.Server, ns string) {
+func setupShop(t *testing.T, ctx context.Context, srv *kubetest.Server, base string) (ns string) {
 	t.Helper()
-	if err := srv.CreateNamespace(ctx, ns, nil); err != nil {
-		t.Fatal(err)
-	}
+	ns = srv.NewNamespace(t, ctx, base, nil)
 	shop := mustSpec(t, "shop", ns, 3, "  active: green", "  colorLabel: version")
 	if err := apptest.Create(ctx, srv, shop); err != nil {
 		t.Fatal(err)
@@ -103,6 +101,7 @@ func setupShop(t *testing.T, ctx context.Context, srv *kubetest.Server, ns strin
 	); err != nil {
 		t.Fatal(err)
 	}
+	return ns
 }
 
 // TestGetOneApp reads one app: the live color from the Service selector
@@ -112,8 +111,7 @@ func TestGetOneApp(t *testing.T) {
 	srv := kubetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const ns = "status-one"
-	setupShop(t, ctx, srv, ns)
+	ns := setupShop(t, ctx, srv, "status-one")
 	// Another app in the namespace must not show up.
 	if err := apptest.Create(ctx, srv, mustSpec(t, "other", ns, 1)); err != nil {
 		t.Fatal(err)
@@ -191,8 +189,7 @@ func TestListApps(t *testing.T) {
 	srv := kubetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const ns = "status-list"
-	setupShop(t, ctx, srv, ns)
+	ns := setupShop(t, ctx, srv, "status-list")
 	if err := apptest.Create(ctx, srv, mustSpec(t, "api", ns, 2)); err != nil {
 		t.Fatal(err)
 	}
@@ -244,8 +241,7 @@ func TestDocumentedRoleIsEnough(t *testing.T) {
 	srv := kubetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const ns = "status-rbac"
-	setupShop(t, ctx, srv, ns)
+	ns := setupShop(t, ctx, srv, "status-rbac")
 
 	cfg, err := apptest.ServiceAccountConfig(ctx, srv, ns, "deployer", "../examples/rbac/role.yaml")
 	if err != nil {
@@ -283,10 +279,8 @@ func TestListManyApps(t *testing.T) {
 	srv := kubetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	const ns, n = "status-many", 200
-	if err := srv.CreateNamespace(ctx, ns, nil); err != nil {
-		t.Fatal(err)
-	}
+	const n = 200
+	ns := srv.NewNamespace(t, ctx, "status-many", nil)
 	var apps []*spec.BlueGreenApp
 	for i := range n {
 		apps = append(apps, mustSpec(t, fmt.Sprintf("app-%03d", i), ns, 2))

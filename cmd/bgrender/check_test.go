@@ -38,10 +38,7 @@ func TestCheckCLI(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	const ns = "cli-check"
-	if err := srv.CreateNamespace(ctx, ns, nil); err != nil {
-		t.Fatal(err)
-	}
+	ns := srv.NewNamespace(t, ctx, "cli-check", nil)
 	app, err := apptest.Spec("web", ns, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +74,7 @@ func TestCheckCLI(t *testing.T) {
 	}
 
 	expect(check("--require-rollout", "--timeout", "1s"), 3, "",
-		"bgrender check: web green: rollout gate refused: deployment cli-check/web-green not rolled out after 1s: waiting for the controller to observe generation 1")
+		"bgrender check: web green: rollout gate refused: deployment "+ns+"/web-green not rolled out after 1s: waiting for the controller to observe generation 1")
 
 	if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "web-green", apptest.RolledOut); err != nil {
 		t.Fatal(err)
@@ -91,7 +88,7 @@ func TestCheckCLI(t *testing.T) {
 	}
 	expect(check(append(all, "--max-error-rate", "0.1")...), 3, "", "error-rate gate refused: error rate 0.2% is not under the maximum 0.1%")
 	expect(check("--health-path", "/broken", "--health-attempts", "2"), 3, "",
-		"health gate refused: GET "+srv.Host()+"/api/v1/namespaces/cli-check/services/web-preview:http/proxy/broken failed 2 times; last: HTTP 500: no database")
+		"health gate refused: GET "+srv.Host()+"/api/v1/namespaces/"+ns+"/services/web-preview:http/proxy/broken failed 2 times; last: HTTP 500: no database")
 	// The live color, by its Service.
 	expect(check("--color", "blue", "--health-path", "/health", "--health-attempts", "1"), 3, "", `no endpoints available for service \"web\"`)
 

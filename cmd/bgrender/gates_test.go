@@ -22,11 +22,9 @@ import (
 // clusterAppForGitops creates my-application (blue live, green preview, one
 // replica each) in a new namespace of the test API server and returns a
 // kubeconfig for it.
-func clusterAppForGitops(t *testing.T, ctx context.Context, srv *kubetest.Server, ns string) string {
+func clusterAppForGitops(t *testing.T, ctx context.Context, srv *kubetest.Server, base string) (kubeconfig, ns string) {
 	t.Helper()
-	if err := srv.CreateNamespace(ctx, ns, nil); err != nil {
-		t.Fatal(err)
-	}
+	ns = srv.NewNamespace(t, ctx, base, nil)
 	app, err := apptest.Spec("my-application", ns, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -34,11 +32,11 @@ func clusterAppForGitops(t *testing.T, ctx context.Context, srv *kubetest.Server
 	if err := apptest.Create(ctx, srv, app); err != nil {
 		t.Fatal(err)
 	}
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
 	if err := srv.WriteKubeconfig(kubeconfig); err != nil {
 		t.Fatal(err)
 	}
-	return kubeconfig
+	return kubeconfig, ns
 }
 
 func expectRun(t *testing.T, what string, r result, code int, stdout string, stderr ...string) {
@@ -60,15 +58,14 @@ func TestPromoteGates(t *testing.T) {
 	srv := apiServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	const ns = "cli-promote-gates"
-	kubeconfig := clusterAppForGitops(t, ctx, srv, ns)
+	kubeconfig, ns := clusterAppForGitops(t, ctx, srv, "cli-promote-gates")
 	r := newGitopsRepo(t, "managed", 0)
 	before := r.commits(t)
 	cl := []string{"--kubeconfig", kubeconfig, "-n", ns}
 
 	res := r.run(t, append([]string{"promote", "--require-rollout", "--rollout-timeout", "1s"}, cl...)...)
 	expectRun(t, "promote to a color not rolled out", res, exitcode.Refused, "",
-		"bgrender promote: my-application green: rollout gate refused: deployment cli-promote-gates/my-application-green not rolled out after 1s: waiting for the controller to observe generation 1",
+		"bgrender promote: my-application green: rollout gate refused: deployment "+ns+"/my-application-green not rolled out after 1s: waiting for the controller to observe generation 1",
 		"; nothing committed")
 	if res.stdout != "" {
 		t.Errorf("a refused promote wrote to stdout: %q", res.stdout)
@@ -147,8 +144,7 @@ func TestDeployWait(t *testing.T) {
 	srv := apiServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	const ns = "cli-deploy-wait"
-	kubeconfig := clusterAppForGitops(t, ctx, srv, ns)
+	kubeconfig, ns := clusterAppForGitops(t, ctx, srv, "cli-deploy-wait")
 	for _, c := range []string{"blue", "green"} {
 		if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "my-application-"+c, apptest.RolledOut); err != nil {
 			t.Fatal(err)
@@ -169,7 +165,7 @@ func TestDeployWait(t *testing.T) {
 	// Nobody applies the commit: the Deployment keeps its old image, rolled out.
 	res := deploy("myapp:v2", "--wait", "--rollout-timeout", "2s")
 	expectRun(t, "deploy that is never applied", res, exitcode.Refused, "deploy my-application: run myapp:v2 on green; committed",
-		"bgrender deploy: my-application green: rollout gate refused: deployment cli-deploy-wait/my-application-green not rolled out after 2s: waiting for image myapp:v2 (the pod template runs registry.example/my-application:2)",
+		"bgrender deploy: my-application green: rollout gate refused: deployment "+ns+"/my-application-green not rolled out after 2s: waiting for image myapp:v2 (the pod template runs registry.example/my-application:2)",
 		"; the deploy stays (commit ")
 	if n := r.commits(t); n != before+1 {
 		t.Fatalf("%d commits after the refused wait, want %d (the commit stays)", n, before+1)

@@ -31,8 +31,7 @@ func TestGuardCLI(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	const ns = "cli-guard"
-	kubeconfig := clusterAppForGitops(t, ctx, srv, ns)
+	kubeconfig, ns := clusterAppForGitops(t, ctx, srv, "cli-guard")
 	if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "my-application-blue", apptest.RolledOut); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +115,7 @@ func TestGuardCLI(t *testing.T) {
 		// A query that stays at 0%, so that only readiness can trip.
 		res := r.run(t, append(guardArgs(prom.URL, "30s"), "--query", "0 * vector(1)")...)
 		expectRun(t, "guard over an unavailable Deployment", res, exitcode.Refused,
-			"rollback my-application: switch traffic back from blue to green: guard: deployment cli-guard/my-application-blue has 0 of 1 replicas available",
+			"rollback my-application: switch traffic back from blue to green: guard: deployment "+ns+"/my-application-blue has 0 of 1 replicas available",
 			"; rolled back (commit ")
 		if n := r.commits(t); n != before+1 {
 			t.Fatalf("%d commits, want exactly one rollback (%d)", n, before+1)

@@ -70,6 +70,7 @@ func TestPostrenderBadInput(t *testing.T) {
 		{"document with no kind", chartStream + "---\napiVersion: v1\nmetadata: {name: x}\n", nil, "document 3 (line 25): kind: required"},
 		{"document with no apiVersion", "kind: ConfigMap\nmetadata: {name: x}\n", nil, "apiVersion: required"},
 		{"deployment without selector", strings.Replace(chartStream, "  selector:\n    matchLabels: {app: web}\n", "", 1), nil, `document 1 (line 3, Deployment "web"): spec.selector: required`},
+		{"service name too long for -preview", strings.Replace(chartStream, "  name: web\nspec:\n  selector: {", "  name: "+strings.Repeat("w", 56)+"\nspec:\n  selector: {", 1), nil, `document 2 (line 17, Service "` + strings.Repeat("w", 56) + `"): the preview Service ` + strings.Repeat("w", 56) + `-preview would have 64 characters`},
 		{"a scalar document", "hello\n", nil, "document 1 (line 1): expected a Kubernetes object"},
 		{"binary garbage", "\x00\x01\x02\xff", nil, "document 1"},
 		{"list items not a list", "apiVersion: v1\nkind: List\nitems: 3\n", nil, "items: expected a list"},

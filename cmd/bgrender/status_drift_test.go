@@ -15,8 +15,7 @@ func TestStatusDriftFromGit(t *testing.T) {
 	srv := apiServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	const ns = "cli-status-drift"
-	kubeconfig := clusterAppForGitops(t, ctx, srv, ns)
+	kubeconfig, ns := clusterAppForGitops(t, ctx, srv, "cli-status-drift")
 	r := newGitopsRepo(t, "managed", 0)
 	status := func() map[string]any {
 		t.Helper()

@@ -44,10 +44,7 @@ func TestStatusCLI(t *testing.T) {
 	srv := apiServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const ns = "cli-status"
-	if err := srv.CreateNamespace(ctx, ns, nil); err != nil {
-		t.Fatal(err)
-	}
+	ns := srv.NewNamespace(t, ctx, "cli-status", nil)
 	for _, name := range []string{"web", "api"} {
 		app, err := apptest.Spec(name, ns, 2)
 		if err != nil {
@@ -74,7 +71,7 @@ func TestStatusCLI(t *testing.T) {
 		stderr string
 	}{
 		{name: "one app", args: []string{"status", "web", "-n", ns}, stdout: []string{
-			"app web in namespace cli-status: live color blue (label bgrender.io/color)",
+			"app web in namespace " + ns + ": live color blue (label bgrender.io/color)",
 			"blue (live)  web-blue    2        2        2      2          complete",
 			"green        web-green   2        0        0      0          progressing: waiting for the controller to observe generation 1",
 			"web-preview  preview  green    0/0    <none>",
@@ -82,7 +79,7 @@ func TestStatusCLI(t *testing.T) {
 		{name: "every app", args: []string{"status", "--namespace", ns, "--context", "kubetest"}, stdout: []string{
 			"APP  LIVE  BLUE", "api  blue  0/2 progressing", "web  blue  2/2 complete",
 		}},
-		{name: "absent app", args: []string{"status", "shop", "-n", ns}, code: 1, stderr: `bgrender status: app "shop" not found in namespace "cli-status"`},
+		{name: "absent app", args: []string{"status", "shop", "-n", ns}, code: 1, stderr: `bgrender status: app "shop" not found in namespace "` + ns + `"`},
 		{name: "empty namespace", args: []string{"status", "-n", "default"}, stderr: "no bgrender apps in namespace default"},
 		{name: "unknown context", args: []string{"status", "--context", "prod"}, code: 1, stderr: `context "prod" does not exist`},
 		{name: "bad output", args: []string{"status", "-o", "yaml"}, code: 2, stderr: "--output must be table or json"},

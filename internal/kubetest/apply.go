@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"testing"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -108,6 +109,27 @@ func (s *Server) CreateNamespace(ctx context.Context, name string, labels map[st
 		return fmt.Errorf("kubetest: creating namespace %s: %w", name, err)
 	}
 	return nil
+}
+
+// NewNamespace creates a namespace for one test and returns its name: base
+// the first time, base-2, base-3, ... when the same test runs again on
+// this server (go test -count). It fails the test if it cannot.
+func (s *Server) NewNamespace(t testing.TB, ctx context.Context, base string, labels map[string]string) string {
+	t.Helper()
+	s.nsMu.Lock()
+	if s.nsUsed == nil {
+		s.nsUsed = map[string]int{}
+	}
+	s.nsUsed[base]++
+	name := base
+	if n := s.nsUsed[base]; n > 1 {
+		name = fmt.Sprintf("%s-%d", base, n)
+	}
+	s.nsMu.Unlock()
+	if err := s.CreateNamespace(ctx, name, labels); err != nil {
+		t.Fatal(err)
+	}
+	return name
 }
 
 // ApplyDryRun server-side applies each object (field manager FieldManager,

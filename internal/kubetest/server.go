@@ -63,6 +63,9 @@ type Server struct {
 	stopErr  error
 
 	client *clients // shared by the helpers in apply.go
+
+	nsMu   sync.Mutex
+	nsUsed map[string]int // NewNamespace's names, by base
 }
 
 // process is one child process with its log file.
