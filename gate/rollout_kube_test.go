@@ -179,7 +179,7 @@ func TestRolloutGateDeadlineExceeded(t *testing.T) {
 	}
 	select {
 	case err := <-done:
-		assertRefused(t, err, "rollout", "deployment rollout-deadline/web-green exceeded its progress deadline of 600s", "has timed out progressing")
+		assertRefused(t, err, "rollout", "deployment "+ns+"/web-green exceeded its progress deadline of 600s", "has timed out progressing")
 	case <-time.After(20 * time.Second):
 		t.Fatal("gate did not refuse a rollout past its deadline")
 	}

@@ -154,7 +154,7 @@ func TestGetOneApp(t *testing.T) {
 	if err := status.WriteApp(&table, app); err != nil {
 		t.Fatal(err)
 	}
-	want := `app shop in namespace status-one: live color green (label version)
+	want := `app shop in namespace ` + ns + `: live color green (label version)
 
 COLOR         DEPLOYMENT  DESIRED  UPDATED  READY  AVAILABLE  ROLLOUT                               IMAGES
 blue          shop-blue   3        2        1      1          progressing: 2 of 3 replicas updated  registry.example/shop:1
