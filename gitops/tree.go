@@ -216,3 +216,36 @@ func subtree(root *object.Tree, p string) (*object.Tree, error) {
 }
 
 var errNoFolder = errors.New("folder not found")
+
+// ErrNoFolder is returned by FolderHash and ExtractFolder when the commit
+// has no such folder.
+var ErrNoFolder = errNoFolder
+
+// FolderHash returns the tree hash of folder p in commit, so that a caller
+// reading many commits can skip the ones where the folder did not change.
+func FolderHash(commit *object.Commit, p string) (plumbing.Hash, error) {
+	folder, err := commitFolder(commit, p)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return folder.Hash, nil
+}
+
+// ExtractFolder writes the regular files of folder p, as commit had them,
+// into dir.
+func ExtractFolder(commit *object.Commit, p, dir string) error {
+	folder, err := commitFolder(commit, p)
+	if err != nil {
+		return err
+	}
+	_, err = extract(folder, dir)
+	return err
+}
+
+func commitFolder(commit *object.Commit, p string) (*object.Tree, error) {
+	root, err := commit.Tree()
+	if err != nil {
+		return nil, err
+	}
+	return subtree(root, p)
+}

@@ -3,8 +3,10 @@ package promote
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/bgrender/bgrender/gitops"
@@ -116,14 +118,67 @@ func (a *Rollback) Run(ctx context.Context) (*Result, error) {
 			return nil, exitcode.GateRefused(fmt.Errorf("%s has 0 replicas on %s: scale it up first (scale-idle --replicas N) or use --force", st.App, to))
 		}
 		if !a.Force {
-			if d := deploySinceLive(history, st.App, to); d != nil {
-				tr := gitops.ParseTrailers(d.Message)
-				return nil, exitcode.GateRefused(fmt.Errorf("%s got a new image (%s, commit %s) since it was live: a rollback would not return to the previous release; deploy the old image or use --force",
-					to, tr["Bgrender-Image"], short(d.Hash.String())))
+			if err := a.checkSinceLive(history, st, to); err != nil {
+				return nil, err
 			}
 		}
 		return c, l.setActive(to)
 	})
+}
+
+// checkSinceLive refuses a rollback to color to when to runs another image
+// than when it was last live: then traffic would not go back to the
+// previous release. It reads the app folder in the commits of history
+// (newest first) back to the newest one where to was live, so a hand edit
+// counts as much as a bgrender deploy; when no commit in history had to
+// live, it falls back to the Bgrender-* trailers.
+func (a *Rollback) checkSinceLive(history []*object.Commit, now *State, to spec.Color) error {
+	var seen plumbing.Hash
+	for _, commit := range history {
+		h, err := gitops.FolderHash(commit, a.Path)
+		if err != nil {
+			break // the folder is younger than this commit
+		}
+		if h == seen {
+			continue // the app folder did not change in this commit
+		}
+		seen = h
+		then, err := a.stateAt(commit)
+		if err != nil {
+			continue // unreadable then: look further back
+		}
+		if then.Active != to || then.App != now.App {
+			continue
+		}
+		if was := then.Images[to]; was != "" && was != now.Images[to] {
+			return exitcode.GateRefused(fmt.Errorf("%s runs %s, but ran %s when it was last live (commit %s): a rollback would not return to the previous release; deploy %s to %s first, or use --force",
+				to, now.Images[to], was, short(commit.Hash.String()), was, to))
+		}
+		return nil
+	}
+	if d := deploySinceLive(history, now.App, to); d != nil {
+		tr := gitops.ParseTrailers(d.Message)
+		return exitcode.GateRefused(fmt.Errorf("%s got a new image (%s, commit %s) since it was live: a rollback would not return to the previous release; deploy the old image or use --force",
+			to, tr["Bgrender-Image"], short(d.Hash.String())))
+	}
+	return nil
+}
+
+// stateAt reads the app folder as commit had it.
+func (a *Rollback) stateAt(commit *object.Commit) (*State, error) {
+	dir, err := os.MkdirTemp("", "bgrender-history-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := gitops.ExtractFolder(commit, a.Path, dir); err != nil {
+		return nil, err
+	}
+	l, err := openLayout(dir, a.Plain)
+	if err != nil {
+		return nil, err
+	}
+	return l.state(), nil
 }
 
 // deploySinceLive returns the newest bgrender deploy to color c of app

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/gittest"
+)
+
+// handCommit changes a file of the app folder the way a person would: a
+// clone, an edit, a commit without Bgrender-* trailers, a push.
+func (r *gitopsRepo) handCommit(t *testing.T, file, old, new string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "clone")
+	gittest.Git(t, "", "clone", "--quiet", r.srv.RepoDir(r.name), dir)
+	p := filepath.Join(dir, filepath.FromSlash(appPath), file)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("%s lacks %q", file, old)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, dir, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "--quiet", "-am", "hotfix by hand")
+	gittest.Git(t, dir, "push", "--quiet", "origin", "HEAD:main")
+}
+
+// TestRollbackSeesHandEdits: a rollback compares the image the previous
+// color runs now with the one it ran when it was last live, read from the
+// app folder in history, so an image changed by hand (no trailers) stops
+// it as a bgrender deploy would; once the image is back, it goes ahead.
+func TestRollbackSeesHandEdits(t *testing.T) {
+	for _, layout := range []string{"plain", "managed"} {
+		t.Run(layout, func(t *testing.T) {
+			r := newGitopsRepo(t, layout, 0)
+			r.mustRun(t, "promote") // green live; blue, the previous color, ran myapp:v1.2.3
+			file, image := "deployment-blue.yaml", "image: myapp:v1.2.3"
+			if layout == "managed" {
+				file, image = "bgrender.yaml", "blue:\n    image: myapp:v1.2.3"
+			}
+			r.handCommit(t, file, image, strings.Replace(image, "v1.2.3", "hotfix-7", 1))
+			before := r.commits(t)
+			res := r.run(t, "rollback")
+			if res.code != exitcode.Refused || res.stdout != "" {
+				t.Fatalf("rollback after a hand edit: exit %d, stdout %q, stderr %s", res.code, res.stdout, res.stderr)
+			}
+			for _, want := range []string{"blue runs myapp:hotfix-7, but ran myapp:v1.2.3 when it was last live", "--force"} {
+				if !strings.Contains(res.stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
+				}
+			}
+			if r.commits(t) != before {
+				t.Fatal("a refused rollback committed")
+			}
+
+			r.handCommit(t, file, "hotfix-7", "v1.2.3")
+			r.mustRun(t, "rollback")
+			r.checkTrailers(t, map[string]string{"Bgrender-Action": "rollback", "Bgrender-From": "green", "Bgrender-To": "blue"})
+		})
+	}
+}
