@@ -15,6 +15,7 @@ import (
 	"github.com/bgrender/bgrender/internal/goldenfile"
 	"github.com/bgrender/bgrender/internal/helmtest"
 	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/status"
 )
 
 // helmWithBgrender returns Helm of the given major version set up to run
@@ -154,6 +155,21 @@ func TestHelmUpgradeKeepsActiveColor(t *testing.T) {
 				blue, green, live := state()
 				if blue != wantBlue || green != wantGreen || live != wantLive {
 					t.Errorf("after %s: blue=%s green=%s live=%s; want blue=%s green=%s live=%s", step, blue, green, live, wantBlue, wantGreen, wantLive)
+				}
+				// bgrender status finds the post-rendered release by its
+				// Service, though its objects carry no bgrender labels.
+				reader, err := status.NewReader(srv.RESTConfig(), ns)
+				if err != nil {
+					t.Fatal(err)
+				}
+				app, err := reader.Get(ctx, release)
+				if err != nil {
+					t.Fatalf("status after %s: %v", step, err)
+				}
+				got := fmt.Sprintf("live=%s %s=%v %s=%v", app.Live, app.Colors[0].Deployment, app.Colors[0].Images, app.Colors[1].Deployment, app.Colors[1].Images)
+				want := fmt.Sprintf("live=%s web-blue=[nginxinc/nginx-unprivileged:%s] web-green=[nginxinc/nginx-unprivileged:%s]", wantLive, wantBlue, wantGreen)
+				if got != want || app.Services[1].Name != "web-preview" || app.Services[1].Selects == wantLive {
+					t.Errorf("status after %s: %s, preview %+v; want %s", step, got, app.Services[1], want)
 				}
 			}
 

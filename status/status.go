@@ -97,8 +97,8 @@ func (s Service) ReadyEndpoints() int {
 type NotFoundError struct{ App, Namespace string }
 
 func (e *NotFoundError) Error() string {
-	return fmt.Sprintf("app %q not found in namespace %q (no Services or Deployments labeled %s=%s,%s=%s)",
-		e.App, e.Namespace, render.LabelName, e.App, render.LabelManagedBy, render.ManagedBy)
+	return fmt.Sprintf("app %q not found in namespace %q (no Services or Deployments labeled %s=%s,%s=%s, and no Service %s with the %s annotation of a Helm release post-rendered by bgrender)",
+		e.App, e.Namespace, render.LabelName, e.App, render.LabelManagedBy, render.ManagedBy, e.App, render.AnnotationActiveColor)
 }
 
 // Reader reads app state. It decodes the API server's JSON straight into
@@ -138,6 +138,13 @@ func (r *Reader) Get(ctx context.Context, app string) (*App, error) {
 			return &apps[i], nil
 		}
 	}
+	a, err := r.readPostRendered(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	if a != nil {
+		return a, nil
+	}
 	return nil, &NotFoundError{App: app, Namespace: r.Namespace}
 }
 
@@ -165,19 +172,19 @@ func (r *Reader) read(ctx context.Context, extraSelector string) ([]App, error) 
 	go func() {
 		defer wg.Done()
 		var l corev1.ServiceList
-		errs[0] = r.list(ctx, cluster.Services, sel, &l)
+		errs[0] = r.list(ctx, cluster.Services, labelQuery(sel), &l)
 		objs.services = l.Items
 	}()
 	go func() {
 		defer wg.Done()
 		var l appsv1.DeploymentList
-		errs[1] = r.list(ctx, cluster.Deployments, sel, &l)
+		errs[1] = r.list(ctx, cluster.Deployments, labelQuery(sel), &l)
 		objs.deployments = l.Items
 	}()
 	go func() {
 		defer wg.Done()
 		var l discoveryv1.EndpointSliceList
-		errs[2] = r.list(ctx, EndpointSlices, sel, &l)
+		errs[2] = r.list(ctx, EndpointSlices, labelQuery(sel), &l)
 		objs.slices = l.Items
 	}()
 	wg.Wait()
@@ -189,10 +196,12 @@ func (r *Reader) read(ctx context.Context, extraSelector string) ([]App, error) 
 	return assemble(r.Namespace, objs), nil
 }
 
-// list lists one kind in the namespace with one request and decodes the
-// answer into out, a typed list.
-func (r *Reader) list(ctx context.Context, gvr schema.GroupVersionResource, selector string, out any) error {
-	err := r.get(ctx, gvr, selector, out)
+func labelQuery(selector string) url.Values { return url.Values{"labelSelector": {selector}} }
+
+// list lists one kind in the namespace with one request (query holds its
+// label or field selector) and decodes the answer into out, a typed list.
+func (r *Reader) list(ctx context.Context, gvr schema.GroupVersionResource, query url.Values, out any) error {
+	err := r.get(ctx, gvr, query, out)
 	if err == nil {
 		return nil
 	}
@@ -206,13 +215,13 @@ func (r *Reader) list(ctx context.Context, gvr schema.GroupVersionResource, sele
 	return fmt.Errorf("list %s in namespace %s: %w", what, r.Namespace, err)
 }
 
-func (r *Reader) get(ctx context.Context, gvr schema.GroupVersionResource, selector string, out any) error {
+func (r *Reader) get(ctx context.Context, gvr schema.GroupVersionResource, query url.Values, out any) error {
 	prefix := "/apis/" + gvr.Group + "/" + gvr.Version
 	if gvr.Group == "" {
 		prefix = "/api/" + gvr.Version
 	}
 	u := r.host.JoinPath(prefix, "namespaces", r.Namespace, gvr.Resource)
-	u.RawQuery = url.Values{"labelSelector": {selector}}.Encode()
+	u.RawQuery = query.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return err
@@ -277,22 +286,29 @@ func assemble(ns string, objs objects) []App {
 		if len(p.services) == 0 && len(p.deployments) == 0 {
 			continue
 		}
-		app := App{Name: name, Namespace: ns}
-		active := p.services[name]
-		preview := p.services[name+"-preview"]
-		app.ColorLabel = colorLabel(active, preview, p.deployments[name+"-blue"], p.deployments[name+"-green"])
-		app.Services = []Service{
-			service(name, "active", active, app.ColorLabel, p.slices[name]),
-			service(name+"-preview", "preview", preview, app.ColorLabel, p.slices[name+"-preview"]),
-		}
-		app.Live = app.Services[0].Selects
-		for _, c := range spec.Colors {
-			app.Colors = append(app.Colors, color(name, c, p.deployments[name+"-"+string(c)], app.Live))
-		}
+		app := buildApp(ns, name, p.services[name], p.services[name+"-preview"],
+			p.deployments[name+"-blue"], p.deployments[name+"-green"], p.slices)
 		apps = append(apps, app)
 	}
 	slices.SortFunc(apps, func(a, b App) int { return cmp.Compare(a.Name, b.Name) })
 	return apps
+}
+
+// buildApp puts together one app's state from its Services, Deployments
+// and the EndpointSlices of its Services (by Service name).
+func buildApp(ns, name string, active, preview *corev1.Service, blue, green *appsv1.Deployment, eps map[string][]*discoveryv1.EndpointSlice) App {
+	app := App{Name: name, Namespace: ns}
+	app.ColorLabel = colorLabel(active, preview, blue, green)
+	app.Services = []Service{
+		service(name, "active", active, app.ColorLabel, eps[name]),
+		service(name+"-preview", "preview", preview, app.ColorLabel, eps[name+"-preview"]),
+	}
+	app.Live = app.Services[0].Selects
+	app.Colors = []Color{
+		color(name, spec.Blue, blue, app.Live),
+		color(name, spec.Green, green, app.Live),
+	}
+	return app
 }
 
 // colorLabel finds the selector key whose value is a color: in the active
@@ -369,6 +385,9 @@ func service(name, role string, svc *corev1.Service, colorLabel string, eps []*d
 
 func color(app string, c spec.Color, d *appsv1.Deployment, live string) Color {
 	out := Color{Color: string(c), Live: string(c) == live, Deployment: app + "-" + string(c), Images: []string{}}
+	if d != nil {
+		out.Deployment = d.Name
+	}
 	if d == nil {
 		out.Rollout = "missing"
 		out.Message = "deployment not found"
