@@ -46,15 +46,15 @@ func TestSSHWithKnownHosts(t *testing.T) {
 	line := strings.Replace(other.KnownHostsLine(), other.Addr[strings.LastIndex(other.Addr, ":"):], sshSrv.Addr[strings.LastIndex(sshSrv.Addr, ":"):], 1)
 	os.WriteFile(wrong, []byte(line+"\n"), 0o644)
 
-	run := func(knownHosts string) error {
-		repo, err := OpenRepo(sshSrv.URL("r"), RepoOptions{Getenv: env(nil), SSHKey: keyFile, KnownHosts: []string{knownHosts}})
+	run := func(knownHosts, want string, insecure bool) error {
+		repo, err := OpenRepo(sshSrv.URL("r"), RepoOptions{Getenv: env(nil), SSHKey: keyFile, KnownHosts: []string{knownHosts}, InsecureIgnoreHostKey: insecure})
 		if err != nil {
 			return err
 		}
-		_, err = (&Update{Repo: repo, Path: "apps/web", Editor: &setState{want: "green"}}).Run(context.Background())
+		_, err = (&Update{Repo: repo, Path: "apps/web", Editor: &setState{want: want}}).Run(context.Background())
 		return err
 	}
-	err = run(wrong)
+	err = run(wrong, "green", false)
 	t.Logf("wrong host key: %v", err)
 	if err == nil || !strings.Contains(err.Error(), "key mismatch") {
 		t.Fatalf("a wrong host key was accepted: %v", err)
@@ -62,10 +62,17 @@ func TestSSHWithKnownHosts(t *testing.T) {
 	if n := srv.CommitCount(t, "r", "main"); n != 1 {
 		t.Fatalf("commits after a refused host = %d", n)
 	}
-	if err := run(trusted); err != nil {
+	if err := run(trusted, "green", false); err != nil {
 		t.Fatal(err)
 	}
 	if got := gittest.Git(t, srv.RepoDir("r"), "show", "main:apps/web/state.txt"); got != "green" {
+		t.Fatalf("state.txt = %q", got)
+	}
+	// Only when the user turns verification off does a wrong host key pass.
+	if err := run(wrong, "blue", true); err != nil {
+		t.Fatalf("--insecure-ignore-host-key: %v", err)
+	}
+	if got := gittest.Git(t, srv.RepoDir("r"), "show", "main:apps/web/state.txt"); got != "blue" {
 		t.Fatalf("state.txt = %q", got)
 	}
 }

@@ -29,6 +29,7 @@ type gitFlags struct {
 	output                  string
 	sshKey, signKey         string
 	knownHosts              []string
+	insecureIgnoreHostKey   bool
 	plain                   promote.PlainOptions
 }
 
@@ -51,10 +52,23 @@ func (g *gitFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	fs.StringVar(&g.sshKey, "ssh-key", "", "private key `FILE` for ssh URLs (default: the SSH agent)")
 	fs.StringSliceVar(&g.knownHosts, "known-hosts", nil, "known_hosts `FILE`s that verify ssh host keys (default: $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)")
+	fs.BoolVar(&g.insecureIgnoreHostKey, "insecure-ignore-host-key", false, "do not verify the ssh server's host key (unsafe: anyone on the path can read and change the repository)")
 	fs.StringVar(&g.plain.Service, "service", "", "plain manifests: the live Service's `NAME` (default: the only Service that selects a color)")
 	fs.StringVar(&g.plain.File, "file", "", "plain manifests: the file holding the Service, relative to --path (default: search the folder)")
 	fs.StringVar(&g.plain.ColorLabel, "color-label", "", "plain manifests: the selector key that carries the color (default: the key whose value is blue or green)")
 	fs.StringVar(&g.plain.Container, "container", "", "plain manifests: the container whose image deploy sets, when a pod has several")
+}
+
+// openRepo opens --repo, and warns when host key verification is off.
+func openRepo(s streams, url string, o gitops.RepoOptions) (*gitops.Repo, error) {
+	repo, err := gitops.OpenRepo(url, o)
+	if err != nil {
+		return nil, usageError("--repo: %v", err)
+	}
+	if o.InsecureIgnoreHostKey {
+		fmt.Fprintln(s.err, "bgrender: warning: --insecure-ignore-host-key: the ssh server's host key is not verified")
+	}
+	return repo, nil
 }
 
 // target checks the flags and builds the action's target.
@@ -71,9 +85,9 @@ func (g *gitFlags) target(s streams) (*promote.Target, error) {
 	if g.waitMerge && !g.pullRequest {
 		return nil, usageError("--wait-merge needs --pull-request")
 	}
-	repo, err := gitops.OpenRepo(g.repo, gitops.RepoOptions{SSHKey: g.sshKey, KnownHosts: g.knownHosts})
+	repo, err := openRepo(s, g.repo, gitops.RepoOptions{SSHKey: g.sshKey, KnownHosts: g.knownHosts, InsecureIgnoreHostKey: g.insecureIgnoreHostKey})
 	if err != nil {
-		return nil, usageError("--repo: %v", err)
+		return nil, err
 	}
 	t := &promote.Target{
 		Repo: repo, Branch: g.branch, Path: g.path, Plain: g.plain,

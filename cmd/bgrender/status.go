@@ -59,6 +59,7 @@ in the namespace.`,
 			branch := fs.String("branch", "", "with --repo: the `BRANCH` (default: the remote's default branch)")
 			sshKey := fs.String("ssh-key", "", "with --repo: private key `FILE` for ssh URLs (default: the SSH agent)")
 			knownHosts := fs.StringSlice("known-hosts", nil, "with --repo: known_hosts `FILE`s (default: $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)")
+			insecure := fs.Bool("insecure-ignore-host-key", false, "with --repo: do not verify the ssh server's host key (unsafe)")
 			return func(args []string) error {
 				if len(args) > 1 {
 					return usageError("status takes at most one app name, got %d arguments", len(args))
@@ -71,9 +72,9 @@ in the namespace.`,
 					if *repo == "" || *path == "" || len(args) != 1 {
 						return usageError("--repo and --path go together, with one APP")
 					}
-					r, err := gitops.OpenRepo(*repo, gitops.RepoOptions{SSHKey: *sshKey, KnownHosts: *knownHosts})
+					r, err := openRepo(s, *repo, gitops.RepoOptions{SSHKey: *sshKey, KnownHosts: *knownHosts, InsecureIgnoreHostKey: *insecure})
 					if err != nil {
-						return usageError("--repo: %v", err)
+						return err
 					}
 					target = &promote.Target{Repo: r, Branch: *branch, Path: *path, MaxAttempts: 1}
 				}
