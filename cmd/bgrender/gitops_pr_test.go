@@ -127,6 +127,20 @@ func TestPullRequestGitea(t *testing.T) {
 // TestPullRequestGitHubAndGitLab pushes the branch to a real Git server
 // and opens the pull (merge) request on a fake GitHub or GitLab API; a
 // second run reuses it and --wait-merge sees the merge.
+// moveUnder serves the repository as OWNER/gitops instead of /gitops, as
+// the forge fakes know it.
+func (r *gitopsRepo) moveUnder(t *testing.T, owner string) {
+	t.Helper()
+	r.url = strings.Replace(r.url, "/gitops", "/"+owner+"/gitops", 1)
+	if err := os.MkdirAll(filepath.Join(r.srv.Root, owner), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(r.srv.RepoDir("gitops"), r.srv.RepoDir(owner+"/gitops")); err != nil {
+		t.Fatal(err)
+	}
+	r.name = owner + "/gitops"
+}
+
 func TestPullRequestGitHubAndGitLab(t *testing.T) {
 	const apiToken = "api-token-5150"
 	for _, kind := range []string{"github", "gitlab"} {
@@ -139,16 +153,7 @@ func TestPullRequestGitHubAndGitLab(t *testing.T) {
 			} else {
 				fake = forgetest.GitLab(t, "acme/gitops", apiToken)
 			}
-			// The Git server serves the repository as /gitops; the fake API
-			// knows it as acme/gitops.
-			r.url = strings.Replace(r.url, "/gitops", "/acme/gitops", 1)
-			if err := os.MkdirAll(filepath.Join(r.srv.Root, "acme"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Rename(r.srv.RepoDir("gitops"), r.srv.RepoDir("acme/gitops")); err != nil {
-				t.Fatal(err)
-			}
-			r.name = "acme/gitops"
+			r.moveUnder(t, "acme")
 			args := []string{"deploy", "--image", "myapp:v2", "--pull-request", "--forge", kind, "--forge-api", fake.URL, "-o", "json"}
 			first := decodeResult(t, r.run(t, args...))
 			const branch = "bgrender/deploy-application-service-green"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bgrender/bgrender/internal/apptest"
 	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/forgetest"
 	"github.com/bgrender/bgrender/internal/promtest"
 )
 
@@ -119,6 +120,32 @@ func TestGuardCLI(t *testing.T) {
 			"; rolled back (commit ")
 		if n := r.commits(t); n != before+1 {
 			t.Fatalf("%d commits, want exactly one rollback (%d)", n, before+1)
+		}
+	})
+	t.Run("rollback as a pull request", func(t *testing.T) {
+		// The Deployment is still unavailable from the previous subtest.
+		r := newGitopsRepo(t, "managed", 0)
+		r.moveUnder(t, "acme")
+		const apiToken = "api-token-guard"
+		t.Setenv("BGRENDER_FORGE_TOKEN", apiToken)
+		fake := forgetest.GitHub(t, "acme", "gitops", apiToken)
+		before := r.commits(t)
+		res := r.run(t, append(guardArgs(prom.URL, "30s"), "--query", "0 * vector(1)", "--pull-request", "--forge", "github", "--forge-api", fake.URL)...)
+		expectRun(t, "guard with --pull-request", res, exitcode.Refused,
+			"rollback my-application: switch traffic back from blue to green: guard: deployment "+ns+"/my-application-blue has 0 of 1 replicas available",
+			"; rolled back (pull request ")
+		if n := r.commits(t); n != before {
+			t.Fatalf("main has %d commits, want %d: the rollback must wait for review", n, before)
+		}
+		pulls := fake.Pulls()
+		if len(pulls) != 1 || pulls[0].Head != "bgrender/rollback-my-application-green" || !strings.Contains(pulls[0].Title, "guard: deployment") {
+			t.Fatalf("pull requests: %+v", pulls)
+		}
+		if got := r.git(t, "show", "bgrender/rollback-my-application-green:"+appPath+"/bgrender.yaml"); !strings.Contains(got, "active: green") {
+			t.Error("the pull request's branch does not make green active")
+		}
+		if strings.Contains(res.stdout+res.stderr, apiToken) || strings.Contains(res.stdout+res.stderr, gitToken) {
+			t.Fatal("guard printed a token")
 		}
 	})
 }
