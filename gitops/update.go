@@ -226,7 +226,7 @@ func (u *Update) attempt(ctx context.Context, n int, first *Change) (*Result, er
 	}
 	change, err := u.Editor.Edit(dir, history)
 	if err != nil {
-		return nil, err
+		return nil, &folderError{err: err, tmp: dir, path: cleanPath(u.Path)}
 	}
 	res := &Result{Change: change, Branch: branch, Pushed: branch, Base: base.Hash.String(), Attempts: n}
 	if first != nil && !change.Done && change.State != first.State {
@@ -397,3 +397,20 @@ func (u *Update) clone(ctx context.Context) (*git.Repository, string, error) {
 	}
 	return repo, branch, nil
 }
+
+// folderError names the app folder in the repository in an editor's
+// error, where the editor saw only the temporary folder it worked in.
+type folderError struct {
+	err       error
+	tmp, path string
+}
+
+func (e *folderError) Error() string {
+	msg := strings.ReplaceAll(e.err.Error(), e.tmp, e.path)
+	if e.path == "." || strings.Contains(msg, e.path) {
+		return msg
+	}
+	return e.path + ": " + msg
+}
+
+func (e *folderError) Unwrap() error { return e.err }

@@ -128,6 +128,9 @@ func (m *managed) save() error {
 		return err
 	}
 	if err := render.WriteDir(m.dir, render.Render(apps)); err != nil {
+		if errors.Is(err, render.ErrForeignKustomization) {
+			return exitcode.Invalidf("kustomization.yaml: bgrender did not write it (its first line is not bgrender's header), and in a folder with %s bgrender renders the manifests and their kustomization.yaml; list your own files in bgrender's kustomization.yaml (they are kept), or move yours one folder up", SpecFile)
+		}
 		return fmt.Errorf("render: %w", err)
 	}
 	return nil

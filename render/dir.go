@@ -15,6 +15,10 @@ import (
 // that a later run may remove the files it listed and no longer renders.
 const KustomizationHeader = "# Written by bgrender render --output-dir; edits are overwritten.\n"
 
+// ErrForeignKustomization: the output directory holds a kustomization.yaml
+// that bgrender did not write, which it will not overwrite.
+var ErrForeignKustomization = errors.New("a kustomization.yaml without bgrender's header")
+
 // FileName is the file that WriteDir writes an object to: kind and name in
 // lower case, such as deployment-my-application-blue.yaml.
 func FileName(o Object) string {
@@ -30,6 +34,11 @@ type kustomization struct {
 // Dir returns the files of an output directory: one per object and a
 // kustomization.yaml listing them in render order, ready for Argo CD or Flux.
 func Dir(objs []Object) (map[string][]byte, []string, error) {
+	return dirFiles(objs, nil)
+}
+
+// dirFiles is Dir with more resources (the user's) listed after bgrender's.
+func dirFiles(objs []Object, extra []string) (map[string][]byte, []string, error) {
 	files := map[string][]byte{}
 	names := make([]string, 0, len(objs)+1)
 	for _, o := range objs {
@@ -47,7 +56,7 @@ func Dir(objs []Object) (map[string][]byte, []string, error) {
 	k, err := yaml.Marshal(kustomization{
 		APIVersion: "kustomize.config.k8s.io/v1beta1",
 		Kind:       "Kustomization",
-		Resources:  names,
+		Resources:  append(names[:len(names):len(names)], extra...),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -57,15 +66,32 @@ func Dir(objs []Object) (map[string][]byte, []string, error) {
 }
 
 // WriteDir writes the objects into dir (created if needed) as Dir lays
-// them out. Files that an earlier bgrender run listed in its
-// kustomization.yaml and that are no longer rendered are removed; other
-// files in dir are left alone. Each file is replaced atomically.
+// them out. A file that an earlier bgrender run wrote (listed in its
+// kustomization.yaml, and labeled app.kubernetes.io/managed-by=bgrender)
+// and that is no longer rendered is removed. Resources that the user added
+// to that kustomization.yaml stay listed, after bgrender's, and their files
+// are never touched; other files in dir are left alone. Each file is
+// replaced atomically.
 func WriteDir(dir string, objs []Object) error {
-	files, order, err := Dir(objs)
+	previous, err := previousResources(dir)
 	if err != nil {
 		return err
 	}
-	stale, err := previousResources(dir)
+	rendered := map[string]bool{}
+	for _, o := range objs {
+		rendered[FileName(o)] = true
+	}
+	var stale, extra []string
+	for _, name := range previous {
+		switch {
+		case rendered[name]:
+		case writtenByBgrender(dir, name):
+			stale = append(stale, name)
+		default:
+			extra = append(extra, name)
+		}
+	}
+	files, order, err := dirFiles(objs, extra)
 	if err != nil {
 		return err
 	}
@@ -78,14 +104,33 @@ func WriteDir(dir string, objs []Object) error {
 		}
 	}
 	for _, name := range stale {
-		if _, keep := files[name]; keep || name != filepath.Base(name) || !strings.HasSuffix(name, ".yaml") {
-			continue
-		}
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove stale %s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// writtenByBgrender reports whether the resource name in dir is a file
+// that bgrender wrote: a plain .yaml file right in dir holding one object
+// labeled app.kubernetes.io/managed-by=bgrender.
+func writtenByBgrender(dir, name string) bool {
+	if name != filepath.Base(name) || !strings.HasSuffix(name, ".yaml") || name == "kustomization.yaml" {
+		return false
+	}
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return false
+	}
+	var obj struct {
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+	}
+	if err := yaml.Unmarshal(data, &obj); err != nil {
+		return false
+	}
+	return obj.Metadata.Labels[LabelManagedBy] == ManagedBy
 }
 
 // previousResources lists the resources of a kustomization.yaml in dir
@@ -99,7 +144,7 @@ func previousResources(dir string) ([]string, error) {
 		return nil, err
 	}
 	if !bytes.HasPrefix(data, []byte(KustomizationHeader)) {
-		return nil, fmt.Errorf("%s already holds a kustomization.yaml that bgrender did not write; choose an empty directory", dir)
+		return nil, fmt.Errorf("%s already holds a kustomization.yaml that bgrender did not write; choose an empty directory: %w", dir, ErrForeignKustomization)
 	}
 	var k kustomization
 	if err := yaml.Unmarshal(data, &k); err != nil {

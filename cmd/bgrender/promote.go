@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -79,6 +82,9 @@ func (g *gitFlags) target(s streams) (*promote.Target, error) {
 	if g.output != "text" && g.output != "json" {
 		return nil, usageError("--output %q: expected text or json", g.output)
 	}
+	if slices.Contains(strings.Split(filepath.ToSlash(g.path), "/"), "..") {
+		return nil, usageError("--path %q: name a folder inside the repository, without ..", g.path)
+	}
 	if g.maxAttempts < 1 {
 		return nil, usageError("--max-attempts %d: must be at least 1", g.maxAttempts)
 	}
@@ -99,7 +105,7 @@ func (g *gitFlags) target(s streams) (*promote.Target, error) {
 	if g.messageTemplate != "" {
 		text, err := os.ReadFile(g.messageTemplate)
 		if err != nil {
-			return nil, usageError("--message-template: %v", unwrapPathError(err))
+			return nil, usageError("--message-template %s: %v", g.messageTemplate, unwrapPathError(err))
 		}
 		if t.Message, err = gitops.ParseMessageTemplate(g.messageTemplate, string(text)); err != nil {
 			return nil, usageError("--message-template: %v", err)

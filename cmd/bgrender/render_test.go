@@ -102,6 +102,17 @@ func TestRenderOutputDirRemovesStaleFilesOnly(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "ingress-checkout-preview.yaml")); err != nil {
 		t.Fatal(err)
 	}
+	// The user lists a file and a base of their own in bgrender's
+	// kustomization.yaml: a later render keeps both, listed and on disk.
+	mine := filepath.Join(dir, "configmap-extra.yaml")
+	if err := os.WriteFile(mine, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kust := filepath.Join(dir, "kustomization.yaml")
+	k, _ := os.ReadFile(kust)
+	if err := os.WriteFile(kust, append(k, "- configmap-extra.yaml\n- ../base\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	data, _ := os.ReadFile(full)
 	noIngress := strings.Replace(string(data), "  ingress:\n", "  xingress:\n", 1)
 	noIngress = strings.Split(noIngress, "  xingress:\n")[0] + "\n"
@@ -111,8 +122,14 @@ func TestRenderOutputDirRemovesStaleFilesOnly(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "ingress-checkout-preview.yaml")); !os.IsNotExist(err) {
 		t.Errorf("the Ingress that is no longer rendered is still in the directory (err=%v)", err)
 	}
-	if _, err := os.Stat(keep); err != nil {
-		t.Errorf("a file that bgrender did not write was removed: %v", err)
+	for _, f := range []string{keep, mine} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("a file that bgrender did not write was removed: %v", err)
+		}
+	}
+	k, _ = os.ReadFile(kust)
+	if !strings.HasSuffix(string(k), "- configmap-extra.yaml\n- ../base\n") || strings.Contains(string(k), "ingress-checkout") {
+		t.Errorf("kustomization.yaml does not keep the user's resources after bgrender's:\n%s", k)
 	}
 }
 
