@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -84,8 +87,8 @@ func golden(t *testing.T, name string, got []byte) {
 
 // TestHelmUpgradeKeepsActiveColor is the story the post-renderer exists
 // for, against a real API server: install, upgrade with a new image (it
-// lands on the idle color only), flip with --active, upgrade again (the next
-// image lands on the new idle color).
+// lands on the idle color only), flip with --active (both colors keep what
+// they ran), upgrade again (the next image lands on the new idle color).
 func TestHelmUpgradeKeepsActiveColor(t *testing.T) {
 	srv := kubetest.Require(t)
 	for _, tc := range []struct {
@@ -93,10 +96,14 @@ func TestHelmUpgradeKeepsActiveColor(t *testing.T) {
 		major  int
 		bare   bool
 		source func(release string) string
+		// noNamespace leaves out --namespace: Helm does not pass the
+		// release namespace, so bgrender must find the release itself.
+		noNamespace bool
 	}{
-		{"helm3-from-release", 3, false, func(r string) string { return "--from-release=" + r }},
-		{"helm3-from-cluster", 3, true, func(string) string { return "--from-cluster" }},
-		{"helm4-from-release", 4, false, func(r string) string { return "--from-release=" + r }},
+		{"helm3-from-release", 3, false, func(r string) string { return "--from-release=" + r }, false},
+		{"helm3-from-cluster", 3, true, func(string) string { return "--from-cluster" }, false},
+		{"helm4-from-release", 4, false, func(r string) string { return "--from-release=" + r }, false},
+		{"helm4-no-namespace", 4, false, func(r string) string { return "--from-release=" + r }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -120,10 +127,17 @@ func TestHelmUpgradeKeepsActiveColor(t *testing.T) {
 				t.Fatal(err)
 			}
 			release := "web"
+			if tc.noNamespace {
+				release = "solo" // the other stories' "web" is in other namespaces
+			}
 			helm := func(tag string, extra ...string) {
 				t.Helper()
+				pr := []string{tc.source(release), "--namespace=" + ns}
+				if tc.noNamespace {
+					pr = pr[:1]
+				}
 				cmd := append([]string{"upgrade", "--install", release, "../examples/charts/web", "--namespace", ns, "--set", "image.tag=" + tag},
-					args(flags, append([]string{tc.source(release), "--namespace=" + ns}, extra...)...)...)
+					args(flags, append(pr, extra...)...)...)
 				if _, stderr, err := h.Run(ctx, cmd...); err != nil {
 					t.Fatalf("helm %s: %v\n%s", strings.Join(cmd, " "), err, stderr)
 				}
@@ -167,8 +181,8 @@ func TestHelmUpgradeKeepsActiveColor(t *testing.T) {
 					t.Fatalf("status after %s: %v", step, err)
 				}
 				got := fmt.Sprintf("live=%s %s=%v %s=%v", app.Live, app.Colors[0].Deployment, app.Colors[0].Images, app.Colors[1].Deployment, app.Colors[1].Images)
-				want := fmt.Sprintf("live=%s web-blue=[nginxinc/nginx-unprivileged:%s] web-green=[nginxinc/nginx-unprivileged:%s]", wantLive, wantBlue, wantGreen)
-				if got != want || app.Services[1].Name != "web-preview" || app.Services[1].Selects == wantLive {
+				want := fmt.Sprintf("live=%s %s-blue=[nginxinc/nginx-unprivileged:%s] %s-green=[nginxinc/nginx-unprivileged:%s]", wantLive, release, wantBlue, release, wantGreen)
+				if got != want || app.Services[1].Name != release+"-preview" || app.Services[1].Selects == wantLive {
 					t.Errorf("status after %s: %s, preview %+v; want %s", step, got, app.Services[1], want)
 				}
 			}
@@ -177,10 +191,39 @@ func TestHelmUpgradeKeepsActiveColor(t *testing.T) {
 			check("install", "1.25.0", "1.25.0", "blue")
 			helm("1.26.0")
 			check("upgrade to 1.26", "1.25.0", "1.26.0", "blue")
+			// The promotion flips the Services and keeps both colors: blue,
+			// live until now, still runs 1.25 to roll back to.
 			helm("1.26.0", "--active=green")
-			check("flip to green", "1.26.0", "1.26.0", "green")
+			check("flip to green", "1.25.0", "1.26.0", "green")
 			helm("1.27.0")
 			check("upgrade to 1.27", "1.27.0", "1.26.0", "green")
+			// The next promotion: blue goes live on 1.27, green keeps 1.26.
+			helm("1.27.0", "--active=blue")
+			check("flip to blue", "1.27.0", "1.26.0", "blue")
+
+			if tc.noNamespace {
+				// A release of the same name in a second namespace: bgrender
+				// cannot tell which one Helm upgrades, and says so.
+				other := ns + "-b"
+				if err := srv.CreateNamespace(ctx, other, nil); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := client.CoreV1().Secrets(other).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
+					Name: "sh.helm.release.v1." + release + ".v1", Labels: map[string]string{"owner": "helm", "name": release, "status": "deployed", "version": "1"},
+				}}, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				cmd := exec.CommandContext(ctx, helmtest.BuildBgrender(t), "postrender", "--from-release="+release, "--kubeconfig", kubeconfig)
+				cmd.Stdin = strings.NewReader("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+				var stdout, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				err := cmd.Run()
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) || exit.ExitCode() != 2 || stdout.Len() != 0 ||
+					!strings.Contains(stderr.String(), "release "+release+" exists in namespaces "+ns+", "+other) {
+					t.Errorf("ambiguous release: %v, stdout %q, stderr %s", err, stdout.String(), stderr.String())
+				}
+			}
 		})
 	}
 }

@@ -238,11 +238,34 @@ func TestUpgradeGoesToIdleColor(t *testing.T) {
 	if get(t, objs["Service/web"], "spec.selector.bgrender\\.io/color") != "green" {
 		t.Errorf("the Service must keep routing to green")
 	}
-	// Flipping --active is the promotion; the new render then goes to green's other, blue.
-	flipped := docs(t, run(t, upgraded, postrender.Options{Previous: prev, Active: spec.Blue}))
-	if get(t, flipped["Service/web"], "spec.selector.bgrender\\.io/color") != "blue" {
-		t.Errorf("--active=blue did not flip the Service")
+	// Flipping --active is the promotion: the Service routes to blue, and
+	// both colors keep what they ran, so green, live until now, is still
+	// there to roll back to; the render goes nowhere.
+	promoted := strings.Replace(stream, "example/web:1.0", "example/web:3.0", 1)
+	prev.deployments["/web-blue"] = objs["Deployment/web-blue"].MustString()
+	flipped := docs(t, run(t, promoted, postrender.Options{Previous: prev, Active: spec.Blue}))
+	if get(t, flipped["Service/web"], "spec.selector.bgrender\\.io/color") != "blue" || get(t, flipped["Service/web-preview"], "spec.selector.bgrender\\.io/color") != "green" {
+		t.Errorf("--active=blue did not flip the Services")
 	}
+	flippedImage := func(c string) string {
+		return get(t, flipped["Deployment/web-"+c], "spec.template.spec.containers.[name=web].image")
+	}
+	if flippedImage("blue") != "example/web:2.0" || flippedImage("green") != "example/web:1.0" {
+		t.Errorf("promotion: blue=%s green=%s; want both kept (blue 2.0, green 1.0)", flippedImage("blue"), flippedImage("green"))
+	}
+	// --target puts the render on a color even then.
+	targeted := docs(t, run(t, promoted, postrender.Options{Previous: prev, Active: spec.Blue, Target: spec.Green}))
+	if got := get(t, targeted["Deployment/web-green"], "spec.template.spec.containers.[name=web].image"); got != "example/web:3.0" {
+		t.Errorf("--target=green during a promotion: green runs %s, want 3.0", got)
+	}
+	// The same --active again is no longer a promotion: the render goes to
+	// the idle color, green.
+	prev.active = spec.Blue
+	again := docs(t, run(t, promoted, postrender.Options{Previous: prev, Active: spec.Blue}))
+	if got := get(t, again["Deployment/web-green"], "spec.template.spec.containers.[name=web].image"); got != "example/web:3.0" {
+		t.Errorf("after the promotion, the next upgrade put %s on idle green, want 3.0", got)
+	}
+	prev.active = spec.Green
 	if again := run(t, upgraded, postrender.Options{Previous: prev}); again != out {
 		t.Errorf("same input and previous release gave different output")
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -16,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -69,19 +71,48 @@ func (r *Release) load(ctx context.Context) (*manifestState, error) {
 	return r.state, r.err
 }
 
-// deployed returns the newest deployed revision, or nil if there is none.
-func (r *Release) deployed(ctx context.Context) (*release.Release, error) {
-	driver := r.Driver
+// storage returns the resource that holds Helm's release records.
+func storage(driver string) (schema.GroupVersionResource, error) {
 	if driver == "" {
 		driver = os.Getenv("HELM_DRIVER")
 	}
-	gvr := cluster.Secrets
 	switch driver {
 	case "", "secret", "secrets":
+		return cluster.Secrets, nil
 	case "configmap", "configmaps":
-		gvr = cluster.ConfigMaps
-	default:
-		return nil, fmt.Errorf("HELM_DRIVER %q: bgrender reads releases stored in secrets or configmaps", driver)
+		return cluster.ConfigMaps, nil
+	}
+	return schema.GroupVersionResource{}, fmt.Errorf("HELM_DRIVER %q: bgrender reads releases stored in secrets or configmaps", driver)
+}
+
+// ReleaseNamespaces lists the namespaces that hold records of the Helm
+// release name, searching every namespace (Helm does not tell a
+// post-renderer the release namespace). A forbidden search returns
+// apierrors.IsForbidden.
+func ReleaseNamespaces(ctx context.Context, client dynamic.Interface, name, driver string) ([]string, error) {
+	gvr, err := storage(driver)
+	if err != nil {
+		return nil, err
+	}
+	list, err := client.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: "owner=helm,name=" + name})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, item := range list.Items {
+		if ns := item.GetNamespace(); !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// deployed returns the newest deployed revision, or nil if there is none.
+func (r *Release) deployed(ctx context.Context) (*release.Release, error) {
+	gvr, err := storage(r.Driver)
+	if err != nil {
+		return nil, err
 	}
 	list, err := r.Client.Resource(gvr).Namespace(r.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: "owner=helm,status=deployed,name=" + r.Name,

@@ -74,6 +74,9 @@ type transformer struct {
 	target  spec.Color
 	// activeFrom remembers which Service the active color was read from.
 	activeFrom string
+	// promotion: this render flips the active color of the previous
+	// release; no color gets the new render of the Deployments.
+	promotion bool
 	// usage is what each written Deployment runs, for the quota, and
 	// hpaMax the maxReplicas of the autoscaler of each, by name.
 	usage  []podUsage
@@ -463,8 +466,9 @@ func (t *transformer) changes(o *object) bool {
 // resolveColors settles the active color (the flag, else what the previous
 // release routed to, else blue) and the color that gets the new render.
 func (t *transformer) resolveColors(ctx context.Context) error {
-	t.active = t.opts.Active
-	if t.active == "" && t.opts.Previous != nil {
+	var previous spec.Color // what the previous release routed to
+	if t.opts.Previous != nil {
+	services:
 		for _, d := range t.docs {
 			for _, o := range d.objs {
 				if o.kind != "Service" || !t.changes(o) {
@@ -475,19 +479,25 @@ func (t *transformer) resolveColors(ctx context.Context) error {
 					return fmt.Errorf("read the previous active color of Service %s: %w", o.name, err)
 				}
 				if c != "" {
-					t.active, t.activeFrom = c, o.name
-					break
+					previous, t.activeFrom = c, o.name
+					break services
 				}
 			}
-			if t.active != "" {
-				break
-			}
 		}
+	}
+	t.active = t.opts.Active
+	if t.active == "" {
+		t.active = previous
 	}
 	if t.active == "" {
 		t.active = spec.Blue
 	}
 	t.target = t.opts.Target
+	// A new --active is a promotion: traffic moves to the color that was
+	// idle, and both colors keep what they ran, so that the color that
+	// was live stays the rollback target. --target also puts the render
+	// on a color.
+	t.promotion = t.target == "" && previous != "" && previous != t.active
 	if t.target == "" {
 		t.target = t.active.Other()
 	}

@@ -141,7 +141,7 @@ func colorName(name string, c spec.Color) string { return name + "-" + string(c)
 func (t *transformer) expandDeployment(ctx context.Context, d *deployment) ([]*kyaml.RNode, error) {
 	var out []*kyaml.RNode
 	for _, c := range spec.Colors {
-		if c != t.target && t.opts.Previous != nil {
+		if (c != t.target || t.promotion) && t.opts.Previous != nil {
 			prev, err := t.opts.Previous.Deployment(ctx, d.namespace, colorName(d.name, c))
 			if err != nil {
 				return nil, runtimeError(fmt.Errorf("read the previous %s: %w", colorName(d.name, c), err))

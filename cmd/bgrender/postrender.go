@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/bgrender/bgrender/cluster"
@@ -62,7 +64,7 @@ is 2.`,
 			target := fs.String("target", "", "the `COLOR` that gets the new render (default: the one that is not active)")
 			fromRelease := fs.String("from-release", "", "carry the active color forward from the last deployed revision of Helm `RELEASE`")
 			fromCluster := fs.Bool("from-cluster", false, "carry the active color forward from the live cluster")
-			namespace := fs.StringP("namespace", "n", "", "release `NAMESPACE` (default: $HELM_NAMESPACE, else the kubeconfig's)")
+			namespace := fs.StringP("namespace", "n", "", "release `NAMESPACE` (default: $HELM_NAMESPACE; else, with --from-release, the namespace that holds the release, else the kubeconfig's)")
 			kubeconfig := fs.String("kubeconfig", "", "kubeconfig `FILE` (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
 			kubeContext := fs.String("kube-context", "", "kubeconfig `CONTEXT` to use")
 			networkPolicy := fs.Bool("network-policy", false, "add per-color NetworkPolicies: blue and green cannot reach each other")
@@ -104,7 +106,8 @@ is 2.`,
 				if cfg.Quota != nil && fs.Changed("quota-name") {
 					cfg.Quota.Name = *quotaName
 				}
-				opts, err := postrenderOptions(cfg)
+				ctx := context.Background()
+				opts, err := postrenderOptions(ctx, cfg, s.err)
 				if err != nil {
 					return err
 				}
@@ -112,7 +115,7 @@ is 2.`,
 				if err != nil {
 					return fmt.Errorf("read standard input: %w", err)
 				}
-				out, err := postrender.Run(context.Background(), in, opts)
+				out, err := postrender.Run(ctx, in, opts)
 				if err != nil {
 					return err
 				}
@@ -125,7 +128,7 @@ is 2.`,
 
 // postrenderOptions checks the settings and connects to the cluster when
 // the previous state is read from it.
-func postrenderOptions(cfg *postrender.Config) (postrender.Options, error) {
+func postrenderOptions(ctx context.Context, cfg *postrender.Config, stderr io.Writer) (postrender.Options, error) {
 	opts := postrender.Options{
 		ColorLabel:    cfg.ColorLabel,
 		Active:        cfg.Active,
@@ -158,9 +161,26 @@ func postrenderOptions(cfg *postrender.Config) (postrender.Options, error) {
 	if cfg.FromRelease == "" && !cfg.FromCluster {
 		return opts, nil
 	}
-	client, ns, err := cluster.Options{Kubeconfig: cfg.Kubeconfig, Context: cfg.Context, Namespace: cfg.Namespace}.Dynamic()
+	explicit := opts.Namespace != ""
+	client, ns, err := cluster.Options{Kubeconfig: cfg.Kubeconfig, Context: cfg.Context, Namespace: opts.Namespace}.Dynamic()
 	if err != nil {
 		return opts, err
+	}
+	if cfg.FromRelease != "" && !explicit {
+		// Helm does not pass the release namespace to a post-renderer:
+		// find where the release lives rather than guess from the
+		// kubeconfig, which would take an upgrade for a first install.
+		found, err := postrender.ReleaseNamespaces(ctx, client, cfg.FromRelease, "")
+		switch {
+		case apierrors.IsForbidden(err):
+			fmt.Fprintf(stderr, "bgrender postrender: warning: may not search every namespace for release %s; reading it in namespace %s (pass --namespace)\n", cfg.FromRelease, ns)
+		case err != nil:
+			return opts, fmt.Errorf("look for release %s: %w", cfg.FromRelease, err)
+		case len(found) == 1:
+			ns = found[0]
+		case len(found) > 1:
+			return opts, usageError("release %s exists in namespaces %s: Helm does not tell a post-renderer which one it is upgrading; pass --post-renderer-args --namespace=NAMESPACE", cfg.FromRelease, strings.Join(found, ", "))
+		}
 	}
 	opts.Namespace = ns
 	if cfg.FromRelease != "" {
