@@ -287,6 +287,13 @@ func TestNetworkPolicyAndQuota(t *testing.T) {
 	if get(t, q, "spec.hard.requests\\.cpu") != "500m" || get(t, q, "spec.hard.requests\\.memory") != "320Mi" || get(t, q, "spec.hard.pods") != "5" {
 		t.Errorf("quota:\n%s", q.MustString())
 	}
+	// An HPA that may scale each color to 4: the quota counts 4 per color.
+	withHPA := stream + "---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 2\n  maxReplicas: 4\n"
+	q = docs(t, run(t, withHPA, postrender.Options{Quota: &postrender.QuotaOptions{}}))["ResourceQuota/bgrender"]
+	// 2 colors × 4 replicas × 100m, 64Mi, plus 25%.
+	if get(t, q, "spec.hard.requests\\.cpu") != "1" || get(t, q, "spec.hard.requests\\.memory") != "640Mi" || get(t, q, "spec.hard.pods") != "10" {
+		t.Errorf("quota with an HPA up to 4:\n%s", q.MustString())
+	}
 }
 
 func TestHelm4FilenameAnnotationIsKept(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strconv"
 
 	yaml "go.yaml.in/yaml/v3"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
@@ -298,10 +299,10 @@ func (t *transformer) expandHPA(o *object) ([]*kyaml.RNode, error) {
 		if err := ref.PipeE(kyaml.SetField("name", kyaml.NewStringRNode(target))); err != nil {
 			return err
 		}
-		if m, err := clone.GetString("spec.maxReplicas"); err == nil {
-			var n int32
-			if _, err := fmt.Sscan(m, &n); err == nil {
-				t.hpaMax[target] = n
+		// maxReplicas is an integer: kyaml's GetString refuses it.
+		if m := mappingValue(mappingValue(clone.YNode(), "spec"), "maxReplicas"); m != nil && m.Kind == yaml.ScalarNode {
+			if n, err := strconv.ParseInt(m.Value, 10, 32); err == nil {
+				t.hpaMax[target] = int32(n)
 			}
 		}
 		return nil
