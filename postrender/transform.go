@@ -30,6 +30,7 @@ type object struct {
 	name      string
 	namespace string // as written; may be empty
 	hook      bool   // a Helm hook, which passes through untouched
+	skip      bool   // a Service marked bgrender.io/skip: "true"
 	doc       int    // 1-based document number, for errors
 	line      int    // line of the object in the stream
 
@@ -61,6 +62,15 @@ type deployment struct {
 	filename    string      // Helm 4's postrender-filename annotation
 }
 
+// workload is an object with a pod template that is not made blue/green.
+type workload struct {
+	desc      string // as object.String says it
+	kind      string
+	name      string
+	namespace string
+	podLabels labels.Set
+}
+
 // transformer holds one run's state.
 type transformer struct {
 	opts    Options
@@ -72,6 +82,9 @@ type transformer struct {
 	byLabel map[string][]*deployment
 	active  spec.Color
 	target  spec.Color
+	// others are the workloads whose pods stay as they are: StatefulSets,
+	// DaemonSets, ReplicaSets and Deployments that are not transformed.
+	others []*workload
 	// activeFrom remembers which Service the active color was read from.
 	activeFrom string
 	// promotion: this render flips the active color of the previous
@@ -91,6 +104,9 @@ func Run(ctx context.Context, in []byte, opts Options) ([]byte, error) {
 	}
 	t := &transformer{opts: opts, byName: map[string]*deployment{}, byLabel: map[string][]*deployment{}, hpaMax: map[string]int32{}}
 	if err := t.read(in); err != nil {
+		return nil, inputError(err)
+	}
+	if err := t.check(); err != nil {
 		return nil, inputError(err)
 	}
 	if err := t.resolveColors(ctx); err != nil {
@@ -147,6 +163,10 @@ func (t *transformer) read(in []byte) error {
 			d.node = node // Lists are rare; keep them parsed
 		case interesting(o):
 			d.objs = []*object{o}
+		case podTemplateKinds[o.kind]:
+			if err := t.addWorkload(o); err != nil {
+				return err
+			}
 		}
 		for _, o := range d.objs {
 			if err := t.describe(o); err != nil {
@@ -178,6 +198,7 @@ func (t *transformer) describe(o *object) error {
 	case "Deployment":
 		return t.addDeployment(o)
 	case "Service":
+		o.skip = o.rn.GetAnnotations()[AnnotationSkip] == "true"
 		if o.selector, err = stringMap(o.rn, "spec", "selector"); err != nil {
 			return fmt.Errorf("%s: %w", o, err)
 		}
@@ -188,6 +209,10 @@ func (t *transformer) describe(o *object) error {
 	case "PodDisruptionBudget":
 		if o.pdb, err = labelSelector(o, "spec", "selector"); err != nil {
 			return err
+		}
+	default:
+		if podTemplateKinds[o.kind] { // an item of a List
+			return t.addWorkload(o)
 		}
 	}
 	return nil
@@ -301,11 +326,8 @@ func interesting(o *object) bool {
 func (t *transformer) addDeployment(o *object) error {
 	meta := o.rn.GetLabels()
 	annotations := o.rn.GetAnnotations()
-	if annotations[AnnotationSkip] == "true" {
-		return nil
-	}
-	if t.opts.Select != nil && !t.opts.Select.Matches(labels.Set(meta)) {
-		return nil
+	if annotations[AnnotationSkip] == "true" || (t.opts.Select != nil && !t.opts.Select.Matches(labels.Set(meta))) {
+		return t.addWorkload(o)
 	}
 	if o.name == "" {
 		return fmt.Errorf("%s: metadata.name: required", o)
@@ -343,6 +365,29 @@ func (t *transformer) addDeployment(o *object) error {
 	t.deploys = append(t.deploys, d)
 	for k, v := range podLabels {
 		t.byLabel[labelKey(d.namespace, k, v)] = append(t.byLabel[labelKey(d.namespace, k, v)], d)
+	}
+	return nil
+}
+
+// podTemplateKinds are the other kinds whose pods a Service may select.
+var podTemplateKinds = map[string]bool{"StatefulSet": true, "DaemonSet": true, "ReplicaSet": true}
+
+// addWorkload records the pod labels of a workload that is not made
+// blue/green, so that a Service that also selects its pods is not routed
+// to one color (which would drop them).
+func (t *transformer) addWorkload(o *object) error {
+	if o.name == "" {
+		o.name, o.namespace = o.rn.GetName(), o.rn.GetNamespace()
+	}
+	if _, hook := o.rn.GetAnnotations()[AnnotationHelmHook]; hook {
+		return nil
+	}
+	podLabels, err := stringMap(o.rn, "spec", "template", "metadata", "labels")
+	if err != nil {
+		return fmt.Errorf("%s: %w", o, err)
+	}
+	if len(podLabels) > 0 {
+		t.others = append(t.others, &workload{desc: o.String(), kind: o.kind, name: o.name, namespace: t.namespaceOf(o), podLabels: podLabels})
 	}
 	return nil
 }
@@ -447,7 +492,7 @@ func (t *transformer) changes(o *object) bool {
 		return d != nil && d.object == o
 	case "Service":
 		_, colored := o.selector[t.opts.ColorLabel]
-		return !colored && len(t.selectedBy(t.namespaceOf(o), o.selector)) > 0
+		return !o.skip && !colored && len(t.selectedBy(t.namespaceOf(o), o.selector)) > 0
 	case "HorizontalPodAutoscaler":
 		return o.target != "" && t.byName[t.namespaceOf(o)+"/"+o.target] != nil
 	case "PodDisruptionBudget":
@@ -461,6 +506,56 @@ func (t *transformer) changes(o *object) bool {
 		}
 	}
 	return false
+}
+
+// check refuses what would make a broken release: a Service routed to one
+// color that also selects pods that have no color (they would drop out of
+// it), and an object bgrender adds whose name the chart already uses.
+func (t *transformer) check() error {
+	taken := map[string]*object{} // kind/namespace/name of the chart's objects
+	var all []*object
+	for _, d := range t.docs {
+		for _, o := range d.objs {
+			if o.name != "" {
+				taken[o.kind+"/"+t.namespaceOf(o)+"/"+o.name] = o
+			}
+			all = append(all, o)
+		}
+	}
+	for _, o := range all {
+		if !t.changes(o) {
+			continue
+		}
+		var added []string
+		switch o.kind {
+		case "Service":
+			if err := t.checkServiceSelects(o); err != nil {
+				return err
+			}
+			added = []string{o.name + "-preview"}
+		case "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget":
+			added = []string{colorName(o.name, spec.Blue), colorName(o.name, spec.Green)}
+		}
+		for _, name := range added {
+			if other := taken[o.kind+"/"+t.namespaceOf(o)+"/"+name]; other != nil {
+				return fmt.Errorf("%s: bgrender would add %s %s, but the chart has one of that name (%s); rename one of them", o, o.kind, name, other)
+			}
+		}
+	}
+	return nil
+}
+
+// checkServiceSelects refuses a Service that selects the pods of a
+// workload that is not made blue/green as well as a transformed one.
+func (t *transformer) checkServiceSelects(o *object) error {
+	sel := labels.SelectorFromValidatedSet(o.selector)
+	for _, w := range t.others {
+		if w.namespace == t.namespaceOf(o) && sel.Matches(w.podLabels) {
+			return fmt.Errorf("%s: selects the pods of %s, which are not made blue/green, and of Deployment %s, which are: routing the Service to one color would drop %s's pods; annotate the Service with %s: \"true\" to leave it as it is, or narrow its selector",
+				o, w.desc, t.selectedBy(t.namespaceOf(o), o.selector)[0].name, w.name, AnnotationSkip)
+		}
+	}
+	return nil
 }
 
 // resolveColors settles the active color (the flag, else what the previous

@@ -34,6 +34,31 @@ spec:
   ports: [{port: 80}]
 `
 
+const statefulSet = `---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: web, role: db}}
+  template:
+    metadata: {labels: {app: web, role: db}}
+    spec: {containers: [{name: db, image: "example/db:1"}]}
+`
+
+// TestPostrenderServiceSkip: a Service marked bgrender.io/skip is left as
+// it is, so a Service that also selects other pods can stay.
+func TestPostrenderServiceSkip(t *testing.T) {
+	in := strings.Replace(chartStream, "  name: web\nspec:\n  selector: {", "  name: web\n  annotations: {bgrender.io/skip: \"true\"}\nspec:\n  selector: {", 1) + statefulSet
+	res := runCLI(t, in, "postrender")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	if !strings.Contains(res.stdout, "  selector: {app: web}\n") || strings.Contains(res.stdout, "web-preview") || !strings.Contains(res.stdout, "name: web-green") {
+		t.Errorf("the skipped Service changed, or the Deployment did not:\n%s", res.stdout)
+	}
+}
+
 func TestPostrenderStream(t *testing.T) {
 	res := runCLI(t, chartStream, "postrender", "--color-label", "version", "--active", "green")
 	if res.code != 0 {
@@ -71,6 +96,12 @@ func TestPostrenderBadInput(t *testing.T) {
 		{"document with no apiVersion", "kind: ConfigMap\nmetadata: {name: x}\n", nil, "apiVersion: required"},
 		{"deployment without selector", strings.Replace(chartStream, "  selector:\n    matchLabels: {app: web}\n", "", 1), nil, `document 1 (line 3, Deployment "web"): spec.selector: required`},
 		{"service name too long for -preview", strings.Replace(chartStream, "  name: web\nspec:\n  selector: {", "  name: "+strings.Repeat("w", 56)+"\nspec:\n  selector: {", 1), nil, `document 2 (line 17, Service "` + strings.Repeat("w", 56) + `"): the preview Service ` + strings.Repeat("w", 56) + `-preview would have 64 characters`},
+		{"preview name taken", chartStream + "---\napiVersion: v1\nkind: Service\nmetadata: {name: web-preview}\nspec: {selector: {app: other}, ports: [{port: 8080}]}\n", nil,
+			`document 2 (line 17, Service "web"): bgrender would add Service web-preview, but the chart has one of that name (document 3 (line 25, Service "web-preview"))`},
+		{"color name taken", chartStream + "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web-blue}\nspec: {selector: {matchLabels: {app: x}}, template: {metadata: {labels: {app: x}}, spec: {containers: [{name: x, image: x}]}}}\n", nil,
+			`bgrender would add Deployment web-blue, but the chart has one of that name`},
+		{"service also selects a StatefulSet", chartStream + statefulSet, nil,
+			`document 2 (line 17, Service "web"): selects the pods of document 3 (line 25, StatefulSet "db"), which are not made blue/green, and of Deployment web, which are: routing the Service to one color would drop db's pods; annotate the Service with bgrender.io/skip: "true"`},
 		{"a scalar document", "hello\n", nil, "document 1 (line 1): expected a Kubernetes object"},
 		{"binary garbage", "\x00\x01\x02\xff", nil, "document 1"},
 		{"list items not a list", "apiVersion: v1\nkind: List\nitems: 3\n", nil, "items: expected a list"},
