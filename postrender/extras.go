@@ -26,6 +26,19 @@ func (t *transformer) extras() ([]byte, error) {
 			for _, c := range spec.Colors {
 				np := render.NetworkPolicy(app, c)
 				np.Namespace = d.object.namespace
+				if len(d.matchExpressions) > 0 {
+					// The Deployment's own selector, plus the color: the
+					// policy's pods and its same-color peers.
+					np.Spec.PodSelector.MatchExpressions = d.matchExpressions
+					np.Spec.Ingress[0].From[0].PodSelector.MatchExpressions = d.matchExpressions
+					for _, rule := range np.Spec.Egress {
+						for _, peer := range rule.To {
+							if peer.PodSelector != nil && peer.NamespaceSelector == nil && peer.PodSelector.MatchLabels[t.opts.ColorLabel] == string(c) {
+								peer.PodSelector.MatchExpressions = d.matchExpressions
+							}
+						}
+					}
+				}
 				objs = append(objs, np)
 			}
 		}

@@ -287,6 +287,15 @@ func TestNetworkPolicyAndQuota(t *testing.T) {
 	if get(t, q, "spec.hard.requests\\.cpu") != "500m" || get(t, q, "spec.hard.requests\\.memory") != "320Mi" || get(t, q, "spec.hard.pods") != "5" {
 		t.Errorf("quota:\n%s", q.MustString())
 	}
+	// A Deployment that selects its pods with matchExpressions only: the
+	// policy selects them with those, plus the color.
+	exprs := strings.Replace(stream, "    matchLabels:\n      app: web\n", "    matchExpressions: [{key: app, operator: In, values: [web]}]\n", 1)
+	np := docs(t, run(t, exprs, postrender.Options{NetworkPolicy: &postrender.NetworkPolicyOptions{}}))["NetworkPolicy/web-green"]
+	for _, path := range []string{"spec.podSelector", "spec.ingress.0.from.0.podSelector", "spec.egress.1.to.0.podSelector"} {
+		if get(t, np, path+".matchExpressions.0.key") != "app" || get(t, np, path+".matchLabels.bgrender\\.io/color") != "green" {
+			t.Errorf("%s does not select the Deployment's pods of green:\n%s", path, np.MustString())
+		}
+	}
 	// An HPA that may scale each color to 4: the quota counts 4 per color.
 	withHPA := stream + "---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 2\n  maxReplicas: 4\n"
 	q = docs(t, run(t, withHPA, postrender.Options{Quota: &postrender.QuotaOptions{}}))["ResourceQuota/bgrender"]

@@ -58,7 +58,9 @@ type deployment struct {
 	namespace   string // where it runs: as written, else the release namespace
 	podLabels   labels.Set
 	matchLabels map[string]string
-	ports       []spec.Port // the containers' ports, for NetworkPolicies
+	// matchExpressions of the selector, for NetworkPolicies.
+	matchExpressions []metav1.LabelSelectorRequirement
+	ports            []spec.Port // the containers' ports, for NetworkPolicies
 	filename    string      // Helm 4's postrender-filename annotation
 }
 
@@ -357,6 +359,15 @@ func (t *transformer) addDeployment(o *object) error {
 	}
 	d := &deployment{object: o, namespace: t.namespaceOf(o), podLabels: podLabels, matchLabels: matchLabels,
 		ports: ports, filename: annotations[AnnotationHelm4Filename]}
+	if exprs, _ := o.rn.Pipe(kyaml.Lookup("spec", "selector", "matchExpressions")); exprs != nil {
+		raw, err := exprs.MarshalJSON()
+		if err == nil {
+			err = json.Unmarshal(raw, &d.matchExpressions)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: spec.selector.matchExpressions: %w", o, err)
+		}
+	}
 	key := d.namespace + "/" + o.name
 	if _, dup := t.byName[key]; dup {
 		return fmt.Errorf("%s: a Deployment of this name appears twice", o)
