@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -384,4 +385,49 @@ func FuzzRun(f *testing.F) {
 			t.Fatalf("not deterministic")
 		}
 	})
+}
+
+// TestAliasesAreExpanded: YAML anchors, aliases and << merge keys, which
+// Helm and the API server accept, are read through; a bomb is refused.
+func TestAliasesAreExpanded(t *testing.T) {
+	in := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: &labels {app: web}
+spec:
+  selector:
+    matchLabels: *labels
+  template:
+    metadata:
+      labels:
+        <<: *labels
+        tier: front
+    spec:
+      containers: [{name: web, image: "example/web:1"}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+`
+	objs := docs(t, run(t, in, postrender.Options{}))
+	d := objs["Deployment/web-green"]
+	if d == nil || get(t, d, "spec.selector.matchLabels.bgrender\\.io/color") != "green" || get(t, d, "spec.template.metadata.labels.app") != "web" || get(t, d, "spec.template.metadata.labels.tier") != "front" {
+		t.Fatalf("aliases not read through:\n%v", objs)
+	}
+	if get(t, objs["Service/web"], "spec.selector.bgrender\\.io/color") != "blue" {
+		t.Error("the Service does not select the Deployment's pods")
+	}
+
+	bomb := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h"} {
+		bomb += fmt.Sprintf("  %s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = name
+	}
+	if _, err := postrender.Run(context.Background(), []byte(bomb), postrender.Options{}); err == nil || !strings.Contains(err.Error(), "aliases expand to more than") {
+		t.Errorf("alias bomb: %v", err)
+	}
 }

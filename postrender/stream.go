@@ -7,6 +7,7 @@ import (
 	"io"
 
 	yaml "go.yaml.in/yaml/v3"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/bgrender/bgrender/internal/yamlerr"
 )
@@ -70,7 +71,52 @@ func (c chunk) parse() (*yaml.Node, error) {
 	if len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
 		return nil, nil
 	}
+	if err := expandAliases(&doc); err != nil {
+		return nil, fmt.Errorf("line %d: %w", c.line, err)
+	}
 	return &doc, nil
+}
+
+// maxExpandedNodes bounds what aliases may expand to, against alias bombs.
+const maxExpandedNodes = 1 << 20
+
+// expandAliases replaces YAML aliases (and << merge keys) by copies of
+// their anchors, as Helm and the API server read them, so that the rest
+// of the post-renderer sees plain mappings. A document without aliases is
+// left as it is.
+func expandAliases(doc *yaml.Node) error {
+	sizes := map[*yaml.Node]int{}
+	var size func(n *yaml.Node, depth int) int
+	aliases := false
+	size = func(n *yaml.Node, depth int) int {
+		if n == nil || depth > 1000 {
+			return maxExpandedNodes + 1
+		}
+		if s, ok := sizes[n]; ok {
+			return s
+		}
+		sizes[n] = maxExpandedNodes + 1 // a cycle counts as too big
+		total := 1
+		if n.Kind == yaml.AliasNode {
+			aliases = true
+			total = size(n.Alias, depth+1)
+		}
+		for _, c := range n.Content {
+			total += size(c, depth+1)
+			if total > maxExpandedNodes {
+				break
+			}
+		}
+		sizes[n] = min(total, maxExpandedNodes+1)
+		return sizes[n]
+	}
+	if size(doc, 0) > maxExpandedNodes {
+		return fmt.Errorf("its aliases expand to more than %d YAML nodes", maxExpandedNodes)
+	}
+	if !aliases {
+		return nil
+	}
+	return kyaml.NewRNode(doc).DeAnchor()
 }
 
 // yamlError rebases a parser error's line onto the whole stream.
