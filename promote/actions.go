@@ -38,11 +38,26 @@ func (a *Promote) Run(ctx context.Context) (*Result, error) {
 			c.From, c.Done, c.Reason = string(to), true, fmt.Sprintf("%s is already live on %s; nothing to do", st.App, to)
 			return c, nil
 		}
-		if n, known := st.Replicas[to]; known && n == 0 && !a.Force {
-			return nil, exitcode.GateRefused(fmt.Errorf("%s has 0 replicas on %s: scale it up first (scale-idle --replicas N) or use --force", st.App, to))
+		if !a.Force {
+			if err := canServe(st, to); err != nil {
+				return nil, err
+			}
 		}
 		return c, l.setActive(to)
 	})
+}
+
+// canServe refuses to route traffic to a color that has no pods: no
+// Deployment in the app folder, or 0 replicas.
+func canServe(st *State, to spec.Color) error {
+	n, found := st.Replicas[to]
+	switch {
+	case !found:
+		return exitcode.GateRefused(fmt.Errorf("%s has no Deployment for %s in the app folder: traffic would go to no pods; add it, or use --force if it lives elsewhere", st.App, to))
+	case n == 0:
+		return exitcode.GateRefused(fmt.Errorf("%s has 0 replicas on %s: scale it up first (scale-idle --replicas N) or use --force", st.App, to))
+	}
+	return nil
 }
 
 // Idle returns the color the live Service does not route to.
@@ -62,6 +77,9 @@ type Deploy struct {
 func (a *Deploy) Run(ctx context.Context) (*Result, error) {
 	if a.Image == "" {
 		return nil, exitcode.Invalidf("no image: set --image")
+	}
+	if !spec.ValidImage(a.Image) {
+		return nil, exitcode.Invalidf("--image %q is not a valid image reference (expected [registry/]repository[:tag][@digest], repository in lower case)", a.Image)
 	}
 	color := a.Color
 	return a.run(ctx, "deploy", 1, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
@@ -114,10 +132,10 @@ func (a *Rollback) Run(ctx context.Context) (*Result, error) {
 			c.Done, c.Reason = true, fmt.Sprintf("%s is already live on %s; nothing to roll back", st.App, to)
 			return c, nil
 		}
-		if n, known := st.Replicas[to]; known && n == 0 && !a.Force {
-			return nil, exitcode.GateRefused(fmt.Errorf("%s has 0 replicas on %s: scale it up first (scale-idle --replicas N) or use --force", st.App, to))
-		}
 		if !a.Force {
+			if err := canServe(st, to); err != nil {
+				return nil, err
+			}
 			if err := a.checkSinceLive(history, st, to); err != nil {
 				return nil, err
 			}

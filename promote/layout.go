@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/render"
@@ -137,7 +136,9 @@ func (m *managed) save() error {
 }
 
 // colorOf parses a color name.
+// Labels are case-sensitive: "Blue" is not a color, since writing "blue"
+// in its place would select other pods.
 func colorOf(s string) (spec.Color, bool) {
-	c := spec.Color(strings.ToLower(strings.TrimSpace(s)))
+	c := spec.Color(s)
 	return c, c.Valid()
 }

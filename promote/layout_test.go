@@ -41,6 +41,43 @@ func write(t *testing.T, dir, name, text string) {
 	}
 }
 
+func replaceIn(t *testing.T, dir, name, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil || !strings.Contains(string(data), old) {
+		t.Fatalf("%s lacks %q (%v)", name, old, err)
+	}
+	write(t, dir, name, strings.Replace(string(data), old, new, 1))
+}
+
+// TestPlainLayoutSkipsTemplates: a Helm template in the folder (which is
+// not YAML) does not stop an action on the manifests beside it.
+func TestPlainLayoutSkipsTemplates(t *testing.T) {
+	dir := copyPlain(t)
+	write(t, dir, "templates-deployment.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n{{- if .Values.x }}\n  labels: {}\n{{- end }}\n")
+	if _, err := openLayout(dir, PlainOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPromoteNeedsADeployment: promote and rollback refuse a color that
+// has no Deployment in the folder (exit 3), unless forced.
+func TestPromoteNeedsADeployment(t *testing.T) {
+	dir := copyPlain(t)
+	os.Remove(filepath.Join(dir, "deployment-green.yaml"))
+	l, err := openLayout(dir, PlainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = canServe(l.state(), spec.Green)
+	if exitcode.Of(err) != exitcode.Refused || !strings.Contains(err.Error(), "no Deployment for green in the app folder") {
+		t.Fatalf("err = %v", err)
+	}
+	if err := canServe(l.state(), spec.Blue); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPlainLayoutState(t *testing.T) {
 	l, err := openLayout(copyPlain(t), PlainOptions{})
 	if err != nil {
@@ -93,6 +130,16 @@ func TestPlainLayoutErrors(t *testing.T) {
 		"bad yaml": {func(t *testing.T, dir string) {
 			write(t, dir, "broken.yaml", "a: [\n")
 		}, PlainOptions{}, "broken.yaml"},
+		"two color keys": {func(t *testing.T, dir string) {
+			replaceIn(t, dir, "service.yaml", "    app: my-application\n", "    app: my-application\n    slot: green\n")
+		}, PlainOptions{}, "application-service: 2 selector keys (slot, version) have a blue or green value; name the color label with --color-label"},
+		"capitalised color": {func(t *testing.T, dir string) {
+			replaceIn(t, dir, "service.yaml", "version: blue", "version: Blue")
+		}, PlainOptions{}, "no Service whose selector has a blue or green value"},
+		"two deployments of a color": {func(t *testing.T, dir string) {
+			data, _ := os.ReadFile(filepath.Join(dir, "deployment-green.yaml"))
+			write(t, dir, "staging-green.yaml", strings.Replace(string(data), "name: application-green", "name: staging-green", 1))
+		}, PlainOptions{}, "several Deployments run the green pods of Service application-service: application-green (deployment-green.yaml), staging-green (staging-green.yaml); narrow --path"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -1,6 +1,8 @@
 package promote
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -87,7 +89,10 @@ func openPlain(dir string, o PlainOptions) (*plain, error) {
 		}
 	}
 	for _, c := range spec.Colors {
-		d := p.findDeployment(objs, selector, c)
+		d, err := p.findDeployment(objs, selector, c)
+		if err != nil {
+			return nil, err
+		}
 		if d == nil {
 			continue
 		}
@@ -138,6 +143,9 @@ func (p *plain) load(only string) ([]*manifest, error) {
 				return nil, exitcode.Invalidf("read %s: %v", name, err)
 			}
 			if f, err = parseYAMLFile(name, data); err != nil {
+				if only == "" && bytes.Contains(data, []byte("{{")) {
+					continue // a Helm or Go template, not a manifest
+				}
 				return nil, err
 			}
 			p.files = append(p.files, f)
@@ -164,6 +172,7 @@ func (p *plain) file(name string) *yamlFile {
 // findService picks the live Service and its color label.
 func (p *plain) findService(objs []*manifest, o PlainOptions) error {
 	var candidates []*manifest
+	var unclear error // a Service with several keys whose value is a color
 	for _, obj := range objs {
 		if obj.kind != "Service" || (o.Service != "" && obj.name != o.Service) {
 			continue
@@ -171,11 +180,16 @@ func (p *plain) findService(objs []*manifest, o PlainOptions) error {
 		if o.Service == "" && strings.HasSuffix(obj.name, "-preview") {
 			continue
 		}
-		if _, err := colorKey(obj, o.ColorLabel); err == nil || o.Service != "" {
+		_, err := colorKey(obj, o.ColorLabel)
+		if err == nil || o.Service != "" {
 			candidates = append(candidates, obj)
+		} else if errors.As(err, new(severalColorKeys)) && unclear == nil {
+			unclear = err
 		}
 	}
 	switch {
+	case len(candidates) == 0 && unclear != nil:
+		return unclear
 	case len(candidates) == 0 && o.Service != "":
 		return exitcode.Invalidf("no Service %q in %s (name the file with --file, or check --path)", o.Service, p.where(o.File))
 	case len(candidates) == 0 && o.ColorLabel != "":
@@ -212,6 +226,10 @@ func (p *plain) where(file string) string {
 	return "the app folder"
 }
 
+// severalColorKeys marks the error of a selector with several keys whose
+// value is a color.
+type severalColorKeys struct{ error }
+
 // colorKey returns the selector key of svc that carries the color.
 func colorKey(svc *manifest, label string) (string, error) {
 	selector := yamledit.Lookup(svc.node(), "spec", "selector")
@@ -230,17 +248,22 @@ func colorKey(svc *manifest, label string) (string, error) {
 			keys = append(keys, selector.Content[i].Value)
 		}
 	}
-	if len(keys) != 1 {
-		return "", exitcode.Invalidf("%s: %d selector keys have a blue or green value; name the color label with --color-label", svc.where(), len(keys))
+	if len(keys) == 0 {
+		return "", exitcode.Invalidf("%s: no selector key has a blue or green value; name the color label with --color-label", svc.where())
+	}
+	if len(keys) > 1 {
+		return "", exitcode.InvalidInput(severalColorKeys{fmt.Errorf("%s: %d selector keys (%s) have a blue or green value; name the color label with --color-label", svc.where(), len(keys), strings.Join(keys, ", "))})
 	}
 	return keys[0], nil
 }
 
 // findDeployment returns the Deployment of color c: the one whose pod
 // labels match the Service selector with the color set to c, else the
-// one named <service>-<color>.
-func (p *plain) findDeployment(objs []*manifest, selector *yaml.Node, c spec.Color) *manifest {
+// one named <service>-<color>. Several that match are an error: an action
+// must not pick one of them silently.
+func (p *plain) findDeployment(objs []*manifest, selector *yaml.Node, c spec.Color) (*manifest, error) {
 	var byName *manifest
+	var matches []*manifest
 	for _, obj := range objs {
 		if obj.kind != "Deployment" {
 			continue
@@ -264,10 +287,20 @@ func (p *plain) findDeployment(objs []*manifest, selector *yaml.Node, c spec.Col
 			}
 		}
 		if match {
-			return obj
+			matches = append(matches, obj)
 		}
 	}
-	return byName
+	switch len(matches) {
+	case 0:
+		return byName, nil
+	case 1:
+		return matches[0], nil
+	}
+	var names []string
+	for _, m := range matches {
+		names = append(names, m.name+" ("+m.file.name+")")
+	}
+	return nil, exitcode.Invalidf("several Deployments run the %s pods of Service %s: %s; narrow --path to one of them", c, p.service.name, strings.Join(names, ", "))
 }
 
 // containerOf returns the container whose image an action edits.
@@ -299,8 +332,10 @@ func (p *plain) setActive(to spec.Color) error {
 		return s.file.wrap(err)
 	}
 	// Set in this order, so that new annotations read active, then previous.
+	// They are a record, not the switch: a flow-style metadata that cannot
+	// take them keeps its text, and the selector alone flips traffic.
 	for _, a := range [][2]string{{render.AnnotationPreviousColor, string(from)}, {render.AnnotationActiveColor, string(to)}} {
-		if _, err := s.file.y.SetString(s.doc, []string{"metadata", "annotations", a[0]}, a[1]); err != nil {
+		if _, err := s.file.y.SetString(s.doc, []string{"metadata", "annotations", a[0]}, a[1]); err != nil && !errors.Is(err, yamledit.ErrCannotInsert) {
 			return s.file.wrap(err)
 		}
 	}

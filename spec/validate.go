@@ -30,6 +30,10 @@ var imageRE = sync.OnceValue(func() *regexp.Regexp {
 		`(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`)
 })
 
+// ValidImage reports whether s is a container image reference:
+// [registry/]repository[:tag][@digest], the repository in lower case.
+func ValidImage(s string) bool { return imageRE().MatchString(s) }
+
 // Validate checks a defaulted app and returns every problem, each located
 // by file, line and field path.
 func Validate(app *BlueGreenApp) ErrorList {

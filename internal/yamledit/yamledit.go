@@ -188,7 +188,7 @@ func scalarText(value string) string {
 func (f *File) insert(m *yaml.Node, have, rest []string, value string, isInt bool) error {
 	where := strings.Join(append(append([]string{}, have...), rest...), ".")
 	if m.Style&yaml.FlowStyle != 0 || len(m.Content) == 0 {
-		return fmt.Errorf("line %d: cannot add %s to an empty or flow-style mapping; add it by hand", m.Line, where)
+		return fmt.Errorf("line %d: cannot add %s to an empty or flow-style mapping; add it by hand: %w", m.Line, where, ErrCannotInsert)
 	}
 	first := m.Content[0]
 	lineStart, err := f.offset(first.Line, 1)
@@ -200,26 +200,56 @@ func (f *File) insert(m *yaml.Node, have, rest []string, value string, isInt boo
 		return err
 	}
 	indent := string(f.data[lineStart:keyStart])
+	// New lines end as the file's lines do, and nest by the file's step.
+	style := lineStyle{eol: "\n", step: "  "}
+	if i := bytes.IndexByte(f.data[keyStart:], '\n'); i > 0 && f.data[keyStart+i-1] == '\r' {
+		style.eol = "\r\n"
+	}
+	if n := indentStep(m); n > 0 {
+		style.step = strings.Repeat(" ", n)
+	}
 	if strings.TrimLeft(indent, " ") != "" {
 		// The first key shares its line with something else (such as
 		// "- " of a sequence item): insert after the key's indentation.
 		lineStart, indent = keyStart, strings.Repeat(" ", first.Column-1)
 		var b strings.Builder
-		writeKeys(&b, "", rest, value, isInt)
+		writeKeys(&b, "", rest, value, isInt, style)
 		return f.splice(lineStart, lineStart, b.String()+indent)
 	}
 	var b strings.Builder
-	writeKeys(&b, indent, rest, value, isInt)
+	writeKeys(&b, indent, rest, value, isInt, style)
 	return f.splice(lineStart, lineStart, b.String())
 }
 
-func writeKeys(b *strings.Builder, indent string, keys []string, value string, isInt bool) {
+// ErrCannotInsert: a key cannot be added where the path leads, such as
+// into a flow-style mapping.
+var ErrCannotInsert = errors.New("cannot insert a key here")
+
+// lineStyle is how the lines of a file end and how far a nested block
+// mapping is indented.
+type lineStyle struct{ eol, step string }
+
+// indentStep returns how many columns the block mappings below m are
+// indented from their key, or 0 when m has none.
+func indentStep(m *yaml.Node) int {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if v.Kind == yaml.MappingNode && v.Style&yaml.FlowStyle == 0 && len(v.Content) > 0 && v.Content[0].Line > k.Line {
+			if n := v.Content[0].Column - k.Column; n > 0 {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+func writeKeys(b *strings.Builder, indent string, keys []string, value string, isInt bool, style lineStyle) {
 	for i, key := range keys {
-		b.WriteString(indent + strings.Repeat("  ", i) + scalarText(key) + ":")
+		b.WriteString(indent + strings.Repeat(style.step, i) + scalarText(key) + ":")
 		if i == len(keys)-1 {
 			b.WriteString(" " + valueText(value, isInt, 0))
 		}
-		b.WriteString("\n")
+		b.WriteString(style.eol)
 	}
 }
 

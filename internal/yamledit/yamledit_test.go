@@ -1,6 +1,7 @@
 package yamledit
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -123,5 +124,26 @@ func TestInsertMissingKeys(t *testing.T) {
 	want = strings.Replace(want, "replicas: 3", "replicas: 0", 1)
 	if string(f.Bytes()) != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", f.Bytes(), want)
+	}
+}
+
+// TestInsertKeepsLineEndingsAndIndentation: keys added to a CRLF file
+// end with CRLF, and nest by the file's own indentation step.
+func TestInsertKeepsLineEndingsAndIndentation(t *testing.T) {
+	in := "kind: Service\r\nmetadata:\r\n    name: web\r\n    labels:\r\n        app: web\r\nspec:\r\n    selector:\r\n        version: blue\r\n"
+	f, err := Parse([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.SetString(0, []string{"metadata", "annotations", "bgrender.io/active-color"}, "green"); err != nil {
+		t.Fatal(err)
+	}
+	want := "kind: Service\r\nmetadata:\r\n    annotations:\r\n        bgrender.io/active-color: green\r\n    name: web\r\n    labels:\r\n        app: web\r\nspec:\r\n    selector:\r\n        version: blue\r\n"
+	if got := string(f.Bytes()); got != want {
+		t.Fatalf("got:\n%q\nwant:\n%q", got, want)
+	}
+	flow, _ := Parse([]byte("metadata: {name: web}\n"))
+	if _, err := flow.SetString(0, []string{"metadata", "annotations", "a"}, "b"); !errors.Is(err, ErrCannotInsert) {
+		t.Fatalf("flow-style mapping: %v", err)
 	}
 }
