@@ -61,6 +61,9 @@ uses it; --post-renderer-args are passed on to 'bgrender postrender'.
 				}
 				switch args[0] {
 				case "print":
+					if !pluginCommandRE.MatchString(*command) {
+						return usageError("--command %q: expected a command name or an absolute path, without spaces, quotes or other special characters", *command)
+					}
 					manifest, err := templates.HelmPlugin(templates.HelmPluginData{Version: pluginVersion(), Command: *command})
 					if err != nil {
 						return err
@@ -87,6 +90,10 @@ uses it; --post-renderer-args are passed on to 'bgrender postrender'.
 		},
 	}
 }
+
+// pluginCommandRE is what --command may be: it is written into plugin.yaml
+// unquoted, and Helm runs it as one executable.
+var pluginCommandRE = regexp.MustCompile(`^[A-Za-z0-9/._+@~-]+$`)
 
 // helmPluginsDir asks Helm where its plugins live.
 func helmPluginsDir(helmBin string) (string, error) {

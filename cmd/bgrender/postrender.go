@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/internal/exitcode"
@@ -139,6 +140,14 @@ func postrenderOptions(ctx context.Context, cfg *postrender.Config, stderr io.Wr
 	}
 	if opts.ColorLabel == "" {
 		opts.ColorLabel = spec.DefaultColorLabel
+	}
+	if errs := validation.IsQualifiedName(opts.ColorLabel); len(errs) > 0 {
+		return opts, usageError("--color-label %q is not a label key: %s", opts.ColorLabel, strings.Join(errs, "; "))
+	}
+	if cfg.Quota != nil && cfg.Quota.Name != "" {
+		if errs := validation.IsDNS1123Subdomain(cfg.Quota.Name); len(errs) > 0 {
+			return opts, usageError("--quota-name %q is not a valid name: %s", cfg.Quota.Name, strings.Join(errs, "; "))
+		}
 	}
 	for flag, c := range map[string]spec.Color{"--active": cfg.Active, "--target": cfg.Target} {
 		if c != "" && !c.Valid() {

@@ -109,6 +109,8 @@ func TestPostrenderBadInput(t *testing.T) {
 		{"bad --select", chartStream, []string{"--select", "a in (b"}, "--select"},
 		{"both sources", chartStream, []string{"--from-release", "web", "--from-cluster"}, "use --from-release or --from-cluster, not both"},
 		{"an argument", chartStream, []string{"file.yaml"}, "takes no arguments"},
+		{"bad --color-label", chartStream, []string{"--color-label", "Bad Key!"}, `--color-label "Bad Key!" is not a label key`},
+		{"bad --quota-name", chartStream, []string{"--quota", "--quota-name", "BAD NAME"}, `--quota-name "BAD NAME" is not a valid name`},
 		{"missing config", chartStream, []string{"--config", "no-such-config.yaml"}, "no-such-config.yaml"},
 	}
 	for _, tt := range tests {
@@ -197,5 +199,11 @@ func TestHelmPluginManifest(t *testing.T) {
 	}
 	if res := runCLI(t, "", "helm-plugin", "frob"); res.code != 2 {
 		t.Errorf("unknown action: exit %d", res.code)
+	}
+	// A --command that would not survive plugin.yaml is refused.
+	for _, c := range []string{"", "has space", "x\ny: z", `a"b`} {
+		if res := runCLI(t, "", "helm-plugin", "print", "--command", c); res.code != 2 || res.stdout != "" {
+			t.Errorf("--command %q: exit %d, stdout %q", c, res.code, res.stdout)
+		}
 	}
 }
