@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/bgrender/bgrender/internal/exitcode"
 )
 
 // KustomizationHeader marks a kustomization.yaml that bgrender wrote, so
@@ -18,6 +21,14 @@ const KustomizationHeader = "# Written by bgrender render --output-dir; edits ar
 // ErrForeignKustomization: the output directory holds a kustomization.yaml
 // that bgrender did not write, which it will not overwrite.
 var ErrForeignKustomization = errors.New("a kustomization.yaml without bgrender's header")
+
+type foreignKustomization struct{ dir string }
+
+func (e foreignKustomization) Error() string {
+	return e.dir + " already holds a kustomization.yaml that bgrender did not write; choose an empty directory"
+}
+
+func (e foreignKustomization) Is(target error) bool { return target == ErrForeignKustomization }
 
 // FileName is the file that WriteDir writes an object to: kind and name in
 // lower case, such as deployment-my-application-blue.yaml.
@@ -73,6 +84,9 @@ func dirFiles(objs []Object, extra []string) (map[string][]byte, []string, error
 // are never touched; other files in dir are left alone. Each file is
 // replaced atomically.
 func WriteDir(dir string, objs []Object) error {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return exitcode.Invalidf("%s is a file, not a directory", dir)
+	}
 	previous, err := previousResources(dir)
 	if err != nil {
 		return err
@@ -93,10 +107,23 @@ func WriteDir(dir string, objs []Object) error {
 	}
 	files, order, err := dirFiles(objs, extra)
 	if err != nil {
-		return err
+		return exitcode.InvalidInput(err)
+	}
+	// Never overwrite a file that bgrender did not write.
+	listed := map[string]bool{}
+	for _, name := range previous {
+		listed[name] = true
+	}
+	for _, name := range order {
+		if name == "kustomization.yaml" || listed[name] {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil && !writtenByBgrender(dir, name) {
+			return exitcode.Invalidf("%s already holds %s, which bgrender did not write and would overwrite; move it, or choose another directory", dir, name)
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create output directory: %w", err)
+		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	for _, name := range order {
 		if err := writeFileAtomic(filepath.Join(dir, name), files[name]); err != nil {
@@ -144,7 +171,7 @@ func previousResources(dir string) ([]string, error) {
 		return nil, err
 	}
 	if !bytes.HasPrefix(data, []byte(KustomizationHeader)) {
-		return nil, fmt.Errorf("%s already holds a kustomization.yaml that bgrender did not write; choose an empty directory: %w", dir, ErrForeignKustomization)
+		return nil, exitcode.InvalidInput(foreignKustomization{dir})
 	}
 	var k kustomization
 	if err := yaml.Unmarshal(data, &k); err != nil {
@@ -154,6 +181,18 @@ func previousResources(dir string) ([]string, error) {
 }
 
 func writeFileAtomic(path string, data []byte) error {
+	if err := writeTemp(path, data); err != nil {
+		// Name the file, not the temporary one beside it.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeTemp(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err

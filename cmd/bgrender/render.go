@@ -45,6 +45,9 @@ file, line and field.`,
 				if *dir != "" && fs.Changed("output") {
 					return usageError("--output and --output-dir cannot be used together")
 				}
+				if fs.Changed("output-dir") && *dir == "" {
+					return usageError("--output-dir: name a directory")
+				}
 				apps, err := loadApps(args, s.in)
 				if err != nil {
 					return err
@@ -52,7 +55,7 @@ file, line and field.`,
 				objs := render.Render(apps)
 				if *dir != "" {
 					if err := render.WriteDir(*dir, objs); err != nil {
-						return fmt.Errorf("write %s: %w", *dir, err)
+						return err
 					}
 					fmt.Fprintf(s.err, "wrote %d objects and kustomization.yaml to %s\n", len(objs), *dir)
 					return nil

@@ -140,11 +140,41 @@ func TestRenderOutputDirRefusesForeignKustomization(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := runCLI(t, "", "render", examples(t)["minimal"], "--output-dir", dir)
-	if res.code != 1 || !strings.Contains(res.stderr, "did not write") {
-		t.Fatalf("want exit 1 naming the foreign kustomization.yaml, got %d: %s", res.code, res.stderr)
+	if res.code != 2 || !strings.Contains(res.stderr, "did not write") {
+		t.Fatalf("want exit 2 naming the foreign kustomization.yaml, got %d: %s", res.code, res.stderr)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "kustomization.yaml")); !bytes.Equal(got, foreign) {
 		t.Errorf("the user's kustomization.yaml was overwritten")
+	}
+}
+
+// TestRenderOutputDirKeepsUsersFiles: a file of the user's that has the
+// name of a rendered one is not overwritten (exit 2), nor is a regular
+// file taken for the directory; a directory that cannot be written names
+// the file, not a temporary one.
+func TestRenderOutputDirKeepsUsersFiles(t *testing.T) {
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "serviceaccount-hello.yaml")
+	if err := os.WriteFile(mine, []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	minimal := examples(t)["minimal"]
+	res := runCLI(t, "", "render", minimal, "--output-dir", dir)
+	if res.code != 2 || !strings.Contains(res.stderr, "serviceaccount-hello.yaml, which bgrender did not write") {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	if data, _ := os.ReadFile(mine); string(data) != "mine\n" {
+		t.Fatal("the user's file was overwritten")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("a refused render wrote %d files", len(entries)-1)
+	}
+	res = runCLI(t, "", "render", minimal, "--output-dir", mine)
+	if res.code != 2 || !strings.Contains(res.stderr, "is a file, not a directory") {
+		t.Fatalf("output dir is a file: exit %d: %s", res.code, res.stderr)
+	}
+	if res := runCLI(t, "", "render", minimal, "--output-dir", ""); res.code != 2 {
+		t.Fatalf("empty --output-dir: exit %d", res.code)
 	}
 }
 
