@@ -32,12 +32,23 @@ func (e *FieldError) Error() string {
 type ErrorList []*FieldError
 
 func (l ErrorList) Error() string {
-	msgs := make([]string, len(l))
-	for i, e := range l {
+	shown := l
+	if len(shown) > MaxErrorsShown {
+		shown = shown[:MaxErrorsShown]
+	}
+	msgs := make([]string, len(shown), len(shown)+1)
+	for i, e := range shown {
 		msgs[i] = e.Error()
+	}
+	if n := len(l) - len(shown); n > 0 {
+		msgs = append(msgs, fmt.Sprintf("... and %d more problems", n))
 	}
 	return strings.Join(msgs, "\n")
 }
+
+// MaxErrorsShown is how many problems an ErrorList prints; the rest are
+// counted.
+const MaxErrorsShown = 100
 
 // Err returns nil for an empty list, so that a nil error means no problem.
 func (l ErrorList) Err() error {

@@ -75,6 +75,27 @@ file, line and field.`,
 	}
 }
 
+// MaxSpecSize bounds a spec file: a thousand apps fit in about a megabyte,
+// and decoding holds about a hundred times the input in memory.
+const MaxSpecSize = 8 << 20
+
+func readFileLimited(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f)
+}
+
+func readLimited(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxSpecSize+1))
+	if err == nil && len(data) > MaxSpecSize {
+		err = fmt.Errorf("larger than %d MiB; split it into several files", MaxSpecSize>>20)
+	}
+	return data, err
+}
+
 // loadApps reads, decodes, defaults and validates every file, and reports
 // the problems of all files together.
 func loadApps(files []string, stdin io.Reader) ([]*spec.BlueGreenApp, error) {
@@ -98,9 +119,9 @@ func loadApps(files []string, stdin io.Reader) ([]*spec.BlueGreenApp, error) {
 			}
 			readStdin = true
 			name = "<stdin>"
-			data, err = io.ReadAll(stdin)
+			data, err = readLimited(stdin)
 		} else {
-			data, err = os.ReadFile(file)
+			data, err = readFileLimited(file)
 		}
 		if err != nil {
 			return nil, exitcode.InvalidInput(fmt.Errorf("read %s: %w", name, unwrapPathError(err)))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -220,4 +221,24 @@ func concatResources(t *testing.T, dir string) string {
 		}
 	}
 	return strings.Join(docs, "---\n")
+}
+
+// TestSpecSizeLimit: a spec larger than MaxSpecSize is refused before it is
+// decoded (decoding holds many times the input), from a file or stdin;
+// and a spec with very many problems lists the first hundred and counts
+// the rest.
+func TestSpecSizeLimit(t *testing.T) {
+	big := strings.Repeat("# padding\n", MaxSpecSize/10+1)
+	res := runCLI(t, big, "validate", "-")
+	if res.code != 2 || res.stdout != "" || !strings.Contains(res.stderr, "larger than 8 MiB") {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	var many strings.Builder
+	for i := range 150 {
+		fmt.Fprintf(&many, "---\napiVersion: bgrender.io/v1alpha1\nkind: BlueGreenApp\nmetadata: {name: a%d}\nspec: {blue: {image: \"BAD\"}, green: {image: a}, ports: [{containerPort: 80}]}\n", i)
+	}
+	res = runCLI(t, many.String(), "validate", "-")
+	if res.code != 2 || strings.Count(res.stderr, "\n") > 103 || !strings.Contains(res.stderr, "... and 50 more problems") {
+		t.Fatalf("exit %d, %d lines: %s", res.code, strings.Count(res.stderr, "\n"), res.stderr[max(0, len(res.stderr)-300):])
+	}
 }
