@@ -440,19 +440,25 @@ func suggest(key string, fields map[string]reflect.Type) string {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	best, bestDist := "", 3
-	for _, name := range names {
-		if dist := editDistance(strings.ToLower(key), strings.ToLower(name)); dist < bestDist {
-			best, bestDist = name, dist
-		}
-	}
-	if best != "" {
+	if best := Closest(key, names); best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	if len(names) <= 12 {
 		return " (known fields: " + strings.Join(names, ", ") + ")"
 	}
 	return ""
+}
+
+// Closest returns the name in names nearest to word (fewer than three
+// edits, case aside), or "" if none is near; ties go to the first.
+func Closest(word string, names []string) string {
+	best, bestDist := "", 3
+	for _, name := range names {
+		if dist := editDistance(strings.ToLower(word), strings.ToLower(name)); dist < bestDist {
+			best, bestDist = name, dist
+		}
+	}
+	return best
 }
 
 func editDistance(a, b string) int {

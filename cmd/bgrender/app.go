@@ -89,7 +89,15 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 	}
 	c := find(cmds, name)
 	if c == nil {
-		fmt.Fprintf(errOut, "bgrender: unknown command %q\nRun 'bgrender --help' for the list of commands.\n", name)
+		hint := ""
+		var names []string
+		for _, c := range cmds {
+			names = append(names, c.name)
+		}
+		if best := spec.Closest(name, names); best != "" {
+			hint = fmt.Sprintf(" (did you mean %q?)", best)
+		}
+		fmt.Fprintf(errOut, "bgrender: unknown command %q%s\nRun 'bgrender --help' for the list of commands.\n", name, hint)
 		return exitcode.Invalid
 	}
 	fs, runFn, help := c.flags(s)

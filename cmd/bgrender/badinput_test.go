@@ -157,6 +157,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{nil, "Usage:"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"promte", "--repo", "x"}, `unknown command "promte" (did you mean "promote"?)`},
 		{[]string{"render"}, "no input"},
 		{[]string{"render", "--bogus", "x.yaml"}, "unknown flag: --bogus"},
 		{[]string{"render", "-o", "xml", "x.yaml"}, `--output "xml": expected yaml or json`},
