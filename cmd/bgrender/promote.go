@@ -394,8 +394,11 @@ func scaleIdleCommand() *command {
 				if len(args) > 0 {
 					return usageError("unexpected arguments %q", args)
 				}
-				if *replicas < 0 {
+				switch {
+				case !fs.Changed("replicas"):
 					return usageError("--replicas is required (0 or more)")
+				case *replicas < 0:
+					return usageError("--replicas %d: must be 0 or more", *replicas)
 				}
 				t, err := g.target(s)
 				if err != nil {
