@@ -3,6 +3,8 @@ package gate
 import (
 	"context"
 	"fmt"
+	"math"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -56,8 +58,13 @@ type Checks struct {
 
 // Subject is what the checks look at: the color about to go live.
 type Subject struct {
-	Config     *rest.Config
-	Client     dynamic.Interface
+	// Config and Client reach the API server; their requests may be
+	// bounded by a per-request timeout (rest.Config.Timeout).
+	Config *rest.Config
+	Client dynamic.Interface
+	// WatchClient watches (default: Client); it must have no per-request
+	// timeout (see cluster.ForWatch).
+	WatchClient dynamic.Interface
 	Namespace  string
 	App        string
 	Color      string // blue or green
@@ -72,15 +79,49 @@ func (c Checks) Any() bool {
 	return c.RequireRollout || c.HealthPath != "" || c.HealthURL != "" || len(c.Warm) > 0 || c.PrometheusURL != ""
 }
 
-// Validate reports contradictory settings (bad usage).
+// Validate reports contradictory or impossible settings (bad usage),
+// named by the flags that set them: a maximum error rate that is not a
+// number of percent in (0, 100], a Prometheus or health URL that is not an
+// absolute http(s) URL, a negative count or duration. Zero counts and
+// durations take their defaults.
 func (c Checks) Validate() error {
-	switch {
+	switch m := c.MaxErrorRate; {
 	case c.HealthPath != "" && c.HealthURL != "":
 		return fmt.Errorf("--health-path and --health-url exclude each other")
-	case c.PrometheusURL != "" && c.MaxErrorRate <= 0:
+	case math.IsNaN(m) || math.IsInf(m, 0) || m < 0 || m > 100:
+		return fmt.Errorf("--max-error-rate %v: want a percentage greater than 0 and at most 100", m)
+	case c.PrometheusURL != "" && m == 0:
 		return fmt.Errorf("--prometheus-url needs --max-error-rate PERCENT (greater than 0)")
-	case c.PrometheusURL == "" && (c.MaxErrorRate > 0 || c.Query != ""):
+	case c.PrometheusURL == "" && (m > 0 || c.Query != ""):
 		return fmt.Errorf("--max-error-rate and --query need --prometheus-url")
+	case c.Timeout < 0:
+		return fmt.Errorf("the rollout timeout %s is negative", c.Timeout)
+	case c.HealthAttempts < 0:
+		return fmt.Errorf("--health-attempts %d: want at least 1", c.HealthAttempts)
+	case c.WarmRequests < 0:
+		return fmt.Errorf("--warm-requests %d: want at least 1", c.WarmRequests)
+	case c.Window < 0:
+		return fmt.Errorf("--window %s: want a positive duration", c.Window)
+	}
+	if c.PrometheusURL != "" {
+		if err := ValidHTTPURL(c.PrometheusURL); err != nil {
+			return fmt.Errorf("--prometheus-url %w", err)
+		}
+	}
+	if c.HealthURL != "" {
+		if err := ValidHTTPURL(c.HealthURL); err != nil {
+			return fmt.Errorf("--health-url %w", err)
+		}
+	}
+	return nil
+}
+
+// ValidHTTPURL reports a URL that is not an absolute http or https URL
+// with a host; the error shows the URL redacted (see RedactURL).
+func ValidHTTPURL(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q: want an absolute http or https URL", RedactURL(rawURL))
 	}
 	return nil
 }
@@ -93,7 +134,7 @@ func (c Checks) Run(ctx context.Context, s Subject) error {
 	if c.RequireRollout {
 		deploy := s.App + "-" + s.Color
 		c.say("rollout: waiting for deployment %s/%s (at most %s)", s.Namespace, deploy, c.Timeout)
-		g := RolloutGate{Client: s.Client, Namespace: s.Namespace, Deployment: deploy, Timeout: c.Timeout, Image: c.Image, Progress: c.prefixed("rollout: " + deploy + ": ")}
+		g := RolloutGate{Client: s.Client, WatchClient: s.WatchClient, Namespace: s.Namespace, Deployment: deploy, Timeout: c.Timeout, Image: c.Image, Progress: c.prefixed("rollout: " + deploy + ": ")}
 		if err := g.Run(ctx); err != nil {
 			return err
 		}
@@ -104,7 +145,7 @@ func (c Checks) Run(ctx context.Context, s Subject) error {
 			return err
 		}
 		if c.HealthPath != "" || c.HealthURL != "" {
-			c.say("health: GET %s", target.URL(c.HealthPath))
+			c.say("health: GET %s", target.display(c.HealthPath))
 			h := Health{Target: target, Path: c.HealthPath, Attempts: c.HealthAttempts, Backoff: c.HealthBackoff, Progress: c.prefixed("health: ")}
 			if err := h.Run(ctx); err != nil {
 				return err

@@ -59,7 +59,7 @@ func ServiceProxy(cfg *rest.Config, namespace, service, port, scheme string) (Ta
 func Direct(rawURL string) (Target, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
-		return Target{}, fmt.Errorf("health URL %q: want an absolute http(s) URL", rawURL)
+		return Target{}, fmt.Errorf("health URL %q: want an absolute http(s) URL", RedactURL(rawURL))
 	}
 	return Target{Client: &http.Client{Timeout: 10 * time.Second}, Base: u}, nil
 }
@@ -84,16 +84,19 @@ func (t Target) URL(path string) string {
 	return u.String()
 }
 
+// display is the target's URL for path fit to print (see RedactURL).
+func (t Target) display(path string) string { return RedactURL(t.URL(path)) }
+
 // get sends one GET and returns the status code and the start of the body.
 func (t Target) get(ctx context.Context, path string) (int, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL(path), nil)
 	if err != nil {
-		return 0, "", err
+		return 0, "", redactErr(err)
 	}
 	req.Header.Set("User-Agent", "bgrender")
 	resp, err := t.Client.Do(req)
 	if err != nil {
-		return 0, "", err
+		return 0, "", redactErr(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
@@ -103,7 +106,7 @@ func (t Target) get(ctx context.Context, path string) (int, string, error) {
 			Kind, Reason, Message string
 		}
 		if json.Unmarshal(body, &st) == nil && st.Kind == "Status" && (st.Reason == "Forbidden" || st.Reason == "Unauthorized") {
-			return 0, "", &proxyDenied{url: t.URL(path), msg: st.Message}
+			return 0, "", &proxyDenied{url: t.display(path), msg: st.Message}
 		}
 	}
 	return resp.StatusCode, oneLine(string(body)), nil
@@ -155,7 +158,7 @@ func (h Health) Run(ctx context.Context) error {
 	if maxWait <= 0 {
 		maxWait = 30 * time.Second
 	}
-	url := h.Target.URL(h.Path)
+	url := h.Target.display(h.Path)
 	var last string
 	for i := 1; ; i++ {
 		code, body, err := h.Target.get(ctx, h.Path)
@@ -217,10 +220,10 @@ func (w Warm) Run(ctx context.Context) error {
 				} else if errors.As(err, &denied) {
 					return fmt.Errorf("warm-up gate: %w", err)
 				}
-				return refuse("warm-up", "GET %s: %v", w.Target.URL(p), err)
+				return refuse("warm-up", "GET %s: %v", w.Target.display(p), err)
 			}
 			if code >= 500 {
-				return refuse("warm-up", "GET %s: HTTP %d: %s", w.Target.URL(p), code, body)
+				return refuse("warm-up", "GET %s: HTTP %d: %s", w.Target.display(p), code, body)
 			}
 		}
 	}

@@ -130,7 +130,7 @@ func (g ErrorRate) Measure(ctx context.Context) (float64, error) {
 			return v, err
 		}
 	}
-	return 0, fmt.Errorf("error-rate gate: query Prometheus at %s (%d attempts): %w", g.URL, attempts, err)
+	return 0, fmt.Errorf("error-rate gate: query Prometheus at %s (%d attempts): %w", RedactURL(g.URL), attempts, err)
 }
 
 // promResponse is the envelope of Prometheus' HTTP API.
@@ -147,13 +147,13 @@ type promResponse struct {
 func (g ErrorRate) query(ctx context.Context) (float64, error) {
 	base, err := url.Parse(g.URL)
 	if err != nil || base.Host == "" {
-		return 0, fmt.Errorf("prometheus URL %q: want an absolute http(s) URL", g.URL)
+		return 0, fmt.Errorf("prometheus URL %q: want an absolute http(s) URL", RedactURL(g.URL))
 	}
 	u := base.JoinPath("api/v1/query")
 	u.RawQuery = url.Values{"query": {g.Query}}.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return 0, err
+		return 0, redactErr(err)
 	}
 	client := g.Client
 	if client == nil {
@@ -161,7 +161,7 @@ func (g ErrorRate) query(ctx context.Context) (float64, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, redactErr(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))

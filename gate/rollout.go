@@ -102,7 +102,12 @@ func DeploymentFrom(u *unstructured.Unstructured) (*appsv1.Deployment, error) {
 // from the list's resource version, listing again only when the server
 // ends the watch.
 type RolloutGate struct {
-	Client     dynamic.Interface
+	// Client lists; its requests may be bounded by a per-request timeout.
+	Client dynamic.Interface
+	// WatchClient watches (default: Client). It must not be made from a
+	// rest.Config with a Timeout, which would end every watch after that
+	// long (see cluster.ForWatch): the gate's context bounds the watch.
+	WatchClient dynamic.Interface
 	Namespace  string
 	Deployment string
 	// Timeout bounds the wait; 0 waits as long as ctx allows.
@@ -120,7 +125,10 @@ type RolloutGate struct {
 
 // Run waits for the rollout. It returns nil once the Deployment is rolled
 // out, a refusal (exit 3) when it is past its progress deadline or the
-// timeout ends first, and an ordinary error when the API server fails.
+// timeout ends first, and an ordinary error when the API server fails,
+// or has not answered the first list request when the timeout ends (the
+// gate then knows nothing of the Deployment). The timeout bounds the whole
+// gate, its first request included.
 func (g RolloutGate) Run(ctx context.Context) error {
 	if g.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -131,6 +139,9 @@ func (g RolloutGate) Run(ctx context.Context) error {
 	err := w.run(ctx)
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			if !w.listed {
+				return fmt.Errorf("rollout gate: list deployment %s/%s: the API server did not answer within %s", g.Namespace, g.Deployment, g.waited())
+			}
 			return refuse("rollout", "deployment %s/%s not rolled out after %s: %s", g.Namespace, g.Deployment, g.waited(), w.last)
 		}
 	}
@@ -145,8 +156,9 @@ func (g RolloutGate) waited() string {
 }
 
 type rolloutWatch struct {
-	gate RolloutGate
-	last string
+	gate   RolloutGate
+	last   string
+	listed bool // the API server answered a list request
 }
 
 // errDone ends the watch loop after a complete rollout.
@@ -155,12 +167,18 @@ var errDone = errors.New("rolled out")
 func (w *rolloutWatch) run(ctx context.Context) error {
 	g := w.gate
 	ri := g.Client.Resource(cluster.Deployments).Namespace(g.Namespace)
+	wc := g.WatchClient
+	if wc == nil {
+		wc = g.Client
+	}
+	wi := wc.Resource(cluster.Deployments).Namespace(g.Namespace)
 	sel := fields.OneTermEqualSelector("metadata.name", g.Deployment).String()
 	for {
 		list, err := ri.List(ctx, metav1.ListOptions{FieldSelector: sel})
 		if err != nil {
 			return w.apiError(ctx, "list", err)
 		}
+		w.listed = true
 		if len(list.Items) == 0 {
 			w.report("deployment not found")
 		}
@@ -173,12 +191,12 @@ func (w *rolloutWatch) run(ctx context.Context) error {
 		if g.WatchTimeout > 0 {
 			opts.TimeoutSeconds = ptr.To(int64(max(1, g.WatchTimeout/time.Second)))
 		}
-		wi, err := ri.Watch(ctx, opts)
+		watcher, err := wi.Watch(ctx, opts)
 		if err != nil {
 			return w.apiError(ctx, "watch", err)
 		}
-		err = w.consume(ctx, wi)
-		wi.Stop()
+		err = w.consume(ctx, watcher)
+		watcher.Stop()
 		if err != nil {
 			return w.result(err)
 		}

@@ -24,7 +24,23 @@ func addClusterFlags(fs *pflag.FlagSet) *cluster.Options {
 	fs.StringVar(&opts.Kubeconfig, "kubeconfig", "", "kubeconfig `FILE` (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
 	fs.StringVar(&opts.Context, "context", "", "kubeconfig `CONTEXT` to use")
 	fs.StringVarP(&opts.Namespace, "namespace", "n", "", "`NAMESPACE` of the app (default: the kubeconfig's)")
+	fs.DurationVar(&opts.RequestTimeout, "request-timeout", cluster.DefaultRequestTimeout, "bound on each API request (a watch is bounded by its gate's timeout instead)")
 	return &opts
+}
+
+// validateCluster checks the cluster flags and the app name, before
+// anything contacts the cluster (bad usage, exit 2).
+func validateCluster(opts *cluster.Options, app string) error {
+	if opts.RequestTimeout <= 0 {
+		return usageError("--request-timeout %s: want a positive duration", opts.RequestTimeout)
+	}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	if app != "" {
+		return cluster.ValidName("app name", app)
+	}
+	return nil
 }
 
 // addGateFlags registers the flags of the promotion gates on fs and
@@ -46,6 +62,31 @@ func addGateFlags(fs *pflag.FlagSet, timeoutFlag string) *gate.Checks {
 	return c
 }
 
+// validateGateFlags checks the gate flags (bad usage, exit 2). The flags
+// default to usable values, so a zero here was asked for.
+func validateGateFlags(c *gate.Checks, timeoutFlag string) error {
+	switch {
+	case c.Timeout < 0:
+		return usageError("--%s %s: want a positive duration", timeoutFlag, c.Timeout)
+	case c.HealthAttempts <= 0:
+		return usageError("--health-attempts %d: want at least 1", c.HealthAttempts)
+	case c.WarmRequests <= 0:
+		return usageError("--warm-requests %d: want at least 1", c.WarmRequests)
+	}
+	return validateErrorRateFlags(c)
+}
+
+// validateErrorRateFlags checks the flags of addErrorRateFlags.
+func validateErrorRateFlags(c *gate.Checks) error {
+	if err := c.Validate(); err != nil {
+		return usageError("%v", err)
+	}
+	if c.Window < time.Second {
+		return usageError("--window %s: want a duration of at least 1s", c.Window)
+	}
+	return nil
+}
+
 // addErrorRateFlags registers the flags of the error-rate gate (also
 // guard's).
 func addErrorRateFlags(fs *pflag.FlagSet, c *gate.Checks) {
@@ -59,9 +100,10 @@ func addErrorRateFlags(fs *pflag.FlagSet, c *gate.Checks) {
 // gates against it.
 type clusterApp struct {
 	*status.App
-	cfg *rest.Config
-	dyn dynamic.Interface
-	ns  string
+	cfg      *rest.Config
+	dyn      dynamic.Interface // bounded by the request timeout
+	watchDyn dynamic.Interface // for watches (see cluster.ForWatch)
+	ns       string
 }
 
 // readApp connects to the cluster and reads the app's live state.
@@ -74,6 +116,10 @@ func readApp(ctx context.Context, opts *cluster.Options, name string) (*clusterA
 	if err != nil {
 		return nil, err
 	}
+	watchDyn, err := dynamic.NewForConfig(cluster.ForWatch(cfg))
+	if err != nil {
+		return nil, err
+	}
 	reader, err := status.NewReader(cfg, ns)
 	if err != nil {
 		return nil, err
@@ -82,13 +128,13 @@ func readApp(ctx context.Context, opts *cluster.Options, name string) (*clusterA
 	if err != nil {
 		return nil, err
 	}
-	return &clusterApp{App: app, cfg: cfg, dyn: dyn, ns: ns}, nil
+	return &clusterApp{App: app, cfg: cfg, dyn: dyn, watchDyn: watchDyn, ns: ns}, nil
 }
 
 // subject is what the gates look at: color (default: the one the preview
 // Service selects), through the Service that routes to it.
 func (a *clusterApp) subject(color string) gate.Subject {
-	s := gate.Subject{Config: a.cfg, Client: a.dyn, Namespace: a.ns, App: a.Name, Color: color, ColorLabel: a.ColorLabel}
+	s := gate.Subject{Config: a.cfg, Client: a.dyn, WatchClient: a.watchDyn, Namespace: a.ns, App: a.Name, Color: color, ColorLabel: a.ColorLabel}
 	if s.Color == "" {
 		s.Color = a.Services[1].Selects
 	}
@@ -127,14 +173,17 @@ services/proxy (see examples/rbac/role.yaml).`,
 				if len(args) != 1 {
 					return usageError("check takes one app name, got %d arguments", len(args))
 				}
+				if err := validateGateFlags(checks, "timeout"); err != nil {
+					return err
+				}
 				if !checks.Any() {
 					return usageError("no gate asked for: use --require-rollout, --health-path, --health-url, --warm or --prometheus-url")
 				}
-				if err := checks.Validate(); err != nil {
-					return usageError("%v", err)
-				}
 				if *color != "" && *color != "blue" && *color != "green" {
 					return usageError("--color must be blue or green, not %q", *color)
+				}
+				if err := validateCluster(opts, args[0]); err != nil {
+					return err
 				}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 				defer stop()

@@ -20,20 +20,47 @@ type clusterGates struct {
 	opts   *cluster.Options
 	app    string
 	checks *gate.Checks
+	// fs is the command's flag set: validate reads --path and --wait
+	// there, to check the app name before anything is committed.
+	fs *pflag.FlagSet
 }
 
 func addClusterGates(fs *pflag.FlagSet) *clusterGates {
-	g := &clusterGates{opts: addClusterFlags(fs)}
+	g := &clusterGates{opts: addClusterFlags(fs), fs: fs}
 	fs.StringVar(&g.app, "app", "", "the app's `NAME` in the cluster, for the gates (default: the last element of --path)")
 	g.checks = addGateFlags(fs, "rollout-timeout")
 	return g
 }
 
+// validate checks the gate and cluster flags, and the app name when the
+// gates will run (a gate asked for, or deploy --wait), before Git or the
+// cluster is touched (bad usage, exit 2).
 func (g *clusterGates) validate() error {
-	if err := g.checks.Validate(); err != nil {
-		return usageError("%v", err)
+	if err := validateGateFlags(g.checks, "rollout-timeout"); err != nil {
+		return err
+	}
+	if err := validateCluster(g.opts, g.app); err != nil {
+		return err
+	}
+	if g.app != "" || !g.gatesRun() {
+		return nil
+	}
+	if f := g.fs.Lookup("path"); f != nil && f.Value.String() != "" {
+		name := g.appName(f.Value.String())
+		if err := cluster.ValidName("app name", name); err != nil {
+			return usageError("%v (the last element of --path; pass --app NAME)", err)
+		}
 	}
 	return nil
+}
+
+// gatesRun reports whether the command will run gates.
+func (g *clusterGates) gatesRun() bool {
+	if g.checks.Any() {
+		return true
+	}
+	wait := g.fs.Lookup("wait")
+	return wait != nil && wait.Value.String() == "true"
 }
 
 // appName is --app, else the last element of the app folder.

@@ -53,11 +53,17 @@ GitOps repository.` + gitopsLong,
 				if checks.PrometheusURL == "" {
 					return usageError("--prometheus-url and --max-error-rate are required")
 				}
-				if err := checks.Validate(); err != nil {
-					return usageError("%v", err)
+				if err := validateErrorRateFlags(checks); err != nil {
+					return err
 				}
-				if *window <= 0 || *interval <= 0 {
-					return usageError("--for and --interval must be positive")
+				if *window <= 0 {
+					return usageError("--for %s: want a positive duration", *window)
+				}
+				if *interval <= 0 {
+					return usageError("--interval %s: want a positive duration", *interval)
+				}
+				if err := validateCluster(opts, args[0]); err != nil {
+					return err
 				}
 				t, err := g.target(s)
 				if err != nil {

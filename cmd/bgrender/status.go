@@ -67,6 +67,13 @@ in the namespace.`,
 				if *output != "table" && *output != "json" {
 					return usageError("--output must be table or json, not %q", *output)
 				}
+				var app string
+				if len(args) == 1 {
+					app = args[0]
+				}
+				if err := validateCluster(opts, app); err != nil {
+					return err
+				}
 				var target *promote.Target
 				if *repo != "" || *path != "" {
 					if *repo == "" || *path == "" || len(args) != 1 {
