@@ -16,11 +16,12 @@ import (
 	"github.com/bgrender/bgrender/spec"
 )
 
-// readPostRendered finds an app that `bgrender postrender` made out of a
-// Helm chart. The post-renderer changes nothing but the color, so those
-// objects carry no bgrender labels: the app is the Service named app that
-// carries the bgrender.io/active-color annotation, its app-preview twin,
-// and the Deployments of each color whose pods the Service selects. It
+// readPostRendered finds an app whose objects carry no bgrender labels:
+// one that `bgrender postrender` made out of a Helm chart (it changes
+// nothing but the color), or hand-written manifests as in the article. The
+// app is the Service named app that carries the bgrender.io/active-color
+// annotation or a color in its selector, its app-preview twin, and the
+// Deployments of each color whose pods the Service selects. It
 // returns nil when there is no such Service. Four list requests, all
 // within the documented Role.
 func (r *Reader) readPostRendered(ctx context.Context, app string) (*App, error) {
@@ -28,8 +29,8 @@ func (r *Reader) readPostRendered(ctx context.Context, app string) (*App, error)
 	if err != nil || active == nil {
 		return nil, err
 	}
-	if _, ok := active.Annotations[render.AnnotationActiveColor]; !ok {
-		return nil, nil
+	if _, ok := active.Annotations[render.AnnotationActiveColor]; !ok && colorKey(active.Spec.Selector) == "" {
+		return nil, nil // neither bgrender's annotation nor a color in its selector
 	}
 	preview, err := r.serviceNamed(ctx, app+"-preview")
 	if err != nil {
@@ -37,10 +38,11 @@ func (r *Reader) readPostRendered(ctx context.Context, app string) (*App, error)
 	}
 	key := colorLabel(active, preview, nil, nil)
 
-	// The Deployments that carry the color label, and whose pods the
-	// Service selects but for the color.
+	// The Deployments whose pods the Service selects but for the color
+	// (hand-written ones need not carry the color label themselves, so
+	// this lists the namespace's Deployments: one request).
 	var deployments appsv1.DeploymentList
-	if err := r.list(ctx, cluster.Deployments, labelQuery(key), &deployments); err != nil {
+	if err := r.list(ctx, cluster.Deployments, nil, &deployments); err != nil {
 		return nil, err
 	}
 	rest := labels.Set{}

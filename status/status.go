@@ -97,7 +97,7 @@ func (s Service) ReadyEndpoints() int {
 type NotFoundError struct{ App, Namespace string }
 
 func (e *NotFoundError) Error() string {
-	return fmt.Sprintf("app %q not found in namespace %q (no Services or Deployments labeled %s=%s,%s=%s, and no Service %s with the %s annotation of a Helm release post-rendered by bgrender)",
+	return fmt.Sprintf("app %q not found in namespace %q (no Services or Deployments labeled %s=%s,%s=%s, and no Service %s with the %s annotation or a color in its selector)",
 		e.App, e.Namespace, render.LabelName, e.App, render.LabelManagedBy, render.ManagedBy, e.App, render.AnnotationActiveColor)
 }
 
