@@ -431,3 +431,13 @@ spec:
 		t.Errorf("alias bomb: %v", err)
 	}
 }
+
+// TestRenamedFieldsKeepComments: a value that bgrender rewrites (a name,
+// a label) keeps the comment on its line.
+func TestRenamedFieldsKeepComments(t *testing.T) {
+	in := strings.Replace(stream, "  name: web\n  labels: {app: web}", "  name: web  # the web tier\n  labels: {app: web}", 1)
+	out := run(t, in, postrender.Options{})
+	if !strings.Contains(out, "name: web-blue # the web tier") || !strings.Contains(out, "name: web-green # the web tier") {
+		t.Errorf("the comment was lost:\n%s", out)
+	}
+}

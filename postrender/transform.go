@@ -645,6 +645,8 @@ func setStringMapField(rn *kyaml.RNode, key, value string, path ...string) error
 	}
 	v := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value}
 	if old := mappingValue(m, key); old != nil {
+		// Keep the comments around the old value.
+		v.HeadComment, v.LineComment, v.FootComment = old.HeadComment, old.LineComment, old.FootComment
 		*old = *v
 		return nil
 	}
