@@ -377,6 +377,11 @@ func (u *Update) clone(ctx context.Context) (*git.Repository, string, error) {
 		opts.ReferenceName = plumbing.NewBranchReferenceName(u.Branch)
 	}
 	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, opts)
+	if u.Branch == "" && err != nil && (errors.Is(err, git.NoMatchingRefSpecError{}) || errors.Is(err, plumbing.ErrReferenceNotFound) ||
+		strings.Contains(err.Error(), plumbing.ErrReferenceNotFound.Error())) {
+		// HEAD names a branch that does not exist, or is detached.
+		return nil, "", exitcode.Invalidf("%s has no default branch (its HEAD is detached or names a branch that does not exist); name one with --branch", u.Repo.URL)
+	}
 	if errors.Is(err, git.NoMatchingRefSpecError{}) {
 		return nil, "", exitcode.Invalidf("branch %s not found in %s", u.Branch, u.Repo.URL)
 	}
@@ -392,6 +397,9 @@ func (u *Update) clone(ctx context.Context) (*git.Repository, string, error) {
 		head, err := repo.Head()
 		if err != nil {
 			return nil, "", fmt.Errorf("default branch of %s: %w", u.Repo.URL, u.Repo.redact(err))
+		}
+		if !head.Name().IsBranch() {
+			return nil, "", exitcode.Invalidf("%s has no default branch (its HEAD is detached); name one with --branch", u.Repo.URL)
 		}
 		branch = head.Name().Short()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bgrender/bgrender/internal/exitcode"
 	"os"
 	"path/filepath"
 	"strings"
@@ -251,5 +252,24 @@ func TestRedactText(t *testing.T) {
 	}
 	if got := redactText("https://u:p@h/x and ssh://git@h/y", nil); got != "https://u:***@h/x and ssh://git@h/y" {
 		t.Fatal(got)
+	}
+}
+
+// TestNoDefaultBranch: a remote whose HEAD names a missing branch, or is
+// detached, has no default branch: exit 2, asking for --branch.
+func TestNoDefaultBranch(t *testing.T) {
+	srv := gittest.NewServer(t)
+	url := srv.CreateRepo(t, "r", seed(t, 1))
+	dir := srv.RepoDir("r")
+	for name, args := range map[string][]string{
+		"dangling": {"symbolic-ref", "HEAD", "refs/heads/nope"},
+		// detached at a commit that no branch points to
+		"detached": {"update-ref", "--no-deref", "HEAD", gittest.Git(t, dir, "-c", "user.name=t", "-c", "user.email=t@t", "commit-tree", "main^{tree}", "-m", "loose")},
+	} {
+		gittest.Git(t, dir, args...)
+		_, err := newUpdate(t, url, &setState{want: "green"}).Run(context.Background())
+		if exitcode.Of(err) != exitcode.Invalid || err == nil || !strings.Contains(err.Error(), "has no default branch") {
+			t.Errorf("%s HEAD: %v (exit %d)", name, err, exitcode.Of(err))
+		}
 	}
 }
