@@ -65,10 +65,10 @@ type Subject struct {
 	// WatchClient watches (default: Client); it must have no per-request
 	// timeout (see cluster.ForWatch).
 	WatchClient dynamic.Interface
-	Namespace  string
-	App        string
-	Color      string // blue or green
-	ColorLabel string
+	Namespace   string
+	App         string
+	Color       string // blue or green
+	ColorLabel  string
 	// Service is the Service that routes to Color now (default
 	// <app>-preview).
 	Service string

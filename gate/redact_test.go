@@ -44,7 +44,7 @@ func TestGatesPrintNoSecrets(t *testing.T) {
 	var said []string
 	c := gate.Checks{
 		HealthURL: secretURL, HealthAttempts: 2, HealthBackoff: time.Millisecond,
-		Warm: []string{"/w?key=SEKRITW"},
+		Warm:     []string{"/w?key=SEKRITW"},
 		Progress: func(m string) { said = append(said, m) },
 	}
 	err := c.Run(context.Background(), gate.Subject{App: "web", Color: "green"})

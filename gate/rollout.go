@@ -108,8 +108,8 @@ type RolloutGate struct {
 	// rest.Config with a Timeout, which would end every watch after that
 	// long (see cluster.ForWatch): the gate's context bounds the watch.
 	WatchClient dynamic.Interface
-	Namespace  string
-	Deployment string
+	Namespace   string
+	Deployment  string
 	// Timeout bounds the wait; 0 waits as long as ctx allows.
 	Timeout time.Duration
 	// Progress, if set, is called with each new state message.
