@@ -1,9 +1,11 @@
 package gitops
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -24,10 +26,14 @@ func (u *Update) push(ctx context.Context, res *Result) error {
 	if u.PushBranch != nil {
 		spec = "+" + spec
 	}
+	// The server's own messages (a pre-receive hook's "main is
+	// protected") arrive on the progress side band.
+	var remote bytes.Buffer
 	err := res.repo.PushContext(ctx, &git.PushOptions{
 		RemoteName: "origin",
 		RefSpecs:   []config.RefSpec{spec},
 		Auth:       u.Repo.Auth,
+		Progress:   &limitedWriter{buf: &remote, max: 4 << 10},
 	})
 	if err == nil {
 		return nil
@@ -47,7 +53,24 @@ func (u *Update) push(ctx context.Context, res *Result) error {
 			return errMoved
 		}
 	}
-	return fmt.Errorf("push to %s: %w", res.Pushed, u.Repo.redact(err))
+	err = fmt.Errorf("push to %s: %w", res.Pushed, err)
+	if msg := strings.TrimSpace(remote.String()); msg != "" {
+		err = fmt.Errorf("%w (the server said: %s)", err, strings.Join(strings.Fields(msg), " "))
+	}
+	return u.Repo.redact(err)
+}
+
+// limitedWriter keeps the first max bytes written to it.
+type limitedWriter struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (w *limitedWriter) Write(p []byte) (int, error) {
+	if room := w.max - w.buf.Len(); room > 0 {
+		w.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }
 
 // tip returns the commit at the tip of branch on the remote ("" when the

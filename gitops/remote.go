@@ -62,6 +62,11 @@ func OpenRepo(raw string, o RepoOptions) (*Repo, error) {
 	if raw == "" {
 		return nil, errors.New("no repository URL")
 	}
+	if u, err := url.Parse(raw); err == nil && (u.Scheme == "http" || u.Scheme == "https") && (u.RawQuery != "" || u.ForceQuery) {
+		// Git's HTTP protocol appends its own path and query to the URL,
+		// so a query cannot carry a token; and the URL is printed.
+		return nil, errors.New("repository URL: a query string (?...) is not part of a Git URL; give a token in BGRENDER_GIT_TOKEN instead")
+	}
 	ep, err := transport.NewEndpoint(raw)
 	if err != nil {
 		return nil, fmt.Errorf("repository URL: %w", redactURLError(err, raw))

@@ -81,3 +81,12 @@ func TestOpenRepoSSHVerifiesHostKeys(t *testing.T) {
 		t.Fatalf("no key and no agent: %v", err)
 	}
 }
+
+// TestOpenRepoRefusesQueryStrings: a token in a query string cannot work
+// with Git's HTTP protocol, and would be printed: refused without echoing.
+func TestOpenRepoRefusesQueryStrings(t *testing.T) {
+	_, err := OpenRepo("https://u:pw123@git.example/a/b.git?token=SEKRITQ", RepoOptions{Getenv: env(nil)})
+	if err == nil || strings.Contains(err.Error(), "SEKRITQ") || strings.Contains(err.Error(), "pw123") || !strings.Contains(err.Error(), "query string") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -273,3 +273,21 @@ func TestNoDefaultBranch(t *testing.T) {
 		}
 	}
 }
+
+// TestPushShowsTheServersMessage: when a hook declines the push, its
+// message ("main is protected") is part of the error.
+func TestPushShowsTheServersMessage(t *testing.T) {
+	srv := gittest.NewServer(t)
+	url := srv.CreateRepo(t, "r", seed(t, 1))
+	hook := filepath.Join(srv.RepoDir("r"), "hooks", "pre-receive")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\necho 'main is protected: open a pull request' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := newUpdate(t, url, &setState{want: "green"}).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "main is protected: open a pull request") {
+		t.Fatalf("err = %v", err)
+	}
+	if srv.CommitCount(t, "r", "main") != 1 {
+		t.Fatal("the declined push landed")
+	}
+}
