@@ -264,3 +264,17 @@ func TestHelm3PassThroughIsByteIdentical(t *testing.T) {
 		t.Errorf("the frontend Deployment was not transformed")
 	}
 }
+
+// TestHelmPluginInstallNeedsHelm4: Helm 3 has no post-renderer plugins;
+// installing one for it is refused with the way Helm 3 takes bgrender.
+func TestHelmPluginInstallNeedsHelm4(t *testing.T) {
+	h := helmtest.Require(t, 3)
+	cmd := exec.Command(helmtest.BuildBgrender(t), "helm-plugin", "install", "--helm", h.Bin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(stderr.String(), "has no post-renderer plugins") {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+}

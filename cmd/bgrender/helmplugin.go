@@ -61,6 +61,9 @@ uses it; --post-renderer-args are passed on to 'bgrender postrender'.
 				}
 				switch args[0] {
 				case "print":
+					if fs.Changed("plugins-dir") || fs.Changed("helm") {
+						return usageError("--plugins-dir and --helm are for install")
+					}
 					if !pluginCommandRE.MatchString(*command) {
 						return usageError("--command %q: expected a command name or an absolute path, without spaces, quotes or other special characters", *command)
 					}
@@ -71,8 +74,14 @@ uses it; --post-renderer-args are passed on to 'bgrender postrender'.
 					_, err = fmt.Fprint(s.out, manifest)
 					return err
 				case "install":
+					if fs.Changed("command") {
+						return usageError("--command is for print; install runs this bgrender binary")
+					}
 					dir := *pluginsDir
 					if dir == "" {
+						if err := requireHelm4(*helmBin); err != nil {
+							return err
+						}
 						var err error
 						if dir, err = helmPluginsDir(*helmBin); err != nil {
 							return err
@@ -94,6 +103,18 @@ uses it; --post-renderer-args are passed on to 'bgrender postrender'.
 // pluginCommandRE is what --command may be: it is written into plugin.yaml
 // unquoted, and Helm runs it as one executable.
 var pluginCommandRE = regexp.MustCompile(`^[A-Za-z0-9/._+@~-]+$`)
+
+// requireHelm4 refuses a Helm that has no post-renderer plugins.
+func requireHelm4(helmBin string) error {
+	out, err := exec.CommandContext(context.Background(), helmBin, "version", "--template", "{{.Version}}").Output()
+	if err != nil {
+		return nil // helmPluginsDir says what is wrong with it
+	}
+	if v := strings.TrimSpace(string(out)); strings.HasPrefix(v, "v3.") || strings.HasPrefix(v, "v2.") {
+		return usageError("%s is Helm %s, which has no post-renderer plugins: give Helm 3 the bgrender binary itself (--post-renderer \"$(command -v bgrender)\")", helmBin, v)
+	}
+	return nil
+}
 
 // helmPluginsDir asks Helm where its plugins live.
 func helmPluginsDir(helmBin string) (string, error) {
