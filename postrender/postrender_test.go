@@ -441,3 +441,16 @@ func TestRenamedFieldsKeepComments(t *testing.T) {
 		t.Errorf("the comment was lost:\n%s", out)
 	}
 }
+
+// TestKeptColorLeavesReplicasToTheAutoscaler: when the chart's Deployment
+// has no replicas (an HPA scales it), the color kept from the live cluster
+// does not pin the count it had.
+func TestKeptColorLeavesReplicasToTheAutoscaler(t *testing.T) {
+	noReplicas := strings.Replace(stream, "  replicas: 2\n", "", 1)
+	live := docs(t, run(t, stream, postrender.Options{}))["Deployment/web-green"].MustString() // replicas: 2
+	prev := memory{deployments: map[string]string{"/web-green": live}, active: spec.Green}
+	objs := docs(t, run(t, noReplicas, postrender.Options{Previous: prev}))
+	if n, _ := objs["Deployment/web-green"].Pipe(kyaml.Lookup("spec", "replicas")); n != nil {
+		t.Errorf("the kept green pins replicas: %s", objs["Deployment/web-green"].MustString())
+	}
+}

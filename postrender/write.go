@@ -149,6 +149,16 @@ func (t *transformer) expandDeployment(ctx context.Context, d *deployment) ([]*k
 			}
 			if prev != nil {
 				prev = prev.Copy()
+				if mappingValue(mappingValue(d.rn.YNode(), "spec"), "replicas") == nil {
+					// The chart leaves the count to an autoscaler: so does
+					// the kept color (the live count read from the cluster
+					// would be set again on every upgrade).
+					if mappingValue(prev.YNode(), "spec") != nil {
+						if _, err := prev.Pipe(kyaml.Lookup("spec"), kyaml.Clear("replicas")); err != nil {
+							return nil, err
+						}
+					}
+				}
 				if d.filename != "" {
 					if err := setStringMapField(prev, AnnotationHelm4Filename, d.filename, "metadata", "annotations"); err != nil {
 						return nil, err
