@@ -62,6 +62,14 @@ func addGateFlags(fs *pflag.FlagSet, timeoutFlag string) *gate.Checks {
 	return c
 }
 
+// checkKubeconfig loads the kubeconfig without contacting the cluster, so
+// that a command that works on Git first (promote and deploy with gates,
+// guard) reports a missing or broken file before it changes anything.
+func checkKubeconfig(opts *cluster.Options) error {
+	_, _, err := opts.Config()
+	return err
+}
+
 // validateGateFlags checks the gate flags (bad usage, exit 2). The flags
 // default to usable values, so a zero here was asked for.
 func validateGateFlags(c *gate.Checks, timeoutFlag string) error {

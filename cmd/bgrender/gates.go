@@ -42,16 +42,16 @@ func (g *clusterGates) validate() error {
 	if err := validateCluster(g.opts, g.app); err != nil {
 		return err
 	}
-	if g.app != "" || !g.gatesRun() {
+	if !g.gatesRun() {
 		return nil
 	}
-	if f := g.fs.Lookup("path"); f != nil && f.Value.String() != "" {
+	if f := g.fs.Lookup("path"); g.app == "" && f != nil && f.Value.String() != "" {
 		name := g.appName(f.Value.String())
 		if err := cluster.ValidName("app name", name); err != nil {
 			return usageError("%v (the last element of --path; pass --app NAME)", err)
 		}
 	}
-	return nil
+	return checkKubeconfig(g.opts)
 }
 
 // gatesRun reports whether the command will run gates.

@@ -65,6 +65,9 @@ GitOps repository.` + gitopsLong,
 				if err := validateCluster(opts, args[0]); err != nil {
 					return err
 				}
+				if err := checkKubeconfig(opts); err != nil {
+					return err
+				}
 				t, err := g.target(s)
 				if err != nil {
 					return err
