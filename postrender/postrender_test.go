@@ -454,3 +454,20 @@ func TestKeptColorLeavesReplicasToTheAutoscaler(t *testing.T) {
 		t.Errorf("the kept green pins replicas: %s", objs["Deployment/web-green"].MustString())
 	}
 }
+
+// TestReleaseNamespaceInferred: Helm does not tell the post-renderer the
+// release namespace; when the objects that name a namespace all name the
+// same one, objects without one are taken to be there, so a Service
+// without a namespace is routed to the Deployment that names it.
+func TestReleaseNamespaceInferred(t *testing.T) {
+	mixed := strings.Replace(stream, "  name: web\n  labels: {app: web}", "  name: web\n  namespace: shop\n  labels: {app: web}", 1)
+	objs := docs(t, run(t, mixed, postrender.Options{}))
+	if objs["Service/web-preview"] == nil || get(t, objs["Service/web"], "spec.selector.bgrender\\.io/color") != "blue" {
+		t.Fatalf("the Service was not routed:\n%v", objs)
+	}
+	// Two namespaces named: nothing is assumed.
+	two := mixed + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: other}\n"
+	if objs := docs(t, run(t, two, postrender.Options{})); objs["Service/web-preview"] != nil {
+		t.Error("a Service without a namespace was matched although the chart names two")
+	}
+}

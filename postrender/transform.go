@@ -70,6 +70,7 @@ type workload struct {
 	kind      string
 	name      string
 	namespace string
+	explicit  bool // the namespace is written in the object
 	podLabels labels.Set
 }
 
@@ -87,6 +88,8 @@ type transformer struct {
 	// others are the workloads whose pods stay as they are: StatefulSets,
 	// DaemonSets, ReplicaSets and Deployments that are not transformed.
 	others []*workload
+	// namespaces are the namespaces that objects name.
+	namespaces map[string]bool
 	// activeFrom remembers which Service the active color was read from.
 	activeFrom string
 	// promotion: this render flips the active color of the previous
@@ -155,11 +158,15 @@ func (t *transformer) read(in []byte) error {
 		if err != nil {
 			return err
 		}
+		t.noteNamespace(o)
 		switch {
 		case o.kind == "List":
 			items, err := listItems(o)
 			if err != nil {
 				return err
+			}
+			for _, item := range items {
+				t.noteNamespace(item)
 			}
 			d.objs = items
 			d.node = node // Lists are rare; keep them parsed
@@ -184,7 +191,51 @@ func (t *transformer) read(in []byte) error {
 	if objects == 0 {
 		return fmt.Errorf("no manifests on standard input: the chart rendered nothing, or the post-renderer was given an empty stream")
 	}
+	t.inferNamespace()
 	return nil
+}
+
+// noteNamespace records the namespace an object names, if any.
+func (t *transformer) noteNamespace(o *object) {
+	if o.kind == "List" {
+		return
+	}
+	if ns := o.rn.GetNamespace(); ns != "" {
+		if t.namespaces == nil {
+			t.namespaces = map[string]bool{}
+		}
+		t.namespaces[ns] = true
+	}
+}
+
+// inferNamespace settles the namespace of objects that name none when the
+// release namespace is unknown (Helm does not pass it to post-renderers):
+// if the objects that name one all name the same, that is the release
+// namespace the chart writes out (.Release.Namespace), and a Service
+// without one is matched with the Deployments that have it.
+func (t *transformer) inferNamespace() {
+	if t.opts.Namespace != "" || len(t.namespaces) != 1 {
+		return
+	}
+	var seen string
+	for ns := range t.namespaces {
+		seen = ns
+	}
+	t.opts.Namespace = seen
+	// Index the Deployments again under the namespace they get.
+	t.byName, t.byLabel = map[string]*deployment{}, map[string][]*deployment{}
+	for _, d := range t.deploys {
+		d.namespace = t.namespaceOf(d.object)
+		t.byName[d.namespace+"/"+d.name] = d
+		for k, v := range d.podLabels {
+			t.byLabel[labelKey(d.namespace, k, v)] = append(t.byLabel[labelKey(d.namespace, k, v)], d)
+		}
+	}
+	for _, w := range t.others {
+		if !w.explicit {
+			w.namespace = seen
+		}
+	}
 }
 
 // describe reads what decides whether an object changes, and registers
@@ -398,7 +449,7 @@ func (t *transformer) addWorkload(o *object) error {
 		return fmt.Errorf("%s: %w", o, err)
 	}
 	if len(podLabels) > 0 {
-		t.others = append(t.others, &workload{desc: o.String(), kind: o.kind, name: o.name, namespace: t.namespaceOf(o), podLabels: podLabels})
+		t.others = append(t.others, &workload{desc: o.String(), kind: o.kind, name: o.name, namespace: t.namespaceOf(o), explicit: o.namespace != "", podLabels: podLabels})
 	}
 	return nil
 }
