@@ -94,7 +94,7 @@ func (o Options) Config() (*rest.Config, string, error) {
 		return nil, "", exitcode.Invalidf("load kubeconfig: %w", err)
 	}
 	if _, ok := loaded.Contexts[o.Context]; o.Context != "" && !ok {
-		return nil, "", exitcode.Invalidf("context %q: not in the kubeconfig", o.Context)
+		return nil, "", exitcode.Invalidf("context %q does not exist in the kubeconfig", o.Context)
 	}
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.Context}
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)

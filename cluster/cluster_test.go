@@ -79,7 +79,7 @@ func TestConfigBadUsage(t *testing.T) {
 	}{
 		"missing file":     {cluster.Options{Kubeconfig: "/nonexist/kubeconfig"}, "kubeconfig /nonexist/kubeconfig: no such file"},
 		"not a config":     {cluster.Options{Kubeconfig: garbage}, garbage},
-		"unknown context":  {cluster.Options{Kubeconfig: good, Context: "nope"}, `context "nope": not in the kubeconfig`},
+		"unknown context":  {cluster.Options{Kubeconfig: good, Context: "nope"}, `context "nope" does not exist in the kubeconfig`},
 		"bad namespace":    {cluster.Options{Kubeconfig: good, Namespace: "Team_1"}, `namespace "Team_1" is not valid`},
 		"negative timeout": {cluster.Options{Kubeconfig: good, RequestTimeout: -time.Second}, "--request-timeout -1s"},
 	}

@@ -81,7 +81,7 @@ func TestStatusCLI(t *testing.T) {
 		}},
 		{name: "absent app", args: []string{"status", "shop", "-n", ns}, code: 1, stderr: `bgrender status: app "shop" not found in namespace "` + ns + `"`},
 		{name: "empty namespace", args: []string{"status", "-n", "default"}, stderr: "no bgrender apps in namespace default"},
-		{name: "unknown context", args: []string{"status", "--context", "prod"}, code: 1, stderr: `context "prod" does not exist`},
+		{name: "unknown context", args: []string{"status", "--context", "prod"}, code: 2, stderr: `context "prod" does not exist`},
 		{name: "bad output", args: []string{"status", "-o", "yaml"}, code: 2, stderr: "--output must be table or json"},
 		{name: "two apps", args: []string{"status", "a", "b"}, code: 2, stderr: "at most one app name"},
 	}
