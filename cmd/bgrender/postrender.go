@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -68,6 +69,7 @@ is 2.`,
 			namespace := fs.StringP("namespace", "n", "", "release `NAMESPACE` (default: $HELM_NAMESPACE; else, with --from-release, the namespace that holds the release, else the kubeconfig's)")
 			kubeconfig := fs.String("kubeconfig", "", "kubeconfig `FILE` (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
 			kubeContext := fs.String("kube-context", "", "kubeconfig `CONTEXT` to use")
+			requestTimeout := fs.Duration("request-timeout", cluster.DefaultRequestTimeout, "give up on an API request after this `DURATION`")
 			networkPolicy := fs.Bool("network-policy", false, "add per-color NetworkPolicies: blue and green cannot reach each other")
 			quota := fs.Bool("quota", false, "add a ResourceQuota computed from both colors")
 			quotaName := fs.String("quota-name", "bgrender", "`NAME` of the ResourceQuota")
@@ -107,8 +109,11 @@ is 2.`,
 				if cfg.Quota != nil && fs.Changed("quota-name") {
 					cfg.Quota.Name = *quotaName
 				}
+				if *requestTimeout <= 0 {
+					return usageError("--request-timeout %s: must be positive", *requestTimeout)
+				}
 				ctx := context.Background()
-				opts, err := postrenderOptions(ctx, cfg, s.err)
+				opts, err := postrenderOptions(ctx, cfg, *requestTimeout, s.err)
 				if err != nil {
 					return err
 				}
@@ -129,7 +134,7 @@ is 2.`,
 
 // postrenderOptions checks the settings and connects to the cluster when
 // the previous state is read from it.
-func postrenderOptions(ctx context.Context, cfg *postrender.Config, stderr io.Writer) (postrender.Options, error) {
+func postrenderOptions(ctx context.Context, cfg *postrender.Config, requestTimeout time.Duration, stderr io.Writer) (postrender.Options, error) {
 	opts := postrender.Options{
 		ColorLabel:    cfg.ColorLabel,
 		Active:        cfg.Active,
@@ -171,7 +176,7 @@ func postrenderOptions(ctx context.Context, cfg *postrender.Config, stderr io.Wr
 		return opts, nil
 	}
 	explicit := opts.Namespace != ""
-	client, ns, err := cluster.Options{Kubeconfig: cfg.Kubeconfig, Context: cfg.Context, Namespace: opts.Namespace}.Dynamic()
+	client, ns, err := cluster.Options{Kubeconfig: cfg.Kubeconfig, Context: cfg.Context, Namespace: opts.Namespace, RequestTimeout: requestTimeout}.Dynamic()
 	if err != nil {
 		return opts, err
 	}
