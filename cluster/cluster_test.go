@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,62 +12,13 @@ import (
 
 	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/kubetest"
 )
-
-// kubeconfig writes a kubeconfig for server, with context "c" and
-// namespace "team", and returns its path.
-func kubeconfig(t *testing.T, server string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "kubeconfig")
-	data := `apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {server: "` + server + `"}
-users:
-- name: u
-  user: {token: SEKRITTOKEN}
-contexts:
-- name: c
-  context: {cluster: c, user: u, namespace: team}
-current-context: c
-`
-	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// hangingServer accepts TCP connections and never answers.
-func hangingServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() { l.Close() })
-	return "http://" + l.Addr().String()
-}
 
 func TestConfigBadUsage(t *testing.T) {
 	t.Setenv("KUBECONFIG", "")
 	t.Setenv("HELM_NAMESPACE", "")
-	good := kubeconfig(t, "http://127.0.0.1:1")
+	good := kubetest.WriteKubeconfigFor(t, "http://127.0.0.1:1", "team", "SEKRITTOKEN")
 	garbage := filepath.Join(t.TempDir(), "garbage")
 	if err := os.WriteFile(garbage, []byte("this: [is not\n a kubeconfig"), 0o600); err != nil {
 		t.Fatal(err)
@@ -93,7 +43,7 @@ func TestConfigBadUsage(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	t.Setenv("HELM_NAMESPACE", "")
-	path := kubeconfig(t, "http://127.0.0.1:1")
+	path := kubetest.WriteKubeconfigFor(t, "http://127.0.0.1:1", "team", "SEKRITTOKEN")
 	cfg, ns, err := cluster.Options{Kubeconfig: path}.Config()
 	if err != nil {
 		t.Fatalf("a kubeconfig whose server is down: %v; want no error until a request", err)
@@ -125,7 +75,7 @@ func TestConfig(t *testing.T) {
 // request timeout when the API server accepts the connection and never
 // answers.
 func TestRequestTimeout(t *testing.T) {
-	path := kubeconfig(t, hangingServer(t))
+	path := kubetest.WriteKubeconfigFor(t, kubetest.SilentServer(t), "team", "SEKRITTOKEN")
 	dyn, _, err := cluster.Options{Kubeconfig: path, RequestTimeout: time.Second}.Dynamic()
 	if err != nil {
 		t.Fatal(err)

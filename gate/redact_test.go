@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/kubetest"
 )
 
 func TestRedactURL(t *testing.T) {
@@ -118,38 +118,11 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// hangingServer accepts TCP connections and never answers: an API server
-// or proxy that hangs.
-func hangingServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() { l.Close() })
-	return "http://" + l.Addr().String()
-}
-
 // TestRolloutGateTimeoutBoundsFirstList: the gate's timeout bounds its
 // first list request too, and an API server that never answered is a
 // failure (exit 1), not a refusal: the gate saw no Deployment.
 func TestRolloutGateTimeoutBoundsFirstList(t *testing.T) {
-	dyn, err := dynamic.NewForConfig(&rest.Config{Host: hangingServer(t)}) // no per-request timeout
+	dyn, err := dynamic.NewForConfig(&rest.Config{Host: kubetest.SilentServer(t)}) // no per-request timeout
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,52 +10,15 @@ import (
 
 	"github.com/bgrender/bgrender/internal/apptest"
 	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/kubetest"
 )
-
-// writeKubeconfig writes a kubeconfig for server and returns its path.
-func writeKubeconfig(t *testing.T, server string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "kubeconfig")
-	data := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"" + server + "\"}\n" +
-		"contexts:\n- name: c\n  context: {cluster: c, namespace: default}\ncurrent-context: c\n"
-	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// hangingAPIServer accepts TCP connections and never answers.
-func hangingAPIServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() { l.Close() })
-	return "http://" + l.Addr().String()
-}
 
 // TestGateFlagErrors: bad gate and cluster flags are bad usage (exit 2),
 // named in the message, with nothing on stdout, before any cluster or Git
 // server is contacted (the kubeconfig's server and the repository do not
 // exist: reaching them would exit 1).
 func TestGateFlagErrors(t *testing.T) {
-	kc := writeKubeconfig(t, "http://127.0.0.1:1")
+	kc := kubetest.WriteKubeconfigFor(t, "http://127.0.0.1:1", "default", "")
 	garbage := filepath.Join(t.TempDir(), "garbage.yaml")
 	if err := os.WriteFile(garbage, []byte("clusters: [ {"), 0o600); err != nil {
 		t.Fatal(err)
@@ -137,7 +99,7 @@ func TestGateFlagErrors(t *testing.T) {
 // API server that accepts connections and never answers: each ends with
 // exit 1 within a bound, rather than hanging.
 func TestGatesOnHangingCluster(t *testing.T) {
-	kc := writeKubeconfig(t, hangingAPIServer(t))
+	kc := kubetest.WriteKubeconfigFor(t, kubetest.SilentServer(t), "default", "")
 	short := []string{"--kubeconfig", kc, "--request-timeout", "1s"}
 	exit1 := func(t *testing.T, bound time.Duration, stdin string, args ...string) {
 		t.Helper()
