@@ -112,9 +112,9 @@ type Rollback struct {
 	Reason string
 }
 
-// historyDepth is how many commits a rollback reads to find the deploys
-// since the last flip.
-const historyDepth = 50
+// historyDepth is how many commits a rollback reads to find when the
+// previous color was last live.
+const historyDepth = 200
 
 // Run commits the flip back.
 func (a *Rollback) Run(ctx context.Context) (*Result, error) {
@@ -151,16 +151,8 @@ func (a *Rollback) Run(ctx context.Context) (*Result, error) {
 // counts as much as a bgrender deploy; when no commit in history had to
 // live, it falls back to the Bgrender-* trailers.
 func (a *Rollback) checkSinceLive(history []*object.Commit, now *State, to spec.Color) error {
-	var seen plumbing.Hash
-	for _, commit := range history {
-		h, err := gitops.FolderHash(commit, a.Path)
-		if err != nil {
-			break // the folder is younger than this commit
-		}
-		if h == seen {
-			continue // the app folder did not change in this commit
-		}
-		seen = h
+	touched := a.touching(history)
+	for _, commit := range touched {
 		then, err := a.stateAt(commit)
 		if err != nil {
 			continue // unreadable then: look further back
@@ -174,12 +166,38 @@ func (a *Rollback) checkSinceLive(history []*object.Commit, now *State, to spec.
 		}
 		return nil
 	}
-	if d := deploySinceLive(history, now.App, to); d != nil {
+	if d := deploySinceLive(touched, now.App, to); d != nil {
 		tr := gitops.ParseTrailers(d.Message)
 		return exitcode.GateRefused(fmt.Errorf("%s got a new image (%s, commit %s) since it was live: a rollback would not return to the previous release; deploy the old image or use --force",
 			to, tr["Bgrender-Image"], short(d.Hash.String())))
 	}
+	if a.Log != nil {
+		fmt.Fprintf(a.Log, "bgrender rollback: warning: no commit of the last %d has %s live on %s; its image (%s) is not checked against the release it ran\n",
+			len(history), now.App, to, now.Images[to])
+	}
 	return nil
+}
+
+// touching returns the commits of history (newest first) that changed the
+// app folder, down to the one that created it or the end of history.
+func (a *Rollback) touching(history []*object.Commit) []*object.Commit {
+	hashes := make([]plumbing.Hash, len(history))
+	for i, commit := range history {
+		h, err := gitops.FolderHash(commit, a.Path)
+		if err != nil {
+			history = history[:i] // the folder is younger than this commit
+			break
+		}
+		hashes[i] = h
+	}
+	var out []*object.Commit
+	for i, commit := range history {
+		if i+1 < len(history) && hashes[i+1] == hashes[i] {
+			continue // the folder is as the commit below left it
+		}
+		out = append(out, commit)
+	}
+	return out
 }
 
 // stateAt reads the app folder as commit had it.

@@ -65,3 +65,24 @@ func TestRollbackSeesHandEdits(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackIgnoresOtherFolders: in a monorepo, a deploy to an app of the
+// same name in another folder (staging) does not stop the rollback of this
+// one: the check reads this folder's history only.
+func TestRollbackIgnoresOtherFolders(t *testing.T) {
+	r := newGitopsRepo(t, "managed", 0)
+	r.mustRun(t, "promote") // green live; blue ran myapp:v1.2.3
+	const staging = "apps/staging/my-application"
+	dir := filepath.Join(t.TempDir(), "clone")
+	gittest.Git(t, "", "clone", "--quiet", r.srv.RepoDir(r.name), dir)
+	copyDir(t, filepath.Join(dir, filepath.FromSlash(appPath)), filepath.Join(dir, filepath.FromSlash(staging)))
+	gittest.Git(t, dir, "add", ".")
+	gittest.Git(t, dir, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "--quiet", "-m", "staging copy")
+	gittest.Git(t, dir, "push", "--quiet", "origin", "HEAD:main")
+	res := runCLI(t, "", "deploy", "--image", "myapp:v9", "--color", "blue", "--force", "--repo", r.url, "--path", staging)
+	if res.code != 0 {
+		t.Fatalf("staging deploy: exit %d: %s", res.code, res.stderr)
+	}
+	r.mustRun(t, "rollback")
+	r.checkTrailers(t, map[string]string{"Bgrender-Action": "rollback", "Bgrender-To": "blue"})
+}
