@@ -81,19 +81,29 @@ func main() {
 	fmt.Printf("median: bgrender %s, git CLI %s (bgrender/git = %.2f), git CLI sparse %s (bgrender/sparse = %.2f); bgrender peak RSS %.1f MB\n",
 		mb.Round(time.Millisecond), mg.Round(time.Millisecond), float64(mb)/float64(mg),
 		ms.Round(time.Millisecond), float64(mb)/float64(ms), float64(peak)/1024)
+	// A rollback reads up to 200 commits of history to check the image of
+	// the color it returns to.
+	timeBgrender(*bin, url, "green")
+	d, rss := timeBgrenderArgs(*bin, "rollback", "--repo", url, "--path", appPath)
+	fmt.Printf("bgrender rollback (reads history): %s, RSS %.1f MB\n", d.Round(time.Millisecond), float64(rss)/1024)
 }
 
 // timeBgrender runs bgrender promote --to color and returns its wall time
 // and max RSS in KB.
 func timeBgrender(bin, url, color string) (time.Duration, int64) {
-	cmd := exec.Command(bin, "promote", "--repo", url, "--path", appPath, "--to", color)
+	return timeBgrenderArgs(bin, "promote", "--repo", url, "--path", appPath, "--to", color)
+}
+
+// timeBgrenderArgs runs bgrender with args, which must commit.
+func timeBgrenderArgs(bin string, args ...string) (time.Duration, int64) {
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "BGRENDER_GIT_TOKEN="+token)
 	cmd.Stderr = os.Stderr
 	t0 := time.Now()
 	out, err := cmd.Output()
 	d := time.Since(t0)
 	if err != nil || !strings.Contains(string(out), "committed") {
-		fail(fmt.Errorf("bgrender promote: %v: %s", err, out))
+		fail(fmt.Errorf("bgrender %s: %v: %s", args[0], err, out))
 	}
 	return d, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
 }
