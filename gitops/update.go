@@ -407,18 +407,13 @@ func (u *Update) clone(ctx context.Context) (*git.Repository, string, error) {
 }
 
 // folderError names the app folder in the repository in an editor's
-// error, where the editor saw only the temporary folder it worked in.
+// error, where the editor saw only the temporary folder it worked in
+// (callers say which folder the error is about).
 type folderError struct {
 	err       error
 	tmp, path string
 }
 
-func (e *folderError) Error() string {
-	msg := strings.ReplaceAll(e.err.Error(), e.tmp, e.path)
-	if e.path == "." || strings.Contains(msg, e.path) {
-		return msg
-	}
-	return e.path + ": " + msg
-}
+func (e *folderError) Error() string { return strings.ReplaceAll(e.err.Error(), e.tmp, e.path) }
 
 func (e *folderError) Unwrap() error { return e.err }

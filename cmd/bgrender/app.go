@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -137,8 +136,13 @@ func asPostRenderer(args []string, in io.Reader) bool {
 // errorText prefixes an error with the command; a list of located
 // problems (file:line: field: …) is printed as it is, one per line.
 func errorText(cmd string, err error) string {
-	var list spec.ErrorList
-	if errors.As(err, &list) {
+	inner := err
+	if coded, ok := err.(*exitcode.Error); ok {
+		inner = coded.Err
+	}
+	// Only a list that is the whole error: one that an action wrapped
+	// (the spec of an app folder in Git) keeps the command and folder.
+	if list, ok := inner.(spec.ErrorList); ok {
 		return list.Error()
 	}
 	return "bgrender " + cmd + ": " + err.Error()

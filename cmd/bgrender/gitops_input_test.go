@@ -37,3 +37,19 @@ func TestErrorsNameTheRepositoryFolder(t *testing.T) {
 		t.Errorf("--path with ..: exit %d, stderr %s", res.code, res.stderr)
 	}
 }
+
+// TestInvalidSpecInRepoNamesTheFolder: a broken bgrender.yaml in the
+// repository is reported with the command and the app folder, so that in
+// a monorepo the user knows which one; nothing is pushed.
+func TestInvalidSpecInRepoNamesTheFolder(t *testing.T) {
+	r := newGitopsRepo(t, "managed", 0)
+	r.handCommit(t, "bgrender.yaml", "  replicas: 3", "  replicas: [")
+	before := r.commits(t)
+	res := r.run(t, "promote")
+	if res.code != 2 || res.stdout != "" || !strings.HasPrefix(res.stderr, "bgrender promote: "+appPath+": bgrender.yaml:") {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	if r.commits(t) != before {
+		t.Fatal("pushed")
+	}
+}
