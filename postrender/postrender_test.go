@@ -421,6 +421,12 @@ spec:
 		t.Error("the Service does not select the Deployment's pods")
 	}
 
+	// A << merge key without any alias.
+	merge := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata:\n      <<: {labels: {a: b}}\n    spec: {containers: [{name: c, image: i}]}\n"
+	if d := docs(t, run(t, merge, postrender.Options{}))["Deployment/x-blue"]; get(t, d, "spec.template.metadata.labels.a") != "b" {
+		t.Errorf("merge key not merged:\n%s", d.MustString())
+	}
+
 	bomb := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n"
 	prev := "a"
 	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h"} {

@@ -80,8 +80,8 @@ func (c chunk) parse() (*yaml.Node, error) {
 // maxExpandedNodes bounds what aliases may expand to, against alias bombs.
 const maxExpandedNodes = 1 << 20
 
-// expandAliases replaces YAML aliases (and << merge keys) by copies of
-// their anchors, as Helm and the API server read them, so that the rest
+// expandAliases replaces YAML aliases by copies of their anchors, and
+// merges << merge keys into their mappings, as Helm and the API server read them, so that the rest
 // of the post-renderer sees plain mappings. A document without aliases is
 // left as it is.
 func expandAliases(doc *yaml.Node) error {
@@ -100,6 +100,9 @@ func expandAliases(doc *yaml.Node) error {
 		if n.Kind == yaml.AliasNode {
 			aliases = true
 			total = size(n.Alias, depth+1)
+		}
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!merge" {
+			aliases = true // a << merge key, with or without an alias
 		}
 		for _, c := range n.Content {
 			total += size(c, depth+1)

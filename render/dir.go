@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"sigs.k8s.io/yaml"
 
@@ -88,6 +89,9 @@ func WriteDir(dir string, objs []Object) error {
 		return exitcode.Invalidf("%s is a file, not a directory", dir)
 	}
 	previous, err := previousResources(dir)
+	if errors.Is(err, syscall.ENOTDIR) {
+		return exitcode.Invalidf("%s: a part of the path is a file, not a directory", dir)
+	}
 	if err != nil {
 		return err
 	}

@@ -91,6 +91,11 @@ is 2.`,
 						apply()
 					}
 				}
+				for _, name := range []string{"color-label", "quota-name", "namespace", "kubeconfig", "kube-context", "from-release", "select", "active", "target", "config"} {
+					if f := fs.Lookup(name); fs.Changed(name) && f.Value.String() == "" {
+						return usageError("--%s: give a value", name)
+					}
+				}
 				set("color-label", func() { cfg.ColorLabel = *colorLabel })
 				set("select", func() { cfg.Select = *selector })
 				set("active", func() { cfg.Active = spec.Color(*active) })

@@ -75,9 +75,9 @@ file, line and field.`,
 	}
 }
 
-// MaxSpecSize bounds a spec file: a thousand apps fit in about a megabyte,
-// and decoding holds about a hundred times the input in memory.
-const MaxSpecSize = 8 << 20
+// MaxSpecSize bounds a spec file: two thousand apps fit in it, and
+// decoding, validating and rendering hold up to ~300 times the input.
+const MaxSpecSize = 2 << 20
 
 func readFileLimited(name string) ([]byte, error) {
 	f, err := os.Open(name)

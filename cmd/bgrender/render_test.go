@@ -230,7 +230,7 @@ func concatResources(t *testing.T, dir string) string {
 func TestSpecSizeLimit(t *testing.T) {
 	big := strings.Repeat("# padding\n", MaxSpecSize/10+1)
 	res := runCLI(t, big, "validate", "-")
-	if res.code != 2 || res.stdout != "" || !strings.Contains(res.stderr, "larger than 8 MiB") {
+	if res.code != 2 || res.stdout != "" || !strings.Contains(res.stderr, "larger than 2 MiB") {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
 	var many strings.Builder
