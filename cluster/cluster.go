@@ -100,7 +100,12 @@ func (o Options) Config() (*rest.Config, string, error) {
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 	cfg, err := cc.ClientConfig()
 	if err != nil {
-		if clientcmd.IsConfigurationInvalid(err) && !clientcmd.IsEmptyConfig(err) {
+		switch {
+		case clientcmd.IsEmptyConfig(err) && o.Kubeconfig != "":
+			return nil, "", exitcode.Invalidf("kubeconfig %s: names no cluster and no current context", o.Kubeconfig)
+		case clientcmd.IsEmptyConfig(err):
+			return nil, "", exitcode.Invalidf("no cluster: set KUBECONFIG or --kubeconfig (or run in a pod)")
+		case clientcmd.IsConfigurationInvalid(err):
 			return nil, "", exitcode.Invalidf("load kubeconfig: %w", err)
 		}
 		return nil, "", fmt.Errorf("load kubeconfig: %w", err)

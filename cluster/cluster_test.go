@@ -23,10 +23,15 @@ func TestConfigBadUsage(t *testing.T) {
 	if err := os.WriteFile(garbage, []byte("this: [is not\n a kubeconfig"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := map[string]struct {
 		opts cluster.Options
 		want string
 	}{
+		"empty file":       {cluster.Options{Kubeconfig: empty}, "names no cluster and no current context"},
 		"missing file":     {cluster.Options{Kubeconfig: "/nonexist/kubeconfig"}, "kubeconfig /nonexist/kubeconfig: no such file"},
 		"not a config":     {cluster.Options{Kubeconfig: garbage}, garbage},
 		"unknown context":  {cluster.Options{Kubeconfig: good, Context: "nope"}, `context "nope" does not exist in the kubeconfig`},

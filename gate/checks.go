@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -106,6 +107,12 @@ func (c Checks) Validate() error {
 	if c.PrometheusURL != "" {
 		if err := ValidHTTPURL(c.PrometheusURL); err != nil {
 			return fmt.Errorf("--prometheus-url %w", err)
+		}
+	}
+	if c.Query != "" {
+		expanded := ExpandQuery(c.Query, QueryVars{App: "a", Namespace: "n", ColorLabel: "c", Color: "blue", Window: time.Minute})
+		if i := strings.Index(expanded, "{{"); i >= 0 {
+			return fmt.Errorf("--query: unknown placeholder at %q; the placeholders are {{app}}, {{namespace}}, {{colorLabel}}, {{color}} and {{window}}", expanded[i:min(len(expanded), i+20)])
 		}
 	}
 	if c.HealthURL != "" {

@@ -109,7 +109,7 @@ func (t Target) get(ctx context.Context, path string) (int, string, error) {
 			return 0, "", &proxyDenied{url: t.display(path), msg: st.Message}
 		}
 	}
-	return resp.StatusCode, oneLine(string(body)), nil
+	return resp.StatusCode, HideSecretsOf(oneLine(string(body)), t.URL(path)), nil
 }
 
 // proxyDenied is the API server refusing the caller the service proxy.

@@ -157,7 +157,7 @@ func (g ErrorRate) query(ctx context.Context) (float64, error) {
 	}
 	client := g.Client
 	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
+		client = &http.Client{Timeout: 10 * time.Second} // a query answers in milliseconds
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -170,10 +170,10 @@ func (g ErrorRate) query(ctx context.Context) (float64, error) {
 	}
 	var pr promResponse
 	if err := json.Unmarshal(body, &pr); err != nil {
-		return 0, fmt.Errorf("HTTP %d: not a Prometheus API answer: %s", resp.StatusCode, oneLine(string(body)))
+		return 0, fmt.Errorf("HTTP %d: not a Prometheus API answer: %s", resp.StatusCode, HideSecretsOf(oneLine(string(body)), g.URL))
 	}
 	if pr.Status != "success" {
-		return 0, fmt.Errorf("HTTP %d: %s: %s", resp.StatusCode, pr.ErrorType, pr.Error)
+		return 0, fmt.Errorf("HTTP %d: %s: %s", resp.StatusCode, pr.ErrorType, HideSecretsOf(pr.Error, g.URL))
 	}
 	return value(pr.Data.ResultType, pr.Data.Result)
 }

@@ -77,3 +77,26 @@ func redactErr(err error) error {
 	}
 	return err
 }
+
+// HideSecretsOf replaces, in text (such as a body a server sent back), the
+// password and the query values of rawURL: a server may echo the request.
+func HideSecretsOf(text, rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return text
+	}
+	var secrets []string
+	if p, ok := u.User.Password(); ok {
+		secrets = append(secrets, p)
+	}
+	for _, vs := range u.Query() {
+		secrets = append(secrets, vs...)
+	}
+	for _, secret := range secrets {
+		if len(secret) >= 3 {
+			text = strings.ReplaceAll(text, secret, redacted)
+			text = strings.ReplaceAll(text, url.QueryEscape(secret), redacted)
+		}
+	}
+	return text
+}

@@ -3,7 +3,10 @@ package gate_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +137,25 @@ func TestRolloutGateTimeoutBoundsFirstList(t *testing.T) {
 	var refused *gate.Refused
 	if err == nil || exitcode.Of(err) != exitcode.Failure || errors.As(err, &refused) || !strings.Contains(err.Error(), "did not answer within 1s") {
 		t.Fatalf("gate against a hanging API server: %v (exit %d), want a failure that says it had no answer", err, exitcode.Of(err))
+	}
+}
+
+// TestHealthGateHidesEchoedSecrets: a server that echoes the request (its
+// credentials and query) back in an error body does not make the gate
+// print them.
+func TestHealthGateHidesEchoedSecrets(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, "you sent %s:%s and %s", u, p, r.URL.RawQuery)
+	}))
+	defer srv.Close()
+	target, err := gate.Direct(strings.Replace(srv.URL, "http://", "http://user:SEKRITPW@", 1) + "/?token=SEKRITQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = gate.Health{Target: target, Path: "/h", Attempts: 1}.Run(context.Background())
+	if err == nil || strings.Contains(err.Error(), "SEKRIT") || !strings.Contains(err.Error(), "you sent user:***") {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -47,6 +47,7 @@ func TestGateFlagErrors(t *testing.T) {
 		"check negative attempts":   {with(check, "--health-path", "/h", "--health-attempts", "-3"), "--health-attempts -3"},
 		"check warm requests":       {with(check, "--warm", "/", "--warm-requests", "-1"), "--warm-requests -1"},
 		"check window":              {with(check, append(prom, "--max-error-rate", "1", "--window", "-1m")...), "--window -1m0s"},
+		"check bad query":           {with(check, append(prom, "--max-error-rate", "1", "--query", "sum(x{a=\"{{ .bad\"})")...), "--query: unknown placeholder"},
 		"check request timeout":     {with(check, "--require-rollout", "--request-timeout", "0s"), "--request-timeout 0s"},
 		"check namespace":           {with(check, "--require-rollout", "-n", "Prod_1"), `namespace "Prod_1" is not valid`},
 		"check app":                 {[]string{"check", "Web.App", "--kubeconfig", kc, "--require-rollout"}, `app name "Web.App" is not valid`},
