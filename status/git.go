@@ -16,6 +16,8 @@ type Wanted struct {
 	Replicas map[string]int32  `json:"replicas,omitempty"`
 	// Drift lists how the cluster differs from Git; empty when in sync.
 	Drift []string `json:"drift"`
+	// Unchecked lists what could not be compared, and why.
+	Unchecked []string `json:"unchecked,omitempty"`
 }
 
 // CompareWith records what Git wants on the app and how the cluster
@@ -29,6 +31,9 @@ func (a *App) CompareWith(w Wanted) {
 	}
 	for _, c := range a.Colors {
 		image, ok := w.Images[c.Color]
+		if _, inGit := w.Replicas[c.Color]; !ok && inGit {
+			w.Unchecked = append(w.Unchecked, fmt.Sprintf("%s: the image, since the Deployment in Git has several containers (name one with --container)", c.Color))
+		}
 		switch {
 		case !ok:
 		case !c.Found:

@@ -61,11 +61,14 @@ func WriteApp(w io.Writer, a *App) error {
 			where += " (" + g.Branch + ")"
 		}
 		fmt.Fprintf(w, "\ngit %s: live color %s\n", where, g.Live)
-		if len(g.Drift) == 0 {
+		if len(g.Drift) == 0 && len(g.Unchecked) == 0 {
 			fmt.Fprintln(w, "in sync: the cluster runs what Git wants")
 		}
 		for _, d := range g.Drift {
 			fmt.Fprintf(w, "drift: %s\n", d)
+		}
+		for _, u := range g.Unchecked {
+			fmt.Fprintf(w, "not compared: %s\n", u)
 		}
 	}
 	return nil

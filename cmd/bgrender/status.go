@@ -60,6 +60,11 @@ in the namespace.`,
 			sshKey := fs.String("ssh-key", "", "with --repo: private key `FILE` for ssh URLs (default: the SSH agent)")
 			knownHosts := fs.StringSlice("known-hosts", nil, "with --repo: known_hosts `FILE`s (default: $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)")
 			insecure := fs.Bool("insecure-ignore-host-key", false, "with --repo: do not verify the ssh server's host key (unsafe)")
+			var plain promote.PlainOptions
+			fs.StringVar(&plain.Service, "service", "", "with --repo, plain manifests: the live Service's `NAME`")
+			fs.StringVar(&plain.File, "file", "", "with --repo, plain manifests: the file holding the Service, relative to --path")
+			fs.StringVar(&plain.ColorLabel, "color-label", "", "with --repo, plain manifests: the selector key that carries the color")
+			fs.StringVar(&plain.Container, "container", "", "with --repo, plain manifests: the container whose image is compared, when a pod has several")
 			return func(args []string) error {
 				if len(args) > 1 {
 					return usageError("status takes at most one app name, got %d arguments", len(args))
@@ -83,7 +88,7 @@ in the namespace.`,
 					if err != nil {
 						return err
 					}
-					target = &promote.Target{Repo: r, Branch: *branch, Path: *path, MaxAttempts: 1}
+					target = &promote.Target{Repo: r, Branch: *branch, Path: *path, Plain: plain, MaxAttempts: 1}
 				}
 				cfg, ns, err := opts.Config()
 				if err != nil {

@@ -1,0 +1,33 @@
+package status
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCompareWithGit: drift in the live color, an image and a replica
+// count is listed; an image Git does not say (a Deployment with several
+// containers and no --container) is "not compared", never "in sync".
+func TestCompareWithGit(t *testing.T) {
+	app := &App{Live: "blue", Colors: []Color{
+		{Color: "blue", Found: true, Desired: 3, Images: []string{"web:1"}},
+		{Color: "green", Found: true, Desired: 3, Images: []string{"web:1", "sidecar:1"}},
+	}}
+	app.CompareWith(Wanted{Live: "green", Images: map[string]string{"blue": "web:2"}, Replicas: map[string]int32{"blue": 3, "green": 1}})
+	got := strings.Join(app.Git.Drift, "\n")
+	for _, want := range []string{"Git routes traffic to green, the cluster to blue", "blue: Git wants image web:2, the cluster runs web:1", "green: Git wants 1 replicas, the cluster 3"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("drift lacks %q:\n%s", want, got)
+		}
+	}
+	if len(app.Git.Unchecked) != 1 || !strings.Contains(app.Git.Unchecked[0], "green: the image") {
+		t.Errorf("unchecked: %q", app.Git.Unchecked)
+	}
+	var b strings.Builder
+	if err := WriteApp(&b, app); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "in sync") || !strings.Contains(b.String(), "not compared: green: the image") {
+		t.Errorf("table:\n%s", b.String())
+	}
+}
