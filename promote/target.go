@@ -103,7 +103,11 @@ func (t *Target) run(ctx context.Context, action string, historyDepth int, p pla
 		out.Message = c.Reason
 		return out, nil
 	}
-	out.PushedTo = res.Pushed
+	if !t.DryRun {
+		out.PushedTo = res.Pushed
+	} else {
+		out.Attempts = 0 // nothing was pushed
+	}
 	switch {
 	case t.DryRun:
 		out.Message = fmt.Sprintf("%s %s: %s (dry run: nothing pushed)", action, c.App, c.Summary)

@@ -50,7 +50,7 @@ func validateCluster(opts *cluster.Options, app string) error {
 func addGateFlags(fs *pflag.FlagSet, timeoutFlag string) *gate.Checks {
 	c := &gate.Checks{}
 	fs.BoolVar(&c.RequireRollout, "require-rollout", false, "gate: the color's Deployment must be fully rolled out (as kubectl rollout status judges it), watched until --"+timeoutFlag)
-	fs.DurationVar(&c.Timeout, timeoutFlag, 5*time.Minute, "with --require-rollout: how long to wait")
+	fs.DurationVar(&c.Timeout, timeoutFlag, 5*time.Minute, "with --require-rollout (and deploy --wait): how long to wait for the rollout")
 	fs.StringVar(&c.HealthPath, "health-path", "", "gate: GET `PATH` through the API server's service proxy must answer 2xx/3xx")
 	fs.StringVar(&c.HealthURL, "health-url", "", "gate: GET `URL` directly instead (e.g. a preview Ingress)")
 	fs.StringVar(&c.HealthPort, "health-port", "", "Service `PORT` (name or number) for --health-path and --warm (default: the Service's first port)")
@@ -166,8 +166,9 @@ check through the API server's service proxy (--health-path) or directly
 (--health-url), take the warm-up requests (--warm), and keep its 5xx rate in
 Prometheus under --max-error-rate.
 
-Exits 0 when every gate passes, 3 when one refuses (the message names the
-gate and what it saw), 1 when the cluster or Prometheus cannot be read.
+At least one gate is needed. Exits 0 when every gate passes, 3 when one
+refuses (the message names the gate and what it saw), 1 when the cluster or
+Prometheus cannot be read, 2 on bad flags.
 Needs the permissions of bgrender status plus watch on deployments and get on
 services/proxy (see examples/rbac/role.yaml).`,
 		example: `  bgrender check my-application -n production --require-rollout --timeout 10m \

@@ -144,6 +144,10 @@ func installHelmPlugin(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find the bgrender binary: %w", err)
 	}
+	if strings.Contains(filepath.ToSlash(self), "/go-build") && !strings.HasSuffix(self, ".test") {
+		// go run builds into Go's cache, which may delete the binary.
+		return "", usageError("this bgrender was built by go run into Go's build cache, which may delete it; install bgrender first (go install ./cmd/bgrender, or make build) and run that one")
+	}
 	target := filepath.Join(dir, pluginName)
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return "", err

@@ -68,7 +68,8 @@ is 2.`,
 			fromCluster := fs.Bool("from-cluster", false, "carry the active color forward from the live cluster")
 			namespace := fs.StringP("namespace", "n", "", "release `NAMESPACE` (default: $HELM_NAMESPACE; else, with --from-release, the namespace that holds the release, else the kubeconfig's)")
 			kubeconfig := fs.String("kubeconfig", "", "kubeconfig `FILE` (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
-			kubeContext := fs.String("kube-context", "", "kubeconfig `CONTEXT` to use")
+			kubeContext := fs.String("kube-context", "", "kubeconfig `CONTEXT` to use (as Helm's flag is named)")
+			fs.StringVar(kubeContext, "context", "", "the same as --kube-context, as the other commands name it")
 			requestTimeout := fs.Duration("request-timeout", cluster.DefaultRequestTimeout, "give up on an API request after this `DURATION`")
 			networkPolicy := fs.Bool("network-policy", false, "add per-color NetworkPolicies: blue and green cannot reach each other")
 			quota := fs.Bool("quota", false, "add a ResourceQuota computed from both colors")
@@ -91,7 +92,7 @@ is 2.`,
 						apply()
 					}
 				}
-				for _, name := range []string{"color-label", "quota-name", "namespace", "kubeconfig", "kube-context", "from-release", "select", "active", "target", "config"} {
+				for _, name := range []string{"color-label", "quota-name", "namespace", "kubeconfig", "kube-context", "context", "from-release", "select", "active", "target", "config"} {
 					if f := fs.Lookup(name); fs.Changed(name) && f.Value.String() == "" {
 						return usageError("--%s: give a value", name)
 					}
@@ -105,6 +106,7 @@ is 2.`,
 				set("namespace", func() { cfg.Namespace = *namespace })
 				set("kubeconfig", func() { cfg.Kubeconfig = *kubeconfig })
 				set("kube-context", func() { cfg.Context = *kubeContext })
+				set("context", func() { cfg.Context = *kubeContext })
 				if *networkPolicy && cfg.NetworkPolicy == nil {
 					cfg.NetworkPolicy = &postrender.NetworkPolicyOptions{}
 				}

@@ -358,7 +358,7 @@ func rollbackCommand() *command {
 		name:    "rollback",
 		summary: "flip traffic back to the previous color, as a Git commit",
 		usage:   "--repo URL --path DIR [flags]",
-		long:    "Flip the live Service of an app back to the color in bgrender.io/previous-color,\nas one commit or pull request. When a deploy has put a new image on that color\nsince it was live (read from the Bgrender-* trailers of the last 50 commits),\nthe rollback would not return to the previous release: it refuses (exit 3)\nunless --force." + gitopsLong,
+		long:    "Flip the live Service of an app back to the color in bgrender.io/previous-color,\nas one commit or pull request. When that color now runs another image than when\nit was last live (a deploy or a hand edit, read from the app folder in the last\n200 commits), the rollback would not return to the previous release: it refuses\n(exit 3) unless --force. So does a color with no Deployment or 0 replicas." + gitopsLong,
 		example: `  bgrender rollback --repo https://git.example.com/ops/gitops.git --path apps/my-application`,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var g gitFlags
