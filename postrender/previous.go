@@ -183,21 +183,41 @@ func indexManifest(manifest []byte, namespace string) (*manifestState, error) {
 			continue
 		}
 		rn := kyaml.NewRNode(node.Content[0])
-		ns := rn.GetNamespace()
-		if ns == "" {
-			ns = namespace
-		}
-		key := ns + "/" + rn.GetName()
-		switch rn.GetKind() {
-		case "Deployment":
-			st.deployments[key] = rn
-		case "Service":
-			if c := spec.Color(rn.GetAnnotations()[annotationActive]); c.Valid() {
-				st.colors[key] = c
+		objs := []*kyaml.RNode{rn}
+		if rn.GetKind() == "List" {
+			// bgrender writes a changed List back as a List, and Helm
+			// stores it so: its items are the objects.
+			items, _ := rn.Pipe(kyaml.Lookup("items"))
+			objs = nil
+			if items != nil {
+				objs, _ = items.Elements()
 			}
+		}
+		for _, o := range objs {
+			st.add(o, namespace)
 		}
 	}
 	return st, nil
+}
+
+// add indexes one object of a stored manifest.
+func (st *manifestState) add(rn *kyaml.RNode, namespace string) {
+	if rn.YNode().Kind != kyaml.MappingNode {
+		return
+	}
+	ns := rn.GetNamespace()
+	if ns == "" {
+		ns = namespace
+	}
+	key := ns + "/" + rn.GetName()
+	switch rn.GetKind() {
+	case "Deployment":
+		st.deployments[key] = rn
+	case "Service":
+		if c := spec.Color(rn.GetAnnotations()[annotationActive]); c.Valid() {
+			st.colors[key] = c
+		}
+	}
 }
 
 // Deployment implements Previous.
