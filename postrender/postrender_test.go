@@ -461,19 +461,23 @@ func TestKeptColorLeavesReplicasToTheAutoscaler(t *testing.T) {
 	}
 }
 
-// TestReleaseNamespaceInferred: Helm does not tell the post-renderer the
-// release namespace; when the objects that name a namespace all name the
-// same one, objects without one are taken to be there, so a Service
-// without a namespace is routed to the Deployment that names it.
-func TestReleaseNamespaceInferred(t *testing.T) {
+// TestUnknownNamespaceIsNotGuessed: Helm does not tell the post-renderer
+// the release namespace. A Service without a namespace that selects the
+// pods of a Deployment that names one (or the reverse) may or may not be
+// in the same namespace: refused with the way out (--namespace), which
+// then routes it.
+func TestUnknownNamespaceIsNotGuessed(t *testing.T) {
 	mixed := strings.Replace(stream, "  name: web\n  labels: {app: web}", "  name: web\n  namespace: shop\n  labels: {app: web}", 1)
-	objs := docs(t, run(t, mixed, postrender.Options{}))
-	if objs["Service/web-preview"] == nil || get(t, objs["Service/web"], "spec.selector.bgrender\\.io/color") != "blue" {
-		t.Fatalf("the Service was not routed:\n%v", objs)
+	_, err := postrender.Run(context.Background(), []byte(mixed), postrender.Options{})
+	if exitcode.Of(err) != exitcode.Invalid || !strings.Contains(err.Error(), "pass it (--post-renderer-args --namespace=NAMESPACE)") {
+		t.Fatalf("err = %v", err)
 	}
-	// Two namespaces named: nothing is assumed.
-	two := mixed + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: other}\n"
-	if objs := docs(t, run(t, two, postrender.Options{})); objs["Service/web-preview"] != nil {
-		t.Error("a Service without a namespace was matched although the chart names two")
+	objs := docs(t, run(t, mixed, postrender.Options{Namespace: "shop"}))
+	if objs["Service/web-preview"] == nil || get(t, objs["Service/web"], "spec.selector.bgrender\\.io/color") != "blue" {
+		t.Fatalf("with --namespace the Service was not routed:\n%v", objs)
+	}
+	// Every object names its namespace, or none does: nothing to guess.
+	if _, err := postrender.Run(context.Background(), []byte(stream), postrender.Options{}); err != nil {
+		t.Fatal(err)
 	}
 }

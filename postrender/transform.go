@@ -191,7 +191,6 @@ func (t *transformer) read(in []byte) error {
 	if objects == 0 {
 		return fmt.Errorf("no manifests on standard input: the chart rendered nothing, or the post-renderer was given an empty stream")
 	}
-	t.inferNamespace()
 	return nil
 }
 
@@ -205,36 +204,6 @@ func (t *transformer) noteNamespace(o *object) {
 			t.namespaces = map[string]bool{}
 		}
 		t.namespaces[ns] = true
-	}
-}
-
-// inferNamespace settles the namespace of objects that name none when the
-// release namespace is unknown (Helm does not pass it to post-renderers):
-// if the objects that name one all name the same, that is the release
-// namespace the chart writes out (.Release.Namespace), and a Service
-// without one is matched with the Deployments that have it.
-func (t *transformer) inferNamespace() {
-	if t.opts.Namespace != "" || len(t.namespaces) != 1 {
-		return
-	}
-	var seen string
-	for ns := range t.namespaces {
-		seen = ns
-	}
-	t.opts.Namespace = seen
-	// Index the Deployments again under the namespace they get.
-	t.byName, t.byLabel = map[string]*deployment{}, map[string][]*deployment{}
-	for _, d := range t.deploys {
-		d.namespace = t.namespaceOf(d.object)
-		t.byName[d.namespace+"/"+d.name] = d
-		for k, v := range d.podLabels {
-			t.byLabel[labelKey(d.namespace, k, v)] = append(t.byLabel[labelKey(d.namespace, k, v)], d)
-		}
-	}
-	for _, w := range t.others {
-		if !w.explicit {
-			w.namespace = seen
-		}
 	}
 }
 
@@ -584,6 +553,9 @@ func (t *transformer) check() error {
 			all = append(all, o)
 		}
 	}
+	if err := t.checkNamespaces(all); err != nil {
+		return err
+	}
 	for _, o := range all {
 		if !t.changes(o) {
 			continue
@@ -601,6 +573,42 @@ func (t *transformer) check() error {
 		for _, name := range added {
 			if other := taken[o.kind+"/"+t.namespaceOf(o)+"/"+name]; other != nil {
 				return fmt.Errorf("%s: bgrender would add %s %s, but the chart has one of that name (%s); rename one of them", o, o.kind, name, other)
+			}
+		}
+	}
+	return nil
+}
+
+// checkNamespaces refuses to guess. Helm does not tell a post-renderer the
+// release namespace; when it is not given (--namespace, HELM_NAMESPACE) an
+// object without a namespace is somewhere bgrender cannot name. A Service
+// on one side of that line whose selector matches pods on the other
+// cannot be routed safely: whether it selects them depends on the release
+// namespace.
+func (t *transformer) checkNamespaces(all []*object) error {
+	if t.opts.Namespace != "" || len(t.namespaces) == 0 {
+		return nil
+	}
+	type pods struct {
+		desc     string
+		explicit bool
+		labels   labels.Set
+	}
+	var workloads []pods
+	for _, d := range t.deploys {
+		workloads = append(workloads, pods{d.object.String(), d.object.namespace != "", d.podLabels})
+	}
+	for _, w := range t.others {
+		workloads = append(workloads, pods{w.desc, w.explicit, w.podLabels})
+	}
+	for _, o := range all {
+		if o.kind != "Service" || o.hook || o.skip || len(o.selector) == 0 {
+			continue
+		}
+		sel := labels.SelectorFromValidatedSet(o.selector)
+		for _, w := range workloads {
+			if w.explicit != (o.namespace != "") && sel.Matches(w.labels) {
+				return fmt.Errorf("%s selects the pods of %s, and one of them names a namespace while the other does not: Helm does not tell a post-renderer the release namespace, so bgrender cannot tell whether they are in the same one; pass it (--post-renderer-args --namespace=NAMESPACE) or set HELM_NAMESPACE", o, w.desc)
 			}
 		}
 	}
