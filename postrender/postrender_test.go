@@ -481,3 +481,33 @@ func TestUnknownNamespaceIsNotGuessed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestUpgradeMustNotStrandTheLiveColor: the live color's Deployment is
+// kept as the previous release ran it, while the Service comes from the
+// new render; a chart that now selects a label, or targets a port, that
+// the kept pods lack is refused (exit 2) rather than routing live traffic
+// to no pods. --target=<live color> applies the change there too.
+func TestUpgradeMustNotStrandTheLiveColor(t *testing.T) {
+	first := docs(t, run(t, stream, postrender.Options{}))
+	prev := memory{deployments: map[string]string{
+		"/web-blue":  first["Deployment/web-blue"].MustString(),
+		"/web-green": first["Deployment/web-green"].MustString(),
+	}, active: spec.Blue}
+	label := strings.NewReplacer("      labels:\n        app: web\n", "      labels:\n        app: web\n        tier: front\n",
+		"  selector:\n    app: web\n", "  selector:\n    app: web\n    tier: front\n").Replace(stream)
+	port := strings.NewReplacer("          resources:", "          ports: [{name: http, containerPort: 9090}]\n          resources:",
+		"    - port: 80\n", "    - port: 80\n      targetPort: 9090\n").Replace(stream)
+	for name, in := range map[string]string{"label": label, "port": port} {
+		_, err := postrender.Run(context.Background(), []byte(in), postrender.Options{Previous: prev})
+		if exitcode.Of(err) != exitcode.Invalid || !strings.Contains(err.Error(), "the Service would route live traffic to no pods") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+		if _, err := postrender.Run(context.Background(), []byte(in), postrender.Options{Previous: prev, Target: spec.Blue}); err != nil {
+			t.Errorf("%s with --target=blue: %v", name, err)
+		}
+	}
+	// An unchanged chart passes.
+	if _, err := postrender.Run(context.Background(), []byte(stream), postrender.Options{Previous: prev}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 
 	yaml "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +37,7 @@ type object struct {
 
 	// What decides whether the object changes, read in the first pass.
 	selector map[string]string // a Service's spec.selector
+	targets  []string          // a Service's target ports (targetPort, else port)
 	target   string            // the Deployment an HPA scales
 	pdb      labels.Selector   // a PodDisruptionBudget's spec.selector
 }
@@ -116,6 +118,9 @@ func Run(ctx context.Context, in []byte, opts Options) ([]byte, error) {
 	}
 	if err := t.resolveColors(ctx); err != nil {
 		return nil, runtimeError(err)
+	}
+	if err := t.checkKept(ctx); err != nil {
+		return nil, err
 	}
 	out, err := t.write(ctx)
 	if err != nil {
@@ -224,6 +229,7 @@ func (t *transformer) describe(o *object) error {
 		if o.selector, err = stringMap(o.rn, "spec", "selector"); err != nil {
 			return fmt.Errorf("%s: %w", o, err)
 		}
+		o.targets = serviceTargets(o.rn)
 	case "HorizontalPodAutoscaler":
 		if kind, _ := o.rn.GetString("spec.scaleTargetRef.kind"); kind == "Deployment" {
 			o.target, _ = o.rn.GetString("spec.scaleTargetRef.name")
@@ -398,6 +404,26 @@ func (t *transformer) addDeployment(o *object) error {
 		t.byLabel[labelKey(d.namespace, k, v)] = append(t.byLabel[labelKey(d.namespace, k, v)], d)
 	}
 	return nil
+}
+
+// serviceTargets returns each port's targetPort (its port when it has
+// none), as written: a number or a port name.
+func serviceTargets(rn *kyaml.RNode) []string {
+	ports := mappingValue(mappingValue(rn.YNode(), "spec"), "ports")
+	if ports == nil || ports.Kind != yaml.SequenceNode {
+		return nil
+	}
+	var out []string
+	for _, p := range ports.Content {
+		v := mappingValue(p, "targetPort")
+		if v == nil {
+			v = mappingValue(p, "port")
+		}
+		if v != nil && v.Kind == yaml.ScalarNode {
+			out = append(out, v.Value)
+		}
+	}
+	return out
 }
 
 // podTemplateKinds are the other kinds whose pods a Service may select.
@@ -626,6 +652,73 @@ func (t *transformer) checkServiceSelects(o *object) error {
 		}
 	}
 	return nil
+}
+
+// checkKept refuses a render whose Service would route live traffic to
+// pods it does not match: the live color's Deployment is kept as the
+// previous state had it, while the Service comes from the new render, so
+// a chart that changes the Service's selector or target ports must not
+// leave the live pods behind.
+func (t *transformer) checkKept(ctx context.Context) error {
+	if t.opts.Previous == nil || (t.target == t.active && !t.promotion) {
+		return nil // the live color gets the new render
+	}
+	for _, d := range t.docs {
+		for _, o := range d.objs {
+			if o.kind != "Service" || !t.changes(o) {
+				continue
+			}
+			for _, dep := range t.selectedBy(t.namespaceOf(o), o.selector) {
+				name := colorName(dep.name, t.active)
+				prev, err := t.opts.Previous.Deployment(ctx, dep.namespace, name)
+				if err != nil {
+					return runtimeError(fmt.Errorf("read the previous %s: %w", name, err))
+				}
+				if prev == nil {
+					continue // the live color gets the render after all
+				}
+				if problem := t.keptMismatch(o, dep, prev); problem != "" {
+					return inputError(fmt.Errorf("%s: the live %s pods of Deployment %s, kept as the previous release ran them, %s: the Service would route live traffic to no pods. Roll the change out to both colors first (an upgrade, a promotion, another upgrade) before the Service needs it, or apply it to the live color too with --target=%s",
+						o, t.active, name, problem, t.active))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// keptMismatch says how the pods of a kept Deployment fail the Service o:
+// a selector label they lack, or a target port that the new render's pods
+// declare and theirs do not (a port declared by neither may still be
+// listened on: that is not a change).
+func (t *transformer) keptMismatch(o *object, dep *deployment, prev *kyaml.RNode) string {
+	podLabels, err := stringMap(prev, "spec", "template", "metadata", "labels")
+	if err != nil {
+		return ""
+	}
+	for k, v := range o.selector {
+		if podLabels[k] != v {
+			return fmt.Sprintf("lack the label %s=%s that the Service now selects", k, v)
+		}
+	}
+	ports, err := containerPorts(prev)
+	if err != nil {
+		return ""
+	}
+	has := func(ports []spec.Port, target string) bool {
+		for _, p := range ports {
+			if p.Name == target || strconv.Itoa(int(p.ContainerPort)) == target {
+				return true
+			}
+		}
+		return false
+	}
+	for _, target := range o.targets {
+		if has(dep.ports, target) && !has(ports, target) {
+			return fmt.Sprintf("declare no port %s, which the Service now targets", target)
+		}
+	}
+	return ""
 }
 
 // resolveColors settles the active color (the flag, else what the previous
