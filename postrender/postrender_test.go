@@ -511,3 +511,18 @@ func TestUpgradeMustNotStrandTheLiveColor(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPromotionNeedsTheColorToHaveRun: promoting to a color that the
+// previous release does not have would put this render live untested:
+// refused, unless --target says so.
+func TestPromotionNeedsTheColorToHaveRun(t *testing.T) {
+	first := docs(t, run(t, stream, postrender.Options{}))
+	prev := memory{deployments: map[string]string{"/web-blue": first["Deployment/web-blue"].MustString()}, active: spec.Blue}
+	_, err := postrender.Run(context.Background(), []byte(stream), postrender.Options{Previous: prev, Active: spec.Green})
+	if exitcode.Of(err) != exitcode.Invalid || !strings.Contains(err.Error(), "the previous release has no web-green") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := postrender.Run(context.Background(), []byte(stream), postrender.Options{Previous: prev, Active: spec.Green, Target: spec.Green}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -663,6 +663,28 @@ func (t *transformer) checkKept(ctx context.Context) error {
 	if t.opts.Previous == nil || (t.target == t.active && !t.promotion) {
 		return nil // the live color gets the new render
 	}
+	if t.promotion {
+		// The color that goes live must have run before: a Deployment
+		// the previous state has in the old live color only would go
+		// live with this render, untested.
+		for _, d := range t.deploys {
+			if !t.changes(d.object) {
+				continue
+			}
+			next, err := t.opts.Previous.Deployment(ctx, d.namespace, colorName(d.name, t.active))
+			if err != nil {
+				return runtimeError(fmt.Errorf("read the previous %s: %w", colorName(d.name, t.active), err))
+			}
+			old, err := t.opts.Previous.Deployment(ctx, d.namespace, colorName(d.name, t.active.Other()))
+			if err != nil {
+				return runtimeError(fmt.Errorf("read the previous %s: %w", colorName(d.name, t.active.Other()), err))
+			}
+			if next == nil && old != nil {
+				return inputError(fmt.Errorf("%s: promoting to %s, but the previous release has no %s: it would go live with this render, untested; deploy it to %s first (an upgrade), or pass --target=%s to accept that",
+					d.object, t.active, colorName(d.name, t.active), t.active, t.active))
+			}
+		}
+	}
 	for _, d := range t.docs {
 		for _, o := range d.objs {
 			if o.kind != "Service" || !t.changes(o) {
