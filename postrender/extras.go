@@ -46,6 +46,12 @@ func (t *transformer) extras() ([]byte, error) {
 	if t.opts.Quota != nil && len(t.usage) > 0 {
 		objs = append(objs, t.quota())
 	}
+	for _, o := range objs {
+		kind := o.GetObjectKind().GroupVersionKind().Kind
+		if doc, taken := t.names[kind+"/"+o.GetNamespace()+"/"+o.GetName()]; taken {
+			return nil, fmt.Errorf("bgrender would add %s %s, but the chart has one of that name (%s); rename one of them", kind, o.GetName(), doc)
+		}
+	}
 	var out bytes.Buffer
 	for _, o := range objs {
 		doc, err := render.EncodeYAML(o)

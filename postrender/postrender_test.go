@@ -526,3 +526,13 @@ func TestPromotionNeedsTheColorToHaveRun(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHookListPassesThrough: Helm takes a List with a hook annotation as a
+// hook, items and all; it passes through untouched.
+func TestHookListPassesThrough(t *testing.T) {
+	hook := "---\napiVersion: v1\nkind: List\nmetadata:\n  annotations: {helm.sh/hook: pre-upgrade}\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: migrate}\n  spec: {selector: {matchLabels: {app: m}}, template: {metadata: {labels: {app: m}}, spec: {containers: [{name: m, image: m}]}}}\n"
+	out := run(t, stream+hook, postrender.Options{})
+	if !strings.HasSuffix(out, hook) || strings.Contains(out, "migrate-blue") {
+		t.Errorf("the hook List changed:\n%s", out)
+	}
+}

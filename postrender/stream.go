@@ -77,8 +77,22 @@ func (c chunk) parse() (*yaml.Node, error) {
 	return &doc, nil
 }
 
-// maxExpandedNodes bounds what aliases may expand to, against alias bombs.
-const maxExpandedNodes = 1 << 20
+// maxExpandedNodes bounds the size walk; maxAddedNodes bounds the nodes
+// that aliases may add when expanded, against alias bombs (a chart's
+// anchors add a few hundred).
+const (
+	maxExpandedNodes = 1 << 24
+	maxAddedNodes    = 1 << 16
+)
+
+// countNodes counts the nodes of a tree as written (an alias is one).
+func countNodes(n *yaml.Node) int {
+	total := 1
+	for _, c := range n.Content {
+		total += countNodes(c)
+	}
+	return total
+}
 
 // expandAliases replaces YAML aliases by copies of their anchors, and
 // merges << merge keys into their mappings, as Helm and the API server read them, so that the rest
@@ -113,11 +127,12 @@ func expandAliases(doc *yaml.Node) error {
 		sizes[n] = min(total, maxExpandedNodes+1)
 		return sizes[n]
 	}
-	if size(doc, 0) > maxExpandedNodes {
-		return fmt.Errorf("its aliases expand to more than %d YAML nodes", maxExpandedNodes)
-	}
+	expanded := size(doc, 0)
 	if !aliases {
 		return nil
+	}
+	if expanded-countNodes(doc) > maxAddedNodes {
+		return fmt.Errorf("its aliases expand to more than %d further YAML nodes", maxAddedNodes)
 	}
 	return kyaml.NewRNode(doc).DeAnchor()
 }

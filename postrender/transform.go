@@ -31,7 +31,7 @@ type object struct {
 	name      string
 	namespace string // as written; may be empty
 	hook      bool   // a Helm hook, which passes through untouched
-	skip      bool   // a Service marked bgrender.io/skip: "true"
+	skip      bool   // a Service or PDB marked bgrender.io/skip: "true"
 	doc       int    // 1-based document number, for errors
 	line      int    // line of the object in the stream
 
@@ -90,8 +90,10 @@ type transformer struct {
 	// others are the workloads whose pods stay as they are: StatefulSets,
 	// DaemonSets, ReplicaSets and Deployments that are not transformed.
 	others []*workload
-	// namespaces are the namespaces that objects name.
+	// namespaces are the namespaces that objects name; names the chart's
+	// objects by kind/namespace-as-written/name.
 	namespaces map[string]bool
+	names      map[string]string
 	// activeFrom remembers which Service the active color was read from.
 	activeFrom string
 	// promotion: this render flips the active color of the previous
@@ -164,7 +166,11 @@ func (t *transformer) read(in []byte) error {
 			return err
 		}
 		t.noteNamespace(o)
+		_, listHook := o.rn.GetAnnotations()[AnnotationHelmHook]
 		switch {
+		case o.kind == "List" && listHook:
+			// Helm takes a List with a hook annotation as a hook: it
+			// passes through, items and all.
 		case o.kind == "List":
 			items, err := listItems(o)
 			if err != nil {
@@ -199,17 +205,24 @@ func (t *transformer) read(in []byte) error {
 	return nil
 }
 
-// noteNamespace records the namespace an object names, if any.
+// noteNamespace records the namespace an object names, if any, and its
+// kind and name, which the objects bgrender adds must not take.
 func (t *transformer) noteNamespace(o *object) {
 	if o.kind == "List" {
 		return
 	}
-	if ns := o.rn.GetNamespace(); ns != "" {
+	ns := o.rn.GetNamespace()
+	if ns != "" {
 		if t.namespaces == nil {
 			t.namespaces = map[string]bool{}
 		}
 		t.namespaces[ns] = true
 	}
+	if t.names == nil {
+		t.names = map[string]string{}
+	}
+	name := o.rn.GetName()
+	t.names[o.kind+"/"+ns+"/"+name] = fmt.Sprintf("document %d (line %d, %s %q)", o.doc, o.line, o.kind, name)
 }
 
 // describe reads what decides whether an object changes, and registers
@@ -235,6 +248,7 @@ func (t *transformer) describe(o *object) error {
 			o.target, _ = o.rn.GetString("spec.scaleTargetRef.name")
 		}
 	case "PodDisruptionBudget":
+		o.skip = o.rn.GetAnnotations()[AnnotationSkip] == "true"
 		if o.pdb, err = labelSelector(o, "spec", "selector"); err != nil {
 			return err
 		}
@@ -553,7 +567,7 @@ func (t *transformer) changes(o *object) bool {
 	case "HorizontalPodAutoscaler":
 		return o.target != "" && t.byName[t.namespaceOf(o)+"/"+o.target] != nil
 	case "PodDisruptionBudget":
-		if o.pdb == nil {
+		if o.pdb == nil || o.skip {
 			return false
 		}
 		for _, d := range t.deploys {
@@ -593,7 +607,14 @@ func (t *transformer) check() error {
 				return err
 			}
 			added = []string{o.name + "-preview"}
-		case "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget":
+		case "PodDisruptionBudget":
+			for _, w := range t.others {
+				if w.namespace == t.namespaceOf(o) && o.pdb.Matches(w.podLabels) {
+					return fmt.Errorf("%s: selects the pods of %s, which are not made blue/green, as well as a Deployment's that are: a budget per color would leave %s's pods without one; annotate the PodDisruptionBudget with %s: \"true\" to leave it as it is, or narrow its selector", o, w.desc, w.name, AnnotationSkip)
+				}
+			}
+			added = []string{colorName(o.name, spec.Blue), colorName(o.name, spec.Green)}
+		case "Deployment", "HorizontalPodAutoscaler":
 			added = []string{colorName(o.name, spec.Blue), colorName(o.name, spec.Green)}
 		}
 		for _, name := range added {

@@ -100,6 +100,11 @@ func TestPostrenderBadInput(t *testing.T) {
 			`document 2 (line 17, Service "web"): bgrender would add Service web-preview, but the chart has one of that name (document 3 (line 25, Service "web-preview"))`},
 		{"color name taken", chartStream + "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web-blue}\nspec: {selector: {matchLabels: {app: x}}, template: {metadata: {labels: {app: x}}, spec: {containers: [{name: x, image: x}]}}}\n", nil,
 			`bgrender would add Deployment web-blue, but the chart has one of that name`},
+		{"network policy name taken", chartStream + "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web-blue}\nspec: {podSelector: {}}\n", []string{"--network-policy"},
+			`bgrender would add NetworkPolicy web-blue, but the chart has one of that name (document 3 (line 25, NetworkPolicy "web-blue"))`},
+		{"PDB also selects a StatefulSet", strings.Replace(chartStream, "  name: web\nspec:\n  selector: {", "  name: web\n  annotations: {bgrender.io/skip: \"true\"}\nspec:\n  selector: {", 1) + statefulSet +
+			"---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: all}\nspec: {minAvailable: 1, selector: {matchLabels: {app: web}}}\n", nil,
+			`document 4 (line 36, PodDisruptionBudget "all"): selects the pods of document 3 (line 26, StatefulSet "db")`},
 		{"service also selects a StatefulSet", chartStream + statefulSet, nil,
 			`document 2 (line 17, Service "web"): selects the pods of document 3 (line 25, StatefulSet "db"), which are not made blue/green, and of Deployment web, which are: routing the Service to one color would drop db's pods; annotate the Service with bgrender.io/skip: "true"`},
 		{"a scalar document", "hello\n", nil, "document 1 (line 1): expected a Kubernetes object"},
