@@ -69,3 +69,13 @@ type Previous interface {
 	// or "" if unknown.
 	ActiveColor(ctx context.Context, namespace, name string) (spec.Color, error)
 }
+
+// PreviousObjects is a Previous that also has the per-color
+// HorizontalPodAutoscalers and PodDisruptionBudgets of the previous state,
+// so that a color that keeps its Deployment keeps them too.
+type PreviousObjects interface {
+	Previous
+	// Object returns the object of kind (HorizontalPodAutoscaler or
+	// PodDisruptionBudget) name in namespace, or nil.
+	Object(ctx context.Context, kind, namespace, name string) (*kyaml.RNode, error)
+}

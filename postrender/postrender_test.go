@@ -536,3 +536,50 @@ func TestHookListPassesThrough(t *testing.T) {
 		t.Errorf("the hook List changed:\n%s", out)
 	}
 }
+
+// memoryObjects is memory that also has the previous HPAs and PDBs.
+type memoryObjects struct {
+	memory
+	objects map[string]string // kind/namespace/name
+}
+
+func (m memoryObjects) Object(_ context.Context, kind, ns, name string) (*kyaml.RNode, error) {
+	if s, ok := m.objects[kind+"/"+ns+"/"+name]; ok {
+		return kyaml.Parse(s)
+	}
+	return nil, nil
+}
+
+// TestKeptColorKeepsItsAutoscalerAndBudget: the color that keeps its
+// Deployment keeps its HPA and PDB as they were too; the color that gets
+// the render gets the chart's.
+func TestKeptColorKeepsItsAutoscalerAndBudget(t *testing.T) {
+	hpa := "---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  maxReplicas: 4\n"
+	first := docs(t, run(t, stream+hpa, postrender.Options{}))
+	prev := memoryObjects{
+		memory: memory{deployments: map[string]string{
+			"/web-blue":  first["Deployment/web-blue"].MustString(),
+			"/web-green": first["Deployment/web-green"].MustString(),
+		}, active: spec.Blue},
+		objects: map[string]string{
+			"HorizontalPodAutoscaler//web-blue":  first["HorizontalPodAutoscaler/web-blue"].MustString(),
+			"HorizontalPodAutoscaler//web-green": first["HorizontalPodAutoscaler/web-green"].MustString(),
+		},
+	}
+	next := strings.Replace(stream+hpa, "maxReplicas: 4", "maxReplicas: 9", 1)
+	max := func(objs map[string]*kyaml.RNode, c string) string {
+		n, err := objs["HorizontalPodAutoscaler/web-"+c].Pipe(kyaml.Lookup("spec", "maxReplicas"))
+		if err != nil || n == nil {
+			t.Fatalf("no maxReplicas for %s", c)
+		}
+		return n.YNode().Value
+	}
+	up := docs(t, run(t, next, postrender.Options{Previous: prev}))
+	if max(up, "blue") != "4" || max(up, "green") != "9" {
+		t.Errorf("upgrade: blue max %s (want 4, kept), green max %s (want 9)", max(up, "blue"), max(up, "green"))
+	}
+	promo := docs(t, run(t, next, postrender.Options{Previous: prev, Active: spec.Green}))
+	if max(promo, "blue") != "4" || max(promo, "green") != "4" {
+		t.Errorf("promotion: blue max %s, green max %s; want both kept at 4", max(promo, "blue"), max(promo, "green"))
+	}
+}

@@ -51,6 +51,7 @@ var _ Previous = (*Release)(nil)
 type manifestState struct {
 	deployments map[string]*kyaml.RNode // namespace/name
 	colors      map[string]spec.Color   // Service namespace/name → active color
+	others      map[string]*kyaml.RNode // HPAs and PDBs: kind/namespace/name
 }
 
 func (r *Release) load(ctx context.Context) (*manifestState, error) {
@@ -173,7 +174,7 @@ func decodeRelease(data string) (*release.Release, error) {
 // indexManifest finds the Deployments and the Services' active colors in a
 // manifest stream as Helm stored it.
 func indexManifest(manifest []byte, namespace string) (*manifestState, error) {
-	st := &manifestState{deployments: map[string]*kyaml.RNode{}, colors: map[string]spec.Color{}}
+	st := &manifestState{deployments: map[string]*kyaml.RNode{}, colors: map[string]spec.Color{}, others: map[string]*kyaml.RNode{}}
 	for i, c := range split(manifest) {
 		node, err := c.parse()
 		if err != nil {
@@ -217,7 +218,18 @@ func (st *manifestState) add(rn *kyaml.RNode, namespace string) {
 		if c := spec.Color(rn.GetAnnotations()[annotationActive]); c.Valid() {
 			st.colors[key] = c
 		}
+	case "HorizontalPodAutoscaler", "PodDisruptionBudget":
+		st.others[rn.GetKind()+"/"+key] = rn
 	}
+}
+
+// Object implements PreviousObjects.
+func (r *Release) Object(ctx context.Context, kind, namespace, name string) (*kyaml.RNode, error) {
+	st, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.others[kind+"/"+namespace+"/"+name], nil
 }
 
 // Deployment implements Previous.
@@ -256,6 +268,12 @@ func (c *Cluster) Deployment(ctx context.Context, namespace, name string) (*kyam
 	if err != nil {
 		return nil, fmt.Errorf("get Deployment %s/%s: %w", namespace, name, err)
 	}
+	return cleanLive(d)
+}
+
+// cleanLive drops what the API server and controllers add to a live
+// object: status and server-set metadata.
+func cleanLive(d *unstructured.Unstructured) (*kyaml.RNode, error) {
 	m := d.Object
 	delete(m, "status")
 	meta := map[string]any{"name": d.GetName(), "namespace": d.GetNamespace()}
@@ -268,6 +286,27 @@ func (c *Cluster) Deployment(ctx context.Context, namespace, name string) (*kyam
 	m["metadata"] = meta
 	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
 	return kyaml.FromMap(m)
+}
+
+// Object implements PreviousObjects: the live HPA or PDB, as Deployment
+// cleans it. One the caller may not read is taken as absent (the new
+// render is used for it).
+func (c *Cluster) Object(ctx context.Context, kind, namespace, name string) (*kyaml.RNode, error) {
+	gvr, ok := map[string]schema.GroupVersionResource{
+		"HorizontalPodAutoscaler": {Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"},
+		"PodDisruptionBudget":     {Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"},
+	}[kind]
+	if !ok {
+		return nil, nil
+	}
+	u, err := c.Client.Resource(gvr).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s %s/%s: %w", kind, namespace, name, err)
+	}
+	return cleanLive(u)
 }
 
 func toAny(m map[string]string) map[string]any {

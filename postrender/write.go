@@ -126,9 +126,9 @@ func (t *transformer) expand(ctx context.Context, o *object) ([]*kyaml.RNode, er
 	case "Service":
 		return t.expandService(o)
 	case "HorizontalPodAutoscaler":
-		return t.expandHPA(o)
+		return t.expandHPA(ctx, o)
 	case "PodDisruptionBudget":
-		return t.expandPDB(o)
+		return t.expandPDB(ctx, o)
 	}
 	return nil, nil
 }
@@ -142,7 +142,7 @@ func colorName(name string, c spec.Color) string { return name + "-" + string(c)
 func (t *transformer) expandDeployment(ctx context.Context, d *deployment) ([]*kyaml.RNode, error) {
 	var out []*kyaml.RNode
 	for _, c := range spec.Colors {
-		if (c != t.target || t.promotion) && t.opts.Previous != nil {
+		if t.keeps(c) {
 			prev, err := t.opts.Previous.Deployment(ctx, d.namespace, colorName(d.name, c))
 			if err != nil {
 				return nil, runtimeError(fmt.Errorf("read the previous %s: %w", colorName(d.name, c), err))
@@ -278,10 +278,28 @@ func makeClusterIP(svc *kyaml.RNode) error {
 }
 
 // colorCopies returns one copy of o per color, named <name>-<color> and
-// carrying the color label; edit adjusts each copy further.
-func (t *transformer) colorCopies(o *object, edit func(clone *kyaml.RNode, c spec.Color) error) ([]*kyaml.RNode, error) {
+// carrying the color label; edit adjusts each copy further. A color that
+// keeps what it ran (see expandDeployment) keeps its copy from the
+// previous state too, when the previous state has one.
+func (t *transformer) colorCopies(ctx context.Context, o *object, edit func(clone *kyaml.RNode, c spec.Color) error) ([]*kyaml.RNode, error) {
 	var out []*kyaml.RNode
 	for _, c := range spec.Colors {
+		if t.keeps(c) {
+			prev, err := t.previousObject(ctx, o.kind, t.namespaceOf(o), colorName(o.name, c))
+			if err != nil {
+				return nil, runtimeError(err)
+			}
+			if prev != nil {
+				prev = prev.Copy()
+				if f := o.rn.GetAnnotations()[AnnotationHelm4Filename]; f != "" {
+					if err := setStringMapField(prev, AnnotationHelm4Filename, f, "metadata", "annotations"); err != nil {
+						return nil, err
+					}
+				}
+				out = append(out, prev)
+				continue
+			}
+		}
 		clone := o.rn.Copy()
 		if err := setStringMapField(clone, "name", colorName(o.name, c), "metadata"); err != nil {
 			return nil, err
@@ -297,32 +315,49 @@ func (t *transformer) colorCopies(o *object, edit func(clone *kyaml.RNode, c spe
 	return out, nil
 }
 
+// keeps reports whether color c keeps what the previous state ran.
+func (t *transformer) keeps(c spec.Color) bool {
+	return t.opts.Previous != nil && (c != t.target || t.promotion)
+}
+
+// previousObject returns an HPA or PDB as the previous state had it, when
+// the previous state can tell (see PreviousObjects).
+func (t *transformer) previousObject(ctx context.Context, kind, namespace, name string) (*kyaml.RNode, error) {
+	p, ok := t.opts.Previous.(PreviousObjects)
+	if !ok {
+		return nil, nil
+	}
+	return p.Object(ctx, kind, namespace, name)
+}
+
 // expandHPA gives each color its own autoscaler when the HPA scales a
 // transformed Deployment.
-func (t *transformer) expandHPA(o *object) ([]*kyaml.RNode, error) {
-	return t.colorCopies(o, func(clone *kyaml.RNode, c spec.Color) error {
-		target := colorName(o.target, c)
+func (t *transformer) expandHPA(ctx context.Context, o *object) ([]*kyaml.RNode, error) {
+	out, err := t.colorCopies(ctx, o, func(clone *kyaml.RNode, c spec.Color) error {
 		ref, err := clone.Pipe(kyaml.Lookup("spec", "scaleTargetRef"))
 		if err != nil {
 			return err
 		}
-		if err := ref.PipeE(kyaml.SetField("name", kyaml.NewStringRNode(target))); err != nil {
-			return err
-		}
-		// maxReplicas is an integer: kyaml's GetString refuses it.
-		if m := mappingValue(mappingValue(clone.YNode(), "spec"), "maxReplicas"); m != nil && m.Kind == yaml.ScalarNode {
+		return ref.PipeE(kyaml.SetField("name", kyaml.NewStringRNode(colorName(o.target, c))))
+	})
+	for _, hpa := range out {
+		// For the quota: the most each color may scale to. maxReplicas is
+		// an integer, which kyaml's GetString refuses.
+		hs := mappingValue(hpa.YNode(), "spec")
+		target := mappingValue(mappingValue(hs, "scaleTargetRef"), "name")
+		if m := mappingValue(hs, "maxReplicas"); target != nil && m != nil && m.Kind == yaml.ScalarNode {
 			if n, err := strconv.ParseInt(m.Value, 10, 32); err == nil {
-				t.hpaMax[target] = int32(n)
+				t.hpaMax[target.Value] = int32(n)
 			}
 		}
-		return nil
-	})
+	}
+	return out, err
 }
 
 // expandPDB gives each color its own budget when a PDB selects a
 // transformed Deployment's pods.
-func (t *transformer) expandPDB(o *object) ([]*kyaml.RNode, error) {
-	return t.colorCopies(o, func(clone *kyaml.RNode, c spec.Color) error {
+func (t *transformer) expandPDB(ctx context.Context, o *object) ([]*kyaml.RNode, error) {
+	return t.colorCopies(ctx, o, func(clone *kyaml.RNode, c spec.Color) error {
 		return setStringMapField(clone, t.opts.ColorLabel, string(c), "spec", "selector", "matchLabels")
 	})
 }
