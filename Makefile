@@ -16,7 +16,8 @@ build:
 example:
 	$(GO) run ./cmd/bgrender render examples/seed/app.yaml
 
-# Install etcd and build kube-apiserver, Helm 3 and Helm 4 into .tools/
+# Install etcd, Prometheus and iproute2 (Debian packages) and build
+# kube-apiserver, Helm 3, Helm 4 and Gitea into .tools/
 # (idempotent, quick when present).
 tools:
 	hack/install-tools.sh
