@@ -278,3 +278,72 @@ func TestHelmPluginInstallNeedsHelm4(t *testing.T) {
 		t.Fatalf("%v: %s", err, stderr.String())
 	}
 }
+
+// TestHelmAdoptsARelease: a release installed without bgrender, then
+// upgraded with it. The first such upgrade keeps the old Deployment and
+// the Service as they are while both colors start; the next drops the old
+// Deployment and routes the Service to a color. At no step does the
+// Service lose the pods it had.
+func TestHelmAdoptsARelease(t *testing.T) {
+	srv := kubetest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ns := srv.NewNamespace(t, ctx, "adopt", nil)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := srv.WriteKubeconfig(kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	h, flags := helmWithBgrender(t, 3)
+	h = h.WithKubeconfig(kubeconfig)
+	client, err := kubernetes.NewForConfig(srv.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	upgrade := func(extra ...string) {
+		t.Helper()
+		cmd := append([]string{"upgrade", "--install", "web", "../examples/charts/web", "--namespace", ns, "--set", "image.tag=1.25.0"}, extra...)
+		if _, stderr, err := h.Run(ctx, cmd...); err != nil {
+			t.Fatalf("helm %s: %v\n%s", strings.Join(cmd, " "), err, stderr)
+		}
+	}
+	deployments := func() string {
+		t.Helper()
+		l, err := client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, d := range l.Items {
+			names = append(names, d.Name)
+		}
+		return strings.Join(names, ",")
+	}
+	selector := func() map[string]string {
+		t.Helper()
+		svc, err := client.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc.Spec.Selector
+	}
+
+	upgrade() // installed without bgrender
+	if got := deployments(); got != "web" {
+		t.Fatalf("plain install: %s", got)
+	}
+	plain := selector()
+	upgrade(args(flags, "--from-release=web", "--namespace="+ns)...)
+	if got := deployments(); got != "web,web-blue,web-green" {
+		t.Errorf("adopting upgrade: Deployments %s, want web,web-blue,web-green", got)
+	}
+	if got := selector(); fmt.Sprint(got) != fmt.Sprint(plain) {
+		t.Errorf("adopting upgrade changed the Service selector: %v, was %v", got, plain)
+	}
+	upgrade(args(flags, "--from-release=web", "--namespace="+ns)...)
+	if got := deployments(); got != "web-blue,web-green" {
+		t.Errorf("next upgrade: Deployments %s, want web-blue,web-green", got)
+	}
+	if got := selector()["bgrender.io/color"]; got != "blue" {
+		t.Errorf("next upgrade: the Service selects color %q, want blue", got)
+	}
+}

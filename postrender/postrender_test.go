@@ -583,3 +583,26 @@ func TestKeptColorKeepsItsAutoscalerAndBudget(t *testing.T) {
 		t.Errorf("promotion: blue max %s, green max %s; want both kept at 4", max(promo, "blue"), max(promo, "green"))
 	}
 }
+
+// TestAdoptionKeepsTheOldDeploymentOneUpgrade: the first upgrade of a
+// release installed before bgrender keeps D running and its Service as it
+// is, while D-blue and D-green start; the next upgrade drops D and routes
+// the Service. No upgrade points the Service at pods that are starting
+// while the old ones go away.
+func TestAdoptionKeepsTheOldDeploymentOneUpgrade(t *testing.T) {
+	plain := docs(t, stream) // the release as installed without bgrender
+	prev := memory{deployments: map[string]string{"/web": plain["Deployment/web"].MustString()}}
+	out := docs(t, run(t, stream, postrender.Options{Previous: prev}))
+	if out["Deployment/web"] == nil || out["Deployment/web-blue"] == nil || out["Deployment/web-green"] == nil {
+		t.Fatalf("adoption: want web, web-blue and web-green, got %v", out)
+	}
+	if out["Service/web-preview"] != nil || !strings.Contains(out["Service/web"].MustString(), "app: web") || strings.Contains(out["Service/web"].MustString(), "bgrender.io/color") {
+		t.Fatalf("adoption changed the Service:\n%s", out["Service/web"].MustString())
+	}
+	prev.deployments["/web-blue"] = out["Deployment/web-blue"].MustString()
+	prev.deployments["/web-green"] = out["Deployment/web-green"].MustString()
+	next := docs(t, run(t, stream, postrender.Options{Previous: prev}))
+	if next["Deployment/web"] != nil || next["Service/web-preview"] == nil || get(t, next["Service/web"], "spec.selector.bgrender\\.io/color") != "blue" {
+		t.Fatalf("the upgrade after the adoption: %v", next)
+	}
+}

@@ -99,6 +99,10 @@ type transformer struct {
 	// promotion: this render flips the active color of the previous
 	// release; no color gets the new render of the Deployments.
 	promotion bool
+	// adopting holds, for each Deployment that the previous state ran
+	// without colors (a release installed before bgrender), that
+	// Deployment as it ran.
+	adopting map[*deployment]*kyaml.RNode
 	// usage is what each written Deployment runs, for the quota, and
 	// hpaMax the maxReplicas of the autoscaler of each, by name.
 	usage  []podUsage
@@ -120,6 +124,9 @@ func Run(ctx context.Context, in []byte, opts Options) ([]byte, error) {
 	}
 	if err := t.resolveColors(ctx); err != nil {
 		return nil, runtimeError(err)
+	}
+	if err := t.findAdoptions(ctx); err != nil {
+		return nil, err
 	}
 	if err := t.checkKept(ctx); err != nil {
 		return nil, err
@@ -563,7 +570,16 @@ func (t *transformer) changes(o *object) bool {
 		return d != nil && d.object == o
 	case "Service":
 		_, colored := o.selector[t.opts.ColorLabel]
-		return !o.skip && !colored && len(t.selectedBy(t.namespaceOf(o), o.selector)) > 0
+		if o.skip || colored {
+			return false
+		}
+		selected := t.selectedBy(t.namespaceOf(o), o.selector)
+		for _, d := range selected {
+			if t.adopting[d] != nil {
+				return false // adoption: the Service still selects D's pods
+			}
+		}
+		return len(selected) > 0
 	case "HorizontalPodAutoscaler":
 		return o.target != "" && t.byName[t.namespaceOf(o)+"/"+o.target] != nil
 	case "PodDisruptionBudget":
@@ -670,6 +686,45 @@ func (t *transformer) checkServiceSelects(o *object) error {
 		if w.namespace == t.namespaceOf(o) && sel.Matches(w.podLabels) {
 			return fmt.Errorf("%s: selects the pods of %s, which are not made blue/green, and of Deployment %s, which are: routing the Service to one color would drop %s's pods; annotate the Service with %s: \"true\" to leave it as it is, or narrow its selector",
 				o, w.desc, t.selectedBy(t.namespaceOf(o), o.selector)[0].name, w.name, AnnotationSkip)
+		}
+	}
+	return nil
+}
+
+// findAdoptions finds the Deployments that the previous state ran as
+// they were, without colors: the first upgrade of a release with bgrender.
+// Replacing D by D-blue and D-green at once would route the Service to
+// pods that are still starting while D goes away. So this upgrade keeps D
+// running and its Services as they are (they select D's pods and, once
+// ready, both colors'); the next upgrade drops D and routes the Services.
+func (t *transformer) findAdoptions(ctx context.Context) error {
+	if t.opts.Previous == nil {
+		return nil
+	}
+	for _, d := range t.deploys {
+		if !t.changes(d.object) {
+			continue
+		}
+		old, err := t.opts.Previous.Deployment(ctx, d.namespace, d.name)
+		if err != nil {
+			return runtimeError(fmt.Errorf("read the previous %s: %w", d.name, err))
+		}
+		if old == nil {
+			continue
+		}
+		colored := false
+		for _, c := range spec.Colors {
+			prev, err := t.opts.Previous.Deployment(ctx, d.namespace, colorName(d.name, c))
+			if err != nil {
+				return runtimeError(fmt.Errorf("read the previous %s: %w", colorName(d.name, c), err))
+			}
+			colored = colored || prev != nil
+		}
+		if !colored {
+			if t.adopting == nil {
+				t.adopting = map[*deployment]*kyaml.RNode{}
+			}
+			t.adopting[d] = old
 		}
 	}
 	return nil

@@ -141,6 +141,19 @@ func colorName(name string, c spec.Color) string { return name + "-" + string(c)
 // pod template; the other keeps what the previous release ran, if known.
 func (t *transformer) expandDeployment(ctx context.Context, d *deployment) ([]*kyaml.RNode, error) {
 	var out []*kyaml.RNode
+	if old := t.adopting[d]; old != nil {
+		// Adoption: D keeps running as it ran, beside the new colors.
+		old = old.Copy()
+		if d.filename != "" {
+			if err := setStringMapField(old, AnnotationHelm4Filename, d.filename, "metadata", "annotations"); err != nil {
+				return nil, err
+			}
+		}
+		if err := t.addUsage(old); err != nil {
+			return nil, err
+		}
+		out = append(out, old)
+	}
 	for _, c := range spec.Colors {
 		if t.keeps(c) {
 			prev, err := t.opts.Previous.Deployment(ctx, d.namespace, colorName(d.name, c))
@@ -211,6 +224,11 @@ const maxServiceName = 63
 // expandService routes a Service that selects a transformed Deployment's
 // pods to the active color and adds <name>-preview for the idle one.
 func (t *transformer) expandService(o *object) ([]*kyaml.RNode, error) {
+	for _, d := range t.selectedBy(t.namespaceOf(o), o.selector) {
+		if t.adopting[d] != nil {
+			return nil, nil // adoption: the Service still selects D's pods
+		}
+	}
 	idle := t.active.Other()
 	if name := o.name + "-preview"; len(name) > maxServiceName {
 		return nil, fmt.Errorf("%s: the preview Service %s would have %d characters, and a Service name has at most %d; shorten the Service's name to %d characters or fewer (most charts take fullnameOverride)",
