@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/template"
 	"time"
@@ -347,17 +348,38 @@ func (u *Update) commit(repo *git.Repository, base *object.Commit, tree plumbing
 	return object.GetCommit(repo.Storer, h)
 }
 
+// history returns base and the commits below it, up to HistoryDepth,
+// newest first. It follows every parent of a merge, not only the first:
+// a "git pull" merge from a stale clone has the branch's real history as
+// its second parent. The commits are ordered by committer time.
 func (u *Update) history(repo *git.Repository, base *object.Commit) ([]*object.Commit, error) {
 	depth := max(u.HistoryDepth, 1)
 	out := []*object.Commit{base}
-	c := base
-	for len(out) < depth && len(c.ParentHashes) > 0 {
-		p, err := repo.CommitObject(c.ParentHashes[0])
-		if err != nil {
-			break // the shallow end
+	seen := map[plumbing.Hash]bool{base.Hash: true}
+	queue := []*object.Commit{base}
+	for len(queue) > 0 && len(out) < depth*4 {
+		c := queue[0]
+		queue = queue[1:]
+		for _, h := range c.ParentHashes {
+			if seen[h] {
+				continue
+			}
+			seen[h] = true
+			p, err := repo.CommitObject(h)
+			if err != nil {
+				continue // the shallow end
+			}
+			out = append(out, p)
+			queue = append(queue, p)
 		}
-		out = append(out, p)
-		c = p
+	}
+	// Newest first; commits of the same second keep the breadth-first
+	// order, in which a commit comes before its parents.
+	sort.SliceStable(out[1:], func(i, j int) bool {
+		return out[1+i].Committer.When.After(out[1+j].Committer.When)
+	})
+	if len(out) > depth {
+		out = out[:depth]
 	}
 	return out, nil
 }

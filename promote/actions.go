@@ -6,8 +6,8 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/bgrender/bgrender/gitops"
 	"github.com/bgrender/bgrender/internal/exitcode"
@@ -166,36 +166,42 @@ func (a *Rollback) checkSinceLive(history []*object.Commit, now *State, to spec.
 		}
 		return nil
 	}
+	// The commit that had it live is older than the history read: a
+	// bgrender deploy to it since, whose image it still runs, tells.
 	if d := deploySinceLive(touched, now.App, to); d != nil {
-		tr := gitops.ParseTrailers(d.Message)
-		return exitcode.GateRefused(fmt.Errorf("%s got a new image (%s, commit %s) since it was live: a rollback would not return to the previous release; deploy the old image or use --force",
-			to, tr["Bgrender-Image"], short(d.Hash.String())))
+		if tr := gitops.ParseTrailers(d.Message); tr["Bgrender-Image"] == now.Images[to] {
+			return exitcode.GateRefused(fmt.Errorf("%s got a new image (%s, commit %s) since it was live: a rollback would not return to the previous release; deploy the old image or use --force",
+				to, tr["Bgrender-Image"], short(d.Hash.String())))
+		}
 	}
 	if a.Log != nil {
-		fmt.Fprintf(a.Log, "bgrender rollback: warning: no commit of the last %d has %s live on %s; its image (%s) is not checked against the release it ran\n",
-			len(history), now.App, to, now.Images[to])
+		fmt.Fprintf(a.Log, "bgrender rollback: warning: none of the %d commits read that changed %s has %s live on %s; its image (%s) is not checked against the release it ran\n",
+			len(touched), a.Path, now.App, to, now.Images[to])
 	}
 	return nil
 }
 
 // touching returns the commits of history (newest first) that changed the
-// app folder, down to the one that created it or the end of history.
+// app folder: those whose folder differs from every parent's (a merge that
+// took one side's folder, or a commit elsewhere in the tree, did not).
 func (a *Rollback) touching(history []*object.Commit) []*object.Commit {
-	hashes := make([]plumbing.Hash, len(history))
-	for i, commit := range history {
+	var out []*object.Commit
+	for _, commit := range history {
 		h, err := gitops.FolderHash(commit, a.Path)
 		if err != nil {
-			history = history[:i] // the folder is younger than this commit
-			break
+			continue // no such folder in this commit
 		}
-		hashes[i] = h
-	}
-	var out []*object.Commit
-	for i, commit := range history {
-		if i+1 < len(history) && hashes[i+1] == hashes[i] {
-			continue // the folder is as the commit below left it
+		changed := true
+		_ = commit.Parents().ForEach(func(p *object.Commit) error {
+			if ph, err := gitops.FolderHash(p, a.Path); err == nil && ph == h {
+				changed = false
+				return storer.ErrStop
+			}
+			return nil
+		})
+		if changed {
+			out = append(out, commit)
 		}
-		out = append(out, commit)
 	}
 	return out
 }

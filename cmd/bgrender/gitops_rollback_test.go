@@ -86,3 +86,36 @@ func TestRollbackIgnoresOtherFolders(t *testing.T) {
 	r.mustRun(t, "rollback")
 	r.checkTrailers(t, map[string]string{"Bgrender-Action": "rollback", "Bgrender-To": "blue"})
 }
+
+// TestRollbackThroughAStaleMerge: someone with a clone from before the
+// last releases commits elsewhere, runs git pull (a merge whose first
+// parent is their stale commit) and pushes. Rollback reads the folder's
+// real history through the merge: blue ran v3 when it was last live, runs
+// v3 now, and the rollback goes ahead.
+func TestRollbackThroughAStaleMerge(t *testing.T) {
+	r := newGitopsRepo(t, "managed", 0)
+	stale := filepath.Join(t.TempDir(), "stale")
+	gittest.Git(t, "", "clone", "--quiet", r.srv.RepoDir(r.name), stale)
+	r.mustRun(t, "deploy", "--image", "myapp:v3") // green
+	r.mustRun(t, "promote")                       // green live
+	r.mustRun(t, "deploy", "--image", "myapp:v3") // blue
+	r.mustRun(t, "promote")                       // blue live on v3
+	r.mustRun(t, "deploy", "--image", "myapp:v4") // green
+	r.mustRun(t, "promote")                       // green live; blue ran v3
+	id := []string{"-c", "user.name=Dev", "-c", "user.email=dev@example.com"}
+	if err := os.WriteFile(filepath.Join(stale, "NOTES.md"), []byte("notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, stale, "add", "NOTES.md")
+	gittest.Git(t, stale, append(id, "commit", "--quiet", "-m", "notes")...)
+	gittest.Git(t, stale, append(id, "pull", "--quiet", "--no-rebase", "--no-edit", "origin", "main")...)
+	gittest.Git(t, stale, "push", "--quiet", "origin", "HEAD:main")
+	if parents := strings.Fields(r.git(t, "log", "-1", "--format=%P", "main")); len(parents) != 2 {
+		t.Fatalf("main is not a merge: %v", parents)
+	}
+	res := r.run(t, "rollback")
+	if res.code != 0 {
+		t.Fatalf("rollback through a stale merge: exit %d: %s", res.code, res.stderr)
+	}
+	r.checkTrailers(t, map[string]string{"Bgrender-Action": "rollback", "Bgrender-To": "blue"})
+}
