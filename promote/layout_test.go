@@ -139,7 +139,7 @@ func TestPlainLayoutErrors(t *testing.T) {
 		"two deployments of a color": {func(t *testing.T, dir string) {
 			data, _ := os.ReadFile(filepath.Join(dir, "deployment-green.yaml"))
 			write(t, dir, "staging-green.yaml", strings.Replace(string(data), "name: application-green", "name: staging-green", 1))
-		}, PlainOptions{}, "several Deployments run the green pods of Service application-service: application-green (deployment-green.yaml), staging-green (staging-green.yaml); narrow --path"},
+		}, PlainOptions{}, "several Deployments run the green pods of Service application-service: application-green (deployment-green.yaml), staging-green (staging-green.yaml); keep one per color"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

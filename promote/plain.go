@@ -195,7 +195,7 @@ func (p *plain) findService(objs []*manifest, o PlainOptions) error {
 	case len(candidates) == 0 && o.ColorLabel != "":
 		return exitcode.Invalidf("no Service in %s has a selector %s whose value is blue or green; check --color-label", p.where(o.File), o.ColorLabel)
 	case len(candidates) == 0:
-		return exitcode.Invalidf("no %s, and no Service whose selector has a blue or green value in %s; name the Service with --service", SpecFile, p.where(o.File))
+		return exitcode.Invalidf("no %s, and no Service whose selector has a blue or green value (lower case) in %s; name the Service with --service", SpecFile, p.where(o.File))
 	case len(candidates) > 1:
 		var names []string
 		for _, c := range candidates {
@@ -300,7 +300,7 @@ func (p *plain) findDeployment(objs []*manifest, selector *yaml.Node, c spec.Col
 	for _, m := range matches {
 		names = append(names, m.name+" ("+m.file.name+")")
 	}
-	return nil, exitcode.Invalidf("several Deployments run the %s pods of Service %s: %s; narrow --path to one of them", c, p.service.name, strings.Join(names, ", "))
+	return nil, exitcode.Invalidf("several Deployments run the %s pods of Service %s: %s; keep one per color in the app folder, or narrow --path to a folder that has one", c, p.service.name, strings.Join(names, ", "))
 }
 
 // containerOf returns the container whose image an action edits.

@@ -99,14 +99,16 @@ func (t *Target) run(ctx context.Context, action string, historyDepth int, p pla
 	c := res.Change
 	out := &Result{Action: action, App: c.App, From: c.From, To: c.To, Image: c.Image,
 		NoOp: c.Done, Commit: res.Commit, Branch: res.Branch, Attempts: res.Attempts, DryRun: t.DryRun, Diff: res.Diff}
+	if t.DryRun {
+		// Nothing was pushed: no commit exists anywhere.
+		out.Commit, out.Attempts = "", 0
+	}
 	if c.Done {
 		out.Message = c.Reason
 		return out, nil
 	}
 	if !t.DryRun {
 		out.PushedTo = res.Pushed
-	} else {
-		out.Attempts = 0 // nothing was pushed
 	}
 	switch {
 	case t.DryRun:

@@ -78,7 +78,8 @@ func dirFiles(objs []Object, extra []string) (map[string][]byte, []string, error
 }
 
 // WriteDir writes the objects into dir (created if needed) as Dir lays
-// them out. A file that an earlier bgrender run wrote (listed in its
+// them out; other fields of a kustomization.yaml bgrender wrote before
+// (patches, images, ...) are kept. A file that an earlier bgrender run wrote (listed in its
 // kustomization.yaml, and labeled app.kubernetes.io/managed-by=bgrender)
 // and that is no longer rendered is removed. Resources that the user added
 // to that kustomization.yaml stay listed, after bgrender's, and their files
@@ -113,6 +114,13 @@ func WriteDir(dir string, objs []Object) error {
 	if err != nil {
 		return exitcode.InvalidInput(err)
 	}
+	// Fields the user added to bgrender's kustomization.yaml (patches,
+	// images, ...) are kept after bgrender's.
+	more, err := previousFields(dir)
+	if err != nil {
+		return err
+	}
+	files["kustomization.yaml"] = append(files["kustomization.yaml"], more...)
 	// Never overwrite a file that bgrender did not write.
 	listed := map[string]bool{}
 	for _, name := range previous {
@@ -182,6 +190,27 @@ func previousResources(dir string) ([]string, error) {
 		return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, "kustomization.yaml"), err)
 	}
 	return k.Resources, nil
+}
+
+// previousFields returns the fields of bgrender's kustomization.yaml in
+// dir other than apiVersion, kind and resources (patches, images, ... that
+// the user added), as YAML to append, or nil.
+func previousFields(dir string) ([]byte, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	if err != nil || !bytes.HasPrefix(data, []byte(KustomizationHeader)) {
+		return nil, nil
+	}
+	var fields map[string]any
+	if err := yaml.Unmarshal(data, &fields); err != nil {
+		return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, "kustomization.yaml"), err)
+	}
+	for _, k := range []string{"apiVersion", "kind", "resources"} {
+		delete(fields, k)
+	}
+	if len(fields) == 0 {
+		return nil, nil
+	}
+	return yaml.Marshal(fields)
 }
 
 func writeFileAtomic(path string, data []byte) error {

@@ -317,7 +317,7 @@ func TestGitopsDryRunAndJSON(t *testing.T) {
 	r := newGitopsRepo(t, "plain", 0)
 	res := r.mustRun(t, "promote", "--dry-run")
 	golden(t, "gitops/plain-promote-dry-run.diff", []byte(res.stdout))
-	if dry := decodeResult(t, r.mustRun(t, "promote", "--dry-run", "-o", "json")); !dry.DryRun || dry.PushedTo != "" || dry.Attempts != 0 {
+	if dry := decodeResult(t, r.mustRun(t, "promote", "--dry-run", "-o", "json")); !dry.DryRun || dry.PushedTo != "" || dry.Attempts != 0 || dry.Commit != "" {
 		t.Errorf("--dry-run -o json reads as if pushed: %+v", dry)
 	}
 	if r.commits(t) != 1 || r.srv.Pushes() != 0 {

@@ -111,7 +111,7 @@ func TestRenderOutputDirRemovesStaleFilesOnly(t *testing.T) {
 	}
 	kust := filepath.Join(dir, "kustomization.yaml")
 	k, _ := os.ReadFile(kust)
-	if err := os.WriteFile(kust, append(k, "- configmap-extra.yaml\n- ../base\n"...), 0o644); err != nil {
+	if err := os.WriteFile(kust, append(k, "- configmap-extra.yaml\n- ../base\nimages:\n- name: myapp\n  newTag: v9\n"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(full)
@@ -129,7 +129,7 @@ func TestRenderOutputDirRemovesStaleFilesOnly(t *testing.T) {
 		}
 	}
 	k, _ = os.ReadFile(kust)
-	if !strings.HasSuffix(string(k), "- configmap-extra.yaml\n- ../base\n") || strings.Contains(string(k), "ingress-checkout") {
+	if !strings.HasSuffix(string(k), "- configmap-extra.yaml\n- ../base\nimages:\n- name: myapp\n  newTag: v9\n") || strings.Contains(string(k), "ingress-checkout") {
 		t.Errorf("kustomization.yaml does not keep the user's resources after bgrender's:\n%s", k)
 	}
 }
