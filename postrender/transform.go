@@ -63,7 +63,7 @@ type deployment struct {
 	// matchExpressions of the selector, for NetworkPolicies.
 	matchExpressions []metav1.LabelSelectorRequirement
 	ports            []spec.Port // the containers' ports, for NetworkPolicies
-	filename    string      // Helm 4's postrender-filename annotation
+	filename         string      // Helm 4's postrender-filename annotation
 }
 
 // workload is an object with a pod template that is not made blue/green.
