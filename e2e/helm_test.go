@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/bgrender/bgrender/internal/goldenfile"
 	"github.com/bgrender/bgrender/internal/helmtest"
@@ -120,6 +120,12 @@ func TestHelmUpgradeKeepsActiveColor(t *testing.T) {
 			if err := srv.WriteKubeconfig(kubeconfig); err != nil {
 				t.Fatal(err)
 			}
+			adminKubeconfig := kubeconfig // its context names no namespace
+			if tc.noNamespace {
+				// The user's context namespace is the release's: bgrender,
+				// told no namespace, takes it as Helm does.
+				kubeconfig = withNamespace(t, kubeconfig, ns)
+			}
 			h, flags := helmWithBgrender(t, tc.major, tc.bare)
 			h = h.WithKubeconfig(kubeconfig)
 			client, err := kubernetes.NewForConfig(srv.RESTConfig())
@@ -128,7 +134,7 @@ func TestHelmUpgradeKeepsActiveColor(t *testing.T) {
 			}
 			release := "web"
 			if tc.noNamespace {
-				release = "solo" // the other stories' "web" is in other namespaces
+				release = "solo"
 			}
 			helm := func(tag string, extra ...string) {
 				t.Helper()
@@ -202,25 +208,18 @@ func TestHelmUpgradeKeepsActiveColor(t *testing.T) {
 			check("flip to blue", "1.27.0", "1.26.0", "blue")
 
 			if tc.noNamespace {
-				// A release of the same name in a second namespace: bgrender
-				// cannot tell which one Helm upgrades, and says so.
-				other := ns + "-b"
-				if err := srv.CreateNamespace(ctx, other, nil); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := client.CoreV1().Secrets(other).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
-					Name: "sh.helm.release.v1." + release + ".v1", Labels: map[string]string{"owner": "helm", "name": release, "status": "deployed", "version": "1"},
-				}}, metav1.CreateOptions{}); err != nil {
-					t.Fatal(err)
-				}
-				cmd := exec.CommandContext(ctx, helmtest.BuildBgrender(t), "postrender", "--from-release="+release, "--kubeconfig", kubeconfig)
+				// With a kubeconfig whose namespace is not the release's
+				// (helm -n elsewhere), the release is found only in other
+				// namespaces: a first install here or an upgrade there?
+				// bgrender cannot tell, and says so.
+				cmd := exec.CommandContext(ctx, helmtest.BuildBgrender(t), "postrender", "--from-release="+release, "--kubeconfig", adminKubeconfig)
 				cmd.Stdin = strings.NewReader("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
 				var stdout, stderr bytes.Buffer
 				cmd.Stdout, cmd.Stderr = &stdout, &stderr
 				err := cmd.Run()
 				var exit *exec.ExitError
 				if !errors.As(err, &exit) || exit.ExitCode() != 2 || stdout.Len() != 0 ||
-					!strings.Contains(stderr.String(), "release "+release+" exists in namespaces "+ns+", "+other) {
+					!strings.Contains(stderr.String(), "release "+release+" is not in namespace default (the kubeconfig's) but in "+ns) {
 					t.Errorf("ambiguous release: %v, stdout %q, stderr %s", err, stdout.String(), stderr.String())
 				}
 			}
@@ -346,4 +345,22 @@ func TestHelmAdoptsARelease(t *testing.T) {
 	if got := selector()["bgrender.io/color"]; got != "blue" {
 		t.Errorf("next upgrade: the Service selects color %q, want blue", got)
 	}
+}
+
+// withNamespace writes a copy of the kubeconfig at path whose contexts
+// name namespace, and returns its path.
+func withNamespace(t *testing.T, path, namespace string) string {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cfg.Contexts {
+		c.Namespace = namespace
+	}
+	out := filepath.Join(t.TempDir(), "kubeconfig-"+namespace)
+	if err := clientcmd.WriteToFile(*cfg, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

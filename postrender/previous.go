@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"helm.sh/helm/v3/pkg/release"
@@ -22,6 +23,7 @@ import (
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/spec"
 )
 
@@ -255,6 +257,11 @@ func (r *Release) ActiveColor(ctx context.Context, namespace, name string) (spec
 // metadata, and the active color from the live Service's annotation.
 type Cluster struct {
 	Client dynamic.Interface
+	// NamespaceGuessed: the release namespace came from the kubeconfig, as
+	// Helm does not pass it. A Deployment not found there is looked for
+	// in every namespace; found elsewhere, it is an error (exit 2) rather
+	// than a first install, which would put the render on the live color.
+	NamespaceGuessed bool
 }
 
 var _ Previous = (*Cluster)(nil)
@@ -263,12 +270,36 @@ var _ Previous = (*Cluster)(nil)
 func (c *Cluster) Deployment(ctx context.Context, namespace, name string) (*kyaml.RNode, error) {
 	d, err := c.Client.Resource(cluster.Deployments).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
+		if c.NamespaceGuessed {
+			return nil, c.elsewhere(ctx, namespace, name)
+		}
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get Deployment %s/%s: %w", namespace, name, err)
 	}
 	return cleanLive(d)
+}
+
+// elsewhere reports a Deployment name that lives in other namespaces than
+// namespace; nil when it lives nowhere, or the caller may not look.
+func (c *Cluster) elsewhere(ctx context.Context, namespace, name string) error {
+	l, err := c.Client.Resource(cluster.Deployments).List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	if err != nil || len(l.Items) == 0 {
+		return nil
+	}
+	var found []string
+	for _, d := range l.Items {
+		if d.GetName() == name {
+			found = append(found, d.GetNamespace())
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	slices.Sort(found)
+	return exitcode.Invalidf("Deployment %s is not in namespace %s (the kubeconfig's) but in %s: Helm does not tell a post-renderer the release namespace; pass --post-renderer-args --namespace=NAMESPACE",
+		name, namespace, strings.Join(found, ", "))
 }
 
 // cleanLive drops what the API server and controllers add to a live

@@ -150,6 +150,10 @@ func inputError(err error) error {
 
 // runtimeError marks a failure to read the previous release (exit code 1).
 func runtimeError(err error) error {
+	var coded *exitcode.Error
+	if errors.As(err, &coded) {
+		return err
+	}
 	return &exitcode.Error{Code: exitcode.Failure, Err: err}
 }
 

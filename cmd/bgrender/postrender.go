@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -188,26 +189,26 @@ func postrenderOptions(ctx context.Context, cfg *postrender.Config, requestTimeo
 		return opts, err
 	}
 	if cfg.FromRelease != "" && !explicit {
-		// Helm does not pass the release namespace to a post-renderer:
-		// find where the release lives rather than guess from the
-		// kubeconfig, which would take an upgrade for a first install.
+		// Helm does not pass the release namespace to a post-renderer,
+		// and the kubeconfig's is only a guess: a release of that name
+		// only in other namespaces means either a first install here or
+		// an upgrade there. Refuse rather than carry another namespace's
+		// live Deployment, or render over this one's live color.
 		found, err := postrender.ReleaseNamespaces(ctx, client, cfg.FromRelease, "")
 		switch {
 		case apierrors.IsForbidden(err):
 			fmt.Fprintf(stderr, "bgrender postrender: warning: may not search every namespace for release %s; reading it in namespace %s (pass --namespace)\n", cfg.FromRelease, ns)
 		case err != nil:
 			return opts, fmt.Errorf("look for release %s: %w", cfg.FromRelease, err)
-		case len(found) == 1:
-			ns = found[0]
-		case len(found) > 1:
-			return opts, usageError("release %s exists in namespaces %s: Helm does not tell a post-renderer which one it is upgrading; pass --post-renderer-args --namespace=NAMESPACE", cfg.FromRelease, strings.Join(found, ", "))
+		case len(found) > 0 && !slices.Contains(found, ns):
+			return opts, usageError("release %s is not in namespace %s (the kubeconfig's) but in %s: Helm does not tell a post-renderer the release namespace; pass --post-renderer-args --namespace=NAMESPACE", cfg.FromRelease, ns, strings.Join(found, ", "))
 		}
 	}
 	opts.Namespace = ns
 	if cfg.FromRelease != "" {
 		opts.Previous = &postrender.Release{Client: client, Namespace: ns, Name: cfg.FromRelease}
 	} else {
-		opts.Previous = &postrender.Cluster{Client: client}
+		opts.Previous = &postrender.Cluster{Client: client, NamespaceGuessed: !explicit}
 	}
 	return opts, nil
 }
