@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"text/template"
 	"time"
@@ -351,35 +350,57 @@ func (u *Update) commit(repo *git.Repository, base *object.Commit, tree plumbing
 // history returns base and the commits below it, up to HistoryDepth,
 // newest first. It follows every parent of a merge, not only the first:
 // a "git pull" merge from a stale clone has the branch's real history as
-// its second parent. The commits are ordered by committer time.
+// its second parent. The order is topological (a commit after every
+// commit above it), newest committer time first among the commits that
+// may come next, as git log --date-order lists them.
 func (u *Update) history(repo *git.Repository, base *object.Commit) ([]*object.Commit, error) {
 	depth := max(u.HistoryDepth, 1)
-	out := []*object.Commit{base}
-	seen := map[plumbing.Hash]bool{base.Hash: true}
+	commits := map[plumbing.Hash]*object.Commit{base.Hash: base}
 	queue := []*object.Commit{base}
-	for len(queue) > 0 && len(out) < depth*4 {
+	for len(queue) > 0 && len(commits) < depth*4 {
 		c := queue[0]
 		queue = queue[1:]
 		for _, h := range c.ParentHashes {
-			if seen[h] {
+			if commits[h] != nil {
 				continue
 			}
-			seen[h] = true
 			p, err := repo.CommitObject(h)
 			if err != nil {
 				continue // the shallow end
 			}
-			out = append(out, p)
+			commits[h] = p
 			queue = append(queue, p)
 		}
 	}
-	// Newest first; commits of the same second keep the breadth-first
-	// order, in which a commit comes before its parents.
-	sort.SliceStable(out[1:], func(i, j int) bool {
-		return out[1+i].Committer.When.After(out[1+j].Committer.When)
-	})
-	if len(out) > depth {
-		out = out[:depth]
+	children := map[plumbing.Hash]int{}
+	for _, c := range commits {
+		for _, h := range c.ParentHashes {
+			if commits[h] != nil {
+				children[h]++
+			}
+		}
+	}
+	var out []*object.Commit
+	ready := []*object.Commit{base}
+	for len(ready) > 0 && len(out) < depth {
+		// The newest of the commits whose children are all listed.
+		best := 0
+		for i, c := range ready {
+			b := ready[best]
+			if c.Committer.When.After(b.Committer.When) || (c.Committer.When.Equal(b.Committer.When) && c.Hash.String() < b.Hash.String()) {
+				best = i
+			}
+		}
+		c := ready[best]
+		ready = append(ready[:best], ready[best+1:]...)
+		out = append(out, c)
+		for _, h := range c.ParentHashes {
+			if p := commits[h]; p != nil {
+				if children[h]--; children[h] == 0 {
+					ready = append(ready, p)
+				}
+			}
+		}
 	}
 	return out, nil
 }
