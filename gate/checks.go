@@ -73,6 +73,8 @@ type Subject struct {
 	// Service is the Service that routes to Color now (default
 	// <app>-preview).
 	Service string
+	// Deployment runs Color (default <app>-<color>).
+	Deployment string
 }
 
 // Any reports whether any gate is enabled.
@@ -139,7 +141,10 @@ func (c Checks) Run(ctx context.Context, s Subject) error {
 		s.Service = s.App + "-preview"
 	}
 	if c.RequireRollout {
-		deploy := s.App + "-" + s.Color
+		deploy := s.Deployment
+		if deploy == "" {
+			deploy = s.App + "-" + s.Color
+		}
 		c.say("rollout: waiting for deployment %s/%s (at most %s)", s.Namespace, deploy, c.Timeout)
 		g := RolloutGate{Client: s.Client, WatchClient: s.WatchClient, Namespace: s.Namespace, Deployment: deploy, Timeout: c.Timeout, Image: c.Image, Progress: c.prefixed("rollout: " + deploy + ": ")}
 		if err := g.Run(ctx); err != nil {

@@ -110,6 +110,10 @@ type Rollback struct {
 	// Reason, if set, says why (such as what tripped bgrender guard); it
 	// ends the commit's summary, and so its subject.
 	Reason string
+	// From, if set, is the color to roll back from (the one that breached,
+	// for bgrender guard): when Git routes to another color already, there
+	// is nothing to roll back, and nothing is committed.
+	From spec.Color
 }
 
 // historyDepth is how many commits a rollback reads to find when the
@@ -130,6 +134,10 @@ func (a *Rollback) Run(ctx context.Context) (*Result, error) {
 		}
 		if st.Active == to {
 			c.Done, c.Reason = true, fmt.Sprintf("%s is already live on %s; nothing to roll back", st.App, to)
+			return c, nil
+		}
+		if a.From != "" && st.Active != a.From {
+			c.Done, c.Reason = true, fmt.Sprintf("Git already routes %s to %s, not %s; nothing to roll back", st.App, st.Active, a.From)
 			return c, nil
 		}
 		if !a.Force {

@@ -141,15 +141,36 @@ func readApp(ctx context.Context, opts *cluster.Options, name string) (*clusterA
 
 // subject is what the gates look at: color (default: the one the preview
 // Service selects), through the Service that routes to it.
-func (a *clusterApp) subject(color string) gate.Subject {
+func (a *clusterApp) subject(color string, checks *gate.Checks) (gate.Subject, error) {
 	s := gate.Subject{Config: a.cfg, Client: a.dyn, WatchClient: a.watchDyn, Namespace: a.ns, App: a.Name, Color: color, ColorLabel: a.ColorLabel}
 	if s.Color == "" {
 		s.Color = a.Services[1].Selects
+	}
+	if s.Color == "" {
+		return s, fmt.Errorf("%s: the preview Service selects no color (or is missing); name the color to check", a.Name)
 	}
 	for _, svc := range a.Services {
 		if svc.Selects == s.Color {
 			s.Service = svc.Name
 		}
+	}
+	if s.Service == "" && (checks.HealthPath != "" || len(checks.Warm) > 0) && checks.HealthURL == "" {
+		// The preview Service routes elsewhere: the health and warm-up
+		// gates would ask another color's pods in this one's place.
+		return s, fmt.Errorf("%s: no Service routes to %s (the active and preview Services select %s and %s), so the health and warm-up gates cannot reach its pods; use --health-url",
+			a.Name, s.Color, orNone(a.Services[0].Selects), orNone(a.Services[1].Selects))
+	}
+	for _, c := range a.Colors {
+		if c.Color == s.Color && c.Found {
+			s.Deployment = c.Deployment // as status found it
+		}
+	}
+	return s, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
 	}
 	return s
 }
@@ -200,9 +221,9 @@ services/proxy (see examples/rbac/role.yaml).`,
 				if err != nil {
 					return err
 				}
-				subject := app.subject(*color)
-				if subject.Color == "" {
-					return fmt.Errorf("check %s: the preview Service selects no color; pass --color", app.Name)
+				subject, err := app.subject(*color, checks)
+				if err != nil {
+					return fmt.Errorf("%w (--color)", err)
 				}
 				checks.Progress = func(m string) { fmt.Fprintf(s.err, "bgrender check: %s\n", m) }
 				if err := checks.Run(ctx, subject); err != nil {

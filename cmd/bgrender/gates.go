@@ -78,9 +78,9 @@ func (g *clusterGates) run(ctx context.Context, s streams, cmd, dir, color strin
 	if err != nil {
 		return "", err
 	}
-	subject := app.subject(color)
-	if subject.Color == "" {
-		return "", fmt.Errorf("%s: the preview Service selects no color; pass --to", app.Name)
+	subject, err := app.subject(color, g.checks)
+	if err != nil {
+		return "", err
 	}
 	g.checks.Progress = func(m string) { fmt.Fprintf(s.err, "bgrender %s: %s\n", cmd, m) }
 	if err := g.checks.Run(ctx, subject); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/bgrender/bgrender/guard"
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/spec"
 )
 
 func guardCommand() *command {
@@ -44,6 +45,7 @@ GitOps repository.` + gitopsLong,
 			opts := addClusterFlags(fs)
 			checks := &gate.Checks{}
 			addErrorRateFlags(fs, checks)
+			fs.BoolVar(&checks.AllowNoData, "allow-no-data", false, "do not fail when the error-rate query has no data during the whole window (no traffic)")
 			window := fs.Duration("for", 5*time.Minute, "how long to watch")
 			interval := fs.Duration("interval", 10*time.Second, "how often to look")
 			return func(args []string) error {
@@ -105,8 +107,14 @@ func runGuard(ctx context.Context, s streams, g *gitFlags, t *promote.Target, o 
 	}
 	q = gate.ExpandQuery(q, gate.QueryVars{App: app.Name, Namespace: app.ns, ColorLabel: app.ColorLabel, Color: live, Window: c.Window})
 	deployment := app.Name + "-" + live
+	for _, col := range app.Colors {
+		if col.Color == live && col.Found {
+			deployment = col.Deployment // as status found it
+		}
+	}
+	var measured bool
 	w := guard.Watch{For: o.window, Interval: o.interval, Report: func(m string) { say("%s", m) }, Probes: []guard.Probe{
-		guard.ErrorRate(gate.ErrorRate{URL: c.PrometheusURL, Query: q, Max: c.MaxErrorRate, Attempts: 1}),
+		guard.ErrorRate(gate.ErrorRate{URL: c.PrometheusURL, Query: q, Max: c.MaxErrorRate, Attempts: 1}, &measured),
 		guard.Ready(app.dyn, app.ns, deployment),
 	}}
 	say("watching %s %s for %s every %s: error rate under %s%%, deployment %s available", app.Name, live, o.window, o.interval, gate.FormatPercent(c.MaxErrorRate), deployment)
@@ -114,15 +122,24 @@ func runGuard(ctx context.Context, s streams, g *gitFlags, t *promote.Target, o 
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", app.Name, live, err)
 	}
+	if breach == nil && !measured && !c.AllowNoData {
+		return fmt.Errorf("%s %s: the error-rate query returned no data during the whole %s, so nothing was watched (check --query and the labels Prometheus has, or pass --allow-no-data)", app.Name, live, o.window)
+	}
 	if breach == nil {
 		_, err := fmt.Fprintf(s.out, "%s: %s held for %s: error rate under %s%%, deployment %s available\n", app.Name, live, o.window, gate.FormatPercent(c.MaxErrorRate), deployment)
 		return err
 	}
 	say("%s %s: %s; rolling back", app.Name, live, breach.Reason)
-	rb := &promote.Rollback{Target: *t, Reason: "guard: " + breach.Reason}
+	// Roll back only from the color that breached: when Git already
+	// routes elsewhere (a promotion or rollback not yet applied), a
+	// rollback would send traffic to the breached color.
+	rb := &promote.Rollback{Target: *t, Reason: "guard: " + breach.Reason, From: spec.Color(live)}
 	res, err := act(ctx, s, g, rb.Run)
 	if err != nil {
 		return fmt.Errorf("%s %s: %s; the rollback failed: %w", app.Name, live, breach.Reason, err)
+	}
+	if res.NoOp {
+		return exitcode.GateRefused(fmt.Errorf("%s %s: %s; not rolled back: %s", app.Name, live, breach.Reason, res.Message))
 	}
 	return exitcode.GateRefused(fmt.Errorf("%s %s: %s; rolled back (%s)", app.Name, live, breach.Reason, landed(res)))
 }
