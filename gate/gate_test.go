@@ -29,15 +29,16 @@ func TestRolloutRules(t *testing.T) {
 		want                              gate.RolloutState
 		msg                               string
 	}{
-		"generation not observed": {gen: 2, observed: 1, replicas: ptr.To[int32](3), status: 3, updated: 3, ready: 3, available: 3, want: gate.RolloutProgressing, msg: "observe generation 2"},
-		"updating":                {gen: 1, observed: 1, replicas: ptr.To[int32](3), status: 3, updated: 1, want: gate.RolloutProgressing, msg: "1 of 3 replicas updated"},
-		"old replicas remain":     {gen: 1, observed: 1, replicas: ptr.To[int32](3), status: 4, updated: 3, ready: 3, available: 3, want: gate.RolloutProgressing, msg: "1 old replicas pending termination"},
-		"not ready":               {gen: 1, observed: 1, replicas: ptr.To[int32](3), status: 3, updated: 3, ready: 2, available: 2, want: gate.RolloutProgressing, msg: "2 of 3 replicas ready"},
-		"ready, not available":    {gen: 1, observed: 1, replicas: ptr.To[int32](3), status: 3, updated: 3, ready: 3, available: 1, want: gate.RolloutProgressing, msg: "1 of 3 replicas available"},
-		"complete":                {gen: 3, observed: 3, replicas: ptr.To[int32](3), status: 3, updated: 3, ready: 3, available: 3, want: gate.RolloutComplete},
-		"scaled to zero":          {gen: 1, observed: 1, replicas: ptr.To[int32](0), want: gate.RolloutComplete},
-		"replicas default to 1":   {gen: 1, observed: 1, status: 1, updated: 1, ready: 1, available: 0, want: gate.RolloutProgressing, msg: "0 of 1 replicas available"},
-		"deadline exceeded":       {gen: 1, observed: 1, replicas: ptr.To[int32](3), status: 3, updated: 1, conds: []appsv1.DeploymentCondition{deadline}, want: gate.RolloutFailed, msg: "exceeded its progress deadline: ReplicaSet"},
+		"generation not observed":    {gen: 2, observed: 1, replicas: ptr.To[int32](3), status: 3, updated: 3, ready: 3, available: 3, want: gate.RolloutProgressing, msg: "observe generation 2"},
+		"updating":                   {gen: 1, observed: 1, replicas: ptr.To[int32](3), status: 3, updated: 1, want: gate.RolloutProgressing, msg: "1 of 3 replicas updated"},
+		"old replicas remain":        {gen: 1, observed: 1, replicas: ptr.To[int32](3), status: 4, updated: 3, ready: 3, available: 3, want: gate.RolloutProgressing, msg: "1 old replicas pending termination"},
+		"not ready":                  {gen: 1, observed: 1, replicas: ptr.To[int32](3), status: 3, updated: 3, ready: 2, available: 2, want: gate.RolloutProgressing, msg: "2 of 3 replicas ready"},
+		"ready, not available":       {gen: 1, observed: 1, replicas: ptr.To[int32](3), status: 3, updated: 3, ready: 3, available: 1, want: gate.RolloutProgressing, msg: "1 of 3 replicas available"},
+		"updated, not all available": {gen: 1, observed: 1, replicas: ptr.To[int32](3), status: 4, updated: 4, ready: 3, available: 3, want: gate.RolloutProgressing, msg: "3 of 4 updated replicas available"},
+		"complete":                   {gen: 3, observed: 3, replicas: ptr.To[int32](3), status: 3, updated: 3, ready: 3, available: 3, want: gate.RolloutComplete},
+		"scaled to zero":             {gen: 1, observed: 1, replicas: ptr.To[int32](0), want: gate.RolloutComplete},
+		"replicas default to 1":      {gen: 1, observed: 1, status: 1, updated: 1, ready: 1, available: 0, want: gate.RolloutProgressing, msg: "0 of 1 replicas available"},
+		"deadline exceeded":          {gen: 1, observed: 1, replicas: ptr.To[int32](3), status: 3, updated: 1, conds: []appsv1.DeploymentCondition{deadline}, want: gate.RolloutFailed, msg: "exceeded its progress deadline: ReplicaSet"},
 		"deadline of an unobserved generation does not count": {gen: 2, observed: 1, replicas: ptr.To[int32](3), conds: []appsv1.DeploymentCondition{deadline}, want: gate.RolloutProgressing},
 	}
 	for name, tc := range tests {

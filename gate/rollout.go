@@ -61,15 +61,22 @@ func Rollout(d *appsv1.Deployment) (RolloutState, string) {
 		want = *d.Spec.Replicas
 	}
 	s := d.Status
+	paused := ""
+	if d.Spec.Paused {
+		paused = " (the Deployment is paused: kubectl rollout resume)"
+	}
 	switch {
 	case s.UpdatedReplicas < want:
-		return RolloutProgressing, fmt.Sprintf("%d of %d replicas updated", s.UpdatedReplicas, want)
+		return RolloutProgressing, fmt.Sprintf("%d of %d replicas updated%s", s.UpdatedReplicas, want, paused)
 	case s.Replicas > s.UpdatedReplicas:
-		return RolloutProgressing, fmt.Sprintf("%d old replicas pending termination", s.Replicas-s.UpdatedReplicas)
+		return RolloutProgressing, fmt.Sprintf("%d old replicas pending termination%s", s.Replicas-s.UpdatedReplicas, paused)
 	case s.ReadyReplicas < want:
 		return RolloutProgressing, fmt.Sprintf("%d of %d replicas ready", s.ReadyReplicas, want)
 	case s.AvailableReplicas < want:
 		return RolloutProgressing, fmt.Sprintf("%d of %d replicas available", s.AvailableReplicas, want)
+	case s.AvailableReplicas < s.UpdatedReplicas:
+		// As kubectl rollout status: every updated replica available.
+		return RolloutProgressing, fmt.Sprintf("%d of %d updated replicas available", s.AvailableReplicas, s.UpdatedReplicas)
 	}
 	return RolloutComplete, fmt.Sprintf("%d of %d replicas updated, ready and available", s.AvailableReplicas, want)
 }
@@ -247,6 +254,10 @@ func (w *rolloutWatch) observe(u *unstructured.Unstructured) error {
 	w.report(msg)
 	switch state {
 	case RolloutComplete:
+		if d.Spec.Replicas != nil && *d.Spec.Replicas == 0 {
+			// Rolled out, but nothing would serve the traffic.
+			return refuse("rollout", "deployment %s/%s has 0 replicas: no pod would serve the traffic", d.Namespace, d.Name)
+		}
 		return errDone
 	case RolloutFailed:
 		return refuse("rollout", "deployment %s/%s %s", d.Namespace, d.Name, msg)
