@@ -1,6 +1,7 @@
 package status
 
 import (
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"strings"
 	"testing"
 )
@@ -29,5 +30,23 @@ func TestCompareWithGit(t *testing.T) {
 	}
 	if strings.Contains(b.String(), "in sync") || !strings.Contains(b.String(), "not compared: green: the image") {
 		t.Errorf("table:\n%s", b.String())
+	}
+}
+
+// TestEndpointsOnceEachInAddressOrder: an address in two EndpointSlices is
+// counted once, addresses sort as addresses, and IPv6 prints bracketed.
+func TestEndpointsOnceEachInAddressOrder(t *testing.T) {
+	port := int32(8080)
+	ready := true
+	slice := func(addrs ...string) *discoveryv1.EndpointSlice {
+		s := &discoveryv1.EndpointSlice{Ports: []discoveryv1.EndpointPort{{Port: &port}}}
+		for _, a := range addrs {
+			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{a}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}})
+		}
+		return s
+	}
+	svc := service("web", "active", nil, "color", []*discoveryv1.EndpointSlice{slice("10.0.0.10", "10.0.0.2"), slice("10.0.0.2", "fd00::1")})
+	if got := endpoints(svc.Endpoints); got != "10.0.0.2:8080, 10.0.0.10:8080, [fd00::1]:8080" {
+		t.Errorf("endpoints %q", got)
 	}
 }

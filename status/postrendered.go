@@ -56,7 +56,7 @@ func (r *Reader) readPostRendered(ctx context.Context, app string) (*App, error)
 	for i := range deployments.Items {
 		d := &deployments.Items[i]
 		c := spec.Color(d.Spec.Template.Labels[key])
-		if !c.Valid() || len(rest) == 0 || !labels.SelectorFromSet(rest).Matches(labels.Set(d.Spec.Template.Labels)) {
+		if !c.Valid() || !labels.SelectorFromSet(rest).Matches(labels.Set(d.Spec.Template.Labels)) {
 			continue
 		}
 		// Several Deployments behind one Service: prefer <app>-<color>.

@@ -1,6 +1,8 @@
 package status
 
 import (
+	"strconv"
+	"net"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -114,7 +116,7 @@ func endpoints(eps []Endpoint) string {
 	for _, e := range eps {
 		s := e.Address
 		if len(e.Ports) == 1 {
-			s += fmt.Sprintf(":%d", e.Ports[0])
+			s = net.JoinHostPort(e.Address, strconv.Itoa(int(e.Ports[0]))) // [fd00::1]:8080
 		}
 		switch {
 		case e.Terminating:

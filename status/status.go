@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"sort"
@@ -304,6 +305,9 @@ func buildApp(ns, name string, active, preview *corev1.Service, blue, green *app
 		service(name+"-preview", "preview", preview, app.ColorLabel, eps[name+"-preview"]),
 	}
 	app.Live = app.Services[0].Selects
+	if !spec.Color(app.Live).Valid() {
+		app.Live = "" // the selector holds no color
+	}
 	app.Colors = []Color{
 		color(name, spec.Blue, blue, app.Live),
 		color(name, spec.Green, green, app.Live),
@@ -379,7 +383,21 @@ func service(name, role string, svc *corev1.Service, colorLabel string, eps []*d
 			}
 		}
 	}
-	slices.SortFunc(s.Endpoints, func(a, b Endpoint) int { return cmp.Compare(a.Address, b.Address) })
+	// The same address may appear in two slices (while one replaces the
+	// other): count it once. Addresses sort as addresses, not strings.
+	slices.SortFunc(s.Endpoints, func(a, b Endpoint) int {
+		pa, ea := netip.ParseAddr(a.Address)
+		pb, eb := netip.ParseAddr(b.Address)
+		if ea == nil && eb == nil {
+			if c := pa.Compare(pb); c != 0 {
+				return c
+			}
+		} else if c := cmp.Compare(a.Address, b.Address); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Pod, b.Pod)
+	})
+	s.Endpoints = slices.CompactFunc(s.Endpoints, func(a, b Endpoint) bool { return a.Address == b.Address })
 	return s
 }
 
