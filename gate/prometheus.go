@@ -150,7 +150,9 @@ func (g ErrorRate) query(ctx context.Context) (float64, error) {
 		return 0, fmt.Errorf("prometheus URL %q: want an absolute http(s) URL", RedactURL(g.URL))
 	}
 	u := base.JoinPath("api/v1/query")
-	u.RawQuery = url.Values{"query": {g.Query}}.Encode()
+	q := base.Query() // keep what the URL carries (a proxy's token)
+	q.Set("query", g.Query)
+	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return 0, redactErr(err)
