@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bgrender/bgrender/internal/exitcode"
 	"io"
 	"math"
 	"net/http"
@@ -126,7 +127,7 @@ func (g ErrorRate) Measure(ctx context.Context) (float64, error) {
 		}
 		var v float64
 		v, err = g.query(ctx)
-		if err == nil || errors.Is(err, ErrNoData) || ctx.Err() != nil {
+		if err == nil || errors.Is(err, ErrNoData) || ctx.Err() != nil || exitcode.Of(err) == exitcode.Invalid {
 			return v, err
 		}
 	}
@@ -173,6 +174,10 @@ func (g ErrorRate) query(ctx context.Context) (float64, error) {
 	var pr promResponse
 	if err := json.Unmarshal(body, &pr); err != nil {
 		return 0, fmt.Errorf("HTTP %d: not a Prometheus API answer: %s", resp.StatusCode, HideSecretsOf(oneLine(string(body)), g.URL))
+	}
+	if pr.Status != "success" && pr.ErrorType == "bad_data" {
+		// The query itself is wrong: asking again will not help.
+		return 0, exitcode.Invalidf("Prometheus rejects the query: %s: %s (query: %s)", pr.ErrorType, HideSecretsOf(pr.Error, g.URL), g.Query)
 	}
 	if pr.Status != "success" {
 		return 0, fmt.Errorf("HTTP %d: %s: %s", resp.StatusCode, pr.ErrorType, HideSecretsOf(pr.Error, g.URL))

@@ -59,6 +59,14 @@ func TestErrorRatePrometheus(t *testing.T) {
 	if err := (gate.ErrorRate{URL: prom.URL, Query: query("web", "green"), Max: 1}).Run(ctx); err != nil {
 		t.Errorf("gate refused 0.5%% with a 1%% maximum: %v", err)
 	}
+	// Query that Prometheus rejects as bad_data: bad input, at once.
+	start := time.Now()
+	if _, err := (gate.ErrorRate{URL: prom.URL, Query: "sum(", Attempts: 5, RetryWait: time.Second}).Measure(ctx); exitcode.Of(err) != exitcode.Invalid || !strings.Contains(err.Error(), "Prometheus rejects the query") {
+		t.Errorf("bad PromQL: %v (exit %d)", err, exitcode.Of(err))
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("bad PromQL was retried (%s)", took)
+	}
 
 	if v := measure("api", "green"); math.Abs(v-4) > 0.01 {
 		t.Errorf("api green error rate %v%%, want 4%%", v)

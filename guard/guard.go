@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bgrender/bgrender/internal/exitcode"
 	"time"
 )
 
@@ -51,6 +52,8 @@ func (w Watch) Run(ctx context.Context) (*Breach, error) {
 			switch {
 			case window.Err() != nil:
 				// The window ended during the probe.
+			case exitcode.Of(err) == exitcode.Invalid:
+				return nil, err // a bad query: retrying will not help
 			case err != nil:
 				last[i] = err
 				if w.Report != nil {
