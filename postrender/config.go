@@ -18,6 +18,7 @@ type Config struct {
 	Kind          string                `json:"kind,omitempty"`
 	ColorLabel    string                `json:"colorLabel,omitempty"`
 	Select        string                `json:"select,omitempty"`
+	Skip          []string              `json:"skip,omitempty"`
 	Active        spec.Color            `json:"active,omitempty"`
 	Target        spec.Color            `json:"target,omitempty"`
 	Namespace     string                `json:"namespace,omitempty"`

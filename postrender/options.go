@@ -28,6 +28,10 @@ type Options struct {
 	// Select narrows the Deployments that are transformed by their labels;
 	// nil selects all.
 	Select labels.Selector
+	// Skip names Deployments, Services and PodDisruptionBudgets to leave as
+	// they are, as the bgrender.io/skip annotation does, for charts that
+	// cannot be annotated.
+	Skip []string
 	// Active is the live color; empty takes it from the previous release,
 	// else blue.
 	Active spec.Color

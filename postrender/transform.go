@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -249,7 +250,7 @@ func (t *transformer) describe(o *object) error {
 	case "Deployment":
 		return t.addDeployment(o)
 	case "Service":
-		o.skip = o.rn.GetAnnotations()[AnnotationSkip] == "true"
+		o.skip = o.rn.GetAnnotations()[AnnotationSkip] == "true" || slices.Contains(t.opts.Skip, o.name)
 		if o.selector, err = stringMap(o.rn, "spec", "selector"); err != nil {
 			return fmt.Errorf("%s: %w", o, err)
 		}
@@ -259,7 +260,7 @@ func (t *transformer) describe(o *object) error {
 			o.target, _ = o.rn.GetString("spec.scaleTargetRef.name")
 		}
 	case "PodDisruptionBudget":
-		o.skip = o.rn.GetAnnotations()[AnnotationSkip] == "true"
+		o.skip = o.rn.GetAnnotations()[AnnotationSkip] == "true" || slices.Contains(t.opts.Skip, o.name)
 		if o.pdb, err = labelSelector(o, "spec", "selector"); err != nil {
 			return err
 		}
@@ -379,7 +380,7 @@ func interesting(o *object) bool {
 func (t *transformer) addDeployment(o *object) error {
 	meta := o.rn.GetLabels()
 	annotations := o.rn.GetAnnotations()
-	if annotations[AnnotationSkip] == "true" || (t.opts.Select != nil && !t.opts.Select.Matches(labels.Set(meta))) {
+	if annotations[AnnotationSkip] == "true" || slices.Contains(t.opts.Skip, o.name) || (t.opts.Select != nil && !t.opts.Select.Matches(labels.Set(meta))) {
 		return t.addWorkload(o)
 	}
 	if o.name == "" {

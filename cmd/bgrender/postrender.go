@@ -63,6 +63,7 @@ is 2.`,
 			configPath := fs.String("config", "", "read settings from a PostRenderConfig `FILE`; flags win over it")
 			colorLabel := fs.String("color-label", spec.DefaultColorLabel, "label `KEY` that carries the color")
 			selector := fs.String("select", "", "transform only Deployments whose labels match this label `SELECTOR` (default: all)")
+			skip := fs.StringArray("skip", nil, "leave the Deployment, Service or PodDisruptionBudget `NAME` as it is (repeatable), as the bgrender.io/skip annotation does")
 			active := fs.String("active", "", "the live `COLOR` (blue or green); default: the previous release's, else blue")
 			target := fs.String("target", "", "the `COLOR` that gets the new render (default: the one that is not active)")
 			fromRelease := fs.String("from-release", "", "carry the active color forward from the last deployed revision of Helm `RELEASE`")
@@ -100,6 +101,7 @@ is 2.`,
 				}
 				set("color-label", func() { cfg.ColorLabel = *colorLabel })
 				set("select", func() { cfg.Select = *selector })
+				set("skip", func() { cfg.Skip = append(cfg.Skip, *skip...) })
 				set("active", func() { cfg.Active = spec.Color(*active) })
 				set("target", func() { cfg.Target = spec.Color(*target) })
 				set("from-release", func() { cfg.FromRelease = *fromRelease })
@@ -145,6 +147,7 @@ is 2.`,
 func postrenderOptions(ctx context.Context, cfg *postrender.Config, requestTimeout time.Duration, stderr io.Writer) (postrender.Options, error) {
 	opts := postrender.Options{
 		ColorLabel:    cfg.ColorLabel,
+		Skip:          cfg.Skip,
 		Active:        cfg.Active,
 		Target:        cfg.Target,
 		Namespace:     cfg.Namespace,

@@ -49,6 +49,12 @@ spec:
 // TestPostrenderServiceSkip: a Service marked bgrender.io/skip is left as
 // it is, so a Service that also selects other pods can stay.
 func TestPostrenderServiceSkip(t *testing.T) {
+	// --skip NAME does what the annotation does, for a chart that cannot
+	// be annotated.
+	if res := runCLI(t, chartStream+statefulSet, "postrender", "--skip", "web-unrelated", "--skip", "web"); res.code != 0 ||
+		strings.Contains(res.stdout, "web-preview") || strings.Contains(res.stdout, "name: web-green") {
+		t.Errorf("--skip web: exit %d, %s", res.code, res.stderr)
+	}
 	in := strings.Replace(chartStream, "  name: web\nspec:\n  selector: {", "  name: web\n  annotations: {bgrender.io/skip: \"true\"}\nspec:\n  selector: {", 1) + statefulSet
 	res := runCLI(t, in, "postrender")
 	if res.code != 0 {
