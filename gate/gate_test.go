@@ -184,6 +184,7 @@ func TestErrorRateAnswers(t *testing.T) {
 		noData  bool
 		refused string // gate refuses with this text
 		failed  string // runtime error with this text
+		invalid string // bad input (exit 2) with this text
 	}{
 		"vector under":    {body: answer(`{"resultType":"vector","result":[{"metric":{},"value":[1,"0.5"]}]}`), max: 1},
 		"vector over":     {body: answer(`{"resultType":"vector","result":[{"metric":{},"value":[1,"2.5"]}]}`), max: 1, refused: "error rate 2.5% is not under the maximum 1%"},
@@ -193,7 +194,7 @@ func TestErrorRateAnswers(t *testing.T) {
 		"no data":         {body: answer(`{"resultType":"vector","result":[]}`), max: 1, refused: "query returned no data"},
 		"no data allowed": {body: answer(`{"resultType":"vector","result":[]}`), max: 1, noData: true},
 		"NaN is no data":  {body: answer(`{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]}`), max: 1, refused: "no data"},
-		"bad query":       {status: 400, body: `{"status":"error","errorType":"bad_data","error":"parse error"}`, max: 1, failed: "bad_data: parse error"},
+		"bad query":       {status: 400, body: `{"status":"error","errorType":"bad_data","error":"parse error"}`, max: 1, invalid: "Prometheus rejects the query: bad_data: parse error"},
 		"not prometheus":  {status: 502, body: `<html>bad gateway</html>`, max: 1, failed: "not a Prometheus API answer"},
 		"matrix":          {body: answer(`{"resultType":"matrix","result":[]}`), max: 1, failed: "want a scalar or an instant vector"},
 	}
@@ -217,6 +218,11 @@ func TestErrorRateAnswers(t *testing.T) {
 			switch {
 			case tc.refused != "":
 				assertRefused(t, err, "error-rate", tc.refused)
+			case tc.invalid != "":
+				// The query itself is wrong: bad input, asked once.
+				if exitcode.Of(err) != exitcode.Invalid || !strings.Contains(err.Error(), tc.invalid) || calls.Load() != 1 {
+					t.Fatalf("got %v (exit %d, %d calls), want bad input containing %q, asked once", err, exitcode.Of(err), calls.Load(), tc.invalid)
+				}
 			case tc.failed != "":
 				if err == nil || exitcode.Of(err) != exitcode.Failure || !strings.Contains(err.Error(), tc.failed) {
 					t.Fatalf("got %v (exit %d), want a runtime failure containing %q", err, exitcode.Of(err), tc.failed)
