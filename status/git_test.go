@@ -50,3 +50,19 @@ func TestEndpointsOnceEachInAddressOrder(t *testing.T) {
 		t.Errorf("endpoints %q", got)
 	}
 }
+
+// TestWarnsWhenBothServicesSelectOneColor: the preview Service selecting
+// the live color is worth a line in the table.
+func TestWarnsWhenBothServicesSelectOneColor(t *testing.T) {
+	app := &App{Name: "web", Live: "blue", Services: []Service{
+		{Name: "web", Role: "active", Found: true, Selects: "blue"},
+		{Name: "web-preview", Role: "preview", Found: true, Selects: "blue"},
+	}}
+	var b strings.Builder
+	if err := WriteApp(&b, app); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "warning: the active and preview Services both select blue") {
+		t.Errorf("table:\n%s", b.String())
+	}
+}

@@ -31,7 +31,11 @@ func WriteApp(w io.Writer, a *App) error {
 	if live == "" {
 		live = "none (the active Service selects no color)"
 	}
-	fmt.Fprintf(w, "app %s in namespace %s: live color %s (label %s)\n\n", a.Name, a.Namespace, live, a.ColorLabel)
+	fmt.Fprintf(w, "app %s in namespace %s: live color %s (label %s)\n", a.Name, a.Namespace, live, a.ColorLabel)
+	if len(a.Services) == 2 && a.Services[0].Found && a.Services[1].Found && a.Services[0].Selects != "" && a.Services[0].Selects == a.Services[1].Selects {
+		fmt.Fprintf(w, "warning: the active and preview Services both select %s: the preview shows the live color\n", a.Services[0].Selects)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COLOR\tDEPLOYMENT\tDESIRED\tUPDATED\tREADY\tAVAILABLE\tROLLOUT\tIMAGES")
 	for _, c := range a.Colors {
