@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
@@ -159,13 +160,11 @@ func (a *Rollback) Run(ctx context.Context) (*Result, error) {
 // counts as much as a bgrender deploy; when no commit in history had to
 // live, it falls back to the Bgrender-* trailers.
 func (a *Rollback) checkSinceLive(history []*object.Commit, now *State, to spec.Color) error {
-	touched := a.touching(history)
-	for _, commit := range touched {
-		then, err := a.stateAt(commit)
-		if err != nil {
-			continue // unreadable then: look further back
-		}
-		if then.Active != to || then.App != now.App {
+	states := &stateCache{a: a, byTree: map[plumbing.Hash]*State{}}
+	events := a.events(history, to, states)
+	for _, commit := range events {
+		then := states.at(commit)
+		if then == nil || then.Active != to || then.App != now.App {
 			continue
 		}
 		if was := then.Images[to]; was != "" && was != now.Images[to] {
@@ -176,7 +175,7 @@ func (a *Rollback) checkSinceLive(history []*object.Commit, now *State, to spec.
 	}
 	// The commit that had it live is older than the history read: a
 	// bgrender deploy to it since, whose image it still runs, tells.
-	if d := deploySinceLive(touched, now.App, to); d != nil {
+	if d := deploySinceLive(events, now.App, to); d != nil {
 		if tr := gitops.ParseTrailers(d.Message); tr["Bgrender-Image"] == now.Images[to] {
 			return exitcode.GateRefused(fmt.Errorf("%s got a new image (%s, commit %s) since it was live: a rollback would not return to the previous release; deploy the old image or use --force",
 				to, tr["Bgrender-Image"], short(d.Hash.String())))
@@ -184,34 +183,62 @@ func (a *Rollback) checkSinceLive(history []*object.Commit, now *State, to spec.
 	}
 	if a.Log != nil {
 		fmt.Fprintf(a.Log, "bgrender rollback: warning: none of the %d commits read that changed %s has %s live on %s; its image (%s) is not checked against the release it ran\n",
-			len(touched), a.Path, now.App, to, now.Images[to])
+			len(events), a.Path, now.App, to, now.Images[to])
 	}
 	return nil
 }
 
-// touching returns the commits of history (newest first) that changed the
-// app folder: those whose folder differs from every parent's (a merge that
-// took one side's folder, or a commit elsewhere in the tree, did not).
-func (a *Rollback) touching(history []*object.Commit) []*object.Commit {
+// events returns the commits of history (newest first) that changed what
+// a rollback to color to depends on — the live color, or to's image —
+// compared with every parent. A commit that only added a file, a merge
+// that took one side's state, and a commit from a stale clone that
+// carries an old state forward unchanged are no events: their state was
+// not made there.
+func (a *Rollback) events(history []*object.Commit, to spec.Color, states *stateCache) []*object.Commit {
+	key := func(st *State) string { return string(st.Active) + "\x00" + st.Images[to] }
 	var out []*object.Commit
 	for _, commit := range history {
-		h, err := gitops.FolderHash(commit, a.Path)
-		if err != nil {
-			continue // no such folder in this commit
+		st := states.at(commit)
+		if st == nil {
+			continue // no readable folder in this commit
 		}
-		changed := true
+		event := true
 		_ = commit.Parents().ForEach(func(p *object.Commit) error {
-			if ph, err := gitops.FolderHash(p, a.Path); err == nil && ph == h {
-				changed = false
+			if ps := states.at(p); ps != nil && key(ps) == key(st) {
+				event = false
 				return storer.ErrStop
 			}
 			return nil
 		})
-		if changed {
+		if event {
 			out = append(out, commit)
 		}
 	}
 	return out
+}
+
+// stateCache reads the app folder of commits, once per folder tree.
+type stateCache struct {
+	a      *Rollback
+	byTree map[plumbing.Hash]*State
+}
+
+// at returns the app's state in commit, or nil when it has no readable
+// app folder.
+func (c *stateCache) at(commit *object.Commit) *State {
+	h, err := gitops.FolderHash(commit, c.a.Path)
+	if err != nil {
+		return nil
+	}
+	if st, ok := c.byTree[h]; ok {
+		return st
+	}
+	st, err := c.a.stateAt(commit)
+	if err != nil {
+		st = nil
+	}
+	c.byTree[h] = st
+	return st
 }
 
 // stateAt reads the app folder as commit had it.

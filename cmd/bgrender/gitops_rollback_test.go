@@ -103,10 +103,12 @@ func TestRollbackThroughAStaleMerge(t *testing.T) {
 	r.mustRun(t, "deploy", "--image", "myapp:v4") // green
 	r.mustRun(t, "promote")                       // green live; blue ran v3
 	id := []string{"-c", "user.name=Dev", "-c", "user.email=dev@example.com"}
-	if err := os.WriteFile(filepath.Join(stale, "NOTES.md"), []byte("notes\n"), 0o644); err != nil {
+	// The stale commit even touches the app folder (a file beside the
+	// spec): its copy of the spec, blue live on v1.2.3, is old, not made.
+	if err := os.WriteFile(filepath.Join(stale, filepath.FromSlash(appPath), "OWNERS"), []byte("team-a\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	gittest.Git(t, stale, "add", "NOTES.md")
+	gittest.Git(t, stale, "add", ".")
 	gittest.Git(t, stale, append(id, "commit", "--quiet", "-m", "notes")...)
 	gittest.Git(t, stale, append(id, "pull", "--quiet", "--no-rebase", "--no-edit", "origin", "main")...)
 	gittest.Git(t, stale, "push", "--quiet", "origin", "HEAD:main")
