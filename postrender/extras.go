@@ -48,7 +48,7 @@ func (t *transformer) extras() ([]byte, error) {
 	}
 	for _, o := range objs {
 		kind := o.GetObjectKind().GroupVersionKind().Kind
-		if doc, taken := t.names[kind+"/"+o.GetNamespace()+"/"+o.GetName()]; taken {
+		if doc, taken := t.taken(kind, o.GetNamespace(), o.GetName()); taken {
 			return nil, fmt.Errorf("bgrender would add %s %s, but the chart has one of that name (%s); rename one of them", kind, o.GetName(), doc)
 		}
 	}

@@ -99,9 +99,11 @@ func countNodes(n *yaml.Node) int {
 // of the post-renderer sees plain mappings. A document without aliases is
 // left as it is.
 func expandAliases(doc *yaml.Node) error {
+	if !hasAliases(doc) {
+		return nil // most documents: no walk with a map
+	}
 	sizes := map[*yaml.Node]int{}
 	var size func(n *yaml.Node, depth int) int
-	aliases := false
 	size = func(n *yaml.Node, depth int) int {
 		if n == nil || depth > 1000 {
 			return maxExpandedNodes + 1
@@ -112,11 +114,7 @@ func expandAliases(doc *yaml.Node) error {
 		sizes[n] = maxExpandedNodes + 1 // a cycle counts as too big
 		total := 1
 		if n.Kind == yaml.AliasNode {
-			aliases = true
 			total = size(n.Alias, depth+1)
-		}
-		if n.Kind == yaml.ScalarNode && n.Tag == "!!merge" {
-			aliases = true // a << merge key, with or without an alias
 		}
 		for _, c := range n.Content {
 			total += size(c, depth+1)
@@ -127,14 +125,23 @@ func expandAliases(doc *yaml.Node) error {
 		sizes[n] = min(total, maxExpandedNodes+1)
 		return sizes[n]
 	}
-	expanded := size(doc, 0)
-	if !aliases {
-		return nil
-	}
-	if expanded-countNodes(doc) > maxAddedNodes {
+	if size(doc, 0)-countNodes(doc) > maxAddedNodes {
 		return fmt.Errorf("its aliases expand to more than %d further YAML nodes", maxAddedNodes)
 	}
 	return kyaml.NewRNode(doc).DeAnchor()
+}
+
+// hasAliases reports whether a tree holds an alias or a << merge key.
+func hasAliases(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode || (n.Kind == yaml.ScalarNode && n.Tag == "!!merge") {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAliases(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // yamlError rebases a parser error's line onto the whole stream.

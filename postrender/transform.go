@@ -92,11 +92,9 @@ type transformer struct {
 	// DaemonSets, ReplicaSets and Deployments that are not transformed.
 	others []*workload
 	// namespaces are the namespaces that objects name; names the chart's
-	// objects by kind/namespace-as-written/name.
+	// objects by kind/namespace/name (an unnamed namespace resolved).
 	namespaces map[string]bool
-	names      map[string]string
-	// activeFrom remembers which Service the active color was read from.
-	activeFrom string
+	names      map[string]objectRef
 	// promotion: this render flips the active color of the previous
 	// release; no color gets the new render of the Deployments.
 	promotion bool
@@ -104,6 +102,10 @@ type transformer struct {
 	// without colors (a release installed before bgrender), that
 	// Deployment as it ran.
 	adopting map[*deployment]*kyaml.RNode
+	// previous caches the previous state's Deployments by namespace/name
+	// (nil for none): several steps ask for the same ones, and reading
+	// them from the cluster is a request each.
+	previous map[string]*kyaml.RNode
 	// usage is what each written Deployment runs, for the quota, and
 	// hpaMax the maxReplicas of the autoscaler of each, by name.
 	usage  []podUsage
@@ -177,7 +179,7 @@ func (t *transformer) read(in []byte) error {
 		if err != nil {
 			return err
 		}
-		t.noteNamespace(o)
+		t.noteObject(o)
 		_, listHook := o.rn.GetAnnotations()[AnnotationHelmHook]
 		switch {
 		case o.kind == "List" && listHook:
@@ -189,7 +191,7 @@ func (t *transformer) read(in []byte) error {
 				return err
 			}
 			for _, item := range items {
-				t.noteNamespace(item)
+				t.noteObject(item)
 			}
 			d.objs = items
 			d.node = node // Lists are rare; keep them parsed
@@ -217,9 +219,10 @@ func (t *transformer) read(in []byte) error {
 	return nil
 }
 
-// noteNamespace records the namespace an object names, if any, and its
-// kind and name, which the objects bgrender adds must not take.
-func (t *transformer) noteNamespace(o *object) {
+// noteObject records the namespace an object names, if any, and where
+// the object is by kind, namespace and name: the objects bgrender adds
+// must not take its place.
+func (t *transformer) noteObject(o *object) {
 	if o.kind == "List" {
 		return
 	}
@@ -229,12 +232,34 @@ func (t *transformer) noteNamespace(o *object) {
 			t.namespaces = map[string]bool{}
 		}
 		t.namespaces[ns] = true
+	} else {
+		ns = t.opts.Namespace
 	}
 	if t.names == nil {
-		t.names = map[string]string{}
+		t.names = map[string]objectRef{}
 	}
 	name := o.rn.GetName()
-	t.names[o.kind+"/"+ns+"/"+name] = fmt.Sprintf("document %d (line %d, %s %q)", o.doc, o.line, o.kind, name)
+	t.names[o.kind+"/"+ns+"/"+name] = objectRef{doc: o.doc, line: o.line, kind: o.kind, name: name}
+}
+
+// objectRef says where an object of the stream is, as object.String does.
+type objectRef struct {
+	doc, line  int
+	kind, name string
+}
+
+func (r objectRef) String() string {
+	return fmt.Sprintf("document %d (line %d, %s %q)", r.doc, r.line, r.kind, r.name)
+}
+
+// taken returns the chart's object of kind at namespace/name (the
+// namespace as bgrender resolves it), if there is one.
+func (t *transformer) taken(kind, namespace, name string) (objectRef, bool) {
+	if namespace == "" {
+		namespace = t.opts.Namespace
+	}
+	r, ok := t.names[kind+"/"+namespace+"/"+name]
+	return r, ok
 }
 
 // describe reads what decides whether an object changes, and registers
@@ -604,15 +629,9 @@ func (t *transformer) changes(o *object) bool {
 // color that also selects pods that have no color (they would drop out of
 // it), and an object bgrender adds whose name the chart already uses.
 func (t *transformer) check() error {
-	taken := map[string]*object{} // kind/namespace/name of the chart's objects
 	var all []*object
 	for _, d := range t.docs {
-		for _, o := range d.objs {
-			if o.name != "" {
-				taken[o.kind+"/"+t.namespaceOf(o)+"/"+o.name] = o
-			}
-			all = append(all, o)
-		}
+		all = append(all, d.objs...)
 	}
 	if err := t.checkNamespaces(all); err != nil {
 		return err
@@ -639,7 +658,7 @@ func (t *transformer) check() error {
 			added = []string{colorName(o.name, spec.Blue), colorName(o.name, spec.Green)}
 		}
 		for _, name := range added {
-			if other := taken[o.kind+"/"+t.namespaceOf(o)+"/"+name]; other != nil {
+			if other, ok := t.taken(o.kind, t.namespaceOf(o), name); ok {
 				return fmt.Errorf("%s: bgrender would add %s %s, but the chart has one of that name (%s); rename one of them", o, o.kind, name, other)
 			}
 		}
@@ -696,6 +715,24 @@ func (t *transformer) checkServiceSelects(o *object) error {
 	return nil
 }
 
+// previousDeployment returns the Deployment name in namespace as the
+// previous state had it, or nil; each is read once.
+func (t *transformer) previousDeployment(ctx context.Context, namespace, name string) (*kyaml.RNode, error) {
+	key := namespace + "/" + name
+	if d, ok := t.previous[key]; ok {
+		return d, nil
+	}
+	d, err := t.opts.Previous.Deployment(ctx, namespace, name)
+	if err != nil {
+		return nil, runtimeError(fmt.Errorf("read the previous %s: %w", name, err))
+	}
+	if t.previous == nil {
+		t.previous = map[string]*kyaml.RNode{}
+	}
+	t.previous[key] = d
+	return d, nil
+}
+
 // findAdoptions finds the Deployments that the previous state ran as
 // they were, without colors: the first upgrade of a release with bgrender.
 // Replacing D by D-blue and D-green at once would route the Service to
@@ -710,18 +747,18 @@ func (t *transformer) findAdoptions(ctx context.Context) error {
 		if !t.changes(d.object) {
 			continue
 		}
-		old, err := t.opts.Previous.Deployment(ctx, d.namespace, d.name)
+		old, err := t.previousDeployment(ctx, d.namespace, d.name)
 		if err != nil {
-			return runtimeError(fmt.Errorf("read the previous %s: %w", d.name, err))
+			return err
 		}
 		if old == nil {
 			continue
 		}
 		colored := false
 		for _, c := range spec.Colors {
-			prev, err := t.opts.Previous.Deployment(ctx, d.namespace, colorName(d.name, c))
+			prev, err := t.previousDeployment(ctx, d.namespace, colorName(d.name, c))
 			if err != nil {
-				return runtimeError(fmt.Errorf("read the previous %s: %w", colorName(d.name, c), err))
+				return err
 			}
 			colored = colored || prev != nil
 		}
@@ -752,13 +789,13 @@ func (t *transformer) checkKept(ctx context.Context) error {
 			if !t.changes(d.object) {
 				continue
 			}
-			next, err := t.opts.Previous.Deployment(ctx, d.namespace, colorName(d.name, t.active))
+			next, err := t.previousDeployment(ctx, d.namespace, colorName(d.name, t.active))
 			if err != nil {
-				return runtimeError(fmt.Errorf("read the previous %s: %w", colorName(d.name, t.active), err))
+				return err
 			}
-			old, err := t.opts.Previous.Deployment(ctx, d.namespace, colorName(d.name, t.active.Other()))
+			old, err := t.previousDeployment(ctx, d.namespace, colorName(d.name, t.active.Other()))
 			if err != nil {
-				return runtimeError(fmt.Errorf("read the previous %s: %w", colorName(d.name, t.active.Other()), err))
+				return err
 			}
 			if next == nil && old != nil {
 				return inputError(fmt.Errorf("%s: promoting to %s, but the previous release has no %s: it would go live with this render, untested; deploy it to %s first (an upgrade), or pass --target=%s to accept that",
@@ -773,9 +810,9 @@ func (t *transformer) checkKept(ctx context.Context) error {
 			}
 			for _, dep := range t.selectedBy(t.namespaceOf(o), o.selector) {
 				name := colorName(dep.name, t.active)
-				prev, err := t.opts.Previous.Deployment(ctx, dep.namespace, name)
+				prev, err := t.previousDeployment(ctx, dep.namespace, name)
 				if err != nil {
-					return runtimeError(fmt.Errorf("read the previous %s: %w", name, err))
+					return err
 				}
 				if prev == nil {
 					continue // the live color gets the render after all
@@ -840,7 +877,7 @@ func (t *transformer) resolveColors(ctx context.Context) error {
 					return fmt.Errorf("read the previous active color of Service %s: %w", o.name, err)
 				}
 				if c != "" {
-					previous, t.activeFrom = c, o.name
+					previous = c
 					break services
 				}
 			}

@@ -156,9 +156,9 @@ func (t *transformer) expandDeployment(ctx context.Context, d *deployment) ([]*k
 	}
 	for _, c := range spec.Colors {
 		if t.keeps(c) {
-			prev, err := t.opts.Previous.Deployment(ctx, d.namespace, colorName(d.name, c))
+			prev, err := t.previousDeployment(ctx, d.namespace, colorName(d.name, c))
 			if err != nil {
-				return nil, runtimeError(fmt.Errorf("read the previous %s: %w", colorName(d.name, c), err))
+				return nil, err
 			}
 			if prev != nil {
 				prev = prev.Copy()

@@ -89,7 +89,7 @@ func WriteDir(dir string, objs []Object) error {
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 		return exitcode.Invalidf("%s is a file, not a directory", dir)
 	}
-	previous, err := previousResources(dir)
+	previous, more, err := previousKustomization(dir)
 	if errors.Is(err, syscall.ENOTDIR) {
 		return exitcode.Invalidf("%s: a part of the path is a file, not a directory", dir)
 	}
@@ -116,10 +116,6 @@ func WriteDir(dir string, objs []Object) error {
 	}
 	// Fields the user added to bgrender's kustomization.yaml (patches,
 	// images, ...) are kept after bgrender's.
-	more, err := previousFields(dir)
-	if err != nil {
-		return err
-	}
 	files["kustomization.yaml"] = append(files["kustomization.yaml"], more...)
 	// Never overwrite a file that bgrender did not write.
 	listed := map[string]bool{}
@@ -172,45 +168,42 @@ func writtenByBgrender(dir, name string) bool {
 	return obj.Metadata.Labels[LabelManagedBy] == ManagedBy
 }
 
-// previousResources lists the resources of a kustomization.yaml in dir
-// that bgrender wrote; a hand-written one is never taken as ours.
-func previousResources(dir string) ([]string, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+// previousKustomization reads the kustomization.yaml in dir that bgrender
+// wrote: its resources, and its other fields than apiVersion, kind and
+// resources (patches, images, ... that the user added) as YAML to append,
+// or nil. A hand-written one is never taken as ours.
+func previousKustomization(dir string) (resources []string, more []byte, err error) {
+	path := filepath.Join(dir, "kustomization.yaml")
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !bytes.HasPrefix(data, []byte(KustomizationHeader)) {
-		return nil, exitcode.InvalidInput(foreignKustomization{dir})
-	}
-	var k kustomization
-	if err := yaml.Unmarshal(data, &k); err != nil {
-		return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, "kustomization.yaml"), err)
-	}
-	return k.Resources, nil
-}
-
-// previousFields returns the fields of bgrender's kustomization.yaml in
-// dir other than apiVersion, kind and resources (patches, images, ... that
-// the user added), as YAML to append, or nil.
-func previousFields(dir string) ([]byte, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
-	if err != nil || !bytes.HasPrefix(data, []byte(KustomizationHeader)) {
-		return nil, nil
+		return nil, nil, exitcode.InvalidInput(foreignKustomization{dir})
 	}
 	var fields map[string]any
 	if err := yaml.Unmarshal(data, &fields); err != nil {
-		return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, "kustomization.yaml"), err)
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if list, ok := fields["resources"].([]any); ok {
+		for _, r := range list {
+			if name, ok := r.(string); ok {
+				resources = append(resources, name)
+			}
+		}
 	}
 	for _, k := range []string{"apiVersion", "kind", "resources"} {
 		delete(fields, k)
 	}
-	if len(fields) == 0 {
-		return nil, nil
+	if len(fields) > 0 {
+		if more, err = yaml.Marshal(fields); err != nil {
+			return nil, nil, err
+		}
 	}
-	return yaml.Marshal(fields)
+	return resources, more, nil
 }
 
 func writeFileAtomic(path string, data []byte) error {

@@ -1,11 +1,11 @@
 package status
 
 import (
-	"strconv"
-	"net"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
