@@ -1,7 +1,13 @@
 package postrender
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 	"os"
 
 	"github.com/bgrender/bgrender/spec"
@@ -53,6 +59,11 @@ func LoadConfig(path string) (*Config, error) {
 			errs = append(errs, &spec.FieldError{File: path, Path: field, Msg: fmt.Sprintf("%q: expected blue or green", col)})
 		}
 	}
+	if c.NetworkPolicy != nil {
+		if err := ValidateNetworkPolicy(c.NetworkPolicy); err != nil {
+			errs = append(errs, &spec.FieldError{File: path, Path: "networkPolicy", Msg: err.Error()})
+		}
+	}
 	if c.FromRelease != "" && c.FromCluster {
 		errs = append(errs, &spec.FieldError{File: path, Path: "fromCluster", Msg: "use fromRelease or fromCluster, not both"})
 	}
@@ -60,4 +71,32 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, errs
 	}
 	return &c, nil
+}
+
+// ValidateNetworkPolicy checks the settings that the renderer would
+// otherwise take as they are: the mode and the CIDRs.
+func ValidateNetworkPolicy(o *NetworkPolicyOptions) error {
+	var problems []string
+	switch o.Mode {
+	case "", spec.NetworkPolicyStandard, spec.NetworkPolicyStrict:
+	default:
+		problems = append(problems, fmt.Sprintf("mode %q: want standard or strict", o.Mode))
+	}
+	for field, cidrs := range map[string][]string{"externalCIDRs": o.ExternalCIDRs, "podCIDRs": o.PodCIDRs} {
+		for _, cidr := range cidrs {
+			if p, err := netip.ParsePrefix(cidr); err != nil || p.Masked() != p {
+				problems = append(problems, fmt.Sprintf("%s: %q is not a CIDR such as 10.244.0.0/16", field, cidr))
+			}
+		}
+	}
+	for field, p := range map[string]*spec.PeerSpec{"ingressController": o.IngressController, "prometheus": o.Prometheus} {
+		if p != nil && p.Namespace != "" && len(validation.IsDNS1123Label(p.Namespace)) > 0 {
+			problems = append(problems, fmt.Sprintf("%s.namespace %q is not a namespace name", field, p.Namespace))
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }

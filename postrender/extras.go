@@ -21,8 +21,9 @@ import (
 func (t *transformer) extras() ([]byte, error) {
 	var objs []render.Object
 	if t.opts.NetworkPolicy != nil {
+		exposed := t.exposed()
 		for _, d := range t.deploys {
-			app := t.policyApp(d)
+			app := t.policyApp(d, exposed[d])
 			for _, c := range spec.Colors {
 				np := render.NetworkPolicy(app, c)
 				np.Namespace = d.object.namespace
@@ -103,20 +104,57 @@ func (t *transformer) addUsage(rn *kyaml.RNode) error {
 
 // policyApp describes a chart's Deployment as much of a BlueGreenApp as the
 // renderer's NetworkPolicy step needs.
-func (t *transformer) policyApp(d *deployment) *spec.BlueGreenApp {
-	return &spec.BlueGreenApp{
+func (t *transformer) policyApp(d *deployment, exposed bool) *spec.BlueGreenApp {
+	o := t.opts.NetworkPolicy
+	np := spec.NetworkPolicySpec{
+		Mode:          o.Mode,
+		ExternalCIDRs: o.ExternalCIDRs,
+		PodCIDRs:      o.PodCIDRs,
+		APIServer:     o.APIServer,
+		AllowFrom:     o.AllowFrom,
+		Egress:        o.Egress,
+	}
+	if o.IngressController != nil {
+		np.IngressController = o.IngressController.DeepCopy()
+	}
+	if o.Prometheus != nil {
+		np.Prometheus = o.Prometheus.DeepCopy()
+	}
+	spec.DefaultNetworkPolicy(&np)
+	app := &spec.BlueGreenApp{
 		Metadata: spec.ObjectMeta{Name: d.name},
 		Spec: spec.AppSpec{
 			ColorLabel:     t.opts.ColorLabel,
 			SelectorLabels: d.matchLabels,
 			Ports:          d.ports,
-			NetworkPolicy: spec.NetworkPolicySpec{
-				Enabled:   ptr.To(true),
-				AllowFrom: t.opts.NetworkPolicy.AllowFrom,
-				Egress:    t.opts.NetworkPolicy.Egress,
-			},
+			NetworkPolicy:  np,
+			Service:        spec.ServiceSpec{Type: corev1.ServiceTypeClusterIP},
 		},
 	}
+	if t.hasIngress {
+		app.Spec.Ingress = &spec.IngressSpec{}
+	}
+	if exposed {
+		app.Spec.Service.Type = corev1.ServiceTypeLoadBalancer
+	}
+	return app
+}
+
+// exposed returns the Deployments whose pods a LoadBalancer or NodePort
+// Service of the chart selects.
+func (t *transformer) exposed() map[*deployment]bool {
+	out := map[*deployment]bool{}
+	for _, doc := range t.docs {
+		for _, o := range doc.objs {
+			if o.kind != "Service" || o.hook || !o.external {
+				continue
+			}
+			for _, d := range t.selectedBy(t.namespaceOf(o), o.selector) {
+				out[d] = true
+			}
+		}
+	}
+	return out
 }
 
 // quota sums what every written Deployment requests and limits at its

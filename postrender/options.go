@@ -48,11 +48,19 @@ type Options struct {
 	Previous Previous
 }
 
-// NetworkPolicyOptions are the peers that may reach the pods and the egress
-// rules allowed besides DNS, as in a BlueGreenApp's networkPolicy.
+// NetworkPolicyOptions are the settings of a BlueGreenApp's networkPolicy,
+// with the same defaults. In standard mode a Deployment's colors admit the
+// Ingress controller when the chart has an Ingress, and outside clients
+// when a LoadBalancer or NodePort Service of the chart selects its pods.
 type NetworkPolicyOptions struct {
-	AllowFrom []networkingv1.NetworkPolicyPeer       `json:"allowFrom,omitempty"`
-	Egress    []networkingv1.NetworkPolicyEgressRule `json:"egress,omitempty"`
+	Mode              spec.NetworkPolicyMode                 `json:"mode,omitempty"`
+	IngressController *spec.PeerSpec                         `json:"ingressController,omitempty"`
+	Prometheus        *spec.PeerSpec                         `json:"prometheus,omitempty"`
+	ExternalCIDRs     []string                               `json:"externalCIDRs,omitempty"`
+	PodCIDRs          []string                               `json:"podCIDRs,omitempty"`
+	APIServer         []networkingv1.NetworkPolicyPeer       `json:"apiServer,omitempty"`
+	AllowFrom         []networkingv1.NetworkPolicyPeer       `json:"allowFrom,omitempty"`
+	Egress            []networkingv1.NetworkPolicyEgressRule `json:"egress,omitempty"`
 }
 
 // QuotaOptions configure the computed ResourceQuota.

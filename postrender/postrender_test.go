@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
@@ -291,7 +292,7 @@ func TestNetworkPolicyAndQuota(t *testing.T) {
 	// A Deployment that selects its pods with matchExpressions only: the
 	// policy selects them with those, plus the color.
 	exprs := strings.Replace(stream, "    matchLabels:\n      app: web\n", "    matchExpressions: [{key: app, operator: In, values: [web]}]\n", 1)
-	np := docs(t, run(t, exprs, postrender.Options{NetworkPolicy: &postrender.NetworkPolicyOptions{}}))["NetworkPolicy/web-green"]
+	np := docs(t, run(t, exprs, postrender.Options{NetworkPolicy: &postrender.NetworkPolicyOptions{Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.20.0.0/16"}}}}}}}))["NetworkPolicy/web-green"]
 	for _, path := range []string{"spec.podSelector", "spec.ingress.0.from.0.podSelector", "spec.egress.1.to.0.podSelector"} {
 		if get(t, np, path+".matchExpressions.0.key") != "app" || get(t, np, path+".matchLabels.bgrender\\.io/color") != "green" {
 			t.Errorf("%s does not select the Deployment's pods of green:\n%s", path, np.MustString())

@@ -39,6 +39,7 @@ type object struct {
 	// What decides whether the object changes, read in the first pass.
 	selector map[string]string // a Service's spec.selector
 	targets  []string          // a Service's target ports (targetPort, else port)
+	external bool              // a Service of type LoadBalancer or NodePort
 	target   string            // the Deployment an HPA scales
 	pdb      labels.Selector   // a PodDisruptionBudget's spec.selector
 }
@@ -110,6 +111,9 @@ type transformer struct {
 	// hpaMax the maxReplicas of the autoscaler of each, by name.
 	usage  []podUsage
 	hpaMax map[string]int32
+	// hasIngress: the chart routes traffic in through an Ingress or a
+	// Gateway API route, so the NetworkPolicies admit the controller.
+	hasIngress bool
 }
 
 // Run post-renders a manifest stream. It returns the whole output or an
@@ -223,8 +227,11 @@ func (t *transformer) read(in []byte) error {
 // the object is by kind, namespace and name: the objects bgrender adds
 // must not take its place.
 func (t *transformer) noteObject(o *object) {
-	if o.kind == "List" {
+	switch o.kind {
+	case "List":
 		return
+	case "Ingress", "HTTPRoute", "GRPCRoute":
+		t.hasIngress = true
 	}
 	ns := o.rn.GetNamespace()
 	if ns != "" {
@@ -280,6 +287,8 @@ func (t *transformer) describe(o *object) error {
 			return fmt.Errorf("%s: %w", o, err)
 		}
 		o.targets = serviceTargets(o.rn)
+		typ, _ := o.rn.GetString("spec.type")
+		o.external = typ == "LoadBalancer" || typ == "NodePort"
 	case "HorizontalPodAutoscaler":
 		if kind, _ := o.rn.GetString("spec.scaleTargetRef.kind"); kind == "Deployment" {
 			o.target, _ = o.rn.GetString("spec.scaleTargetRef.name")

@@ -57,7 +57,13 @@ func Deployment(app *spec.BlueGreenApp, c spec.Color) *appsv1.Deployment {
 func podSpec(app *spec.BlueGreenApp, c spec.Color) corev1.PodSpec {
 	s := &app.Spec
 	sc := s.SecurityContext
+	sched := s.SchedulingOf(c)
 	return corev1.PodSpec{
+		NodeSelector:              sched.NodeSelector,
+		Tolerations:               sched.Tolerations,
+		Affinity:                  sched.Affinity,
+		PriorityClassName:         sched.PriorityClassName,
+		TopologySpreadConstraints: topologySpread(app, c),
 		ServiceAccountName:            app.Metadata.Name,
 		AutomountServiceAccountToken:  ptr.To(false),
 		TerminationGracePeriodSeconds: s.Drain.TerminationGracePeriodSeconds,
@@ -137,6 +143,39 @@ func mergeEnv(shared, color []corev1.EnvVar) []corev1.EnvVar {
 		}
 		index[e.Name] = len(out)
 		out = append(out, e)
+	}
+	return out
+}
+
+// Topology keys of the default spread.
+const (
+	TopologyZone = "topology.kubernetes.io/zone"
+	TopologyNode = "kubernetes.io/hostname"
+)
+
+// topologySpread returns the spread constraints of a color's pods: the
+// spec's, each without a labelSelector given the color's, or by default
+// across zones and then nodes, never blocking scheduling. The pod template
+// does not depend on the replica count, so that scaling a color (a promote
+// with idleReplicas) never restarts its pods.
+func topologySpread(app *spec.BlueGreenApp, c spec.Color) []corev1.TopologySpreadConstraint {
+	selector := &metav1.LabelSelector{MatchLabels: SelectorLabels(app, c)}
+	tscs := app.Spec.TopologySpreadConstraints
+	if tscs == nil {
+		tscs = []corev1.TopologySpreadConstraint{
+			{MaxSkew: 1, TopologyKey: TopologyZone, WhenUnsatisfiable: corev1.ScheduleAnyway},
+			{MaxSkew: 1, TopologyKey: TopologyNode, WhenUnsatisfiable: corev1.ScheduleAnyway},
+		}
+	}
+	if len(tscs) == 0 {
+		return nil
+	}
+	out := make([]corev1.TopologySpreadConstraint, len(tscs))
+	for i, tsc := range tscs {
+		out[i] = *tsc.DeepCopy()
+		if out[i].LabelSelector == nil {
+			out[i].LabelSelector = selector.DeepCopy()
+		}
 	}
 	return out
 }

@@ -27,23 +27,11 @@ func Manifest(o Object) (map[string]any, error) {
 		return nil, fmt.Errorf("encode %s %s: %w", kindOf(o), o.GetName(), err)
 	}
 	prune(m)
-	// A rendered object has no status; Services and Ingresses would carry
-	// "status: {loadBalancer: {}}" from Go's zero values.
-	if st, ok := m["status"].(map[string]any); ok && onlyEmptyMaps(st) {
-		delete(m, "status")
-	}
+	// A rendered object has no status: the API server ignores it in a
+	// manifest, and Go's zero values would write "status: {loadBalancer:
+	// {}}" on Services and Ingresses and zero counts on budgets.
+	delete(m, "status")
 	return m, nil
-}
-
-// onlyEmptyMaps reports whether m holds nothing but (nested) empty maps.
-func onlyEmptyMaps(m map[string]any) bool {
-	for _, v := range m {
-		inner, ok := v.(map[string]any)
-		if !ok || !onlyEmptyMaps(inner) {
-			return false
-		}
-	}
-	return true
 }
 
 // prune drops null values, and the empty status and resources maps that

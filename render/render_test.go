@@ -57,8 +57,18 @@ func TestDeploymentsDifferOnlyByColor(t *testing.T) {
 	g.Spec.Template.Labels = blue.Spec.Template.Labels
 	g.Spec.Template.Spec.Containers[0].Image = blue.Spec.Template.Spec.Containers[0].Image
 	g.Spec.Template.Spec.Containers[0].Env = blue.Spec.Template.Spec.Containers[0].Env
+	g.Spec.Template.Spec.TopologySpreadConstraints = blue.Spec.Template.Spec.TopologySpreadConstraints
+	if blue.Spec.Template.Spec.PriorityClassName != "shop-preview" || green.Spec.Template.Spec.PriorityClassName != "shop-critical" {
+		t.Errorf("priority classes blue %q green %q", blue.Spec.Template.Spec.PriorityClassName, green.Spec.Template.Spec.PriorityClassName)
+	}
+	g.Spec.Template.Spec.PriorityClassName = blue.Spec.Template.Spec.PriorityClassName
+	for _, tsc := range green.Spec.Template.Spec.TopologySpreadConstraints {
+		if tsc.LabelSelector.MatchLabels["bgrender.io/color"] != "green" {
+			t.Errorf("green spreads %v", tsc.LabelSelector)
+		}
+	}
 	if !equality.Semantic.DeepEqual(g, blue) {
-		t.Errorf("blue and green differ in more than color, image, replicas and env")
+		t.Errorf("blue and green differ in more than color, image, replicas, env and the spread's selector")
 	}
 	env := blue.Spec.Template.Spec.Containers[0].Env
 	if env[len(env)-1].Name != "RELEASE_CHANNEL" || env[len(env)-1].Value != "next" {
@@ -151,8 +161,12 @@ func TestNetworkPoliciesIsolateColors(t *testing.T) {
 				t.Errorf("%s policy admits the other color", c)
 			}
 		}
-		if len(np.Spec.Ingress) != 2 || len(np.Spec.Ingress[1].From) != 2 || len(np.Spec.Ingress[1].Ports) != 2 {
-			t.Errorf("%s: want same-color ingress plus allowFrom on the two app ports, got %+v", c, np.Spec.Ingress)
+		// Standard mode: one rule on the two app ports, from the same
+		// color, the Ingress controller, Prometheus, the apiServer peer and the
+		// allowFrom peer
+		// (no outside clients: the Service is ClusterIP).
+		if len(np.Spec.Ingress) != 1 || len(np.Spec.Ingress[0].From) != 5 || len(np.Spec.Ingress[0].Ports) != 2 {
+			t.Errorf("%s: want one rule from 5 peers on the two app ports, got %+v", c, np.Spec.Ingress)
 		}
 		if len(np.Spec.Egress) != 3 || np.Spec.Egress[0].Ports[0].Port.IntVal != 53 {
 			t.Errorf("%s: want DNS, same color and the declared egress rule, got %+v", c, np.Spec.Egress)

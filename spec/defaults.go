@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -16,7 +18,20 @@ const (
 	DefaultPreStopSleepSeconds    = int64(5)
 	DefaultGracePeriodSeconds     = int64(30)
 	DefaultAffinityTimeoutSeconds = int32(10800)
+	// DefaultIngressControllerNamespace is where the ingress-nginx chart
+	// and manifests install the controller.
+	DefaultIngressControllerNamespace = "ingress-nginx"
+	// DefaultPrometheusNamespace is where kube-prometheus-stack and the
+	// Prometheus Operator's quick start install Prometheus.
+	DefaultPrometheusNamespace = "monitoring"
+	// NamespaceNameLabel is the label that the API server sets on every
+	// namespace to its name.
+	NamespaceNameLabel = "kubernetes.io/metadata.name"
 )
+
+// DefaultExternalCIDRs are the outside clients admitted to a LoadBalancer
+// or NodePort Service: everyone.
+var DefaultExternalCIDRs = []string{"0.0.0.0/0", "::/0"}
 
 // Default fills every field that the user left empty. It is idempotent.
 func Default(app *BlueGreenApp) {
@@ -92,8 +107,12 @@ func Default(app *BlueGreenApp) {
 			ing.PathType = networkingv1.PathTypePrefix
 		}
 	}
-	if s.NetworkPolicy.Enabled == nil {
-		s.NetworkPolicy.Enabled = ptr.To(true)
+	DefaultNetworkPolicy(&s.NetworkPolicy)
+	if s.DisruptionBudget == nil {
+		s.DisruptionBudget = &DisruptionBudgetSpec{}
+	}
+	if s.DisruptionBudget.Enabled == nil {
+		s.DisruptionBudget.Enabled = ptr.To(true)
 	}
 	if s.Quota.HeadroomPercent == nil {
 		s.Quota.HeadroomPercent = ptr.To(DefaultHeadroomPercent)
@@ -104,6 +123,55 @@ func Default(app *BlueGreenApp) {
 	if s.Drain.TerminationGracePeriodSeconds == nil {
 		s.Drain.TerminationGracePeriodSeconds = ptr.To(DefaultGracePeriodSeconds)
 	}
+}
+
+// DefaultNetworkPolicy fills the empty fields of np: enabled, standard
+// mode, the Ingress controller in ingress-nginx, Prometheus in monitoring,
+// and every address as an outside client.
+func DefaultNetworkPolicy(np *NetworkPolicySpec) {
+	if np.Enabled == nil {
+		np.Enabled = ptr.To(true)
+	}
+	if np.Mode == "" {
+		np.Mode = NetworkPolicyStandard
+	}
+	for peer, ns := range map[**PeerSpec]string{
+		&np.IngressController: DefaultIngressControllerNamespace,
+		&np.Prometheus:        DefaultPrometheusNamespace,
+	} {
+		if *peer == nil {
+			*peer = &PeerSpec{}
+		}
+		if (*peer).Enabled == nil {
+			(*peer).Enabled = ptr.To(true)
+		}
+		if (*peer).Namespace == "" {
+			(*peer).Namespace = ns
+		}
+	}
+	if np.ExternalCIDRs == nil {
+		np.ExternalCIDRs = slices.Clone(DefaultExternalCIDRs)
+	}
+}
+
+// SchedulingOf returns the scheduling of color c: the shared settings with
+// each field that the color sets replaced.
+func (s *AppSpec) SchedulingOf(c Color) Scheduling {
+	out := s.Scheduling
+	own := s.ColorSpecOf(c).Scheduling
+	if own.NodeSelector != nil {
+		out.NodeSelector = own.NodeSelector
+	}
+	if own.Tolerations != nil {
+		out.Tolerations = own.Tolerations
+	}
+	if own.Affinity != nil {
+		out.Affinity = own.Affinity
+	}
+	if own.PriorityClassName != "" {
+		out.PriorityClassName = own.PriorityClassName
+	}
+	return out
 }
 
 // ColorSpecOf returns the per-color settings of c.

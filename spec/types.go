@@ -1,9 +1,12 @@
 package spec
 
 import (
+	"maps"
+
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 )
 
 // Group, version and kind of the app spec.
@@ -101,8 +104,30 @@ type AppSpec struct {
 	Quota QuotaSpec `json:"quota,omitempty"`
 	// Drain configures connection draining on pod shutdown.
 	Drain DrainSpec `json:"drain,omitempty"`
-	// DisruptionBudget, when set, renders one PodDisruptionBudget per color.
+	// DisruptionBudget tunes the PodDisruptionBudget of each color. By
+	// default a color that runs 2 or more replicas gets one with
+	// maxUnavailable 1.
 	DisruptionBudget *DisruptionBudgetSpec `json:"disruptionBudget,omitempty"`
+	// TopologySpreadConstraints of each color's pods. By default each color
+	// spreads across zones and nodes with whenUnsatisfiable ScheduleAnyway,
+	// so that small clusters still schedule; an empty list renders none. A
+	// constraint without labelSelector selects the pods of its color.
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	// Scheduling of both colors' pods; a color's own scheduling replaces
+	// each field it sets.
+	Scheduling `json:",inline"`
+}
+
+// Scheduling places the pods on nodes.
+type Scheduling struct {
+	// NodeSelector the pods' nodes must match.
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// Tolerations of the pods, for tainted node pools.
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	// Affinity of the pods (node affinity, pod affinity and anti-affinity).
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// PriorityClassName of the pods.
+	PriorityClassName string `json:"priorityClassName,omitempty"`
 }
 
 // ColorSpec is what one color runs.
@@ -113,6 +138,8 @@ type ColorSpec struct {
 	Replicas *int32 `json:"replicas,omitempty"`
 	// Env is added after the shared env; a variable of the same name replaces the shared one.
 	Env []corev1.EnvVar `json:"env,omitempty"`
+	// Scheduling of this color: each field set here replaces the shared one.
+	Scheduling `json:",inline"`
 }
 
 // Port is one container port and the Service port in front of it.
@@ -188,14 +215,63 @@ type IngressSpec struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
+// NetworkPolicyMode says what the per-color NetworkPolicies admit.
+type NetworkPolicyMode string
+
+// The NetworkPolicy modes.
+const (
+	// NetworkPolicyStandard separates the colors and admits, on the app's
+	// ports, everything the spec sets up: its own color, the Ingress
+	// controller, outside clients of a LoadBalancer or NodePort Service,
+	// Prometheus, the apiServer and allowFrom peers. Egress is restricted
+	// only when egress rules are declared.
+	NetworkPolicyStandard NetworkPolicyMode = "standard"
+	// NetworkPolicyStrict admits only the pods of the same color and the
+	// allowFrom peers, and lets the pods send only to DNS, their own color
+	// and the egress rules.
+	NetworkPolicyStrict NetworkPolicyMode = "strict"
+)
+
 // NetworkPolicySpec configures the per-color NetworkPolicies.
 type NetworkPolicySpec struct {
 	// Enabled renders the policies (default true).
 	Enabled *bool `json:"enabled,omitempty"`
-	// AllowFrom peers may reach the app's ports (an ingress controller, say).
+	// Mode is standard (default) or strict.
+	Mode NetworkPolicyMode `json:"mode,omitempty"`
+	// IngressController is where the controller of the rendered Ingress
+	// runs (default: namespace ingress-nginx); standard mode admits it when
+	// spec.ingress is set.
+	IngressController *PeerSpec `json:"ingressController,omitempty"`
+	// Prometheus is where the Prometheus that scrapes the app runs (default:
+	// namespace monitoring); standard mode admits it.
+	Prometheus *PeerSpec `json:"prometheus,omitempty"`
+	// ExternalCIDRs are the outside clients that standard mode admits when
+	// the Service is LoadBalancer or NodePort (default 0.0.0.0/0 and ::/0).
+	ExternalCIDRs []string `json:"externalCIDRs,omitempty"`
+	// PodCIDRs of the cluster are excepted from externalCIDRs, so that on
+	// CNIs that match ipBlocks against pod IPs (Calico does) the rule for
+	// outside clients cannot admit the other color.
+	PodCIDRs []string `json:"podCIDRs,omitempty"`
+	// APIServer peers are where the API server's service proxy (the health
+	// gate) arrives from, such as an ipBlock of the control plane.
+	APIServer []networkingv1.NetworkPolicyPeer `json:"apiServer,omitempty"`
+	// AllowFrom peers may also reach the app's ports (other apps, say).
 	AllowFrom []networkingv1.NetworkPolicyPeer `json:"allowFrom,omitempty"`
-	// Egress rules allowed besides DNS.
+	// Egress rules, when declared, restrict what the pods may send to: DNS,
+	// their own color, and these rules.
 	Egress []networkingv1.NetworkPolicyEgressRule `json:"egress,omitempty"`
+}
+
+// PeerSpec names the pods of another namespace that may reach the app.
+type PeerSpec struct {
+	// Enabled admits the peer (default true).
+	Enabled *bool `json:"enabled,omitempty"`
+	// Namespace the peer runs in, matched by its kubernetes.io/metadata.name
+	// label.
+	Namespace string `json:"namespace,omitempty"`
+	// PodLabels narrow the peer to the pods carrying them (default: every
+	// pod of the namespace).
+	PodLabels map[string]string `json:"podLabels,omitempty"`
 }
 
 // QuotaSpec configures the ResourceQuota.
@@ -216,8 +292,12 @@ type DrainSpec struct {
 	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
 }
 
-// DisruptionBudgetSpec is copied into one PodDisruptionBudget per color.
+// DisruptionBudgetSpec is copied into the PodDisruptionBudget of each color.
 type DisruptionBudgetSpec struct {
+	// Enabled renders the budgets (default true). With neither
+	// minAvailable nor maxUnavailable, a color that runs 2 or more replicas
+	// gets maxUnavailable 1; with either, both colors get a budget.
+	Enabled        *bool               `json:"enabled,omitempty"`
 	MinAvailable   *intstr.IntOrString `json:"minAvailable,omitempty"`
 	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
 }
@@ -247,4 +327,17 @@ func (s Source) LineOf(path string) int {
 		}
 	}
 	return s.Line
+}
+
+// DeepCopy returns a copy of p that shares nothing with it.
+func (p *PeerSpec) DeepCopy() *PeerSpec {
+	if p == nil {
+		return nil
+	}
+	out := *p
+	if p.Enabled != nil {
+		out.Enabled = ptr.To(*p.Enabled)
+	}
+	out.PodLabels = maps.Clone(p.PodLabels)
+	return &out
 }

@@ -50,6 +50,11 @@ func Validate(app *BlueGreenApp) ErrorList {
 	v.quota()
 	v.drain()
 	v.disruptionBudget()
+	v.scheduling("spec", app.Spec.Scheduling)
+	for _, c := range Colors {
+		v.scheduling("spec."+string(c), app.Spec.ColorSpecOf(c).Scheduling)
+	}
+	v.topologySpread()
 	sort.SliceStable(v.errs, func(i, j int) bool {
 		if v.errs[i].Line != v.errs[j].Line {
 			return v.errs[i].Line < v.errs[j].Line
@@ -376,6 +381,28 @@ func (v *validator) host(path, host string, required bool) {
 
 func (v *validator) networkPolicy() {
 	np := v.app.Spec.NetworkPolicy
+	switch np.Mode {
+	case NetworkPolicyStandard, NetworkPolicyStrict:
+	default:
+		v.add("spec.networkPolicy.mode", "%q: want standard or strict", np.Mode)
+	}
+	for field, peer := range map[string]*PeerSpec{"ingressController": np.IngressController, "prometheus": np.Prometheus} {
+		path := "spec.networkPolicy." + field
+		for _, msg := range validation.IsDNS1123Label(peer.Namespace) {
+			v.add(path+".namespace", "%q: %s", peer.Namespace, msg)
+		}
+		v.labels(path+".podLabels", peer.PodLabels)
+	}
+	for field, cidrs := range map[string][]string{"externalCIDRs": np.ExternalCIDRs, "podCIDRs": np.PodCIDRs} {
+		for i, cidr := range cidrs {
+			if p, err := netip.ParsePrefix(cidr); err != nil || p.Masked() != p {
+				v.add(indexPath("spec.networkPolicy."+field, i), "%q is not a CIDR such as 10.244.0.0/16 (an address with its prefix length, host bits zero)", cidr)
+			}
+		}
+	}
+	for i, peer := range np.APIServer {
+		v.peer(indexPath("spec.networkPolicy.apiServer", i), peer)
+	}
 	for i, peer := range np.AllowFrom {
 		v.peer(indexPath("spec.networkPolicy.allowFrom", i), peer)
 	}
@@ -525,8 +552,6 @@ func (v *validator) disruptionBudget() {
 	switch {
 	case db.MinAvailable != nil && db.MaxUnavailable != nil:
 		v.add("spec.disruptionBudget", "set minAvailable or maxUnavailable, not both")
-	case db.MinAvailable == nil && db.MaxUnavailable == nil:
-		v.add("spec.disruptionBudget", "minAvailable or maxUnavailable is required")
 	}
 	for field, val := range map[string]*intstr.IntOrString{"minAvailable": db.MinAvailable, "maxUnavailable": db.MaxUnavailable} {
 		if val == nil {
@@ -540,6 +565,65 @@ func (v *validator) disruptionBudget() {
 			for _, msg := range validation.IsValidPercent(val.StrVal) {
 				v.add(path, "%q: %s", val.StrVal, msg)
 			}
+		}
+	}
+}
+
+// scheduling checks the scheduling fields at path (spec, or a color's).
+func (v *validator) scheduling(path string, s Scheduling) {
+	v.labels(path+".nodeSelector", s.NodeSelector)
+	if s.PriorityClassName != "" {
+		for _, msg := range validation.IsDNS1123Subdomain(s.PriorityClassName) {
+			v.add(path+".priorityClassName", "%q: %s", s.PriorityClassName, msg)
+		}
+	}
+	for i, t := range s.Tolerations {
+		tp := indexPath(path+".tolerations", i)
+		if t.Key != "" {
+			for _, msg := range validation.IsQualifiedName(t.Key) {
+				v.add(tp+".key", "%q: %s", t.Key, msg)
+			}
+		}
+		switch t.Operator {
+		case "", corev1.TolerationOpEqual:
+			if t.Key == "" {
+				v.add(tp+".key", "required unless operator is Exists")
+			}
+		case corev1.TolerationOpExists:
+			if t.Value != "" {
+				v.add(tp+".value", "must be empty when operator is Exists")
+			}
+		default:
+			v.add(tp+".operator", "%q: want Equal or Exists", t.Operator)
+		}
+		switch t.Effect {
+		case "", corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+		default:
+			v.add(tp+".effect", "%q: want NoSchedule, PreferNoSchedule or NoExecute", t.Effect)
+		}
+		if t.TolerationSeconds != nil && t.Effect != corev1.TaintEffectNoExecute {
+			v.add(tp+".tolerationSeconds", "only applies to effect NoExecute")
+		}
+	}
+}
+
+func (v *validator) topologySpread() {
+	for i, tsc := range v.app.Spec.TopologySpreadConstraints {
+		path := indexPath("spec.topologySpreadConstraints", i)
+		if tsc.MaxSkew < 1 {
+			v.add(path+".maxSkew", "must be at least 1, got %d", tsc.MaxSkew)
+		}
+		if tsc.TopologyKey == "" {
+			v.add(path+".topologyKey", "required, such as topology.kubernetes.io/zone")
+		} else {
+			for _, msg := range validation.IsQualifiedName(tsc.TopologyKey) {
+				v.add(path+".topologyKey", "%q: %s", tsc.TopologyKey, msg)
+			}
+		}
+		switch tsc.WhenUnsatisfiable {
+		case corev1.DoNotSchedule, corev1.ScheduleAnyway:
+		default:
+			v.add(path+".whenUnsatisfiable", "%q: want ScheduleAnyway or DoNotSchedule", tsc.WhenUnsatisfiable)
 		}
 	}
 }

@@ -73,7 +73,9 @@ is 2.`,
 			kubeContext := fs.String("kube-context", "", "kubeconfig `CONTEXT` to use (as Helm's flag is named)")
 			fs.StringVar(kubeContext, "context", "", "the same as --kube-context, as the other commands name it")
 			requestTimeout := fs.Duration("request-timeout", cluster.DefaultRequestTimeout, "give up on an API request after this `DURATION`")
-			networkPolicy := fs.Bool("network-policy", false, "add per-color NetworkPolicies: blue and green cannot reach each other")
+			networkPolicy := fs.Bool("network-policy", false, "add per-color NetworkPolicies: blue and green cannot reach each other; standard mode admits the Ingress controller (namespace ingress-nginx), outside clients of LoadBalancer/NodePort Services and Prometheus (namespace monitoring)")
+			policyMode := fs.String("network-policy-mode", "", "with --network-policy: `MODE` standard (default) or strict (only the same color and the config file's allowFrom; egress cut to DNS and the same color)")
+			podCIDRs := fs.StringArray("pod-cidr", nil, "with --network-policy: the cluster's pod `CIDR`, excepted from the outside clients' ipBlock (repeatable; see the README for CNIs that need it)")
 			quota := fs.Bool("quota", false, "add a ResourceQuota computed from both colors")
 			quotaName := fs.String("quota-name", "bgrender", "`NAME` of the ResourceQuota")
 			return func(args []string) error {
@@ -112,6 +114,16 @@ is 2.`,
 				set("context", func() { cfg.Context = *kubeContext })
 				if *networkPolicy && cfg.NetworkPolicy == nil {
 					cfg.NetworkPolicy = &postrender.NetworkPolicyOptions{}
+				}
+				if (fs.Changed("network-policy-mode") || fs.Changed("pod-cidr")) && cfg.NetworkPolicy == nil {
+					return usageError("--network-policy-mode and --pod-cidr need --network-policy")
+				}
+				if cfg.NetworkPolicy != nil {
+					set("network-policy-mode", func() { cfg.NetworkPolicy.Mode = spec.NetworkPolicyMode(*policyMode) })
+					set("pod-cidr", func() { cfg.NetworkPolicy.PodCIDRs = append(cfg.NetworkPolicy.PodCIDRs, *podCIDRs...) })
+					if err := postrender.ValidateNetworkPolicy(cfg.NetworkPolicy); err != nil {
+						return usageError("%v", err)
+					}
 				}
 				if *quota && cfg.Quota == nil {
 					cfg.Quota = &postrender.QuotaOptions{}

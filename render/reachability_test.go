@@ -1,0 +1,97 @@
+package render_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/bgrender/bgrender/internal/testbed/netpol"
+	"github.com/bgrender/bgrender/render"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// expectations of each example: what its policies must admit besides the
+// rows that never change (the same color yes, the other color no, DNS yes).
+var reachExpect = map[string]netpol.Expect{
+	"seed":    {Egress: true},
+	"minimal": {Egress: true},
+	// full declares an egress rule to 10.20.0.0/16:5432 and admits the
+	// cart pods through allowFrom.
+	"full": {Egress: true, Also: []netpol.Endpoint{netpol.Pod("cart (allowFrom)", "", "10.244.9.9", map[string]string{"app.kubernetes.io/name": "cart"})}},
+}
+
+// TestReachability asks an independent NetworkPolicy engine who may reach
+// the pods of every example, both as rendered now and as pinned in the
+// golden files, and of the seed example in strict mode.
+func TestReachability(t *testing.T) {
+	examples, _ := filepath.Glob("../examples/*/app.yaml")
+	if len(examples) < 3 {
+		t.Fatalf("found %d examples", len(examples))
+	}
+	for _, path := range examples {
+		name := filepath.Base(filepath.Dir(path))
+		want, ok := reachExpect[name]
+		if !ok {
+			t.Fatalf("example %s: add its expectations to reachExpect", name)
+		}
+		apps := load(t, path)
+		t.Run(name, func(t *testing.T) {
+			var buf strings.Builder
+			if err := render.WriteYAML(&buf, render.Render(apps)); err != nil {
+				t.Fatal(err)
+			}
+			check(t, []byte(buf.String()), apps[0].Spec.ColorLabel, want)
+		})
+		t.Run(name+"/golden", func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("..", "testdata", "golden", name+".yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, data, apps[0].Spec.ColorLabel, want)
+		})
+	}
+	t.Run("seed/strict", func(t *testing.T) {
+		app := seed(t)
+		app.Spec.NetworkPolicy.Mode = spec.NetworkPolicyStrict
+		var buf strings.Builder
+		if err := render.WriteYAML(&buf, render.Render([]*spec.BlueGreenApp{app})); err != nil {
+			t.Fatal(err)
+		}
+		check(t, []byte(buf.String()), app.Spec.ColorLabel, netpol.Expect{Strict: true})
+	})
+}
+
+func check(t *testing.T, data []byte, colorLabel string, want netpol.Expect) {
+	t.Helper()
+	s, err := netpol.Read(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Policies) != 2 || len(s.Deployments) != 2 {
+		t.Fatalf("want 2 policies and 2 Deployments, got %d and %d", len(s.Policies), len(s.Deployments))
+	}
+	netpol.Check(t, netpol.New(s.Policies), netpol.Probes(s, colorLabel, want))
+}
+
+// TestReachabilityWithoutPodCIDRs pins the gap that podCIDRs closes: on an
+// engine that matches ipBlocks against pod addresses (Calico's reading),
+// the rule for a LoadBalancer's outside clients also admits the other
+// color unless the pod CIDR is excepted from it.
+func TestReachabilityWithoutPodCIDRs(t *testing.T) {
+	app := seed(t)
+	app.Spec.NetworkPolicy.PodCIDRs = nil
+	var policies []*networkingv1.NetworkPolicy
+	for _, c := range spec.Colors {
+		policies = append(policies, render.NetworkPolicy(app, c))
+	}
+	e := netpol.New(policies)
+	green := netpol.Pod("green", "", "10.244.1.5", render.SelectorLabels(app, spec.Green))
+	blue := netpol.Pod("blue", "", "10.244.1.6", render.SelectorLabels(app, spec.Blue))
+	port := netpol.Port{Number: 8080, Name: "http", Protocol: "TCP"}
+	if !e.Allowed(green, blue, port) {
+		t.Errorf("without podCIDRs the engine was expected to admit green through 0.0.0.0/0; if it no longer does, update the README's note on podCIDRs")
+	}
+}
