@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -254,5 +255,55 @@ func TestManifestKeepsEmptySelectors(t *testing.T) {
 	}
 	if _, ok := m["status"]; ok {
 		t.Errorf("empty status kept")
+	}
+}
+
+func TestHADefaults(t *testing.T) {
+	pdbs := func(app *spec.BlueGreenApp) []string {
+		var names []string
+		for _, o := range render.DisruptionBudgets(app) {
+			pdb := o.(*policyv1.PodDisruptionBudget)
+			if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntVal != 1 || pdb.Spec.MinAvailable != nil {
+				t.Errorf("%s: want maxUnavailable 1, got %+v", pdb.Name, pdb.Spec)
+			}
+			names = append(names, pdb.Name)
+		}
+		return names
+	}
+	app := seed(t) // 3 replicas per color
+	if got := pdbs(app); !slices.Equal(got, []string{"my-application-blue", "my-application-green"}) {
+		t.Errorf("3 replicas: budgets %v", got)
+	}
+	app.Spec.IdleReplicas = ptr.To(int32(0))
+	if got := pdbs(app); !slices.Equal(got, []string{"my-application-blue"}) {
+		t.Errorf("idle color at 0: budgets %v, want only the live color's", got)
+	}
+	app.Spec.DisruptionBudget.Enabled = ptr.To(false)
+	if got := pdbs(app); len(got) != 0 {
+		t.Errorf("disabled: budgets %v", got)
+	}
+	if got := pdbs(load(t, "../examples/minimal/app.yaml")[0]); len(got) != 0 {
+		t.Errorf("1 replica: budgets %v, want none (a budget on one pod blocks drains)", got)
+	}
+
+	app = seed(t)
+	dep := render.Deployment(app, spec.Green)
+	tscs := dep.Spec.Template.Spec.TopologySpreadConstraints
+	if len(tscs) != 2 || tscs[0].TopologyKey != render.TopologyZone || tscs[1].TopologyKey != render.TopologyNode {
+		t.Fatalf("default spread: %+v", tscs)
+	}
+	for _, tsc := range tscs {
+		if tsc.WhenUnsatisfiable != corev1.ScheduleAnyway || tsc.MaxSkew != 1 || tsc.LabelSelector.MatchLabels["version"] != "green" {
+			t.Errorf("default spread: %+v", tsc)
+		}
+	}
+	// Scaling the idle color does not change its pod template.
+	app.Spec.IdleReplicas = ptr.To(int32(0))
+	if !equality.Semantic.DeepEqual(render.Deployment(app, spec.Green).Spec.Template, dep.Spec.Template) {
+		t.Errorf("the pod template depends on the replica count")
+	}
+	app.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{}
+	if got := render.Deployment(app, spec.Green).Spec.Template.Spec.TopologySpreadConstraints; len(got) != 0 {
+		t.Errorf("an empty list renders no spread, got %+v", got)
 	}
 }

@@ -95,6 +95,13 @@ func TestBadInput(t *testing.T) {
 		{"color label in selector labels", edit("  active: blue\n", "  active: blue\n  selectorLabels: {bgrender.io/color: x}\n"), []string{`app.yaml:8: spec.selectorLabels["bgrender.io/color"]: must not contain the color label`}},
 		{"root user", edit("  replicas: 2\n", "  replicas: 2\n  securityContext: {runAsUser: 0}\n"), []string{"app.yaml:13: spec.securityContext.runAsUser: 0 (root) is not allowed"}},
 		{"null in labels", edit("  namespace: prod\n", "  namespace: prod\n  labels: {a: ~}\n"), []string{"app.yaml:6: metadata.labels.a: expected a value, got null"}},
+		{"unknown network policy mode", edit("  replicas: 2\n", "  replicas: 2\n  networkPolicy: {mode: open}\n"), []string{`app.yaml:13: spec.networkPolicy.mode: "open": want standard or strict`}},
+		{"pod CIDR with host bits", edit("  replicas: 2\n", "  replicas: 2\n  networkPolicy:\n    podCIDRs: [10.244.1.1/16]\n"), []string{`app.yaml:14: spec.networkPolicy.podCIDRs[0]: "10.244.1.1/16" is not a CIDR`}},
+		{"ingress controller namespace", edit("  replicas: 2\n", "  replicas: 2\n  networkPolicy:\n    ingressController: {namespace: Ingress_NGINX}\n"), []string{`app.yaml:14: spec.networkPolicy.ingressController.namespace: "Ingress_NGINX"`}},
+		{"toleration operator", edit("  replicas: 2\n", "  replicas: 2\n  tolerations:\n    - {key: dedicated, operator: Is, effect: NoSchedule}\n"), []string{`app.yaml:14: spec.tolerations[0].operator: "Is": want Equal or Exists`}},
+		{"color toleration value with Exists", edit("    image: example/web:1.0.0\n  green:", "    image: example/web:1.0.0\n    tolerations: [{key: a, operator: Exists, value: b}]\n  green:"), []string{`app.yaml:10: spec.blue.tolerations[0].value: must be empty when operator is Exists`}},
+		{"topology spread skew", edit("  replicas: 2\n", "  replicas: 2\n  topologySpreadConstraints:\n    - {maxSkew: 0, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway}\n"), []string{`app.yaml:14: spec.topologySpreadConstraints[0].maxSkew: must be at least 1`}},
+		{"node selector key", edit("  replicas: 2\n", "  replicas: 2\n  nodeSelector: {\"bad key!\": x}\n"), []string{`app.yaml:13: spec.nodeSelector["bad key!"]`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
