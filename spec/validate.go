@@ -627,3 +627,23 @@ func (v *validator) topologySpread() {
 		}
 	}
 }
+
+// Warnings lists what is valid but likely not what the user meant: a
+// default that does not fit the spec's own settings. Each is located like
+// a validation problem.
+func Warnings(app *BlueGreenApp) ErrorList {
+	v := &validator{app: app}
+	s := &app.Spec
+	np := &s.NetworkPolicy
+	if !*np.Enabled || np.Mode != NetworkPolicyStandard {
+		return nil
+	}
+	exposed := s.Service.Type == corev1.ServiceTypeLoadBalancer || s.Service.Type == corev1.ServiceTypeNodePort
+	if exposed && len(np.PodCIDRs) == 0 && len(np.ExternalCIDRs) > 0 {
+		v.add("spec.networkPolicy.podCIDRs", "not set: the policies admit outside clients of the %s Service from %s, which on CNIs that match ipBlocks against pod addresses (Calico) also admits the other color; set it to the cluster's pod CIDR", s.Service.Type, strings.Join(np.ExternalCIDRs, " and "))
+	}
+	if ing := s.Ingress; ing != nil && ing.ClassName != "" && ing.ClassName != "nginx" && !app.Source.Has("spec.networkPolicy.ingressController") {
+		v.add("spec.ingress.className", "%q: the policies admit the Ingress controller from namespace %s (the ingress-nginx default); set networkPolicy.ingressController to where the %s controller runs", ing.ClassName, np.IngressController.Namespace, ing.ClassName)
+	}
+	return v.errs
+}

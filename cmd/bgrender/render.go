@@ -52,6 +52,7 @@ file, line and field.`,
 				if err != nil {
 					return err
 				}
+				warn(s.err, apps)
 				objs := render.Render(apps)
 				if *dir != "" {
 					if err := render.WriteDir(*dir, objs); err != nil {
@@ -140,6 +141,15 @@ func loadApps(files []string, stdin io.Reader) ([]*spec.BlueGreenApp, error) {
 		return nil, exitcode.InvalidInput(err)
 	}
 	return apps, nil
+}
+
+// warn prints what spec.Warnings finds, one line each, on w.
+func warn(w io.Writer, apps []*spec.BlueGreenApp) {
+	for _, app := range apps {
+		for _, problem := range spec.Warnings(app) {
+			fmt.Fprintf(w, "warning: %s\n", problem)
+		}
+	}
 }
 
 // checkUnique rejects two specs for the same app, which would render the

@@ -242,3 +242,29 @@ func TestSpecSizeLimit(t *testing.T) {
 		t.Fatalf("exit %d, %d lines: %s", res.code, strings.Count(res.stderr, "\n"), res.stderr[max(0, len(res.stderr)-300):])
 	}
 }
+
+// TestRenderWarnsOfDefaultsThatDoNotFit: a LoadBalancer app without
+// podCIDRs, and an Ingress class whose controller is not where the default
+// looks, render (exit 0) with a located warning on stderr.
+func TestRenderWarnsOfDefaultsThatDoNotFit(t *testing.T) {
+	data, err := os.ReadFile("../../examples/seed/app.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := strings.Replace(string(data), "    podCIDRs: [10.244.0.0/16]\n", "    mode: standard\n", 1)
+	input = strings.Replace(input, "className: nginx", "className: traefik", 1)
+	for _, cmd := range []string{"render", "validate"} {
+		res := runCLI(t, input, cmd, "-")
+		if res.code != 0 || res.stdout == "" {
+			t.Fatalf("%s: exit %d, stdout %d bytes; stderr:\n%s", cmd, res.code, len(res.stdout), res.stderr)
+		}
+		for _, want := range []string{"warning: <stdin>:", "spec.networkPolicy.podCIDRs: not set", `spec.ingress.className: "traefik"`} {
+			if !strings.Contains(res.stderr, want) {
+				t.Errorf("%s: stderr lacks %q:\n%s", cmd, want, res.stderr)
+			}
+		}
+	}
+	if res := runCLI(t, string(data), "render", "-"); res.stderr != "" {
+		t.Errorf("the seed example warns:\n%s", res.stderr)
+	}
+}

@@ -27,6 +27,7 @@ the exit code is 2 if there is any.`,
 				if err != nil {
 					return err
 				}
+				warn(s.err, apps)
 				if !*quiet {
 					for _, app := range apps {
 						fmt.Fprintf(s.out, "%s: %s: valid\n", app.Source.File, app.Metadata.Name)
