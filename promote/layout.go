@@ -23,6 +23,11 @@ type State struct {
 	Previous spec.Color
 	Images   map[spec.Color]string
 	Replicas map[spec.Color]int32
+	// Namespace is the app's namespace as the folder names it (empty when
+	// it names none) and NamespaceFrom says where, for messages: Read
+	// fills them (see layout.namespace).
+	Namespace     string
+	NamespaceFrom string
 }
 
 // String is the fingerprint of the state, compared between two attempts
@@ -38,6 +43,11 @@ type layout interface {
 	setActive(to spec.Color) error
 	setImage(c spec.Color, image string) error
 	setIdleReplicas(n int32) error
+	// namespace returns the app's namespace as the folder names it ("" when
+	// it names none) and where it is named. Only the gates need it, so
+	// only Read asks: a folder whose manifests disagree is still one that
+	// rollback can edit.
+	namespace() (ns, from string, err error)
 	// save writes the edits (and, for a managed folder, re-renders it).
 	save() error
 }
@@ -101,6 +111,10 @@ func openManaged(dir string, data []byte) (*managed, error) {
 }
 
 func (m *managed) state() *State { return m.st }
+
+func (m *managed) namespace() (string, string, error) {
+	return m.app.Metadata.Namespace, SpecFile + " metadata.namespace", nil
+}
 
 func (m *managed) setActive(to spec.Color) error {
 	_, err := m.file.y.SetString(0, []string{"spec", "active"}, string(to))

@@ -325,6 +325,39 @@ func (p *plain) containerOf(d *manifest) (*yaml.Node, error) {
 
 func (p *plain) state() *State { return p.st }
 
+// namespace is the metadata.namespace of the app's Services and
+// Deployments. Those that name none are left out (the applier puts them
+// where the others are, or where it is told); two different names are
+// invalid: a Service selects pods of its own namespace only.
+func (p *plain) namespace() (string, string, error) {
+	named := map[string][]string{} // namespace → the objects that name it
+	var order []string
+	for _, o := range []*manifest{p.service, p.preview, p.deployments[spec.Blue], p.deployments[spec.Green]} {
+		if o == nil {
+			continue
+		}
+		ns := yamledit.Scalar(o.node(), "metadata", "namespace")
+		if ns == "" {
+			continue
+		}
+		if named[ns] == nil {
+			order = append(order, ns)
+		}
+		named[ns] = append(named[ns], o.where())
+	}
+	switch len(order) {
+	case 0:
+		return "", "", nil
+	case 1:
+		return order[0], "metadata.namespace of " + strings.Join(named[order[0]], ", "), nil
+	}
+	var parts []string
+	for _, ns := range order {
+		parts = append(parts, fmt.Sprintf("%s (%s)", ns, strings.Join(named[ns], ", ")))
+	}
+	return "", "", exitcode.Invalidf("the app's manifests name different namespaces: %s; a Service selects the pods of its own namespace only, so put them in one", strings.Join(parts, " and "))
+}
+
 func (p *plain) setActive(to spec.Color) error {
 	from := p.st.Active
 	s := p.service

@@ -131,13 +131,19 @@ func short(h string) string {
 }
 
 // Read returns the state of the app folder on the branch (the color that
-// Git wants live, the images and replica counts) without changing anything.
+// Git wants live, the images and replica counts, the app's namespace)
+// without changing anything. A plain folder whose manifests name
+// different namespaces is invalid input.
 func (t *Target) Read(ctx context.Context) (*State, error) {
 	var st *State
 	read := *t
 	read.PullRequest, read.DryRun, read.Log = false, false, nil
 	_, err := read.run(ctx, "read", 0, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
 		st = l.state()
+		var err error
+		if st.Namespace, st.NamespaceFrom, err = l.namespace(); err != nil {
+			return nil, err
+		}
 		return &gitops.Change{Done: true, Reason: "read"}, nil
 	})
 	if err != nil {

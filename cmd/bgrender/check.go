@@ -17,13 +17,21 @@ import (
 	"github.com/bgrender/bgrender/status"
 )
 
+// The --help of -n: a command that reads an app folder looks where the
+// folder says the app is (see folderNamespace).
+const (
+	nsFromKubeconfig = "`NAMESPACE` of the app (default: the kubeconfig's)"
+	nsFromFolder     = "`NAMESPACE` of the app (default: the one the app folder names, in bgrender.yaml's metadata.namespace or the manifests', else the kubeconfig's); a -n that disagrees with the folder is an error"
+	nsFromRepo       = "`NAMESPACE` of the app (default: with --repo, the one the app folder names, in bgrender.yaml's metadata.namespace or the manifests', else the kubeconfig's); a -n that disagrees with the folder is an error"
+)
+
 // addClusterFlags registers the flags that select the cluster and
-// namespace.
-func addClusterFlags(fs *pflag.FlagSet) *cluster.Options {
+// namespace; nsUsage is the --help of -n.
+func addClusterFlags(fs *pflag.FlagSet, nsUsage string) *cluster.Options {
 	var opts cluster.Options
 	fs.StringVar(&opts.Kubeconfig, "kubeconfig", "", "kubeconfig `FILE` (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
 	fs.StringVar(&opts.Context, "context", "", "kubeconfig `CONTEXT` to use")
-	fs.StringVarP(&opts.Namespace, "namespace", "n", "", "`NAMESPACE` of the app (default: the kubeconfig's)")
+	fs.StringVarP(&opts.Namespace, "namespace", "n", "", nsUsage)
 	fs.DurationVar(&opts.RequestTimeout, "request-timeout", cluster.DefaultRequestTimeout, "bound on each API request (a watch is bounded by its gate's timeout instead)")
 	return &opts
 }
@@ -196,7 +204,7 @@ services/proxy (see examples/rbac/role.yaml).`,
     --health-path /health --warm / --warm /products \
     --prometheus-url http://prometheus.monitoring:9090 --max-error-rate 1`,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
-			opts := addClusterFlags(fs)
+			opts := addClusterFlags(fs, nsFromKubeconfig)
 			color := fs.String("color", "", "`COLOR` to check (default: the one the preview Service selects)")
 			checks := addGateFlags(fs, "timeout")
 			return func(args []string) error {

@@ -178,7 +178,7 @@ func TestGatesPrintNoSecrets(t *testing.T) {
 	noSecret("check with a bad --prometheus-url", r)
 	expectRun(t, "check with a bad --prometheus-url", r, exitcode.Invalid, "", "--prometheus-url")
 
-	repo := newGitopsRepo(t, "managed", 0)
+	repo := newGitopsRepoIn(t, "managed", ns)
 	r = repo.run(t, append([]string{"guard", "my-application", "--prometheus-url", promURL, "--max-error-rate", "5",
 		"--for", "1500ms", "--interval", "500ms"}, cl...)...)
 	noSecret("guard", r)

@@ -26,7 +26,7 @@ type clusterGates struct {
 }
 
 func addClusterGates(fs *pflag.FlagSet) *clusterGates {
-	g := &clusterGates{opts: addClusterFlags(fs), fs: fs}
+	g := &clusterGates{opts: addClusterFlags(fs, nsFromFolder), fs: fs}
 	fs.StringVar(&g.app, "app", "", "the app's `NAME` in the cluster, for the gates (default: the last element of --path)")
 	g.checks = addGateFlags(fs, "rollout-timeout")
 	return g
@@ -88,6 +88,34 @@ func (g *clusterGates) run(ctx context.Context, s streams, cmd, dir, color strin
 	}
 	fmt.Fprintf(s.err, "bgrender %s: %s %s passed %s\n", cmd, app.Name, subject.Color, strings.Join(enabled(g.checks), ", "))
 	return subject.Color, nil
+}
+
+// folderNamespace reads the app folder in Git and, when -n is not given,
+// makes the namespace it names (the spec's metadata.namespace, or that of
+// a plain folder's Service and Deployments) the one the cluster is read
+// in: the kubeconfig's namespace is only the default of a folder that
+// names none. A -n that disagrees with the folder is bad usage, found
+// before anything is committed. It returns what the folder holds.
+func folderNamespace(ctx context.Context, opts *cluster.Options, t *promote.Target) (*promote.State, error) {
+	st, err := t.Read(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read %s in %s: %w", t.Path, t.Repo.URL, err)
+	}
+	ns := st.Namespace
+	if ns == "" {
+		return st, nil
+	}
+	if err := cluster.ValidName("namespace", ns); err != nil {
+		return nil, fmt.Errorf("%s in %s: %s: %w", t.Path, t.Repo.URL, st.NamespaceFrom, err)
+	}
+	switch {
+	case opts.Namespace == "":
+		opts.Namespace = ns
+	case opts.Namespace != ns:
+		return nil, usageError("-n %s disagrees with the app folder %s in %s, whose namespace is %s (%s): drop -n, or pass -n %s",
+			opts.Namespace, t.Path, t.Repo.URL, ns, st.NamespaceFrom, ns)
+	}
+	return st, nil
 }
 
 // landed says where an action's change is, for a message.

@@ -59,7 +59,7 @@ func TestPromoteGates(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	kubeconfig, ns := clusterAppForGitops(t, ctx, srv, "cli-promote-gates")
-	r := newGitopsRepo(t, "managed", 0)
+	r := newGitopsRepoIn(t, "managed", ns)
 	before := r.commits(t)
 	cl := []string{"--kubeconfig", kubeconfig, "-n", ns}
 
@@ -150,7 +150,7 @@ func TestDeployWait(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := newGitopsRepo(t, "managed", 0)
+	r := newGitopsRepoIn(t, "managed", ns)
 	before := r.commits(t)
 	deploy := func(image string, extra ...string) result {
 		t.Helper()

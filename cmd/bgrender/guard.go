@@ -42,7 +42,7 @@ GitOps repository.` + gitopsLong,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var g gitFlags
 			g.register(fs)
-			opts := addClusterFlags(fs)
+			opts := addClusterFlags(fs, nsFromFolder)
 			checks := &gate.Checks{}
 			addErrorRateFlags(fs, checks)
 			fs.BoolVar(&checks.AllowNoData, "allow-no-data", false, "do not fail when the error-rate query has no data during the whole window (no traffic)")
@@ -76,6 +76,9 @@ GitOps repository.` + gitopsLong,
 				}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 				defer stop()
+				if _, err := folderNamespace(ctx, opts, t); err != nil {
+					return err
+				}
 				return runGuard(ctx, s, &g, t, guardOptions{app: args[0], cluster: opts, checks: checks, window: *window, interval: *interval})
 			}
 		},

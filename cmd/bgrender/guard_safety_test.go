@@ -51,7 +51,7 @@ func TestGuardSafety(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	r := newGitopsRepo(t, "managed", 0)
+	r := newGitopsRepoIn(t, "managed", ns)
 	before := r.commits(t)
 	expectRun(t, "guard during a scale-up", r.run(t, guard(zero, "1500ms")...), 0, "held for 1.5s")
 

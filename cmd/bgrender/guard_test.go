@@ -46,7 +46,7 @@ func TestGuardCLI(t *testing.T) {
 	}
 
 	t.Run("holds", func(t *testing.T) {
-		r := newGitopsRepo(t, "managed", 0)
+		r := newGitopsRepoIn(t, "managed", ns)
 		before := r.commits(t)
 		res := r.run(t, guardArgs(prom.URL, "3s")...)
 		expectRun(t, "guard over a low error rate", res, 0,
@@ -58,7 +58,7 @@ func TestGuardCLI(t *testing.T) {
 	})
 
 	t.Run("prometheus unreachable", func(t *testing.T) {
-		r := newGitopsRepo(t, "managed", 0)
+		r := newGitopsRepoIn(t, "managed", ns)
 		res := r.run(t, guardArgs("http://127.0.0.1:1", "1500ms")...)
 		expectRun(t, "guard without Prometheus", res, exitcode.Failure, "",
 			"bgrender guard: error rate: error-rate gate: query Prometheus at http://127.0.0.1:1 (1 attempts):", "(retrying in 500ms)",
@@ -69,7 +69,7 @@ func TestGuardCLI(t *testing.T) {
 	})
 
 	t.Run("error rate rises", func(t *testing.T) {
-		r := newGitopsRepo(t, "managed", 0)
+		r := newGitopsRepoIn(t, "managed", ns)
 		before := r.commits(t)
 		done := make(chan result, 1)
 		go func() {
@@ -105,7 +105,7 @@ func TestGuardCLI(t *testing.T) {
 	})
 
 	t.Run("deployment loses its replicas", func(t *testing.T) {
-		r := newGitopsRepo(t, "managed", 0)
+		r := newGitopsRepoIn(t, "managed", ns)
 		before := r.commits(t)
 		if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "my-application-blue", func(d *appsv1.Deployment) {
 			apptest.RolledOut(d)
@@ -124,7 +124,7 @@ func TestGuardCLI(t *testing.T) {
 	})
 	t.Run("rollback as a pull request", func(t *testing.T) {
 		// The Deployment is still unavailable from the previous subtest.
-		r := newGitopsRepo(t, "managed", 0)
+		r := newGitopsRepoIn(t, "managed", ns)
 		r.moveUnder(t, "acme")
 		const apiToken = "api-token-guard"
 		t.Setenv("BGRENDER_FORGE_TOKEN", apiToken)

@@ -253,6 +253,9 @@ func promoteCommand() *command {
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 				defer stop()
 				if gates.checks.Any() {
+					if _, err := folderNamespace(ctx, gates.opts, t); err != nil {
+						return fmt.Errorf("%w; nothing committed", err)
+					}
 					passed, err := gates.run(ctx, s, "promote", g.path, string(color))
 					if err != nil {
 						return fmt.Errorf("%w; nothing committed", err)
@@ -310,6 +313,9 @@ func deployCommand() *command {
 				}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 				defer stop()
+				if _, err := folderNamespace(ctx, gates.opts, t); err != nil {
+					return fmt.Errorf("%w; nothing committed", err)
+				}
 				res, err := act(ctx, s, &g, a.Run)
 				if err != nil {
 					return err

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 
@@ -14,12 +13,9 @@ import (
 	"github.com/bgrender/bgrender/status"
 )
 
-// compareWithGit reads the app folder in Git and records the drift.
-func compareWithGit(ctx context.Context, app *status.App, t *promote.Target) error {
-	st, err := t.Read(ctx)
-	if err != nil {
-		return fmt.Errorf("read %s in %s: %w", t.Path, t.Repo.URL, err)
-	}
+// compareWithGit records the drift of app from what the app folder in
+// Git holds.
+func compareWithGit(app *status.App, t *promote.Target, st *promote.State) {
 	w := status.Wanted{Repo: t.Repo.URL, Path: t.Path, Branch: t.Branch, Live: string(st.Active),
 		Images: map[string]string{}, Replicas: map[string]int32{}}
 	for c, im := range st.Images {
@@ -29,7 +25,6 @@ func compareWithGit(ctx context.Context, app *status.App, t *promote.Target) err
 		w.Replicas[string(c)] = n
 	}
 	app.CompareWith(w)
-	return nil
 }
 
 func statusCommand() *command {
@@ -52,7 +47,7 @@ in the namespace.`,
   bgrender status -n production
   bgrender status my-application -o json | jq -r .live`,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
-			opts := addClusterFlags(fs)
+			opts := addClusterFlags(fs, nsFromRepo)
 			output := fs.StringP("output", "o", "table", "output format: table or json")
 			repo := fs.String("repo", "", "also read what the GitOps repository at `URL` wants and show drift from it (needs APP and --path)")
 			path := fs.String("path", "", "with --repo: the app's `DIR` in the repository")
@@ -90,6 +85,19 @@ in the namespace.`,
 					}
 					target = &promote.Target{Repo: r, Branch: *branch, Path: *path, Plain: plain, MaxAttempts: 1}
 				}
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+				defer stop()
+				var wanted *promote.State
+				if target != nil {
+					// Git first: the folder says which namespace the app is in.
+					if err := checkKubeconfig(opts); err != nil {
+						return err
+					}
+					var err error
+					if wanted, err = folderNamespace(ctx, opts, target); err != nil {
+						return err
+					}
+				}
 				cfg, ns, err := opts.Config()
 				if err != nil {
 					return err
@@ -98,8 +106,6 @@ in the namespace.`,
 				if err != nil {
 					return err
 				}
-				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-				defer stop()
 				var buf bytes.Buffer
 				if len(args) == 1 {
 					app, err := r.Get(ctx, args[0])
@@ -107,9 +113,7 @@ in the namespace.`,
 						return err
 					}
 					if target != nil {
-						if err := compareWithGit(ctx, app, target); err != nil {
-							return err
-						}
+						compareWithGit(app, target, wanted)
 					}
 					if *output == "json" {
 						err = status.WriteJSON(&buf, app)

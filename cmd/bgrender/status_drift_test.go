@@ -16,7 +16,7 @@ func TestStatusDriftFromGit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	kubeconfig, ns := clusterAppForGitops(t, ctx, srv, "cli-status-drift")
-	r := newGitopsRepo(t, "managed", 0)
+	r := newGitopsRepoIn(t, "managed", ns)
 	status := func() map[string]any {
 		t.Helper()
 		res := r.run(t, "status", "my-application", "--kubeconfig", kubeconfig, "-n", ns, "-o", "json")
