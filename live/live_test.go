@@ -9,7 +9,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
 
+	"github.com/bgrender/bgrender/internal/apptest"
 	"github.com/bgrender/bgrender/internal/kubetest"
 	"github.com/bgrender/bgrender/live"
 )
@@ -101,6 +103,21 @@ func TestWait(t *testing.T) {
 	}
 	if st, _ := live.Read(ctx, target); st.Ready["green"] != 2 || st.String() != "the Service selects green; endpoints: 2 ready green" {
 		t.Errorf("state %s", st)
+	}
+
+	// The documented role is enough to wait.
+	cfg, err := apptest.ServiceAccountConfig(ctx, srv, ns, "deployer", "../examples/rbac/role.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asDeployer := *target
+	asDeployer.Client = limited
+	if _, err := live.Wait(ctx, &asDeployer); err != nil {
+		t.Errorf("wait with examples/rbac/role.yaml: %v", err)
 	}
 
 	// A missing Service is waited for, and named on timeout.
