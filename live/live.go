@@ -40,6 +40,9 @@ type Target struct {
 	Service    string // the active Service
 	ColorLabel string
 	Color      string
+	// Image, when set, must run in every endpoint's pod (a deploy): a pod
+	// of the color that runs another image counts as "<color> (old image)".
+	Image string
 	// Timeout bounds the wait (default 5 minutes).
 	Timeout time.Duration
 	// Poll is the first interval between reads; it doubles up to 1s
@@ -189,7 +192,11 @@ func Read(ctx context.Context, t *Target) (State, error) {
 			return st, fmt.Errorf("list pods in %s: %w", t.Namespace, err)
 		}
 		for _, p := range pods.Items {
-			colorOf[p.GetName()] = p.GetLabels()[t.ColorLabel]
+			color := p.GetLabels()[t.ColorLabel]
+			if t.Image != "" && color != "" && !runs(&p, t.Image) {
+				color += " (old image)"
+			}
+			colorOf[p.GetName()] = color
 		}
 	}
 	esl, err := t.Client.Resource(EndpointSlices).Namespace(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + t.Service})
@@ -220,6 +227,17 @@ func Read(ctx context.Context, t *Target) (State, error) {
 		}
 	}
 	return st, nil
+}
+
+// runs reports whether one of the pod's containers runs image.
+func runs(p *unstructured.Unstructured, image string) bool {
+	containers, _, _ := unstructured.NestedSlice(p.Object, "spec", "containers")
+	for _, c := range containers {
+		if m, ok := c.(map[string]any); ok && m["image"] == image {
+			return true
+		}
+	}
+	return false
 }
 
 func endpointKey(ep discoveryv1.Endpoint) string {

@@ -28,6 +28,10 @@ type State struct {
 	// fills them (see layout.namespace).
 	Namespace     string
 	NamespaceFrom string
+	// Service and Preview name the active and preview Services, and
+	// ColorLabel the selector key that carries the color.
+	Service, Preview string
+	ColorLabel       string
 }
 
 // String is the fingerprint of the state, compared between two attempts
@@ -102,7 +106,8 @@ func openManaged(dir string, data []byte) (*managed, error) {
 	}
 	app := apps[0]
 	st := &State{App: app.Metadata.Name, Active: app.Spec.Active, Previous: app.Spec.Idle(),
-		Images: map[spec.Color]string{}, Replicas: map[spec.Color]int32{}}
+		Images: map[spec.Color]string{}, Replicas: map[spec.Color]int32{},
+		Service: app.Metadata.Name, Preview: app.Metadata.Name + "-preview", ColorLabel: app.Spec.ColorLabel}
 	for _, c := range spec.Colors {
 		st.Images[c] = app.Spec.ColorSpecOf(c).Image
 		st.Replicas[c] = app.Spec.ReplicasOf(c)

@@ -78,7 +78,11 @@ func openPlain(dir string, o PlainOptions) (*plain, error) {
 	selector := yamledit.Lookup(p.service.node(), "spec", "selector")
 	active, _ := colorOf(yamledit.Scalar(selector, p.colorLabel))
 	p.st = &State{App: p.service.name, Active: active, Previous: active.Other(),
-		Images: map[spec.Color]string{}, Replicas: map[spec.Color]int32{}}
+		Images: map[spec.Color]string{}, Replicas: map[spec.Color]int32{},
+		Service: p.service.name, Preview: p.service.name + "-preview", ColorLabel: p.colorLabel}
+	if p.preview != nil {
+		p.st.Preview = p.preview.name
+	}
 	if prev, ok := colorOf(yamledit.Scalar(p.service.node(), "metadata", "annotations", render.AnnotationPreviousColor)); ok && prev != active {
 		p.st.Previous = prev
 	}

@@ -48,6 +48,7 @@ GitOps repository.` + gitopsLong,
 			fs.BoolVar(&checks.AllowNoData, "allow-no-data", false, "do not fail when the error-rate query has no data during the whole window (no traffic)")
 			window := fs.Duration("for", 5*time.Minute, "how long to watch")
 			interval := fs.Duration("interval", 10*time.Second, "how often to look")
+			after := addLiveFlags(fs, "after a rollback: the active Service selects the color rolled back to and its EndpointSlices list only ready pods of it")
 			return func(args []string) error {
 				if len(args) != 1 {
 					return usageError("guard takes one app name, got %d arguments", len(args))
@@ -67,6 +68,9 @@ GitOps repository.` + gitopsLong,
 				if err := validateCluster(opts, args[0]); err != nil {
 					return err
 				}
+				if err := after.validate(&g); err != nil {
+					return err
+				}
 				if err := checkKubeconfig(opts); err != nil {
 					return err
 				}
@@ -76,10 +80,12 @@ GitOps repository.` + gitopsLong,
 				}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 				defer stop()
-				if _, err := folderNamespace(ctx, opts, t); err != nil {
+				st, err := folderNamespace(ctx, opts, t)
+				if err != nil {
 					return err
 				}
-				return runGuard(ctx, s, &g, t, guardOptions{app: args[0], cluster: opts, checks: checks, window: *window, interval: *interval})
+				return runGuard(ctx, s, &g, t, guardOptions{app: args[0], cluster: opts, checks: checks, window: *window, interval: *interval,
+					after: after, folder: st})
 			}
 		},
 	}
@@ -90,6 +96,10 @@ type guardOptions struct {
 	checks           *gate.Checks
 	window, interval time.Duration
 	cluster          *cluster.Options
+	// after is --wait-live and --reconcile, for the rollback; folder is
+	// what the app folder held when guard started.
+	after  *liveFlags
+	folder *promote.State
 }
 
 // runGuard watches the live color and rolls back on the first breach.
@@ -137,12 +147,16 @@ func runGuard(ctx context.Context, s streams, g *gitFlags, t *promote.Target, o 
 	// routes elsewhere (a promotion or rollback not yet applied), a
 	// rollback would send traffic to the breached color.
 	rb := &promote.Rollback{Target: *t, Reason: "guard: " + breach.Reason, From: spec.Color(live)}
+	start := time.Now() // --wait-live reports the time from the rollback
 	res, err := act(ctx, s, g, rb.Run)
 	if err != nil {
 		return fmt.Errorf("%s %s: %s; the rollback failed: %w", app.Name, live, breach.Reason, err)
 	}
 	if res.NoOp {
 		return exitcode.GateRefused(fmt.Errorf("%s %s: %s; not rolled back: %s", app.Name, live, breach.Reason, res.Message))
+	}
+	if err := o.after.after(ctx, s, "guard", o.cluster, o.folder, res, start, ""); err != nil {
+		return fmt.Errorf("%s %s: %s; rolled back (%s), but: %w", app.Name, live, breach.Reason, landed(res), err)
 	}
 	return exitcode.GateRefused(fmt.Errorf("%s %s: %s; rolled back (%s)", app.Name, live, breach.Reason, landed(res)))
 }

@@ -234,7 +234,9 @@ func promoteCommand() *command {
 			to := fs.String("to", "", "the color to send traffic to: blue or green (default: the idle color; with a gate, the color the preview Service selects)")
 			force := fs.Bool("force", false, "promote even to a color that has 0 replicas")
 			gates := addClusterGates(fs)
+			after := addLiveFlags(fs, "the active Service selects the promoted color and its EndpointSlices list only ready pods of it")
 			return func(args []string) error {
+				start := time.Now()
 				if len(args) > 0 {
 					return usageError("unexpected arguments %q", args)
 				}
@@ -245,6 +247,14 @@ func promoteCommand() *command {
 				if err := gates.validate(); err != nil {
 					return err
 				}
+				if err := after.validate(&g); err != nil {
+					return err
+				}
+				if after.any() {
+					if err := checkKubeconfig(gates.opts); err != nil {
+						return err
+					}
+				}
 				t, err := g.target(s)
 				if err != nil {
 					return err
@@ -252,18 +262,24 @@ func promoteCommand() *command {
 				a := &promote.Promote{Target: *t, To: color, Force: *force}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 				defer stop()
-				if gates.checks.Any() {
-					if _, err := folderNamespace(ctx, gates.opts, t); err != nil {
+				var st *promote.State
+				if gates.checks.Any() || after.any() {
+					if st, err = folderNamespace(ctx, gates.opts, t); err != nil {
 						return fmt.Errorf("%w; nothing committed", err)
 					}
+				}
+				if gates.checks.Any() {
 					passed, err := gates.run(ctx, s, "promote", g.path, string(color))
 					if err != nil {
 						return fmt.Errorf("%w; nothing committed", err)
 					}
 					a.To = spec.Color(passed)
 				}
-				_, err = act(ctx, s, &g, a.Run)
-				return err
+				res, err := act(ctx, s, &g, a.Run)
+				if err != nil {
+					return err
+				}
+				return after.after(ctx, s, "promote", gates.opts, st, res, start, "")
 			}
 		},
 	}
@@ -289,7 +305,10 @@ func deployCommand() *command {
 			force := fs.Bool("force", false, "allow changing the image of the live color")
 			wait := fs.Bool("wait", false, "after the commit lands (with --pull-request, after --wait-merge), wait until the color's Deployment runs the image and is rolled out, up to --rollout-timeout; then run the other gates asked for")
 			gates := addClusterGates(fs)
+			after := addLiveFlags(fs, "the preview Service selects the color and its EndpointSlices list only ready pods of it that run the image")
+			after.preview = true
 			return func(args []string) error {
+				start := time.Now()
 				if len(args) > 0 {
 					return usageError("unexpected arguments %q", args)
 				}
@@ -303,22 +322,37 @@ func deployCommand() *command {
 				if err := deployWaitUsage(&g, gates, *wait); err != nil {
 					return err
 				}
+				if err := after.validate(&g); err != nil {
+					return err
+				}
+				if after.any() {
+					if err := checkKubeconfig(gates.opts); err != nil {
+						return err
+					}
+				}
 				t, err := g.target(s)
 				if err != nil {
 					return err
 				}
 				a := &promote.Deploy{Target: *t, Image: *image, Color: c, Force: *force}
-				if !*wait {
+				if !*wait && !after.any() {
 					return runAction(s, &g, a.Run)
 				}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 				defer stop()
-				if _, err := folderNamespace(ctx, gates.opts, t); err != nil {
+				st, err := folderNamespace(ctx, gates.opts, t)
+				if err != nil {
 					return fmt.Errorf("%w; nothing committed", err)
 				}
 				res, err := act(ctx, s, &g, a.Run)
 				if err != nil {
 					return err
+				}
+				if err := after.after(ctx, s, "deploy", gates.opts, st, res, start, *image); err != nil {
+					return err
+				}
+				if !*wait {
+					return nil
 				}
 				gates.checks.RequireRollout, gates.checks.Image = true, *image
 				if _, err := gates.run(ctx, s, "deploy", g.path, res.To); err != nil {
@@ -370,16 +404,43 @@ func rollbackCommand() *command {
 			var g gitFlags
 			g.register(fs)
 			force := fs.Bool("force", false, "roll back even when the previous color got a new image since it was live")
+			opts := addClusterFlags(fs, nsFromFolder)
+			after := addLiveFlags(fs, "the active Service selects the color rolled back to and its EndpointSlices list only ready pods of it")
 			return func(args []string) error {
+				start := time.Now()
 				if len(args) > 0 {
 					return usageError("unexpected arguments %q", args)
+				}
+				if err := after.validate(&g); err != nil {
+					return err
+				}
+				if after.any() {
+					if err := validateCluster(opts, ""); err != nil {
+						return err
+					}
+					if err := checkKubeconfig(opts); err != nil {
+						return err
+					}
 				}
 				t, err := g.target(s)
 				if err != nil {
 					return err
 				}
 				a := &promote.Rollback{Target: *t, Force: *force}
-				return runAction(s, &g, a.Run)
+				if !after.any() {
+					return runAction(s, &g, a.Run)
+				}
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+				defer stop()
+				st, err := folderNamespace(ctx, opts, t)
+				if err != nil {
+					return fmt.Errorf("%w; nothing committed", err)
+				}
+				res, err := act(ctx, s, &g, a.Run)
+				if err != nil {
+					return err
+				}
+				return after.after(ctx, s, "rollback", opts, st, res, start, "")
 			}
 		},
 	}

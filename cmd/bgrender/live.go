@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bgrender/bgrender/agent"
+	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/live"
+	"github.com/bgrender/bgrender/promote"
+)
+
+// liveFlags are what an action does once its change is on the branch:
+// ask the GitOps agent to apply it now (--reconcile), and wait until the
+// cluster serves it (--wait-live).
+type liveFlags struct {
+	wait      bool
+	timeout   time.Duration
+	reconcile []string
+	refs      []agent.Ref
+	// preview: the action changes the idle color (deploy), whose Service
+	// is the preview Service; image is what its pods must run.
+	preview bool
+}
+
+func addLiveFlags(fs *pflag.FlagSet, serves string) *liveFlags {
+	l := &liveFlags{}
+	fs.BoolVar(&l.wait, "wait-live", false, "after the push (with --pull-request, the merge), wait until the cluster serves it — "+serves+" — and print the time from the start; exit 1 on --live-timeout")
+	fs.DurationVar(&l.timeout, "live-timeout", 5*time.Minute, "with --wait-live: how long to wait")
+	fs.StringArrayVar(&l.reconcile, "reconcile", nil, "after the push, ask the GitOps agent to apply it now: `KIND/NAMESPACE/NAME`, KIND one of kustomization (with its source), gitrepository, ocirepository, bucket (Flux) or application (Argo CD); repeatable; the one write bgrender makes to a cluster (see examples/rbac)")
+	return l
+}
+
+// any reports whether the action does anything after the push.
+func (l *liveFlags) any() bool { return l.wait || len(l.reconcile) > 0 }
+
+// validate checks the flags (bad usage, exit 2) before anything runs.
+func (l *liveFlags) validate(g *gitFlags) error {
+	l.refs = l.refs[:0]
+	for _, r := range l.reconcile {
+		ref, err := agent.ParseRef(r)
+		if err != nil {
+			return usageError("--reconcile %v", err)
+		}
+		l.refs = append(l.refs, ref)
+	}
+	switch {
+	case l.timeout <= 0:
+		return usageError("--live-timeout %s: want a positive duration", l.timeout)
+	case l.any() && g.dryRun:
+		return usageError("--wait-live and --reconcile act on a pushed change: not with --dry-run")
+	case l.any() && g.pullRequest && !g.waitMerge:
+		return usageError("--wait-live and --reconcile with --pull-request need --wait-merge: the cluster serves only what is merged")
+	}
+	return nil
+}
+
+// after runs once the action's change is on the branch (or was already
+// there: a no-op still waits for the cluster to serve it). st is what the
+// folder held before the action, read for its Services and namespace.
+func (l *liveFlags) after(ctx context.Context, s streams, cmd string, opts *cluster.Options, st *promote.State, res *promote.Result, start time.Time, image string) error {
+	if !l.any() {
+		return nil
+	}
+	dyn, ns, err := opts.Dynamic()
+	if err != nil {
+		return err
+	}
+	if len(l.refs) > 0 && !res.NoOp {
+		done, err := agent.Reconcile(ctx, dyn, l.refs, time.Now())
+		for _, r := range done {
+			fmt.Fprintf(s.err, "bgrender %s: asked %s to reconcile\n", cmd, r)
+		}
+		if err != nil {
+			return fmt.Errorf("%w; the change stays (%s)", err, landed(res))
+		}
+	}
+	if !l.wait {
+		return nil
+	}
+	svc := st.Service
+	if l.preview {
+		svc = st.Preview
+	}
+	t := &live.Target{Client: dyn, Namespace: ns, Service: svc, ColorLabel: st.ColorLabel, Color: res.To, Image: image, Timeout: l.timeout}
+	fmt.Fprintf(s.err, "bgrender %s: waiting until Service %s/%s serves %s\n", cmd, ns, svc, res.To)
+	got, err := live.Wait(ctx, t)
+	if err != nil {
+		return fmt.Errorf("%s: %w; the change stays (%s)", st.App, err, landed(res))
+	}
+	fmt.Fprintf(s.err, "bgrender %s: live: Service %s/%s serves %s, %d ready endpoints, %.2fs after the start\n",
+		cmd, ns, svc, res.To, got.Ready[res.To], time.Since(start).Seconds())
+	return nil
+}
