@@ -16,9 +16,10 @@ build:
 example:
 	$(GO) run ./cmd/bgrender render examples/seed/app.yaml
 
-# Install etcd, Prometheus and iproute2 (Debian packages) and build
-# kube-apiserver, Helm 3, Helm 4 and Gitea into .tools/
-# (idempotent, quick when present).
+# Install Prometheus and iproute2 (Debian packages) and build etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler, kwok, Flux's
+# source-controller and kustomize-controller, Helm 3, Helm 4 and Gitea into
+# .tools/ (idempotent, quick when present).
 tools:
 	hack/install-tools.sh
 

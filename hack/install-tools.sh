@@ -5,9 +5,21 @@
 # it unconditionally.
 #
 # What it provides:
-#   etcd            from the Debian package etcd-server (/usr/bin/etcd)
+#   etcd            etcd v3.6, built from the tools module in hack/tools/etcd
+#                   into .tools/bin/etcd (Debian's 3.4 makes kube-apiserver
+#                   1.37's WatchList stall client-go informers)
 #   kube-apiserver  built from k8s.io/kubernetes (tools module in
 #                   hack/tools/apiserver) into .tools/bin/kube-apiserver
+#   kube-controller-manager, kube-scheduler
+#                   the same way, from the same module, into .tools/bin
+#                   (see internal/testbed/loop)
+#   kwok            sigs.k8s.io/kwok (fake nodes and pods), built with
+#                   `go install sigs.k8s.io/kwok/cmd/kwok@V` into .tools/bin/kwok
+#   flux-source     Flux's source-controller, from the tools module in
+#                   hack/tools/flux-source, into .tools/bin/source-controller;
+#                   its CRDs stay in the Go module cache (config/crd/bases)
+#   flux-kustomize  Flux's kustomize-controller, from hack/tools/flux-kustomize,
+#                   into .tools/bin/kustomize-controller (CRDs likewise)
 #   helm3           Helm 3, built with `go install helm.sh/helm/v3/cmd/helm@V`
 #                   into .tools/helm3/helm (see internal/helmtest)
 #   helm4           Helm 4, built with `go install helm.sh/helm/v4/cmd/helm@V`
@@ -19,7 +31,8 @@
 #
 # Usage: hack/install-tools.sh [component...]
 #   Without arguments every component is installed. Components: etcd,
-#   kube-apiserver, helm3, helm4, gitea, prometheus, iproute2.
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
+#   flux-source, flux-kustomize, helm3, helm4, gitea, prometheus, iproute2.
 #
 # Environment:
 #   TOOLS_BIN   where built binaries go (default: <repo>/.tools/bin)
@@ -32,6 +45,10 @@ FORCE="${FORCE:-0}"
 
 # Pinned versions. Change a version here and the next run rebuilds the tool.
 KUBE_VERSION="v1.37.2" # must match hack/tools/apiserver/go.mod
+ETCD_VERSION="v3.6.16" # must match hack/tools/etcd/go.mod
+KWOK_VERSION="v0.8.0"  # must match internal/testbed/loop (kwok-stages.yaml)
+FLUX_SOURCE_VERSION="v1.9.6"    # must match hack/tools/flux-source/go.mod and internal/testbed/loop
+FLUX_KUSTOMIZE_VERSION="v1.9.6" # must match hack/tools/flux-kustomize/go.mod and internal/testbed/loop
 HELM3_VERSION="v3.22.0"
 HELM4_VERSION="v4.3.1"
 
@@ -105,28 +122,52 @@ debian_install() {
 	fi
 }
 
+# install_etcd: etcd v3.6 into .tools/bin/etcd, from the tools module in
+# hack/tools/etcd (the main package of go.etcd.io/etcd/server/v3). Debian's
+# etcd-server (3.4) lacks the watch progress notifications kube-apiserver
+# 1.37's WatchList relies on: client-go informers (controllers, kwok, Flux)
+# then re-list in a loop and a Deployment takes tens of seconds to roll out.
+# internal/kubetest prefers this binary and falls back to an etcd on PATH only
+# with --feature-gates=WatchList=false.
 install_etcd() {
-	debian_install etcd etcd-server etcd "install etcd (>= 3.4) and put it on PATH or set ETCD_BIN"
-}
-
-install_kube_apiserver() {
-	local out="$TOOLS_BIN/kube-apiserver"
-	if stamp_ok "$out" "$KUBE_VERSION"; then
-		log "kube-apiserver: $out $KUBE_VERSION (present)"
+	local out="$TOOLS_BIN/etcd"
+	if stamp_ok "$out" "$ETCD_VERSION"; then
+		log "etcd: $out $ETCD_VERSION (present)"
 		return
 	fi
-	# The version variables are what release builds set; without them the
-	# server reports v0.0.0-master, which breaks clients (e.g. Helm's
-	# kubeVersion checks) that look at /version.
+	CGO_ENABLED=0 go_build_tool "$REPO/hack/tools/etcd" "$out" "$ETCD_VERSION" \
+		-trimpath -ldflags "-s -w" go.etcd.io/etcd/server/v3
+}
+
+# kube_ldflags: the version variables that release builds of Kubernetes set;
+# without them a binary reports v0.0.0-master, which breaks clients (e.g.
+# Helm's kubeVersion checks) that look at /version.
+kube_ldflags() {
 	local pkg=k8s.io/component-base/version
 	local ldflags="-s -w"
 	ldflags+=" -X $pkg.gitVersion=$KUBE_VERSION"
 	ldflags+=" -X $pkg.gitMajor=$(echo "$KUBE_VERSION" | sed -E 's/^v([0-9]+)\..*/\1/')"
 	ldflags+=" -X $pkg.gitMinor=$(echo "$KUBE_VERSION" | sed -E 's/^v[0-9]+\.([0-9]+)\..*/\1/')"
 	ldflags+=" -X $pkg.gitTreeState=clean"
-	go_build_tool "$REPO/hack/tools/apiserver" "$out" "$KUBE_VERSION" \
-		-trimpath -ldflags "$ldflags" k8s.io/kubernetes/cmd/kube-apiserver
+	printf '%s' "$ldflags"
 }
+
+# install_kube NAME: k8s.io/kubernetes/cmd/NAME at KUBE_VERSION into
+# .tools/bin/NAME, from the tools module in hack/tools/apiserver.
+install_kube() {
+	local name="$1"
+	local out="$TOOLS_BIN/$name"
+	if stamp_ok "$out" "$KUBE_VERSION"; then
+		log "$name: $out $KUBE_VERSION (present)"
+		return
+	fi
+	go_build_tool "$REPO/hack/tools/apiserver" "$out" "$KUBE_VERSION" \
+		-trimpath -ldflags "$(kube_ldflags)" "k8s.io/kubernetes/cmd/$name"
+}
+
+install_kube_apiserver() { install_kube kube-apiserver; }
+install_kube_controller_manager() { install_kube kube-controller-manager; }
+install_kube_scheduler() { install_kube kube-scheduler; }
 
 # go_install_tool PKG@VERSION OUT STAMP [go install args...]: builds a command
 # straight from the Go module proxy with `go install PKG@VERSION` (the
@@ -196,6 +237,39 @@ install_helm() {
 install_helm3() { install_helm 3 "$HELM3_VERSION"; }
 install_helm4() { install_helm 4 "$HELM4_VERSION"; }
 
+# install_kwok: kwok into .tools/bin/kwok with `go install` (kwok's own
+# go.mod decides its dependencies). The stage configuration it runs with is a
+# copy of five files of the same version, in internal/testbed/loop.
+install_kwok() {
+	local out="$TOOLS_BIN/kwok"
+	if stamp_ok "$out" "$KWOK_VERSION"; then
+		log "kwok: $out $KWOK_VERSION (present)"
+		return
+	fi
+	CGO_ENABLED=0 go_install_tool "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "$out" "$KWOK_VERSION" \
+		-trimpath -ldflags "-s -w"
+}
+
+# install_flux NAME MODULE VERSION: a Flux controller into .tools/bin/NAME
+# from the tools module hack/tools/flux-<short name>. Its CRDs
+# (config/crd/bases of MODULE) are read by internal/testbed/loop from the Go
+# module cache, so the module is downloaded even when the binary is present
+# (quick when it is).
+install_flux() {
+	local name="$1" mod="$2" version="$3"
+	local moddir="$REPO/hack/tools/flux-${name%-controller}"
+	local out="$TOOLS_BIN/$name"
+	(cd "$moddir" && GOWORK=off GOFLAGS=-mod=mod go mod download "$mod")
+	if stamp_ok "$out" "$version"; then
+		log "$name: $out $version (present)"
+		return
+	fi
+	CGO_ENABLED=0 go_build_tool "$moddir" "$out" "$version" -trimpath -ldflags "-s -w" "$mod"
+}
+
+install_flux_source() { install_flux source-controller github.com/fluxcd/source-controller "$FLUX_SOURCE_VERSION"; }
+install_flux_kustomize() { install_flux kustomize-controller github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE_VERSION"; }
+
 # install_gitea: Gitea into .tools/bin/gitea, from the tools module in
 # hack/tools/gitea (its go.mod copies the replace lines of Gitea's own). Gitea
 # needs cgo for SQLite. internal/giteatest runs it with STATIC_ROOT_PATH set
@@ -235,7 +309,7 @@ install_prometheus() {
 #
 # and add their names to ALL_COMPONENTS below.
 
-ALL_COMPONENTS=(etcd kube-apiserver helm3 helm4 gitea prometheus iproute2)
+ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2)
 
 main() {
 	local components=("$@")
@@ -245,6 +319,11 @@ main() {
 		case "$c" in
 		etcd) install_etcd ;;
 		kube-apiserver) install_kube_apiserver ;;
+		kube-controller-manager) install_kube_controller_manager ;;
+		kube-scheduler) install_kube_scheduler ;;
+		kwok) install_kwok ;;
+		flux-source) install_flux_source ;;
+		flux-kustomize) install_flux_kustomize ;;
 		helm3) install_helm3 ;;
 		helm4) install_helm4 ;;
 		gitea) install_gitea ;;

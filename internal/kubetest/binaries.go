@@ -40,8 +40,12 @@ func (e *MissingBinariesError) Error() string {
 // FindBinaries locates kube-apiserver and etcd: KUBE_APISERVER_BIN, else
 // <repo root>/.tools/bin/kube-apiserver, where the repo root is the nearest
 // directory above the working directory that holds a go.mod; ETCD_BIN, else
-// etcd on PATH, else /usr/bin/etcd. When one is missing, the error is a
-// *MissingBinariesError naming every missing binary.
+// <repo root>/.tools/bin/etcd (etcd 3.6, built by hack/install-tools.sh),
+// else etcd on PATH, else /usr/bin/etcd. An etcd older than 3.5.13 (Debian's
+// 3.4) lacks the watch progress notifications kube-apiserver's WatchList
+// needs; Start then turns that feature off (see etcdNeedsWatchListOff). When
+// one is missing, the error is a *MissingBinariesError naming every missing
+// binary.
 func FindBinaries() (Binaries, error) {
 	var b Binaries
 	var missing []string
@@ -69,12 +73,14 @@ func FindBinaries() (Binaries, error) {
 		} else {
 			missing = append(missing, fmt.Sprintf("etcd (%s=%s is not an executable file)", EnvEtcdBin, p))
 		}
+	} else if root, err := RepoRoot(); err == nil && isExecutable(filepath.Join(root, ".tools", "bin", "etcd")) {
+		b.Etcd = filepath.Join(root, ".tools", "bin", "etcd")
 	} else if p, err := exec.LookPath("etcd"); err == nil {
 		b.Etcd = p
 	} else if isExecutable("/usr/bin/etcd") {
 		b.Etcd = "/usr/bin/etcd"
 	} else {
-		missing = append(missing, fmt.Sprintf("etcd (%s is unset, no etcd on PATH, no /usr/bin/etcd)", EnvEtcdBin))
+		missing = append(missing, fmt.Sprintf("etcd (%s is unset, no .tools/bin/etcd, no etcd on PATH, no /usr/bin/etcd)", EnvEtcdBin))
 	}
 
 	if len(missing) > 0 {
@@ -105,4 +111,47 @@ func RepoRoot() (string, error) {
 func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
+
+// etcdNeedsWatchListOff reports whether kube-apiserver must run with
+// --feature-gates=WatchList=false in front of the etcd at bin: when etcd
+// is older than 3.4.31 (3.4 series) or 3.5.13, or its version cannot be
+// read. Without watch progress notifications, WatchList makes every
+// client-go informer (controllers, kwok, Flux) re-list in a loop, and a
+// Deployment takes tens of seconds to roll out.
+func etcdNeedsWatchListOff(bin string) bool {
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		return true
+	}
+	major, minor, patch, ok := etcdVersion(string(out))
+	if !ok {
+		return true
+	}
+	switch {
+	case major != 3:
+		return major < 3
+	case minor >= 6:
+		return false
+	case minor == 5:
+		return patch < 13
+	case minor == 4:
+		return patch < 31
+	default:
+		return true
+	}
+}
+
+// etcdVersion parses the "etcd Version: 3.6.16" line of etcd --version.
+func etcdVersion(out string) (major, minor, patch int, ok bool) {
+	for _, line := range strings.Split(out, "\n") {
+		v, found := strings.CutPrefix(strings.TrimSpace(line), "etcd Version:")
+		if !found {
+			continue
+		}
+		var n int
+		n, err := fmt.Sscanf(strings.TrimSpace(v), "%d.%d.%d", &major, &minor, &patch)
+		return major, minor, patch, err == nil && n == 3
+	}
+	return 0, 0, 0, false
 }

@@ -19,8 +19,15 @@
 //	}
 //
 // The binaries come from KUBE_APISERVER_BIN and ETCD_BIN when set, otherwise
-// from <repo root>/.tools/bin/kube-apiserver and etcd on PATH (or
-// /usr/bin/etcd); hack/install-tools.sh (make tools) provides both. When they
+// from <repo root>/.tools/bin/kube-apiserver and .tools/bin/etcd (etcd 3.6),
+// falling back to etcd on PATH (or /usr/bin/etcd); hack/install-tools.sh
+// (make tools) provides both. With an etcd older than 3.5.13, such as
+// Debian's 3.4, the API server runs with --feature-gates=WatchList=false, as
+// client-go informers would otherwise stall on it.
+//
+// For a cluster whose controllers run (kube-controller-manager,
+// kube-scheduler, kwok's fake nodes, and optionally Flux), see
+// internal/testbed/loop, which builds on this package. When they
 // are missing, Main fails the test binary with a message saying how to install
 // them, except under go test -short, where tests calling Require are skipped.
 //

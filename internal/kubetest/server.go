@@ -58,6 +58,8 @@ type Server struct {
 	etcd *process
 	api  *process
 
+	watchListOff bool // kube-apiserver runs with WatchList=false (old etcd)
+
 	abort    bool // Stop kills without a grace period
 	stopOnce sync.Once
 	stopErr  error
@@ -121,7 +123,7 @@ func start(ctx context.Context, bins Binaries) (_ *Server, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubetest: %w", err)
 	}
-	s := &Server{dir: dir}
+	s := &Server{dir: dir, watchListOff: etcdNeedsWatchListOff(bins.Etcd)}
 	defer func() {
 		if retErr != nil {
 			// Logs are already quoted in retErr; a server that never got
@@ -162,21 +164,25 @@ func start(ctx context.Context, bins Binaries) (_ *Server, retErr error) {
 	}
 
 	// kube-apiserver waits for etcd by itself, so both start at once.
-	s.api, err = startProcess("kube-apiserver", bins.APIServer, filepath.Join(dir, "kube-apiserver.log"), os.Environ(),
-		"--etcd-servers="+s.etcdURL,
+	apiArgs := []string{
+		"--etcd-servers=" + s.etcdURL,
 		"--bind-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(apiPort),
-		"--cert-dir="+filepath.Join(dir, "certs"),
-		"--service-cluster-ip-range="+ServiceClusterIPRange,
-		"--service-account-key-file="+filepath.Join(dir, "sa.pub"),
-		"--service-account-signing-key-file="+filepath.Join(dir, "sa.key"),
+		"--secure-port=" + strconv.Itoa(apiPort),
+		"--cert-dir=" + filepath.Join(dir, "certs"),
+		"--service-cluster-ip-range=" + ServiceClusterIPRange,
+		"--service-account-key-file=" + filepath.Join(dir, "sa.pub"),
+		"--service-account-signing-key-file=" + filepath.Join(dir, "sa.key"),
 		"--service-account-issuer=https://kubernetes.default.svc",
-		"--token-auth-file="+filepath.Join(dir, "tokens.csv"),
+		"--token-auth-file=" + filepath.Join(dir, "tokens.csv"),
 		"--authorization-mode=RBAC",
 		// As on real clusters: without it, privileged pod templates are
 		// rejected outright instead of reaching Pod Security admission.
 		"--allow-privileged=true",
-	)
+	}
+	if s.watchListOff {
+		apiArgs = append(apiArgs, "--feature-gates=WatchList=false")
+	}
+	s.api, err = startProcess("kube-apiserver", bins.APIServer, filepath.Join(dir, "kube-apiserver.log"), os.Environ(), apiArgs...)
 	if err != nil {
 		return nil, s.startError(err)
 	}
@@ -419,6 +425,41 @@ func (s *Server) AdminToken() string { return s.token }
 // Host returns the API server's URL, https://127.0.0.1:PORT. Its certificate
 // is self-signed: clients must skip verification.
 func (s *Server) Host() string { return s.host }
+
+// WatchListOff reports whether kube-apiserver runs with
+// --feature-gates=WatchList=false because its etcd is too old for it.
+func (s *Server) WatchListOff() bool { return s.watchListOff }
+
+// ServiceAccountKeyFile returns the path of the private key that signs
+// service account tokens (for kube-controller-manager's
+// --service-account-private-key-file).
+func (s *Server) ServiceAccountKeyFile() string { return filepath.Join(s.dir, "sa.key") }
+
+// CACertPEM returns the certificate of the CA that signed the API server's
+// serving certificate (kube-apiserver writes it after the serving
+// certificate in <cert dir>/apiserver.crt), for clients that verify it and
+// for kube-controller-manager's --root-ca-file.
+func (s *Server) CACertPEM() ([]byte, error) {
+	data, err := os.ReadFile(filepath.Join(s.dir, "certs", "apiserver.crt"))
+	if err != nil {
+		return nil, fmt.Errorf("kubetest: %w", err)
+	}
+	var last *pem.Block
+	for rest := data; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type == "CERTIFICATE" {
+			last = b
+		}
+	}
+	if last == nil {
+		return nil, errors.New("kubetest: no certificate in apiserver.crt")
+	}
+	return pem.EncodeToMemory(last), nil
+}
 
 // EtcdURL returns etcd's client URL.
 func (s *Server) EtcdURL() string { return s.etcdURL }
