@@ -302,12 +302,9 @@ install_prometheus() {
 	debian_install prometheus prometheus prometheus "install Prometheus (>= 2.x) and put it on PATH or set PROMETHEUS_BIN"
 }
 
-# Later components go here, built the same way (see TESTBED.md for the
-# recipes):
-#
-# install_gitea() { ... CGO_ENABLED=1 go_build_tool "$REPO/hack/tools/gitea" "$TOOLS_BIN/gitea" "$GITEA_VERSION" -tags "sqlite sqlite_unlock_notify" code.gitea.io/gitea; }
-#
-# and add their names to ALL_COMPONENTS below.
+# Later components go here, built the same way (a tools module under
+# hack/tools and go_build_tool, or go_install_tool; see TESTBED.md for the
+# recipes), and their names go into ALL_COMPONENTS below.
 
 ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2)
 
