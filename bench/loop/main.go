@@ -1,0 +1,235 @@
+// Command loop measures, on the loop bed (internal/testbed/loop: a cluster
+// whose controllers run, kwok's fake nodes, Flux), how long a bgrender
+// commit takes to move traffic: from the start of `bgrender promote` (and of
+// `bgrender rollback`) until the active Service's EndpointSlices list only
+// ready pods of the new color, as an independent watcher in this program
+// sees it, with Flux fetching at its interval and with --reconcile. It
+// prints every round, the medians with min–max, and the peak RSS of the
+// bgrender processes.
+//
+//	go run ./bench/loop [-n 5] [-interval 5s] [-bin PATH]
+//
+// It needs the bed's binaries in .tools/bin (make tools).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/bgrender/bgrender/internal/gittest"
+	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/loop"
+)
+
+const (
+	app     = "my-application"
+	appPath = "apps/my-application"
+	label   = "version"
+	ns      = "bench"
+)
+
+func main() {
+	n := flag.Int("n", 5, "rounds per variant")
+	interval := flag.Duration("interval", 5*time.Second, "the GitRepository's interval")
+	bin := flag.String("bin", "", "bgrender binary (default: build ./cmd/bgrender)")
+	flag.Parse()
+
+	root, err := kubetest.RepoRoot()
+	check(err)
+	work, err := os.MkdirTemp("", "bgrender-bench-loop")
+	check(err)
+	defer os.RemoveAll(work)
+	if *bin == "" {
+		*bin = filepath.Join(work, "bgrender")
+		build := exec.Command("go", "build", "-trimpath", "-o", *bin, "./cmd/bgrender")
+		build.Dir = root
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		check(build.Run())
+	}
+
+	ctx := context.Background()
+	began := time.Now()
+	bed, err := loop.Start(ctx, loop.Config{}, loop.Flux)
+	check(err)
+	defer bed.Stop()
+	fmt.Printf("bed: core %s, Flux %s\n", bed.StartupTime().Round(time.Millisecond), bed.FluxStartupTime().Round(time.Millisecond))
+	cs := bed.Clientset()
+	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	check(err)
+
+	// The article's app, rendered into a managed folder of a bare
+	// repository served over smart HTTP.
+	seedDir := filepath.Join(work, "seed")
+	folder := filepath.Join(seedDir, filepath.FromSlash(appPath))
+	check(os.MkdirAll(folder, 0o755))
+	spec, err := os.ReadFile(filepath.Join(root, "examples", "seed", "app.yaml"))
+	check(err)
+	text := strings.Replace(string(spec), "  namespace: production\n", "  namespace: "+ns+"\n", 1) +
+		"  tolerations:\n    - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n"
+	check(os.WriteFile(filepath.Join(folder, "bgrender.yaml"), []byte(text), 0o644))
+	run(*bin, nil, "render", filepath.Join(folder, "bgrender.yaml"), "--output-dir", folder)
+	srvRoot := filepath.Join(work, "srv")
+	check(os.MkdirAll(srvRoot, 0o755))
+	bare := filepath.Join(srvRoot, "gitops.git")
+	git("", "init", "--quiet", "--bare", "--initial-branch=main", bare)
+	git(bare, "config", "http.receivepack", "true")
+	git("", "-C", seedDir, "init", "--quiet", "--initial-branch=main")
+	git(seedDir, "add", "--all", ".")
+	git(seedDir, "-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "--quiet", "-m", "seed")
+	git(seedDir, "push", "--quiet", bare, "main")
+	srv, err := gittest.Serve(srvRoot)
+	check(err)
+	defer srv.Close()
+	url := srv.URL + "/gitops.git"
+
+	gitRepo := fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: gitops, namespace: flux-system}
+spec: {url: %q, ref: {branch: main}, interval: %s}
+`, url, *interval)
+	kust := `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: my-application, namespace: flux-system}
+spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-application, prune: true, interval: 10m}
+`
+	check(bed.ApplyYAML(ctx, []byte(gitRepo)))
+	check(bed.ApplyYAML(ctx, []byte(kust)))
+	for _, c := range []string{"blue", "green"} {
+		_, err := bed.WaitDeploymentAvailable(ctx, ns, app+"-"+c)
+		check(err)
+	}
+	check(waitServes(ctx, bed, "blue"))
+	fmt.Printf("app applied by Flux and rolled out %s after start\n", time.Since(began).Round(time.Millisecond))
+
+	env := []string{"KUBECONFIG=" + bed.KubeconfigPath()}
+	repo := []string{"--repo", url, "--path", appPath}
+	reconcile := []string{"--reconcile", "kustomization/flux-system/" + app}
+	type variant struct {
+		name string
+		args []string
+	}
+	results := map[string][]time.Duration{}
+	var peak int64
+	live := "blue"
+	for _, v := range []variant{
+		{"promote", append([]string{"promote"}, repo...)},
+		{"promote --reconcile", append(append([]string{"promote"}, repo...), reconcile...)},
+		{"rollback", append([]string{"rollback"}, repo...)},
+		{"rollback --reconcile", append(append([]string{"rollback"}, repo...), reconcile...)},
+	} {
+		for i := 0; i < *n; i++ {
+			// rollback needs a promotion to return from; promote flips.
+			if strings.HasPrefix(v.name, "rollback") {
+				run(*bin, env, append(append([]string{"promote"}, repo...), reconcile...)...)
+				live = other(live)
+				check(waitServes(ctx, bed, live))
+			}
+			start := time.Now()
+			rss := run(*bin, env, v.args...)
+			peak = max(peak, rss)
+			live = other(live)
+			check(waitServes(ctx, bed, live))
+			d := time.Since(start)
+			results[v.name] = append(results[v.name], d)
+			fmt.Printf("%-22s round %d: traffic on %s after %s (bgrender max RSS %.1f MB)\n", v.name, i+1, live, d.Round(time.Millisecond), float64(rss)/1024)
+		}
+	}
+	fmt.Printf("\nfrom the command's start to the active Service's EndpointSlices all on the new color (GitRepository interval %s, %d rounds):\n", *interval, *n)
+	for _, name := range []string{"promote", "promote --reconcile", "rollback", "rollback --reconcile"} {
+		ds := results[name]
+		slices.Sort(ds)
+		fmt.Printf("  %-22s median %s (min %s, max %s)\n", name, ds[len(ds)/2].Round(time.Millisecond), ds[0].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
+	}
+	fmt.Printf("peak RSS of bgrender: %.1f MB\n", float64(peak)/1024)
+}
+
+func other(c string) string {
+	if c == "blue" {
+		return "green"
+	}
+	return "blue"
+}
+
+// waitServes polls the active Service's EndpointSlices every 10 ms until
+// every ready endpoint is a pod of color (3 of them) and none is not ready.
+func waitServes(ctx context.Context, bed *loop.Cluster, color string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cs := bed.Clientset()
+	for {
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: label + "=" + color})
+		if err != nil {
+			return err
+		}
+		ofColor := map[string]bool{}
+		for _, p := range pods.Items {
+			ofColor[p.Name] = true
+		}
+		list, err := cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + app})
+		if err != nil {
+			return err
+		}
+		good, bad := 0, 0
+		for _, s := range list.Items {
+			for _, ep := range s.Endpoints {
+				if ep.TargetRef != nil && ofColor[ep.TargetRef.Name] && (ep.Conditions.Ready == nil || *ep.Conditions.Ready) {
+					good++
+				} else {
+					bad++
+				}
+			}
+		}
+		if good == 3 && bad == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the active Service does not serve %s: %d of its endpoints, %d others", color, good, bad)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// run runs bgrender and returns its max RSS in KiB; it exits on failure.
+func run(bin string, env []string, args ...string) int64 {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bgrender %s: %v\n%s", strings.Join(args, " "), err, out)
+		os.Exit(1)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss
+	}
+	return 0
+}
+
+func git(dir string, args ...string) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "git %s: %v\n%s", strings.Join(args, " "), err, out)
+		os.Exit(1)
+	}
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/loop:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,391 @@
+package loop_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/bgrender/bgrender/internal/giteatest"
+	"github.com/bgrender/bgrender/internal/helmtest"
+	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/promtest"
+	"github.com/bgrender/bgrender/internal/testbed/loop"
+)
+
+const (
+	app     = "my-application"
+	appPath = "apps/my-application"
+	label   = "version" // the seed example's color label
+)
+
+// story holds what the steps share.
+type story struct {
+	t          *testing.T
+	bed        *loop.Cluster
+	ns         string
+	bin        string
+	kubeconfig string
+	env        []string
+	start      time.Time
+}
+
+// run runs the bgrender binary and returns its exit code, stdout and stderr.
+func (s *story) run(ctx context.Context, args ...string) (int, string, string) {
+	s.t.Helper()
+	cmd := exec.CommandContext(ctx, s.bin, args...)
+	cmd.Env = append(os.Environ(), s.env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		s.t.Fatalf("bgrender %s: %v", args[0], err)
+	}
+	s.t.Logf("[%6.2fs] bgrender %s: exit %d\n%s%s", time.Since(s.start).Seconds(), strings.Join(args, " "), code, out.String(), errOut.String())
+	return code, out.String(), errOut.String()
+}
+
+// must runs bgrender and fails the test unless it exits with code.
+func (s *story) must(ctx context.Context, code int, args ...string) (string, string) {
+	s.t.Helper()
+	got, out, errOut := s.run(ctx, args...)
+	if got != code {
+		s.t.Fatalf("bgrender %s: exit %d, want %d", args[0], got, code)
+	}
+	return out, errOut
+}
+
+// pods returns the names and UIDs of the running pods of a color.
+func (s *story) pods(ctx context.Context, color string) map[string]string {
+	s.t.Helper()
+	list, err := s.bed.Clientset().CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + app + "," + label + "=" + color})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+			out[p.Name] = string(p.UID)
+		}
+	}
+	return out
+}
+
+// endpointColors returns the colors of the ready endpoints of a Service.
+func (s *story) endpointColors(ctx context.Context, svc string) ([]string, error) {
+	names, err := s.bed.ReadyEndpoints(ctx, s.ns, svc)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.bed.Clientset().CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+	if err != nil {
+		return nil, err
+	}
+	colorOf := map[string]string{}
+	for _, p := range list.Items {
+		colorOf[p.Name] = p.Labels[label]
+	}
+	var colors []string
+	for _, n := range names {
+		colors = append(colors, colorOf[n])
+	}
+	slices.Sort(colors)
+	return colors, nil
+}
+
+// waitServes waits until every ready endpoint of svc is of color, n of them.
+func (s *story) waitServes(ctx context.Context, svc, color string, n int) {
+	s.t.Helper()
+	want := slices.Repeat([]string{color}, n)
+	if err := loop.WaitFor(ctx, fmt.Sprintf("Service %s to serve %d %s pods", svc, n, color), func(ctx context.Context) (bool, error) {
+		got, err := s.endpointColors(ctx, svc)
+		return slices.Equal(got, want), err
+	}); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// endpointWatch records, from a watch on the active Service's
+// EndpointSlices, the fewest ready endpoints it ever had once armed.
+type endpointWatch struct {
+	mu     sync.Mutex
+	armed  bool
+	min    int
+	events int
+	slices map[string]int // slice name → ready endpoints
+}
+
+func (w *endpointWatch) observe(ev watch.Event) {
+	es, ok := ev.Object.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ready := 0
+	for _, ep := range es.Endpoints {
+		if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+			ready++
+		}
+	}
+	if ev.Type == watch.Deleted {
+		ready = 0
+	}
+	w.slices[es.Name] = ready
+	total := 0
+	for _, n := range w.slices {
+		total += n
+	}
+	w.events++
+	if w.armed && total < w.min {
+		w.min = total
+	}
+}
+
+func (w *endpointWatch) arm(n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.armed, w.min = true, n
+}
+
+func (w *endpointWatch) result() (int, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.min, w.events
+}
+
+func (s *story) watchEndpoints(ctx context.Context) *endpointWatch {
+	s.t.Helper()
+	w := &endpointWatch{slices: map[string]int{}}
+	wi, err := s.bed.Clientset().DiscoveryV1().EndpointSlices(s.ns).Watch(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + app})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	go func() {
+		for ev := range wi.ResultChan() {
+			w.observe(ev)
+		}
+	}()
+	s.t.Cleanup(wi.Stop)
+	return w
+}
+
+// TestArticleLifecycle is the article's story on the loop bed, with the
+// managed layout: render into a GitOps repository on a real Gitea, Flux
+// applies it, deploy --wait to the idle color, promote by a merged pull
+// request with --wait-live, guard rolls back on a real Prometheus's error
+// rate, scale-idle frees the idle color. Throughout, a watch on the active
+// Service's EndpointSlices checks that it never had fewer ready endpoints
+// than the live color's replicas minus its PDB allowance, and the live
+// color's pods are never restarted by a deploy to the idle one.
+func TestArticleLifecycle(t *testing.T) {
+	bed := loop.Require(t, loop.Flux)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s := &story{t: t, bed: bed, bin: helmtest.BuildBgrender(t), kubeconfig: bed.KubeconfigPath(), start: time.Now()}
+	s.ns = bed.NewNamespace(t, ctx, "story", nil)
+
+	// 1. The article's spec, in the test's namespace and tolerating the fake
+	// nodes' taint, rendered into a managed folder of a Gitea repository.
+	root, err := kubetest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedSpec, err := os.ReadFile(filepath.Join(root, "examples", "seed", "app.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	specText := strings.Replace(string(seedSpec), "  namespace: production\n", "  namespace: "+s.ns+"\n", 1)
+	specText += "  tolerations:\n    - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n"
+	work := t.TempDir()
+	folder := filepath.Join(work, filepath.FromSlash(appPath))
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(folder, "bgrender.yaml"), []byte(specText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.must(ctx, 0, "render", filepath.Join(folder, "bgrender.yaml"), "--output-dir", folder)
+
+	gitea := giteatest.Start(t)
+	url := gitea.CreateRepo(t, "gitops", work)
+	s.env = []string{"KUBECONFIG=" + s.kubeconfig, "BGRENDER_GIT_TOKEN=" + gitea.Token}
+
+	// Flux, configured with the files users copy.
+	if err := bed.ApplyYAML(ctx, fluxExample(t, root, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url, "interval: 1m", "interval: 5s")); err != nil {
+		t.Fatal(err)
+	}
+	if err := bed.ApplyYAML(ctx, fluxExample(t, root, "kustomization-my-application.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"blue", "green"} {
+		if _, err := bed.WaitDeploymentAvailable(ctx, s.ns, app+"-"+c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.waitServes(ctx, app, "blue", 3)
+	t.Logf("[%6.2fs] Flux applied the render: both colors rolled out, the active Service serves blue", time.Since(s.start).Seconds())
+	out, _ := s.must(ctx, 0, "status", app, "-n", s.ns, "-o", "json")
+	var st struct {
+		Live   string `json:"live"`
+		Colors []struct {
+			Color   string `json:"color"`
+			Rollout string `json:"rollout"`
+		} `json:"colors"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status -o json: %v\n%s", err, out)
+	}
+	if st.Live != "blue" || len(st.Colors) != 2 || st.Colors[0].Rollout != "complete" || st.Colors[1].Rollout != "complete" {
+		t.Fatalf("status: %s", out)
+	}
+
+	// From here on, the active Service must never have fewer ready
+	// endpoints than the live color's 3 replicas minus its PDB's 1.
+	ew := s.watchEndpoints(ctx)
+	time.Sleep(200 * time.Millisecond) // the watch's initial events
+	ew.arm(3)
+	blue := s.pods(ctx, "blue")
+
+	// 2. deploy --wait: returns when green runs v2, fully available.
+	repo := []string{"--repo", url, "--path", appPath}
+	s.must(ctx, 0, append([]string{"deploy", "--image", "myapp:v2", "--wait", "--rollout-timeout", "2m"}, repo...)...)
+	rsList, err := bed.Clientset().AppsV1().ReplicaSets(s.ns).List(ctx, metav1.ListOptions{LabelSelector: label + "=green"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v2Available bool
+	for _, rs := range rsList.Items {
+		if rs.Spec.Template.Spec.Containers[0].Image == "myapp:v2" && rs.Spec.Replicas != nil {
+			v2Available = *rs.Spec.Replicas == 3 && rs.Status.AvailableReplicas == 3
+			t.Logf("when deploy --wait returned: ReplicaSet %s of myapp:v2 has %d/%d available", rs.Name, rs.Status.AvailableReplicas, *rs.Spec.Replicas)
+		}
+	}
+	if !v2Available {
+		t.Fatalf("deploy --wait returned before the green ReplicaSet of myapp:v2 was fully available")
+	}
+	if got := s.pods(ctx, "blue"); !mapsEqual(got, blue) {
+		t.Errorf("the deploy to green restarted live blue pods: %v, then %v", blue, got)
+	}
+
+	// 3. promote as a pull request, merged by a reviewer; --wait-live
+	// returns when the active Service's endpoints are all green.
+	go mergeWhenOpen(ctx, t, gitea, "gitops")
+	_, errOut := s.must(ctx, 0, append([]string{"promote", "--pull-request", "--forge", "gitea", "--wait-merge", "--poll-interval", "200ms", "--timeout", "2m",
+		"--wait-live", "--reconcile", "kustomization/flux-system/" + app}, repo...)...)
+	if !strings.Contains(errOut, "live: Service "+s.ns+"/"+app+" serves green, 3 ready endpoints") {
+		t.Errorf("promote --wait-live did not report green live:\n%s", errOut)
+	}
+	if colors, err := s.endpointColors(ctx, app); err != nil || !slices.Equal(colors, []string{"green", "green", "green"}) {
+		t.Errorf("when promote --wait-live returned, the active Service served %v (%v)", colors, err)
+	}
+	if got := s.pods(ctx, "blue"); !mapsEqual(got, blue) {
+		t.Errorf("the promotion restarted blue pods: %v, then %v", blue, got)
+	}
+
+	// 4. guard on a real Prometheus: green turns 5xx-heavy, guard rolls
+	// back, Flux applies it, the endpoints are blue again.
+	exp := promtest.NewExporter()
+	series := `http_requests_total{app_kubernetes_io_name="` + app + `",version="green",code="%s"}`
+	exp.SetRate(fmt.Sprintf(series, "200"), 100)
+	exp.SetRate(fmt.Sprintf(series, "500"), 0.1)
+	prom := promtest.Start(t, exp)
+	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
+	prom.WaitFor(t, waitCtx, `rate(http_requests_total{app_kubernetes_io_name="`+app+`"}[5s])`)
+	waitCancel()
+	go func() {
+		time.Sleep(3 * time.Second)
+		exp.SetRate(fmt.Sprintf(series, "500"), 60)
+	}()
+	_, errOut = s.must(ctx, 3, append([]string{"guard", app, "--prometheus-url", prom.URL, "--max-error-rate", "5", "--window", "5s",
+		"--for", "90s", "--interval", "500ms", "--wait-live", "--reconcile", "kustomization/flux-system/" + app}, repo...)...)
+	if !strings.Contains(errOut, "live: Service "+s.ns+"/"+app+" serves blue") {
+		t.Errorf("guard --wait-live did not report blue live:\n%s", errOut)
+	}
+	s.waitServes(ctx, app, "blue", 3)
+	if got := s.pods(ctx, "blue"); !mapsEqual(got, blue) {
+		t.Errorf("the rollback restarted blue pods: %v, then %v", blue, got)
+	}
+
+	// 5. scale-idle --replicas 0: green's pods go, blue's stay.
+	s.must(ctx, 0, append([]string{"scale-idle", "--replicas", "0"}, repo...)...)
+	if err := bed.RequestReconcile(ctx, loop.GitRepositoryGVR, loop.FluxNamespace, "gitops"); err != nil {
+		t.Fatal(err)
+	}
+	if err := loop.WaitFor(ctx, "green's pods to be gone", func(ctx context.Context) (bool, error) {
+		list, err := bed.Clientset().CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: label + "=green"})
+		return err == nil && len(list.Items) == 0, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.pods(ctx, "blue"); !mapsEqual(got, blue) {
+		t.Errorf("scale-idle restarted blue pods: %v, then %v", blue, got)
+	}
+	min, events := ew.result()
+	t.Logf("[%6.2fs] the active Service's EndpointSlices: %d watch events, never fewer than %d ready endpoints", time.Since(s.start).Seconds(), events, min)
+	if min < 2 {
+		t.Errorf("the active Service had %d ready endpoints at one moment, fewer than 3 replicas minus the PDB's 1", min)
+	}
+}
+
+// mergeWhenOpen merges the first open pull request of repo, as a reviewer.
+func mergeWhenOpen(ctx context.Context, t *testing.T, g *giteatest.Server, repo string) {
+	for ctx.Err() == nil {
+		var prs []struct {
+			Number int `json:"number"`
+		}
+		g.API(t, http.MethodGet, "/repos/"+g.User+"/"+repo+"/pulls?state=open", nil, &prs)
+		if len(prs) > 0 {
+			g.Merge(t, repo, prs[0].Number)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// fluxExample reads a file of examples/gitops/flux with replacements, each
+// of which must match exactly once.
+func fluxExample(t *testing.T, root, name string, replace ...string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "examples", "gitops", "flux", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for i := 0; i+1 < len(replace); i += 2 {
+		if n := strings.Count(text, replace[i]); n != 1 {
+			t.Fatalf("examples/gitops/flux/%s: %q occurs %d times, want once", name, replace[i], n)
+		}
+		text = strings.Replace(text, replace[i], replace[i+1], 1)
+	}
+	return []byte(text)
+}
