@@ -32,6 +32,13 @@
 //		...
 //	}
 //
+// With Flux, a test serves its GitOps repository with internal/gittest (Flux
+// takes http, https and ssh URLs), applies a GitRepository and a
+// Kustomization in FluxNamespace (ApplyYAML; the files of
+// examples/gitops/flux are the ones users copy), and waits for what it
+// pushed (WaitDeploymentAvailable, WaitFor). RequestReconcile asks Flux to
+// fetch at once, as `flux reconcile` does, instead of at the interval.
+//
 // Tests that only need an API server should keep using internal/kubetest,
 // which starts in about a second. The binaries come from <repo
 // root>/.tools/bin, where hack/install-tools.sh (make tools) builds them.
