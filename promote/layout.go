@@ -28,8 +28,9 @@ type State struct {
 	// fills them (see layout.namespace).
 	Namespace     string
 	NamespaceFrom string
-	// Service and Preview name the active and preview Services, and
-	// ColorLabel the selector key that carries the color.
+	// Service and Preview name the active and preview Services (Preview
+	// is empty when a plain folder has none), and ColorLabel the selector
+	// key that carries the color.
 	Service, Preview string
 	ColorLabel       string
 }

@@ -59,7 +59,6 @@ func TestGateFlagErrors(t *testing.T) {
 		"promote rollout timeout":   {with(promote, "--require-rollout", "--rollout-timeout", "-3s"), "--rollout-timeout -3s"},
 		"promote attempts":          {with(promote, "--health-path", "/h", "--health-attempts", "0"), "--health-attempts 0"},
 		"promote app":               {with(promote, "--require-rollout", "--app", "Web_App"), `app name "Web_App" is not valid`},
-		"promote app from path":     {[]string{"promote", "--kubeconfig", kc, "--repo", "https://git.invalid/x.git", "--path", "apps/Web_App", "--require-rollout"}, "pass --app"},
 		"promote namespace":         {with(promote, "--require-rollout", "-n", "-prod"), `namespace "-prod" is not valid`},
 		"deploy --wait NaN":         {with(deploy, append(prom, "--max-error-rate", "NaN")...), "--max-error-rate NaN"},
 		"deploy --wait 101":         {with(deploy, append(prom, "--max-error-rate", "101")...), "--max-error-rate 101"},

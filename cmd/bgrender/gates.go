@@ -20,14 +20,16 @@ type clusterGates struct {
 	opts   *cluster.Options
 	app    string
 	checks *gate.Checks
-	// fs is the command's flag set: validate reads --path and --wait
-	// there, to check the app name before anything is committed.
+	// fs is the command's flag set: validate reads --wait there.
 	fs *pflag.FlagSet
+	// folderApp is the app's name in the cluster as the app folder says
+	// it: the spec's name, or a plain folder's live Service.
+	folderApp string
 }
 
 func addClusterGates(fs *pflag.FlagSet) *clusterGates {
 	g := &clusterGates{opts: addClusterFlags(fs, nsFromFolder), fs: fs}
-	fs.StringVar(&g.app, "app", "", "the app's `NAME` in the cluster, for the gates (default: the last element of --path)")
+	fs.StringVar(&g.app, "app", "", "the app's `NAME` in the cluster, for the gates (default: the app folder's: bgrender.yaml's metadata.name, or a plain folder's live Service)")
 	g.checks = addGateFlags(fs, "rollout-timeout")
 	return g
 }
@@ -45,12 +47,6 @@ func (g *clusterGates) validate() error {
 	if !g.gatesRun() {
 		return nil
 	}
-	if f := g.fs.Lookup("path"); g.app == "" && f != nil && f.Value.String() != "" {
-		name := g.appName(f.Value.String())
-		if err := cluster.ValidName("app name", name); err != nil {
-			return usageError("%v (the last element of --path; pass --app NAME)", err)
-		}
-	}
 	return checkKubeconfig(g.opts)
 }
 
@@ -63,10 +59,15 @@ func (g *clusterGates) gatesRun() bool {
 	return wait != nil && wait.Value.String() == "true"
 }
 
-// appName is --app, else the last element of the app folder.
+// appName is --app, else the app as the folder names it (read by
+// folderNamespace before any gate runs), else the last element of the app
+// folder.
 func (g *clusterGates) appName(dir string) string {
-	if g.app != "" {
+	switch {
+	case g.app != "":
 		return g.app
+	case g.folderApp != "":
+		return g.folderApp
 	}
 	return path.Base(strings.TrimRight(dir, "/"))
 }

@@ -102,10 +102,17 @@ func TestGatesLookInTheFolderNamespace(t *testing.T) {
 				}
 			}
 			cl := []string{"--kubeconfig", kubeconfig}
+			gateApp := cl
+			if layout == "plain" {
+				// The cluster runs the managed render (my-application);
+				// the plain folder's live Service, which the gates would
+				// look for, is application-service.
+				gateApp = append(cl[:len(cl):len(cl)], "--app", "my-application")
+			}
 
 			// Today's behaviour where the folder names no namespace.
 			none := newGitopsRepoIn(t, layout, "")
-			res := none.run(t, append([]string{"promote", "--require-rollout", "--rollout-timeout", "5s"}, cl...)...)
+			res := none.run(t, append([]string{"promote", "--require-rollout", "--rollout-timeout", "5s"}, gateApp...)...)
 			expectRun(t, "promote, folder without a namespace", res, exitcode.Failure, "", `not found in namespace "default"`, "; nothing committed")
 
 			r := newGitopsRepoIn(t, layout, ns)
@@ -114,13 +121,13 @@ func TestGatesLookInTheFolderNamespace(t *testing.T) {
 			go func() {
 				applied <- applyImage(ctx, srv, r.srv.RepoDir(r.name), ns, "my-application-green", "myapp:v3", before)
 			}()
-			res = r.run(t, append([]string{"deploy", "--image", "myapp:v3", "--color", "green", "--wait", "--rollout-timeout", "30s"}, cl...)...)
+			res = r.run(t, append([]string{"deploy", "--image", "myapp:v3", "--color", "green", "--wait", "--rollout-timeout", "30s"}, gateApp...)...)
 			if err := <-applied; err != nil {
 				t.Fatal(err)
 			}
 			expectRun(t, "deploy --wait", res, 0, "run myapp:v3 on green; committed", "bgrender deploy: my-application green passed rollout")
 
-			res = r.run(t, append([]string{"promote", "--require-rollout", "--rollout-timeout", "10s"}, cl...)...)
+			res = r.run(t, append([]string{"promote", "--require-rollout", "--rollout-timeout", "10s"}, gateApp...)...)
 			expectRun(t, "promote --require-rollout", res, 0, "switch traffic from blue to green; committed", "bgrender promote: my-application green passed rollout")
 
 			res = r.run(t, append([]string{"status", "my-application", "-o", "json"}, cl...)...)

@@ -267,6 +267,7 @@ func promoteCommand() *command {
 					if st, err = folderNamespace(ctx, gates.opts, t); err != nil {
 						return fmt.Errorf("%w; nothing committed", err)
 					}
+					gates.folderApp = st.App
 				}
 				if gates.checks.Any() {
 					passed, err := gates.run(ctx, s, "promote", g.path, string(color))
@@ -343,6 +344,10 @@ func deployCommand() *command {
 				st, err := folderNamespace(ctx, gates.opts, t)
 				if err != nil {
 					return fmt.Errorf("%w; nothing committed", err)
+				}
+				gates.folderApp = st.App
+				if after.wait && st.Preview == "" {
+					return usageError("--wait-live: the app folder %s has no preview Service to watch (--wait waits for the rollout instead); nothing committed", g.path)
 				}
 				res, err := act(ctx, s, &g, a.Run)
 				if err != nil {

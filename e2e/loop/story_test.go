@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/bgrender/bgrender/internal/giteatest"
+	"github.com/bgrender/bgrender/internal/gittest"
 	"github.com/bgrender/bgrender/internal/helmtest"
 	"github.com/bgrender/bgrender/internal/kubetest"
 	"github.com/bgrender/bgrender/internal/promtest"
@@ -388,4 +389,81 @@ func fluxExample(t *testing.T, root, name string, replace ...string) []byte {
 		text = strings.Replace(text, replace[i], replace[i+1], 1)
 	}
 	return []byte(text)
+}
+
+// TestArticlePlainLayout is the shorter story on the article's own plain
+// manifests (a Service whose selector says version: blue, Deployments
+// application-blue and application-green, no kustomization.yaml: Flux
+// generates one), served by the smart-HTTP Git server: Flux applies them,
+// deploy --wait puts v2 on green, promote --wait-live moves traffic,
+// rollback --wait-live moves it back; blue's pods are never restarted.
+func TestArticlePlainLayout(t *testing.T) {
+	bed := loop.Require(t, loop.Flux)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	s := &story{t: t, bed: bed, bin: helmtest.BuildBgrender(t), kubeconfig: bed.KubeconfigPath(), start: time.Now()}
+	s.ns = bed.NewNamespace(t, ctx, "plain", nil)
+	root, err := kubetest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	folder := filepath.Join(work, filepath.FromSlash(appPath))
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	toleration := "      tolerations:\n        - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n      containers:\n"
+	for _, f := range []string{"service.yaml", "deployment-blue.yaml", "deployment-green.yaml"} {
+		data, err := os.ReadFile(filepath.Join(root, "testdata", "gitops", "plain", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Replace(string(data), "  namespace: production\n", "  namespace: "+s.ns+"\n", 1)
+		text = strings.Replace(text, "      containers:\n", toleration, 1)
+		if err := os.WriteFile(filepath.Join(folder, f), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git := gittest.NewServer(t)
+	url := git.CreateRepo(t, "gitops", work)
+	s.env = []string{"KUBECONFIG=" + s.kubeconfig}
+	if err := bed.ApplyYAML(ctx, fluxExample(t, root, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
+		"  name: gitops\n", "  name: plain\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := bed.ApplyYAML(ctx, fluxExample(t, root, "kustomization-my-application.yaml", "  name: my-application\n", "  name: plain\n",
+		"    name: gitops\n", "    name: plain\n")); err != nil {
+		t.Fatal(err)
+	}
+	const svc = "application-service"
+	for _, c := range []string{"blue", "green"} {
+		if _, err := bed.WaitDeploymentAvailable(ctx, s.ns, "application-"+c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.waitServes(ctx, svc, "blue", 3)
+	blue := s.pods(ctx, "blue")
+
+	repo := []string{"--repo", url, "--path", appPath}
+	reconcile := []string{"--reconcile", "kustomization/flux-system/plain", "--wait-live"}
+	// The article's folder has no preview Service for deploy --wait-live to
+	// watch: refused before anything is committed; --wait watches the rollout.
+	if _, errOut := s.must(ctx, 2, append(append([]string{"deploy", "--image", "myapp:v2"}, repo...), reconcile...)...); !strings.Contains(errOut, "no preview Service") {
+		t.Errorf("deploy --wait-live without a preview Service:\n%s", errOut)
+	}
+	s.must(ctx, 0, append(append([]string{"deploy", "--image", "myapp:v2", "--wait"}, repo...), reconcile[:2]...)...)
+	_, errOut := s.must(ctx, 0, append(append([]string{"promote"}, repo...), reconcile...)...)
+	if !strings.Contains(errOut, "live: Service "+s.ns+"/"+svc+" serves green, 3 ready endpoints") {
+		t.Errorf("promote --wait-live:\n%s", errOut)
+	}
+	if colors, err := s.endpointColors(ctx, svc); err != nil || !slices.Equal(colors, []string{"green", "green", "green"}) {
+		t.Errorf("when promote --wait-live returned, the Service served %v (%v)", colors, err)
+	}
+	_, errOut = s.must(ctx, 0, append(append([]string{"rollback"}, repo...), reconcile...)...)
+	if !strings.Contains(errOut, "live: Service "+s.ns+"/"+svc+" serves blue, 3 ready endpoints") {
+		t.Errorf("rollback --wait-live:\n%s", errOut)
+	}
+	if got := s.pods(ctx, "blue"); !mapsEqual(got, blue) {
+		t.Errorf("blue's pods were restarted: %v, then %v", blue, got)
+	}
 }
