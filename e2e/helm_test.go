@@ -15,9 +15,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/bgrender/bgrender/internal/goldenfile"
-	"github.com/bgrender/bgrender/internal/helmtest"
-	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/goldenfile"
+	"github.com/bgrender/bgrender/internal/testbed/helmtest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 	"github.com/bgrender/bgrender/status"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/internal/exitcode"
-	"github.com/bgrender/bgrender/internal/promtest"
+	"github.com/bgrender/bgrender/internal/testbed/promtest"
 )
 
 // traffic sets an app color's request rate and the share that answers 5xx.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/internal/exitcode"
-	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 )
 
 func TestRedactURL(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/gate"
-	"github.com/bgrender/bgrender/internal/apptest"
-	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/apptest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 )
 
 // TestRolloutWatchOutlivesRequestTimeout gives the rollout gate a list

@@ -18,7 +18,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/bgrender/bgrender/internal/gittest"
+	"github.com/bgrender/bgrender/internal/testbed/gittest"
 )
 
 // signedUpdate pushes one signed commit and returns the bare repository.

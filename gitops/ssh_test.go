@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/bgrender/bgrender/internal/gittest"
+	"github.com/bgrender/bgrender/internal/testbed/gittest"
 )
 
 // TestSSHWithKnownHosts pushes over a real SSH server with a key file:

@@ -13,7 +13,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/bgrender/bgrender/internal/gittest"
+	"github.com/bgrender/bgrender/internal/testbed/gittest"
 )
 
 const token = "tok-Secret-4242"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # install-tools.sh installs or builds the real components that bgrender's
-# tests run against (see internal/kubetest). It is idempotent and returns
+# tests run against (see internal/testbed/kubetest). It is idempotent and returns
 # quickly when everything is already in place, so CI and `make tools` can call
 # it unconditionally.
 #
@@ -21,7 +21,7 @@
 #   flux-kustomize  Flux's kustomize-controller, from hack/tools/flux-kustomize,
 #                   into .tools/bin/kustomize-controller (CRDs likewise)
 #   helm3           Helm 3, built with `go install helm.sh/helm/v3/cmd/helm@V`
-#                   into .tools/helm3/helm (see internal/helmtest)
+#                   into .tools/helm3/helm (see internal/testbed/helmtest)
 #   helm4           Helm 4, built with `go install helm.sh/helm/v4/cmd/helm@V`
 #                   into .tools/helm4/helm
 #   gitea           Gitea, built from the tools module in hack/tools/gitea
@@ -127,7 +127,7 @@ debian_install() {
 # etcd-server (3.4) lacks the watch progress notifications kube-apiserver
 # 1.37's WatchList relies on: client-go informers (controllers, kwok, Flux)
 # then re-list in a loop and a Deployment takes tens of seconds to roll out.
-# internal/kubetest prefers this binary and falls back to an etcd on PATH only
+# internal/testbed/kubetest prefers this binary and falls back to an etcd on PATH only
 # with --feature-gates=WatchList=false.
 install_etcd() {
 	local out="$TOOLS_BIN/etcd"
@@ -272,7 +272,7 @@ install_flux_kustomize() { install_flux kustomize-controller github.com/fluxcd/k
 
 # install_gitea: Gitea into .tools/bin/gitea, from the tools module in
 # hack/tools/gitea (its go.mod copies the replace lines of Gitea's own). Gitea
-# needs cgo for SQLite. internal/giteatest runs it with STATIC_ROOT_PATH set
+# needs cgo for SQLite. internal/testbed/giteatest runs it with STATIC_ROOT_PATH set
 # to the module's folder in the Go module cache, where its locale files are.
 install_gitea() {
 	local version="v1.26.0" # must match hack/tools/gitea/go.mod
@@ -290,14 +290,14 @@ install_gitea() {
 		-ldflags "-s -w -X main.Version=${version#v}" code.gitea.io/gitea
 }
 
-# install_iproute2: the ip command, with which internal/netnstest creates
+# install_iproute2: the ip command, with which internal/testbed/netnstest creates
 # the network namespaces of the service-proxy tests.
 install_iproute2() {
 	debian_install ip iproute2 "" "install iproute2"
 }
 
 # install_prometheus: Prometheus from the Debian package prometheus (2.42 on
-# Debian 12); internal/promtest starts it with its own config.
+# Debian 12); internal/testbed/promtest starts it with its own config.
 install_prometheus() {
 	debian_install prometheus prometheus prometheus "install Prometheus (>= 2.x) and put it on PATH or set PROMETHEUS_BIN"
 }

@@ -11,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/bgrender/bgrender/internal/apptest"
-	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/apptest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 	"github.com/bgrender/bgrender/live"
 )
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/bgrender/bgrender/internal/benchdata"
+	"github.com/bgrender/bgrender/internal/testbed/benchdata"
 	"github.com/bgrender/bgrender/postrender"
 )
 

@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bgrender/bgrender/cluster"
-	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 	"github.com/bgrender/bgrender/status"
 )
 

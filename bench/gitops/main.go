@@ -2,7 +2,7 @@
 // doing the same steps by hand (git clone --depth 1 --single-branch, edit,
 // commit, push), in the same run, on a GitOps repository of many files and
 // commits served over HTTP by a real smart-HTTP Git server (git
-// http-backend, as in internal/gittest). It prints the wall time of each
+// http-backend, as in internal/testbed/gittest). It prints the wall time of each
 // round, the medians, and the peak memory (max RSS) of the bgrender process.
 //
 //	go run ./bench/gitops [-files 20000] [-commits 2000] [-n 3] [-bin PATH]
@@ -27,7 +27,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bgrender/bgrender/internal/gittest"
+	"github.com/bgrender/bgrender/internal/testbed/gittest"
 )
 
 const (

@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bgrender/bgrender/internal/benchdata"
+	"github.com/bgrender/bgrender/internal/testbed/benchdata"
 )
 
 func main() {

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bgrender/bgrender/internal/apptest"
-	"github.com/bgrender/bgrender/internal/netnstest"
-	"github.com/bgrender/bgrender/internal/promtest"
+	"github.com/bgrender/bgrender/internal/testbed/apptest"
+	"github.com/bgrender/bgrender/internal/testbed/netnstest"
+	"github.com/bgrender/bgrender/internal/testbed/promtest"
 	"github.com/bgrender/bgrender/spec"
 )
 

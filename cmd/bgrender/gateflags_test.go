@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bgrender/bgrender/internal/apptest"
+	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/exitcode"
-	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 )
 
 // TestGateFlagErrors: bad gate and cluster flags are bad usage (exit 2),

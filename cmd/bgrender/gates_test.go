@@ -14,9 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/bgrender/bgrender/cluster"
-	"github.com/bgrender/bgrender/internal/apptest"
+	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/exitcode"
-	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 )
 
 // clusterAppForGitops creates my-application (blue live, green preview, one

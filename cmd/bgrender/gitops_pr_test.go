@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bgrender/bgrender/internal/forgetest"
-	"github.com/bgrender/bgrender/internal/giteatest"
-	"github.com/bgrender/bgrender/internal/gittest"
+	"github.com/bgrender/bgrender/internal/testbed/forgetest"
+	"github.com/bgrender/bgrender/internal/testbed/giteatest"
+	"github.com/bgrender/bgrender/internal/testbed/gittest"
 	"github.com/bgrender/bgrender/promote"
 )
 

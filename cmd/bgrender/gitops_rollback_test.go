@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/bgrender/bgrender/internal/exitcode"
-	"github.com/bgrender/bgrender/internal/gittest"
+	"github.com/bgrender/bgrender/internal/testbed/gittest"
 )
 
 // handCommit changes a file of the app folder the way a person would: a

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bgrender/bgrender/internal/gittest"
+	"github.com/bgrender/bgrender/internal/testbed/gittest"
 	"github.com/bgrender/bgrender/promote"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/bgrender/bgrender/internal/exitcode"
-	"github.com/bgrender/bgrender/internal/gittest"
+	"github.com/bgrender/bgrender/internal/testbed/gittest"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/render"
 	"github.com/bgrender/bgrender/spec"

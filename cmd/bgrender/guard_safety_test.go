@@ -11,9 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/bgrender/bgrender/cluster"
-	"github.com/bgrender/bgrender/internal/apptest"
+	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/exitcode"
-	"github.com/bgrender/bgrender/internal/promtest"
+	"github.com/bgrender/bgrender/internal/testbed/promtest"
 )
 
 // TestGuardSafety: guard moves traffic only for a real breach of the color

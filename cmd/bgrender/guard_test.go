@@ -8,10 +8,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 
-	"github.com/bgrender/bgrender/internal/apptest"
+	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/exitcode"
-	"github.com/bgrender/bgrender/internal/forgetest"
-	"github.com/bgrender/bgrender/internal/promtest"
+	"github.com/bgrender/bgrender/internal/testbed/forgetest"
+	"github.com/bgrender/bgrender/internal/testbed/promtest"
 )
 
 // TestGuardCLI runs bgrender guard against a real API server, a real

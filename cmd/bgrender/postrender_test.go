@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bgrender/bgrender/internal/goldenfile"
+	"github.com/bgrender/bgrender/internal/testbed/goldenfile"
 )
 
 const chartStream = `---

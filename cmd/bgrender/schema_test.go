@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bgrender/bgrender/internal/goldenfile"
+	"github.com/bgrender/bgrender/internal/testbed/goldenfile"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"sigs.k8s.io/yaml"

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bgrender/bgrender/internal/apptest"
-	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/apptest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 	"github.com/bgrender/bgrender/status"
 )
 

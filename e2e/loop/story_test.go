@@ -20,11 +20,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"github.com/bgrender/bgrender/internal/giteatest"
-	"github.com/bgrender/bgrender/internal/gittest"
-	"github.com/bgrender/bgrender/internal/helmtest"
-	"github.com/bgrender/bgrender/internal/kubetest"
-	"github.com/bgrender/bgrender/internal/promtest"
+	"github.com/bgrender/bgrender/internal/testbed/giteatest"
+	"github.com/bgrender/bgrender/internal/testbed/gittest"
+	"github.com/bgrender/bgrender/internal/testbed/helmtest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/promtest"
 	"github.com/bgrender/bgrender/internal/testbed/loop"
 )
 

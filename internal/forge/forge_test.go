@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bgrender/bgrender/internal/forgetest"
+	"github.com/bgrender/bgrender/internal/testbed/forgetest"
 )
 
 func TestNewTellsTheForge(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 )
 
 // Versions of the components, as hack/install-tools.sh builds them. The

@@ -1,10 +1,10 @@
 // Package loop runs, for tests, a small Kubernetes cluster whose
-// controllers run: etcd and kube-apiserver (from internal/kubetest),
+// controllers run: etcd and kube-apiserver (from internal/testbed/kubetest),
 // kube-controller-manager, kube-scheduler and kwok with a few fake nodes, and
 // on demand Flux's source-controller and kustomize-controller. Every process
 // is a child of the test binary and listens on loopback only, on free ports.
 //
-// What it gives tests that the bare API server of internal/kubetest does
+// What it gives tests that the bare API server of internal/testbed/kubetest does
 // not: Deployments roll out for real (the deployment and ReplicaSet
 // controllers write their status), pods are scheduled onto the fake nodes
 // and kwok marks them Running and Ready, EndpointSlices follow Services'
@@ -32,14 +32,14 @@
 //		...
 //	}
 //
-// With Flux, a test serves its GitOps repository with internal/gittest (Flux
+// With Flux, a test serves its GitOps repository with internal/testbed/gittest (Flux
 // takes http, https and ssh URLs), applies a GitRepository and a
 // Kustomization in FluxNamespace (ApplyYAML; the files of
 // examples/gitops/flux are the ones users copy), and waits for what it
 // pushed (WaitDeploymentAvailable, WaitFor). RequestReconcile asks Flux to
 // fetch at once, as `flux reconcile` does, instead of at the interval.
 //
-// Tests that only need an API server should keep using internal/kubetest,
+// Tests that only need an API server should keep using internal/testbed/kubetest,
 // which starts in about a second. The binaries come from <repo
 // root>/.tools/bin, where hack/install-tools.sh (make tools) builds them.
 // When one a test needs is missing, Require fails the test, except under go

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 )
 
 var bgrender struct {

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 )
 
 // Version is the Gitea release that hack/install-tools.sh builds.

@@ -1,5 +1,5 @@
 // Package apptest puts rendered bgrender apps into a real API server for
-// tests (internal/kubetest) and plays the parts of the controllers that
+// tests (internal/testbed/kubetest) and plays the parts of the controllers that
 // server does not run: it writes Deployment status as the deployment
 // controller would, and Pods and EndpointSlices as the kubelet and the
 // EndpointSlice controller would.
@@ -23,7 +23,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/bgrender/bgrender/cluster"
-	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 	"github.com/bgrender/bgrender/render"
 	"github.com/bgrender/bgrender/spec"
 )

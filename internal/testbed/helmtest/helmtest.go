@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bgrender/bgrender/internal/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 )
 
 // Environment variables that override where the Helm binaries are found.

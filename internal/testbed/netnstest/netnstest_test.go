@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bgrender/bgrender/internal/netnstest"
+	"github.com/bgrender/bgrender/internal/testbed/netnstest"
 )
 
 // TestServeFromNamespace: the host reaches the handler at a 10.211.x.x

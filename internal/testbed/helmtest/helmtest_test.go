@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bgrender/bgrender/internal/helmtest"
+	"github.com/bgrender/bgrender/internal/testbed/helmtest"
 )
 
 // writeFile writes content to dir/name, creating directories.
