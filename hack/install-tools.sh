@@ -28,11 +28,13 @@
 #                   into .tools/bin/gitea (cgo, for SQLite)
 #   prometheus      from the Debian package prometheus
 #   iproute2        the ip command (network namespaces in the tests)
+#   kube-score      a manifest linter (go install), into .tools/bin/kube-score
 #
 # Usage: hack/install-tools.sh [component...]
 #   Without arguments every component is installed. Components: etcd,
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
-#   flux-source, flux-kustomize, helm3, helm4, gitea, prometheus, iproute2.
+#   flux-source, flux-kustomize, helm3, helm4, gitea, prometheus, iproute2,
+#   kube-score.
 #
 # Environment:
 #   TOOLS_BIN   where built binaries go (default: <repo>/.tools/bin)
@@ -250,6 +252,20 @@ install_kwok() {
 		-trimpath -ldflags "-s -w"
 }
 
+# install_kube_score: kube-score, a widely used manifest linter, into
+# .tools/bin/kube-score; e2e/TestKubeScore judges the rendered examples
+# with it.
+install_kube_score() {
+	local version="v1.20.0"
+	local out="$TOOLS_BIN/kube-score"
+	if stamp_ok "$out" "$version"; then
+		log "kube-score: $out $version (present)"
+		return
+	fi
+	CGO_ENABLED=0 go_install_tool "github.com/zegl/kube-score/cmd/kube-score@$version" "$out" "$version" \
+		-trimpath -ldflags "-s -w"
+}
+
 # install_flux NAME MODULE VERSION: a Flux controller into .tools/bin/NAME
 # from the tools module hack/tools/flux-<short name>. Its CRDs
 # (config/crd/bases of MODULE) are read by internal/testbed/loop from the Go
@@ -306,7 +322,7 @@ install_prometheus() {
 # hack/tools and go_build_tool, or go_install_tool; see TESTBED.md for the
 # recipes), and their names go into ALL_COMPONENTS below.
 
-ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2)
+ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2 kube-score)
 
 main() {
 	local components=("$@")
@@ -326,6 +342,7 @@ main() {
 		gitea) install_gitea ;;
 		prometheus) install_prometheus ;;
 		iproute2) install_iproute2 ;;
+		kube-score) install_kube_score ;;
 		*) die "unknown component $c (known: ${ALL_COMPONENTS[*]})" ;;
 		esac
 	done
