@@ -18,7 +18,8 @@ example:
 
 # Install Prometheus and iproute2 (Debian packages) and build etcd,
 # kube-apiserver, kube-controller-manager, kube-scheduler, kwok, Flux's
-# source-controller and kustomize-controller, Helm 3, Helm 4 and Gitea into
+# source-controller and kustomize-controller, Helm 3, Helm 4, Gitea and
+# kube-score into
 # .tools/ (idempotent, quick when present).
 tools:
 	hack/install-tools.sh
