@@ -60,6 +60,17 @@ type Result struct {
 	Attempts    int    `json:"attempts,omitempty"`
 	DryRun      bool   `json:"dryRun,omitempty"`
 	Diff        string `json:"diff,omitempty"`
+	// Live is what --wait-live saw when the cluster served the change.
+	Live *Live `json:"live,omitempty"`
+}
+
+// Live is the moment the cluster served an action's change.
+type Live struct {
+	Namespace      string  `json:"namespace"`
+	Service        string  `json:"service"`
+	Color          string  `json:"color"`
+	ReadyEndpoints int     `json:"readyEndpoints"`
+	Seconds        float64 `json:"seconds"` // from the command's start
 }
 
 // plan is one action's edit of a layout: it returns the change, with Done

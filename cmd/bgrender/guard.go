@@ -148,14 +148,13 @@ func runGuard(ctx context.Context, s streams, g *gitFlags, t *promote.Target, o 
 	// rollback would send traffic to the breached color.
 	rb := &promote.Rollback{Target: *t, Reason: "guard: " + breach.Reason, From: spec.Color(live)}
 	start := time.Now() // --wait-live reports the time from the rollback
-	res, err := act(ctx, s, g, rb.Run)
-	if err != nil {
+	res, err := o.after.actThen(ctx, s, g, "guard", rb.Run, o.cluster, o.folder, start, "")
+	switch {
+	case res == nil:
 		return fmt.Errorf("%s %s: %s; the rollback failed: %w", app.Name, live, breach.Reason, err)
-	}
-	if res.NoOp {
+	case res.NoOp:
 		return exitcode.GateRefused(fmt.Errorf("%s %s: %s; not rolled back: %s", app.Name, live, breach.Reason, res.Message))
-	}
-	if err := o.after.after(ctx, s, "guard", o.cluster, o.folder, res, start, ""); err != nil {
+	case err != nil:
 		return fmt.Errorf("%s %s: %s; rolled back (%s), but: %w", app.Name, live, breach.Reason, landed(res), err)
 	}
 	return exitcode.GateRefused(fmt.Errorf("%s %s: %s; rolled back (%s)", app.Name, live, breach.Reason, landed(res)))

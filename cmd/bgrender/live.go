@@ -91,7 +91,31 @@ func (l *liveFlags) after(ctx context.Context, s streams, cmd string, opts *clus
 	if err != nil {
 		return fmt.Errorf("%s: %w; the change stays (%s)", st.App, err, landed(res))
 	}
+	res.Live = &promote.Live{Namespace: ns, Service: svc, Color: res.To, ReadyEndpoints: got.Ready[res.To], Seconds: time.Since(start).Seconds()}
 	fmt.Fprintf(s.err, "bgrender %s: live: Service %s/%s serves %s, %d ready endpoints, %.2fs after the start\n",
-		cmd, ns, svc, res.To, got.Ready[res.To], time.Since(start).Seconds())
+		cmd, ns, svc, res.To, res.Live.ReadyEndpoints, res.Live.Seconds)
 	return nil
+}
+
+// actThen runs an action and then what l asks for, and reports: in text,
+// the action's line at once; with -o json, one document at the end, which
+// carries what --wait-live saw.
+func (l *liveFlags) actThen(ctx context.Context, s streams, g *gitFlags, cmd string, run func(ctx context.Context) (*promote.Result, error),
+	opts *cluster.Options, st *promote.State, start time.Time, image string) (*promote.Result, error) {
+	if g.output != "json" || !l.any() {
+		res, err := act(ctx, s, g, run)
+		if err != nil {
+			return nil, err
+		}
+		return res, l.after(ctx, s, cmd, opts, st, res, start, image)
+	}
+	res, err := run(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", g.path, err)
+	}
+	waitErr := l.after(ctx, s, cmd, opts, st, res, start, image)
+	if err := g.report(s, res); err != nil {
+		return res, err
+	}
+	return res, waitErr
 }

@@ -276,11 +276,8 @@ func promoteCommand() *command {
 					}
 					a.To = spec.Color(passed)
 				}
-				res, err := act(ctx, s, &g, a.Run)
-				if err != nil {
-					return err
-				}
-				return after.after(ctx, s, "promote", gates.opts, st, res, start, "")
+				_, err = after.actThen(ctx, s, &g, "promote", a.Run, gates.opts, st, start, "")
+				return err
 			}
 		},
 	}
@@ -349,11 +346,8 @@ func deployCommand() *command {
 				if after.wait && st.Preview == "" {
 					return usageError("--wait-live: the app folder %s has no preview Service to watch (--wait waits for the rollout instead); nothing committed", g.path)
 				}
-				res, err := act(ctx, s, &g, a.Run)
+				res, err := after.actThen(ctx, s, &g, "deploy", a.Run, gates.opts, st, start, *image)
 				if err != nil {
-					return err
-				}
-				if err := after.after(ctx, s, "deploy", gates.opts, st, res, start, *image); err != nil {
 					return err
 				}
 				if !*wait {
@@ -441,11 +435,8 @@ func rollbackCommand() *command {
 				if err != nil {
 					return fmt.Errorf("%w; nothing committed", err)
 				}
-				res, err := act(ctx, s, &g, a.Run)
-				if err != nil {
-					return err
-				}
-				return after.after(ctx, s, "rollback", opts, st, res, start, "")
+				_, err = after.actThen(ctx, s, &g, "rollback", a.Run, opts, st, start, "")
+				return err
 			}
 		},
 	}

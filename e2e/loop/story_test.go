@@ -459,9 +459,21 @@ func TestArticlePlainLayout(t *testing.T) {
 	if colors, err := s.endpointColors(ctx, svc); err != nil || !slices.Equal(colors, []string{"green", "green", "green"}) {
 		t.Errorf("when promote --wait-live returned, the Service served %v (%v)", colors, err)
 	}
-	_, errOut = s.must(ctx, 0, append(append([]string{"rollback"}, repo...), reconcile...)...)
+	out, errOut := s.must(ctx, 0, append(append([]string{"rollback", "-o", "json"}, repo...), reconcile...)...)
 	if !strings.Contains(errOut, "live: Service "+s.ns+"/"+svc+" serves blue, 3 ready endpoints") {
 		t.Errorf("rollback --wait-live:\n%s", errOut)
+	}
+	var res struct {
+		Commit string `json:"commit"`
+		Live   *struct {
+			Service        string  `json:"service"`
+			Color          string  `json:"color"`
+			ReadyEndpoints int     `json:"readyEndpoints"`
+			Seconds        float64 `json:"seconds"`
+		} `json:"live"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Commit == "" || res.Live == nil || res.Live.Color != "blue" || res.Live.Service != svc || res.Live.ReadyEndpoints != 3 || res.Live.Seconds <= 0 {
+		t.Errorf("rollback -o json --wait-live: one document with the commit and what went live, got %v:\n%s", err, out)
 	}
 	if got := s.pods(ctx, "blue"); !mapsEqual(got, blue) {
 		t.Errorf("blue's pods were restarted: %v, then %v", blue, got)
