@@ -35,26 +35,8 @@ func ServiceAccountConfig(ctx context.Context, srv *kubetest.Server, namespace, 
 		return nil, fmt.Errorf("create service account: %w", err)
 	}
 	if rolePath != "" {
-		data, err := os.ReadFile(rolePath)
-		if err != nil {
+		if err := BindRole(ctx, srv, namespace, namespace, account, rolePath); err != nil {
 			return nil, err
-		}
-		role := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(data, &role.Object); err != nil {
-			return nil, fmt.Errorf("%s: %w", rolePath, err)
-		}
-		role.SetNamespace(namespace)
-		if _, err := dyn.Resource(roles).Namespace(namespace).Create(ctx, role, metav1.CreateOptions{}); err != nil {
-			return nil, fmt.Errorf("create role from %s: %w", rolePath, err)
-		}
-		binding := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-			"metadata": map[string]any{"name": account, "namespace": namespace},
-			"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role.GetName()},
-			"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": account, "namespace": namespace}},
-		}}
-		if _, err := dyn.Resource(roleBindings).Namespace(namespace).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-			return nil, fmt.Errorf("create role binding: %w", err)
 		}
 	}
 	req := &unstructured.Unstructured{Object: map[string]any{
@@ -77,4 +59,32 @@ func ServiceAccountConfig(ctx context.Context, srv *kubetest.Server, namespace, 
 func withName(u *unstructured.Unstructured, name string) *unstructured.Unstructured {
 	u.SetName(name)
 	return u
+}
+
+// BindRole creates the Role in the file rolePath in namespace and binds it
+// to the ServiceAccount account of saNamespace.
+func BindRole(ctx context.Context, srv *kubetest.Server, namespace, saNamespace, account, rolePath string) error {
+	dyn := srv.Dynamic()
+	data, err := os.ReadFile(rolePath)
+	if err != nil {
+		return err
+	}
+	role := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(data, &role.Object); err != nil {
+		return fmt.Errorf("%s: %w", rolePath, err)
+	}
+	role.SetNamespace(namespace)
+	if _, err := dyn.Resource(roles).Namespace(namespace).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create role from %s: %w", rolePath, err)
+	}
+	binding := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+		"metadata": map[string]any{"name": saNamespace + "-" + account, "namespace": namespace},
+		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role.GetName()},
+		"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": account, "namespace": saNamespace}},
+	}}
+	if _, err := dyn.Resource(roleBindings).Namespace(namespace).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create role binding: %w", err)
+	}
+	return nil
 }
