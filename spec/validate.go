@@ -12,6 +12,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/api/validate/content"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -400,11 +402,12 @@ func (v *validator) networkPolicy() {
 			}
 		}
 	}
-	for i, peer := range np.APIServer {
-		v.peer(indexPath("spec.networkPolicy.apiServer", i), peer)
-	}
-	for i, peer := range np.AllowFrom {
-		v.peer(indexPath("spec.networkPolicy.allowFrom", i), peer)
+	for field, peers := range map[string][]networkingv1.NetworkPolicyPeer{"apiServer": np.APIServer, "allowFrom": np.AllowFrom} {
+		for i, peer := range peers {
+			path := indexPath("spec.networkPolicy."+field, i)
+			v.peer(path, peer)
+			v.peerSeparatesColors(path, peer)
+		}
 	}
 	for i, rule := range np.Egress {
 		path := indexPath("spec.networkPolicy.egress", i)
@@ -416,6 +419,51 @@ func (v *validator) networkPolicy() {
 				v.add(indexPath(path+".ports", j)+".port", "%d is not a port number (1-65535)", port.Port.IntVal)
 			}
 		}
+	}
+}
+
+// peerSeparatesColors refuses a peer that selects the app's own pods: it
+// is admitted by both colors' policies, so it would let one color reach
+// the other (a podSelector without namespaceSelector selects pods of the
+// app's namespace; {} selects all of them).
+func (v *validator) peerSeparatesColors(path string, peer networkingv1.NetworkPolicyPeer) {
+	if peer.IPBlock != nil || (peer.PodSelector == nil && peer.NamespaceSelector == nil) {
+		return
+	}
+	s := &v.app.Spec
+	ns := v.app.Metadata.Namespace
+	if sel := peer.NamespaceSelector; sel != nil {
+		selector, err := metav1.LabelSelectorAsSelector(sel)
+		if err != nil {
+			return // reported by the API server
+		}
+		switch {
+		case selector.Empty():
+		case ns == "" || !selector.Matches(labels.Set{NamespaceNameLabel: ns}):
+			return // another namespace, or one this spec cannot tell
+		}
+	}
+	var selects []string
+	for _, c := range Colors {
+		pod := labels.Set{DefaultNameLabel: v.app.Metadata.Name}
+		for k, val := range v.app.Metadata.Labels {
+			pod[k] = val
+		}
+		for k, val := range s.SelectorLabels {
+			pod[k] = val
+		}
+		pod[s.ColorLabel] = string(c)
+		match := peer.PodSelector == nil
+		if !match {
+			selector, err := metav1.LabelSelectorAsSelector(peer.PodSelector)
+			match = err == nil && selector.Matches(pod)
+		}
+		if match {
+			selects = append(selects, string(c))
+		}
+	}
+	if len(selects) > 0 {
+		v.add(path, "selects this app's own %s pods, which every color's policy would then admit: the colors would reach each other; narrow the selector to the client's pods (e.g. their app.kubernetes.io/name)", strings.Join(selects, " and "))
 	}
 }
 

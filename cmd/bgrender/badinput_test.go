@@ -101,6 +101,8 @@ func TestBadInput(t *testing.T) {
 		{"toleration operator", edit("  replicas: 2\n", "  replicas: 2\n  tolerations:\n    - {key: dedicated, operator: Is, effect: NoSchedule}\n"), []string{`app.yaml:14: spec.tolerations[0].operator: "Is": want Equal or Exists`}},
 		{"color toleration value with Exists", edit("    image: example/web:1.0.0\n  green:", "    image: example/web:1.0.0\n    tolerations: [{key: a, operator: Exists, value: b}]\n  green:"), []string{`app.yaml:10: spec.blue.tolerations[0].value: must be empty when operator is Exists`}},
 		{"topology spread skew", edit("  replicas: 2\n", "  replicas: 2\n  topologySpreadConstraints:\n    - {maxSkew: 0, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway}\n"), []string{`app.yaml:14: spec.topologySpreadConstraints[0].maxSkew: must be at least 1`}},
+		{"allowFrom selects every pod of the namespace", edit("  replicas: 2\n", "  replicas: 2\n  networkPolicy:\n    allowFrom: [{podSelector: {}}]\n"), []string{`app.yaml:14: spec.networkPolicy.allowFrom[0]: selects this app's own blue and green pods`}},
+		{"allowFrom selects the app's green pods", edit("  replicas: 2\n", "  replicas: 2\n  networkPolicy:\n    allowFrom:\n      - {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: prod}}, podSelector: {matchLabels: {bgrender.io/color: green}}}\n"), []string{`app.yaml:15: spec.networkPolicy.allowFrom[0]: selects this app's own green pods`}},
 		{"node selector key", edit("  replicas: 2\n", "  replicas: 2\n  nodeSelector: {\"bad key!\": x}\n"), []string{`app.yaml:13: spec.nodeSelector["bad key!"]`}},
 	}
 	for _, tt := range tests {
