@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -40,6 +41,7 @@ func (t *transformer) extras() ([]byte, error) {
 						}
 					}
 				}
+				t.admitChart(np, d, c)
 				objs = append(objs, np)
 			}
 		}
@@ -138,6 +140,37 @@ func (t *transformer) policyApp(d *deployment, exposed bool) *spec.BlueGreenApp 
 		app.Spec.Service.Type = corev1.ServiceTypeLoadBalancer
 	}
 	return app
+}
+
+// admitChart lets the rest of the chart reach color c of d, on d's ports:
+// the same color of the chart's other transformed Deployments in d's
+// namespace (a frontend and its backend are released together, so blue
+// calls blue), and the workloads that stay as they are (StatefulSets,
+// skipped Deployments, ...). Neither selects the other color of d.
+func (t *transformer) admitChart(np *networkingv1.NetworkPolicy, d *deployment, c spec.Color) {
+	var peers []networkingv1.NetworkPolicyPeer
+	for _, o := range t.deploys {
+		if o == d || o.namespace != d.namespace {
+			continue
+		}
+		peers = append(peers, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{
+			MatchLabels:      t.withColor(o.matchLabels, c),
+			MatchExpressions: o.matchExpressions,
+		}})
+	}
+	for _, w := range t.others {
+		if w.namespace == d.namespace {
+			peers = append(peers, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string(w.podLabels)}})
+		}
+	}
+	if len(peers) == 0 {
+		return
+	}
+	if t.opts.NetworkPolicy.Mode == spec.NetworkPolicyStrict {
+		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peers, Ports: render.PolicyPorts(d.ports)})
+		return
+	}
+	np.Spec.Ingress[0].From = append(np.Spec.Ingress[0].From, peers...)
 }
 
 // exposed returns the Deployments whose pods a LoadBalancer or NodePort

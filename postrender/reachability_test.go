@@ -21,8 +21,8 @@ func TestReachability(t *testing.T) {
 		opts postrender.NetworkPolicyOptions
 		want netpol.Expect
 	}{
-		{"standard", postrender.NetworkPolicyOptions{PodCIDRs: []string{"10.244.0.0/16"}}, netpol.Expect{Egress: true}},
-		{"strict", postrender.NetworkPolicyOptions{Mode: spec.NetworkPolicyStrict}, netpol.Expect{Strict: true}},
+		{"standard", postrender.NetworkPolicyOptions{PodCIDRs: []string{"10.244.0.0/16"}}, netpol.Expect{Egress: true, Chart: true}},
+		{"strict", postrender.NetworkPolicyOptions{Mode: spec.NetworkPolicyStrict}, netpol.Expect{Strict: true, Chart: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := run(t, ingress, postrender.Options{NetworkPolicy: &tc.opts})
@@ -53,7 +53,7 @@ func TestReachability(t *testing.T) {
 			if len(s.Policies) == 0 {
 				t.Fatal("no NetworkPolicies in the golden output")
 			}
-			netpol.Check(t, netpol.New(s.Policies), netpol.Probes(s, spec.DefaultColorLabel, netpol.Expect{Egress: true}))
+			netpol.Check(t, netpol.New(s.Policies), netpol.Probes(s, spec.DefaultColorLabel, netpol.Expect{Egress: true, Chart: true}))
 		})
 	}
 }

@@ -51,7 +51,7 @@ func NetworkPolicy(app *spec.BlueGreenApp, c spec.Color) *networkingv1.NetworkPo
 	sameColor := networkingv1.NetworkPolicyPeer{
 		PodSelector: &metav1.LabelSelector{MatchLabels: SelectorLabels(app, c)},
 	}
-	ports := policyPorts(app.Spec.Ports)
+	ports := PolicyPorts(app.Spec.Ports)
 	var ingress []networkingv1.NetworkPolicyIngressRule
 	if np.Mode == spec.NetworkPolicyStrict {
 		ingress = append(ingress, networkingv1.NetworkPolicyIngressRule{From: []networkingv1.NetworkPolicyPeer{sameColor}})
@@ -116,9 +116,9 @@ func exposed(t corev1.ServiceType) bool {
 	return t == corev1.ServiceTypeLoadBalancer || t == corev1.ServiceTypeNodePort
 }
 
-// policyPorts are the app's container ports, as a policy matches them
+// PolicyPorts are the app's container ports, as a policy matches them
 // (after the Service has translated its port to the target port).
-func policyPorts(ports []spec.Port) []networkingv1.NetworkPolicyPort {
+func PolicyPorts(ports []spec.Port) []networkingv1.NetworkPolicyPort {
 	out := make([]networkingv1.NetworkPolicyPort, 0, len(ports))
 	for _, p := range ports {
 		out = append(out, networkingv1.NetworkPolicyPort{

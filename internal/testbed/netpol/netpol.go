@@ -174,6 +174,9 @@ type Expect struct {
 	Egress bool
 	// Also lists pods that an allowFrom admits.
 	Also []Endpoint
+	// Chart: the stream is a post-rendered chart, whose Deployments reach
+	// each other color by color (blue calls blue).
+	Chart bool
 }
 
 // Probes builds the table for every color of every Deployment of the
@@ -234,6 +237,14 @@ func Probes(s *Stream, colorLabel string, want Expect) []Probe {
 			at(self, true)
 			if sibling != nil {
 				at(*sibling, false)
+			}
+			// The stream's other apps, of either color.
+			for _, o := range s.Deployments {
+				oc := o.Spec.Template.Labels[colorLabel]
+				if o.Name == d.Name || oc == "" || namespaceOf(o.Namespace) != namespaceOf(d.Namespace) || sameExcept(o.Spec.Template.Labels, d.Spec.Template.Labels, colorLabel) {
+					continue
+				}
+				at(pods[o.Name], want.Chart && oc == color)
 			}
 			for _, a := range want.Also {
 				a.Namespace = namespaceOf(d.Namespace)
