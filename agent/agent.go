@@ -13,6 +13,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -73,19 +74,27 @@ func ParseRef(s string) (Ref, error) {
 }
 
 // Reconcile annotates each ref (a Kustomization's source first) and
-// returns what it annotated. now is the value of Flux's annotation.
-func Reconcile(ctx context.Context, client dynamic.Interface, refs []Ref, now time.Time) ([]Ref, error) {
+// returns what it annotated. now is the value of Flux's annotation; warn
+// hears of a source it cannot ask (an ExternalArtifact).
+func Reconcile(ctx context.Context, client dynamic.Interface, refs []Ref, now time.Time, warn func(string)) ([]Ref, error) {
 	var done []Ref
 	for _, r := range refs {
 		if r.Kind == "kustomization" {
 			src, err := source(ctx, client, r)
-			if err != nil {
+			var other *otherSourceError
+			switch {
+			case errors.As(err, &other):
+				// An ExternalArtifact, say: its producer decides when it
+				// changes; the Kustomization is still asked.
+				warn(err.Error())
+			case err != nil:
 				return done, err
+			default:
+				if err := annotate(ctx, client, src, now); err != nil {
+					return done, err
+				}
+				done = append(done, src)
 			}
-			if err := annotate(ctx, client, src, now); err != nil {
-				return done, err
-			}
-			done = append(done, src)
 		}
 		if err := annotate(ctx, client, r, now); err != nil {
 			return done, err
@@ -94,6 +103,12 @@ func Reconcile(ctx context.Context, client dynamic.Interface, refs []Ref, now ti
 	}
 	return done, nil
 }
+
+// otherSourceError is a Kustomization source that bgrender cannot ask to
+// fetch.
+type otherSourceError struct{ msg string }
+
+func (e *otherSourceError) Error() string { return e.msg }
 
 // source returns the source of a Flux Kustomization.
 func source(ctx context.Context, client dynamic.Interface, r Ref) (Ref, error) {
@@ -109,7 +124,7 @@ func source(ctx context.Context, client dynamic.Interface, r Ref) (Ref, error) {
 	}
 	k, ok := sourceKinds[kind]
 	if !ok || name == "" {
-		return Ref{}, fmt.Errorf("reconcile %s: spec.sourceRef %s/%s is not a GitRepository, OCIRepository or Bucket", r, kind, name)
+		return Ref{}, &otherSourceError{fmt.Sprintf("reconcile %s: its source %s/%s is not a GitRepository, OCIRepository or Bucket: not asked to fetch", r, kind, name)}
 	}
 	return Ref{Kind: k, Namespace: ns, Name: name}, nil
 }

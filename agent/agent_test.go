@@ -94,7 +94,7 @@ spec: {sourceRef: {kind: GitRepository, name: gitops, namespace: `+sources+`}, p
 		t.Fatal(err)
 	}
 	now := time.Now()
-	done, err := agent.Reconcile(ctx, client, []agent.Ref{ref}, now)
+	done, err := agent.Reconcile(ctx, client, []agent.Ref{ref}, now, func(m string) { t.Errorf("warning: %s", m) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ spec: {sourceRef: {kind: GitRepository, name: gitops, namespace: `+sources+`}, p
 		t.Fatal(err)
 	}
 	gr, _ := agent.ParseRef("gitrepository/" + sources + "/gitops")
-	if _, err := agent.Reconcile(ctx, nobody, []agent.Ref{gr}, now); err == nil || !strings.Contains(err.Error(), "forbidden") || !strings.Contains(err.Error(), "needs get and patch") {
+	if _, err := agent.Reconcile(ctx, nobody, []agent.Ref{gr}, now, func(string) {}); err == nil || !strings.Contains(err.Error(), "forbidden") || !strings.Contains(err.Error(), "needs get and patch") {
 		t.Errorf("without the Role: %v", err)
 	}
 }
@@ -168,7 +168,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := agent.Reconcile(ctx, bed.Dynamic(), []agent.Ref{ref}, time.Now()); err != nil {
+	if _, err := agent.Reconcile(ctx, bed.Dynamic(), []agent.Ref{ref}, time.Now(), func(string) {}); err != nil {
 		t.Fatal(err)
 	}
 	after, err := bed.Dynamic().Resource(applications).Namespace(ns).Get(ctx, "my-application", metav1.GetOptions{})

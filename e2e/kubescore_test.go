@@ -73,8 +73,8 @@ func TestKubeScore(t *testing.T) {
 					Check struct {
 						ID string `json:"id"`
 					} `json:"check"`
-					Grade    int  `json:"grade"`
-					Skipped  bool `json:"skipped"`
+					Grade    int       `json:"grade"`
+					Skipped  bool      `json:"skipped"`
 					Comments []comment `json:"comments"`
 				} `json:"checks"`
 			}

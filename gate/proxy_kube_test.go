@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/bgrender/bgrender/gate"
-	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 	"github.com/bgrender/bgrender/internal/testbed/netnstest"
 	"github.com/bgrender/bgrender/spec"

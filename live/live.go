@@ -137,14 +137,23 @@ func Wait(ctx context.Context, t *Target) (State, error) {
 		poll = 100 * time.Millisecond
 	}
 	start := time.Now()
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last State
+	// ended says why the wait stopped: the caller's context (an interrupt)
+	// or the timeout.
+	ended := func() error {
+		if err := parent.Err(); err != nil {
+			return fmt.Errorf("waiting for Service %s/%s to serve %s: %w after %s: %s", t.Namespace, t.Service, t.Color, err, time.Since(start).Round(time.Millisecond), last)
+		}
+		return &TimeoutError{Target: t, After: time.Since(start), Last: last}
+	}
 	for {
 		st, err := Read(ctx, t)
 		if err != nil {
 			if ctx.Err() != nil {
-				return last, &TimeoutError{Target: t, After: time.Since(start), Last: last}
+				return last, ended()
 			}
 			return st, err
 		}
@@ -154,7 +163,7 @@ func Wait(ctx context.Context, t *Target) (State, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return last, &TimeoutError{Target: t, After: time.Since(start), Last: last}
+			return last, ended()
 		case <-time.After(poll):
 		}
 		poll = min(2*poll, time.Second)
@@ -186,14 +195,18 @@ func Read(ctx context.Context, t *Target) (State, error) {
 		}
 	}
 	colorOf := map[string]string{}
-	if len(sel) > 0 {
-		pods, err := t.Client.Resource(Pods).Namespace(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	query := sel.String()
+	if len(sel) == 0 { // a selector of the color alone: every pod that has one
+		query = t.ColorLabel
+	}
+	{
+		pods, err := t.Client.Resource(Pods).Namespace(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: query})
 		if err != nil {
 			return st, fmt.Errorf("list pods in %s: %w", t.Namespace, err)
 		}
 		for _, p := range pods.Items {
 			color := p.GetLabels()[t.ColorLabel]
-			if t.Image != "" && color != "" && !runs(&p, t.Image) {
+			if t.Image != "" && color == t.Color && !runs(&p, t.Image) {
 				color += " (old image)"
 			}
 			colorOf[p.GetName()] = color
@@ -219,7 +232,7 @@ func Read(ctx context.Context, t *Target) (State, error) {
 			if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" {
 				color = colorOf[ep.TargetRef.Name]
 			}
-			if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready { // nil means ready (discovery/v1)
 				st.Ready[color]++
 			} else {
 				st.NotReady[color]++

@@ -9,6 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/bgrender/bgrender/internal/testbed/apptest"
@@ -124,5 +125,36 @@ func TestWait(t *testing.T) {
 	target.Service, target.Timeout = "nope", 200*time.Millisecond
 	if _, err := live.Wait(ctx, target); !live.IsTimeout(err) || !strings.Contains(err.Error(), "the Service is missing") {
 		t.Errorf("missing Service: %v", err)
+	}
+}
+
+// TestWaitEdges: a Service that selects only the color finds its pods'
+// colors; an endpoint without a ready condition is ready (discovery/v1
+// says nil means true); an interrupt is not reported as a timeout.
+func TestWaitEdges(t *testing.T) {
+	srv := kubetest.Require(t)
+	ctx := context.Background()
+	ns := srv.NewNamespace(t, ctx, "live-edges", nil)
+	dyn := srv.Dynamic()
+	create := func(gvr schema.GroupVersionResource, body string) {
+		t.Helper()
+		if _, err := dyn.Resource(gvr).Namespace(ns).Create(ctx, obj(body), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create(live.Pods.GroupVersion().WithResource("serviceaccounts"), `{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"default"}}`)
+	create(live.Services, `{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"version":"green"},"ports":[{"port":80}]}}`)
+	create(live.Pods, `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-green-1","labels":{"version":"green"}},"spec":{"containers":[{"name":"c","image":"x"}]}}`)
+	create(live.EndpointSlices, fmt.Sprintf(`{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"web-1","labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4","endpoints":[{"addresses":["10.0.0.1"],"conditions":{},"targetRef":{"kind":"Pod","name":"web-green-1","namespace":%q}}]}`, ns))
+	target := &live.Target{Client: dyn, Namespace: ns, Service: "web", ColorLabel: "version", Color: "green", Timeout: 5 * time.Second, Poll: 20 * time.Millisecond}
+	if st, err := live.Wait(ctx, target); err != nil || st.Ready["green"] != 1 {
+		t.Errorf("color-only selector, endpoint without a ready condition: %v (%s)", err, st)
+	}
+	target.Color = "blue"
+	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond) // as an interrupt would
+	defer cancel()
+	_, err := live.Wait(cctx, target)
+	if err == nil || live.IsTimeout(err) || !strings.Contains(err.Error(), "context deadline exceeded") {
+		t.Errorf("the caller's context ending is not the wait's timeout: %v", err)
 	}
 }

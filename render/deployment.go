@@ -59,11 +59,11 @@ func podSpec(app *spec.BlueGreenApp, c spec.Color) corev1.PodSpec {
 	sc := s.SecurityContext
 	sched := s.SchedulingOf(c)
 	return corev1.PodSpec{
-		NodeSelector:              sched.NodeSelector,
-		Tolerations:               sched.Tolerations,
-		Affinity:                  sched.Affinity,
-		PriorityClassName:         sched.PriorityClassName,
-		TopologySpreadConstraints: topologySpread(app, c),
+		NodeSelector:                  sched.NodeSelector,
+		Tolerations:                   sched.Tolerations,
+		Affinity:                      sched.Affinity,
+		PriorityClassName:             sched.PriorityClassName,
+		TopologySpreadConstraints:     topologySpread(app, c),
 		ServiceAccountName:            app.Metadata.Name,
 		AutomountServiceAccountToken:  ptr.To(false),
 		TerminationGracePeriodSeconds: s.Drain.TerminationGracePeriodSeconds,

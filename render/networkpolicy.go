@@ -67,8 +67,8 @@ func NetworkPolicy(app *spec.BlueGreenApp, c spec.Color) *networkingv1.NetworkPo
 			from = append(from, ExternalPeers(np.ExternalCIDRs, np.PodCIDRs)...)
 		}
 		from = appendPeer(from, np.Prometheus)
-		from = appendNew(from, np.APIServer...)
-		from = appendNew(from, np.AllowFrom...)
+		from = appendNew(from, exceptPods(np.APIServer, np.PodCIDRs)...)
+		from = appendNew(from, exceptPods(np.AllowFrom, np.PodCIDRs)...)
 		ingress = append(ingress, networkingv1.NetworkPolicyIngressRule{From: from, Ports: ports})
 	}
 	types := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
@@ -97,6 +97,31 @@ func NetworkPolicy(app *spec.BlueGreenApp, c spec.Color) *networkingv1.NetworkPo
 			Egress:      egress,
 		},
 	}
+}
+
+// exceptPods returns the peers with the pod CIDRs that lie inside an
+// ipBlock excepted from it, as for the outside clients: an ipBlock of a
+// control plane or VPN range must not also admit the other color's pods.
+func exceptPods(peers []networkingv1.NetworkPolicyPeer, pods []string) []networkingv1.NetworkPolicyPeer {
+	if len(pods) == 0 {
+		return peers
+	}
+	out := make([]networkingv1.NetworkPolicyPeer, 0, len(peers))
+	for _, p := range peers {
+		if p.IPBlock != nil {
+			ext := ExternalPeers([]string{p.IPBlock.CIDR}, pods)
+			p = *p.DeepCopy()
+			if len(ext) == 1 {
+				for _, e := range ext[0].IPBlock.Except {
+					if !slices.Contains(p.IPBlock.Except, e) {
+						p.IPBlock.Except = append(p.IPBlock.Except, e)
+					}
+				}
+			}
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // appendNew adds the peers that are not in peers yet (an allowFrom peer

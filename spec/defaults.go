@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"net/netip"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,7 +31,8 @@ const (
 )
 
 // DefaultExternalCIDRs are the outside clients admitted to a LoadBalancer
-// or NodePort Service: everyone.
+// or NodePort Service: everyone (of the families podCIDRs covers, when
+// it is set).
 var DefaultExternalCIDRs = []string{"0.0.0.0/0", "::/0"}
 
 // Default fills every field that the user left empty. It is idempotent.
@@ -150,8 +152,32 @@ func DefaultNetworkPolicy(np *NetworkPolicySpec) {
 		}
 	}
 	if np.ExternalCIDRs == nil {
-		np.ExternalCIDRs = slices.Clone(DefaultExternalCIDRs)
+		np.ExternalCIDRs = defaultExternalCIDRs(np.PodCIDRs)
 	}
+}
+
+// defaultExternalCIDRs admits every address, of the families that the pod
+// CIDRs cover when they are given: with only an IPv4 pod CIDR, an IPv6
+// ::/0 could not be kept from admitting the pods of a dual-stack cluster,
+// so it is left out (closed) rather than admitting the other color.
+func defaultExternalCIDRs(pods []string) []string {
+	if len(pods) == 0 {
+		return slices.Clone(DefaultExternalCIDRs)
+	}
+	var v4, v6 bool
+	for _, pc := range pods {
+		if p, err := netip.ParsePrefix(pc); err == nil {
+			v4, v6 = v4 || p.Addr().Is4(), v6 || !p.Addr().Is4()
+		}
+	}
+	var out []string
+	if v4 {
+		out = append(out, DefaultExternalCIDRs[0])
+	}
+	if v6 {
+		out = append(out, DefaultExternalCIDRs[1])
+	}
+	return out
 }
 
 // SchedulingOf returns the scheduling of color c: the shared settings with

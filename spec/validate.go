@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -13,9 +14,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // LongestSuffix is the longest suffix bgrender appends to the app name.
@@ -394,6 +397,13 @@ func (v *validator) networkPolicy() {
 			v.add(path+".namespace", "%q: %s", peer.Namespace, msg)
 		}
 		v.labels(path+".podLabels", peer.PodLabels)
+		if peer.Enabled != nil && *peer.Enabled && (field == "prometheus" || v.app.Spec.Ingress != nil) {
+			as := networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{NamespaceNameLabel: peer.Namespace}}}
+			if len(peer.PodLabels) > 0 {
+				as.PodSelector = &metav1.LabelSelector{MatchLabels: peer.PodLabels}
+			}
+			v.peerSeparatesColors(path, as)
+		}
 	}
 	for field, cidrs := range map[string][]string{"externalCIDRs": np.ExternalCIDRs, "podCIDRs": np.PodCIDRs} {
 		for i, cidr := range cidrs {
@@ -407,6 +417,9 @@ func (v *validator) networkPolicy() {
 			path := indexPath("spec.networkPolicy."+field, i)
 			v.peer(path, peer)
 			v.peerSeparatesColors(path, peer)
+			if peer.IPBlock != nil {
+				v.insidePods(path+".ipBlock.cidr", peer.IPBlock.CIDR)
+			}
 		}
 	}
 	for i, rule := range np.Egress {
@@ -415,9 +428,44 @@ func (v *validator) networkPolicy() {
 			v.peer(indexPath(path+".to", j), peer)
 		}
 		for j, port := range rule.Ports {
+			pp := indexPath(path+".ports", j)
 			if port.Port != nil && port.Port.Type == intstr.Int && (port.Port.IntVal < 1 || port.Port.IntVal > 65535) {
-				v.add(indexPath(path+".ports", j)+".port", "%d is not a port number (1-65535)", port.Port.IntVal)
+				v.add(pp+".port", "%d is not a port number (1-65535)", port.Port.IntVal)
 			}
+			if port.EndPort != nil {
+				switch {
+				case port.Port == nil || port.Port.Type != intstr.Int:
+					v.add(pp+".endPort", "needs a numeric port")
+				case *port.EndPort < port.Port.IntVal || *port.EndPort > 65535:
+					v.add(pp+".endPort", "%d must be between port (%d) and 65535", *port.EndPort, port.Port.IntVal)
+				}
+			}
+		}
+	}
+}
+
+// selector checks a label selector as the API server would.
+func (v *validator) selector(path string, sel *metav1.LabelSelector) {
+	if sel == nil {
+		return
+	}
+	for _, e := range metav1validation.ValidateLabelSelector(sel, metav1validation.LabelSelectorValidationOptions{}, field.NewPath("x")) {
+		sub := strings.TrimPrefix(e.Field, "x")
+		v.add(path+sub, "%s", e.ErrorBody())
+	}
+}
+
+// insidePods refuses an ipBlock peer that lies within a pod CIDR: it
+// selects pods, and so may select the other color.
+func (v *validator) insidePods(path, cidr string) {
+	outer, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return
+	}
+	for _, pc := range v.app.Spec.NetworkPolicy.PodCIDRs {
+		inner, err := netip.ParsePrefix(pc)
+		if err == nil && inner.Addr().Is4() == outer.Addr().Is4() && inner.Bits() <= outer.Bits() && inner.Contains(outer.Addr()) {
+			v.add(path, "%s lies within podCIDRs %s: it selects pods, the other color's among them; name the client pods with a podSelector", cidr, pc)
 		}
 	}
 }
@@ -473,17 +521,25 @@ func (v *validator) peer(path string, peer networkingv1.NetworkPolicyPeer) {
 	case peer.IPBlock != nil && selectors:
 		v.add(path, "set ipBlock or podSelector/namespaceSelector, not both")
 	case peer.IPBlock != nil:
-		if _, err := netip.ParsePrefix(peer.IPBlock.CIDR); err != nil {
-			v.add(path+".ipBlock.cidr", "%q is not a CIDR such as 10.0.0.0/8", peer.IPBlock.CIDR)
+		cidr, err := netip.ParsePrefix(peer.IPBlock.CIDR)
+		if err != nil || cidr.Masked() != cidr {
+			v.add(path+".ipBlock.cidr", "%q is not a CIDR such as 10.0.0.0/8 (an address with its prefix length, host bits zero)", peer.IPBlock.CIDR)
 		}
 		for j, except := range peer.IPBlock.Except {
-			if _, err := netip.ParsePrefix(except); err != nil {
-				v.add(indexPath(path+".ipBlock.except", j), "%q is not a CIDR such as 10.0.0.0/24", except)
+			e, eerr := netip.ParsePrefix(except)
+			switch {
+			case eerr != nil || e.Masked() != e:
+				v.add(indexPath(path+".ipBlock.except", j), "%q is not a CIDR such as 10.0.0.0/24 (host bits zero)", except)
+			case err == nil && (e.Addr().Is4() != cidr.Addr().Is4() || e.Bits() <= cidr.Bits() || !cidr.Contains(e.Addr())):
+				v.add(indexPath(path+".ipBlock.except", j), "%q must be a strict subset of cidr %s", except, peer.IPBlock.CIDR)
 			}
 		}
+
 	case !selectors:
 		v.add(path, "a peer needs podSelector, namespaceSelector or ipBlock")
 	}
+	v.selector(path+".podSelector", peer.PodSelector)
+	v.selector(path+".namespaceSelector", peer.NamespaceSelector)
 }
 
 // quotaResources are the ResourceQuota keys that bgrender computes, each
@@ -613,6 +669,9 @@ func (v *validator) disruptionBudget() {
 			for _, msg := range validation.IsValidPercent(val.StrVal) {
 				v.add(path, "%q: %s", val.StrVal, msg)
 			}
+			if n, err := strconv.Atoi(strings.TrimSuffix(val.StrVal, "%")); err == nil && n > 100 {
+				v.add(path, "%q must not be greater than 100%%", val.StrVal)
+			}
 		}
 	}
 }
@@ -673,6 +732,10 @@ func (v *validator) topologySpread() {
 		default:
 			v.add(path+".whenUnsatisfiable", "%q: want ScheduleAnyway or DoNotSchedule", tsc.WhenUnsatisfiable)
 		}
+		if tsc.MinDomains != nil && (*tsc.MinDomains < 1 || tsc.WhenUnsatisfiable != corev1.DoNotSchedule) {
+			v.add(path+".minDomains", "must be at least 1, and only with whenUnsatisfiable DoNotSchedule")
+		}
+		v.selector(path+".labelSelector", tsc.LabelSelector)
 	}
 }
 
@@ -690,8 +753,30 @@ func Warnings(app *BlueGreenApp) ErrorList {
 	if exposed && len(np.PodCIDRs) == 0 && len(np.ExternalCIDRs) > 0 {
 		v.add("spec.networkPolicy.podCIDRs", "not set: the policies admit outside clients of the %s Service from %s, which on CNIs that match ipBlocks against pod addresses (Calico) also admits the other color; set it to the cluster's pod CIDR", s.Service.Type, strings.Join(np.ExternalCIDRs, " and "))
 	}
+	if exposed && len(np.PodCIDRs) > 0 {
+		// A family of externalCIDRs that no pod CIDR covers: on a
+		// dual-stack cluster its pod addresses are outside clients too.
+		has := map[bool]bool{}
+		for _, pc := range np.PodCIDRs {
+			if p, err := netip.ParsePrefix(pc); err == nil {
+				has[p.Addr().Is4()] = true
+			}
+		}
+		for _, ec := range np.ExternalCIDRs {
+			if p, err := netip.ParsePrefix(ec); err == nil && !has[p.Addr().Is4()] {
+				v.add("spec.networkPolicy.podCIDRs", "has no %s range, but externalCIDRs admits %s: on a dual-stack cluster add its %s pod CIDR, or drop %s from externalCIDRs", family(p), ec, family(p), ec)
+			}
+		}
+	}
 	if ing := s.Ingress; ing != nil && ing.ClassName != "" && ing.ClassName != "nginx" && !app.Source.Has("spec.networkPolicy.ingressController") {
 		v.add("spec.ingress.className", "%q: the policies admit the Ingress controller from namespace %s (the ingress-nginx default); set networkPolicy.ingressController to where the %s controller runs", ing.ClassName, np.IngressController.Namespace, ing.ClassName)
 	}
 	return v.errs
+}
+
+func family(p netip.Prefix) string {
+	if p.Addr().Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
 }

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 )
 

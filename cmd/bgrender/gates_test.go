@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/bgrender/bgrender/cluster"
-	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 )
 

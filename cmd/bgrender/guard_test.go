@@ -8,8 +8,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 
-	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/testbed/forgetest"
 	"github.com/bgrender/bgrender/internal/testbed/promtest"
 )

@@ -70,7 +70,7 @@ func (l *liveFlags) after(ctx context.Context, s streams, cmd string, opts *clus
 		return err
 	}
 	if len(l.refs) > 0 && !res.NoOp {
-		done, err := agent.Reconcile(ctx, dyn, l.refs, time.Now())
+		done, err := agent.Reconcile(ctx, dyn, l.refs, time.Now(), func(msg string) { fmt.Fprintf(s.err, "bgrender %s: warning: %s\n", cmd, msg) })
 		for _, r := range done {
 			fmt.Fprintf(s.err, "bgrender %s: asked %s to reconcile\n", cmd, r)
 		}
@@ -82,7 +82,7 @@ func (l *liveFlags) after(ctx context.Context, s streams, cmd string, opts *clus
 		return nil
 	}
 	svc := st.Service
-	if l.preview {
+	if l.preview && res.To != string(st.Active) { // deploy to the idle color
 		svc = st.Preview
 	}
 	t := &live.Target{Client: dyn, Namespace: ns, Service: svc, ColorLabel: st.ColorLabel, Color: res.To, Image: image, Timeout: l.timeout}

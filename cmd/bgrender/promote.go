@@ -343,8 +343,15 @@ func deployCommand() *command {
 					return fmt.Errorf("%w; nothing committed", err)
 				}
 				gates.folderApp = st.App
-				if after.wait && st.Preview == "" {
+				target := c
+				if target == "" {
+					target = st.Active.Other()
+				}
+				switch {
+				case after.wait && target != st.Active && st.Preview == "":
 					return usageError("--wait-live: the app folder %s has no preview Service to watch (--wait waits for the rollout instead); nothing committed", g.path)
+				case after.wait && st.Replicas[target] == 0:
+					return usageError("--wait-live: %s runs 0 replicas in the app folder %s, so no Service can serve it (scale it up first: scale-idle --replicas N); nothing committed", target, g.path)
 				}
 				res, err := after.actThen(ctx, s, &g, "deploy", a.Run, gates.opts, st, start, *image)
 				if err != nil {

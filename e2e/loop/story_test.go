@@ -24,8 +24,8 @@ import (
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
 	"github.com/bgrender/bgrender/internal/testbed/helmtest"
 	"github.com/bgrender/bgrender/internal/testbed/kubetest"
-	"github.com/bgrender/bgrender/internal/testbed/promtest"
 	"github.com/bgrender/bgrender/internal/testbed/loop"
+	"github.com/bgrender/bgrender/internal/testbed/promtest"
 )
 
 const (
