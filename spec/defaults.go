@@ -19,6 +19,8 @@ const (
 	DefaultPreStopSleepSeconds    = int64(5)
 	DefaultGracePeriodSeconds     = int64(30)
 	DefaultAffinityTimeoutSeconds = int32(10800)
+	// DefaultTrafficHeader sends testers to the color it names.
+	DefaultTrafficHeader = "x-bgrender-color"
 	// DefaultIngressControllerNamespace is where the ingress-nginx chart
 	// and manifests install the controller.
 	DefaultIngressControllerNamespace = "ingress-nginx"
@@ -110,6 +112,17 @@ func Default(app *BlueGreenApp) {
 		}
 	}
 	DefaultNetworkPolicy(&s.NetworkPolicy)
+	if tr := s.Traffic; tr != nil {
+		if tr.Weight == nil {
+			tr.Weight = ptr.To(int32(0))
+		}
+		if tr.Header == "" {
+			tr.Header = DefaultTrafficHeader
+		}
+		if g := tr.Gateway; g != nil && g.Path == "" {
+			g.Path = "/"
+		}
+	}
 	if s.DisruptionBudget == nil {
 		s.DisruptionBudget = &DisruptionBudgetSpec{}
 	}

@@ -113,9 +113,48 @@ type AppSpec struct {
 	// so that small clusters still schedule; an empty list renders none. A
 	// constraint without labelSelector selects the pods of its color.
 	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	// Traffic, when set, splits requests between the colors by weight
+	// through a Gateway API HTTPRoute, instead of sending all of them to
+	// the active color.
+	Traffic *TrafficSpec `json:"traffic,omitempty"`
 	// Scheduling of both colors' pods; a color's own scheduling replaces
 	// each field it sets.
 	Scheduling `json:",inline"`
+}
+
+// TrafficSpec splits traffic between the colors.
+type TrafficSpec struct {
+	// Weight is the idle color's share of requests, in percent (0–100,
+	// default 0); the active color gets the rest.
+	Weight *int32 `json:"weight,omitempty"`
+	// Header names the request header that sends a request to the color
+	// it names at any weight, for testers (default x-bgrender-color).
+	Header string `json:"header,omitempty"`
+	// Gateway routes through the Kubernetes Gateway API.
+	Gateway *GatewayRouteSpec `json:"gateway,omitempty"`
+}
+
+// GatewayRouteSpec is the HTTPRoute <name>: its parents, hostnames and
+// path, and per-color Services <name>-blue and <name>-green as backends.
+type GatewayRouteSpec struct {
+	// ParentRefs are the Gateways (or listeners) the route attaches to.
+	ParentRefs []ParentRef `json:"parentRefs"`
+	// Hostnames the route matches (default: the Gateway's).
+	Hostnames []string `json:"hostnames,omitempty"`
+	// Path prefix the route matches (default /).
+	Path string `json:"path,omitempty"`
+}
+
+// ParentRef names a Gateway, as an HTTPRoute's parentRefs entry.
+type ParentRef struct {
+	// Name of the Gateway (required).
+	Name string `json:"name"`
+	// Namespace of the Gateway (default: the app's).
+	Namespace string `json:"namespace,omitempty"`
+	// SectionName is the Gateway's listener.
+	SectionName string `json:"sectionName,omitempty"`
+	// Port of the Gateway's listener.
+	Port *int32 `json:"port,omitempty"`
 }
 
 // Scheduling places the pods on nodes.

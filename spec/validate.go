@@ -60,6 +60,7 @@ func Validate(app *BlueGreenApp) ErrorList {
 		v.scheduling("spec."+string(c), app.Spec.ColorSpecOf(c).Scheduling)
 	}
 	v.topologySpread()
+	v.traffic()
 	sort.SliceStable(v.errs, func(i, j int) bool {
 		if v.errs[i].Line != v.errs[j].Line {
 			return v.errs[i].Line < v.errs[j].Line
@@ -779,4 +780,54 @@ func family(p netip.Prefix) string {
 		return "IPv4"
 	}
 	return "IPv6"
+}
+
+func (v *validator) traffic() {
+	tr := v.app.Spec.Traffic
+	if tr == nil {
+		return
+	}
+	if w := *tr.Weight; w < 0 || w > 100 {
+		v.add("spec.traffic.weight", "%d is not a percentage (0-100)", w)
+	}
+	for _, msg := range validation.IsHTTPHeaderName(tr.Header) {
+		v.add("spec.traffic.header", "%q: %s", tr.Header, msg)
+	}
+	g := tr.Gateway
+	if g == nil {
+		v.add("spec.traffic", "name how traffic is routed: gateway (the Gateway API)")
+		return
+	}
+	if len(g.ParentRefs) == 0 {
+		v.add("spec.traffic.gateway.parentRefs", "required: the Gateway the route attaches to")
+	}
+	for i, p := range g.ParentRefs {
+		path := indexPath("spec.traffic.gateway.parentRefs", i)
+		if p.Name == "" {
+			v.add(path+".name", "required")
+		} else {
+			for _, msg := range validation.IsDNS1123Subdomain(p.Name) {
+				v.add(path+".name", "%q: %s", p.Name, msg)
+			}
+		}
+		if p.Namespace != "" {
+			for _, msg := range validation.IsDNS1123Label(p.Namespace) {
+				v.add(path+".namespace", "%q: %s", p.Namespace, msg)
+			}
+		}
+		if p.SectionName != "" {
+			for _, msg := range validation.IsDNS1123Subdomain(p.SectionName) {
+				v.add(path+".sectionName", "%q: %s", p.SectionName, msg)
+			}
+		}
+		if p.Port != nil && (*p.Port < 1 || *p.Port > 65535) {
+			v.add(path+".port", "%d is not a port number (1-65535)", *p.Port)
+		}
+	}
+	for i, h := range g.Hostnames {
+		v.host(indexPath("spec.traffic.gateway.hostnames", i), h, true)
+	}
+	if !strings.HasPrefix(g.Path, "/") {
+		v.add("spec.traffic.gateway.path", "%q must start with /", g.Path)
+	}
 }
