@@ -35,12 +35,25 @@ func (a *Promote) Run(ctx context.Context) (*Result, error) {
 			to = st.Idle()
 		}
 		c := &gitops.Change{From: string(st.Active), To: string(to), Summary: fmt.Sprintf("switch traffic from %s to %s", st.Active, to)}
-		if st.Active == to {
+		shifted := st.Weight != nil && *st.Weight != 0
+		if st.Active == to && !shifted {
 			c.From, c.Done, c.Reason = string(to), true, fmt.Sprintf("%s is already live on %s; nothing to do", st.App, to)
 			return c, nil
 		}
+		if st.Active == to { // the active color gets back the share shifted away
+			c.Summary = fmt.Sprintf("send all traffic to %s (ends the %d%% shift to %s)", to, *st.Weight, to.Other())
+			return c, l.setWeight(0)
+		}
 		if !a.Force {
 			if err := canServe(st, to); err != nil {
+				return nil, err
+			}
+		}
+		if shifted {
+			// In the same commit: the route then names the new color alone,
+			// whichever order the agent applies the objects in.
+			c.Summary += fmt.Sprintf(" (ends the %d%% shift)", *st.Weight)
+			if err := l.setWeight(0); err != nil {
 				return nil, err
 			}
 		}
@@ -132,6 +145,16 @@ func (a *Rollback) Run(ctx context.Context) (*Result, error) {
 		c := &gitops.Change{From: string(st.Active), To: string(to), Summary: fmt.Sprintf("switch traffic back from %s to %s", st.Active, to)}
 		if a.Reason != "" {
 			c.Summary += ": " + a.Reason
+		}
+		if st.Weight != nil && *st.Weight != 0 && (a.From == "" || a.From == st.Active) {
+			// During a shift, a rollback returns the shifted share to the
+			// live color; the Services stay.
+			c.To = string(st.Active)
+			c.Summary = fmt.Sprintf("return the %d%% shifted to %s to %s", *st.Weight, st.Idle(), st.Active)
+			if a.Reason != "" {
+				c.Summary += ": " + a.Reason
+			}
+			return c, l.setWeight(0)
 		}
 		if st.Active == to {
 			c.Done, c.Reason = true, fmt.Sprintf("%s is already live on %s; nothing to roll back", st.App, to)
@@ -305,4 +328,30 @@ func (a *ScaleIdle) Run(ctx context.Context) (*Result, error) {
 		res.Replicas = &a.Replicas
 	}
 	return res, err
+}
+
+// Shift gives the idle color a share of the traffic, in percent: the app's
+// HTTPRoute then sends weight% of requests to the idle color and the rest
+// to the active one.
+type Shift struct {
+	Target
+	Weight int32
+}
+
+// Run commits the new weight.
+func (a *Shift) Run(ctx context.Context) (*Result, error) {
+	if a.Weight < 0 || a.Weight > 100 {
+		return nil, exitcode.Invalidf("--weight %d: want a percentage, 0 to 100", a.Weight)
+	}
+	return a.run(ctx, "shift", 1, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
+		st := l.state()
+		idle := st.Idle()
+		c := &gitops.Change{From: string(st.Active), To: string(idle),
+			Summary: fmt.Sprintf("send %d%% of traffic to %s (%s keeps %d%%)", a.Weight, idle, st.Active, 100-a.Weight)}
+		if st.Weight != nil && *st.Weight == a.Weight {
+			c.Done, c.Reason = true, fmt.Sprintf("%s already sends %d%% of traffic to %s; nothing to do", st.App, a.Weight, idle)
+			return c, nil
+		}
+		return c, l.setWeight(a.Weight)
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/render"
@@ -33,13 +34,20 @@ type State struct {
 	// key that carries the color.
 	Service, Preview string
 	ColorLabel       string
+	// Weight is the idle color's share of traffic (spec.traffic.weight);
+	// nil when the app does not split traffic.
+	Weight *int32
 }
 
 // String is the fingerprint of the state, compared between two attempts
 // of a push to detect a concurrent change.
 func (s *State) String() string {
-	return fmt.Sprintf("active=%s blue=%s green=%s replicas=%d/%d", s.Active,
-		s.Images[spec.Blue], s.Images[spec.Green], s.Replicas[spec.Blue], s.Replicas[spec.Green])
+	w := "none"
+	if s.Weight != nil {
+		w = strconv.Itoa(int(*s.Weight))
+	}
+	return fmt.Sprintf("active=%s blue=%s green=%s replicas=%d/%d weight=%s", s.Active,
+		s.Images[spec.Blue], s.Images[spec.Green], s.Replicas[spec.Blue], s.Replicas[spec.Green], w)
 }
 
 // layout is an app folder that an action reads and edits.
@@ -48,6 +56,8 @@ type layout interface {
 	setActive(to spec.Color) error
 	setImage(c spec.Color, image string) error
 	setIdleReplicas(n int32) error
+	// setWeight sets the idle color's share of traffic.
+	setWeight(n int32) error
 	// namespace returns the app's namespace as the folder names it ("" when
 	// it names none) and where it is named. Only the gates need it, so
 	// only Read asks: a folder whose manifests disagree is still one that
@@ -113,6 +123,9 @@ func openManaged(dir string, data []byte) (*managed, error) {
 		st.Images[c] = app.Spec.ColorSpecOf(c).Image
 		st.Replicas[c] = app.Spec.ReplicasOf(c)
 	}
+	if tr := app.Spec.Traffic; tr != nil {
+		st.Weight = tr.Weight
+	}
 	return &managed{dir: dir, file: f, app: app, st: st}, nil
 }
 
@@ -134,6 +147,14 @@ func (m *managed) setImage(c spec.Color, image string) error {
 
 func (m *managed) setIdleReplicas(n int32) error {
 	_, err := m.file.y.SetInt(0, []string{"spec", "idleReplicas"}, int64(n))
+	return m.file.wrap(err)
+}
+
+func (m *managed) setWeight(n int32) error {
+	if m.app.Spec.Traffic == nil {
+		return exitcode.Invalidf("%s: the app splits no traffic: add spec.traffic (a gateway with its parentRefs) to shift it", SpecFile)
+	}
+	_, err := m.file.y.SetInt(0, []string{"spec", "traffic", "weight"}, int64(n))
 	return m.file.wrap(err)
 }
 

@@ -84,7 +84,7 @@ func TestPlainLayoutState(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := l.state()
-	want := "active=blue blue=myapp:v1.2.3 green=myapp:v1.2.3 replicas=3/3"
+	want := "active=blue blue=myapp:v1.2.3 green=myapp:v1.2.3 replicas=3/3 weight=none"
 	if st.App != "application-service" || st.String() != want || st.Previous != spec.Green {
 		t.Fatalf("state = %s %s (previous %s), want %s", st.App, st, st.Previous, want)
 	}
@@ -166,7 +166,7 @@ func TestManagedLayoutEditsSpecAndRenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := l.state().String(); got != "active=blue blue=myapp:v1.2.3 green=myapp:v1.2.3 replicas=3/3" {
+	if got := l.state().String(); got != "active=blue blue=myapp:v1.2.3 green=myapp:v1.2.3 replicas=3/3 weight=none" {
 		t.Fatalf("state %s", got)
 	}
 	if err := l.setActive(spec.Green); err != nil {

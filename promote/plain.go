@@ -408,6 +408,10 @@ func (p *plain) setImage(c spec.Color, image string) error {
 	return d.file.wrap(err)
 }
 
+func (p *plain) setWeight(int32) error {
+	return exitcode.Invalidf("shift edits spec.traffic.weight of a bgrender-managed folder (bgrender.yaml); plain manifests are not supported yet")
+}
+
 func (p *plain) setIdleReplicas(n int32) error {
 	d, err := p.deployment(p.st.Active.Other())
 	if err != nil {

@@ -40,6 +40,7 @@ func commands() []*command {
 		promoteCommand(),
 		rollbackCommand(),
 		scaleIdleCommand(),
+		shiftCommand(),
 		statusCommand(),
 		checkCommand(),
 		guardCommand(),

@@ -480,3 +480,40 @@ func scaleIdleCommand() *command {
 		},
 	}
 }
+
+func shiftCommand() *command {
+	return &command{
+		name:    "shift",
+		summary: "send a share of the traffic to the idle color, as a Git commit",
+		usage:   "--repo URL --path DIR --weight PERCENT [flags]",
+		long: "Give the idle color of an app PERCENT of its requests (0 to 100), as one\n" +
+			"commit or pull request: spec.traffic.weight in a managed folder, which the\n" +
+			"app's Gateway API HTTPRoute renders as the weights of its per-color backends.\n" +
+			"The active color keeps the rest; the Services do not change. 'promote' moves\n" +
+			"all traffic, 'shift --weight 0' takes it back." + gitopsLong,
+		example: `  # Canary: 10% of requests to the idle color
+  bgrender shift --repo https://git.example.com/ops/gitops.git --path apps/my-application --weight 10`,
+		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
+			var g gitFlags
+			g.register(fs)
+			weight := fs.Int32("weight", -1, "the idle color's share of requests, in `PERCENT` (0 to 100; required)")
+			return func(args []string) error {
+				if len(args) > 0 {
+					return usageError("unexpected arguments %q", args)
+				}
+				switch {
+				case !fs.Changed("weight"):
+					return usageError("--weight is required (0 to 100)")
+				case *weight < 0 || *weight > 100:
+					return usageError("--weight %d: want a percentage, 0 to 100", *weight)
+				}
+				t, err := g.target(s)
+				if err != nil {
+					return err
+				}
+				a := &promote.Shift{Target: *t, Weight: *weight}
+				return runAction(s, &g, a.Run)
+			}
+		},
+	}
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bgrender/bgrender/internal/testbed/gittest"
+	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/render"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// withTraffic is the seed example behind a Gateway, splitting nothing yet.
+const withTraffic = `  traffic:
+    weight: 0   # the idle color's percent
+    gateway:
+      parentRefs: [{name: public, namespace: gateway-system}]
+      hostnames: [api.example.com]
+`
+
+// newTrafficRepo serves a managed folder whose spec has spec.traffic.
+func newTrafficRepo(t *testing.T) *gitopsRepo {
+	t.Helper()
+	srv := gittest.NewServer(t, gittest.WithToken(gitToken))
+	seed := t.TempDir()
+	app := filepath.Join(seed, filepath.FromSlash(appPath))
+	writeManaged(t, app, "my-application")
+	specPath := filepath.Join(app, promote.SpecFile)
+	data, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, withTraffic...)
+	if err := os.WriteFile(specPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	apps, err := spec.Load(promote.SpecFile, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := render.WriteDir(app, render.Render(apps)); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BGRENDER_GIT_TOKEN", gitToken)
+	return &gitopsRepo{srv: srv, url: srv.CreateRepo(t, "gitops", seed), name: "gitops"}
+}
+
+// TestShift: shift --weight edits exactly the weight line of bgrender.yaml
+// (comment kept) and re-renders the folder in the same commit; the same
+// weight again is a no-op; a weight outside 0-100, a folder without
+// spec.traffic and plain manifests are refused (exit 2) with nothing pushed.
+func TestShift(t *testing.T) {
+	r := newTrafficRepo(t)
+	before := r.commits(t)
+	res := r.mustRun(t, "shift", "--weight", "10")
+	if !strings.Contains(res.stdout, "shift my-application: send 10% of traffic to green (blue keeps 90%)") {
+		t.Errorf("stdout: %s", res.stdout)
+	}
+	if got := r.commits(t); got != before+1 {
+		t.Fatalf("commits %d, want %d", got, before+1)
+	}
+	diff := r.lastDiff(t)
+	if !strings.Contains(diff, "-    weight: 0   # the idle color's percent\n+    weight: 10   # the idle color's percent\n") {
+		t.Errorf("the weight line (with its comment) is not what changed:\n%s", diff)
+	}
+	for _, line := range strings.Split(diff, "\n") {
+		if strings.HasPrefix(line, "+++ b/") && !strings.HasPrefix(line, "+++ b/"+appPath+"/") {
+			t.Errorf("a file outside the app folder changed: %s", line)
+		}
+	}
+	r.checkTrailers(t, map[string]string{"Bgrender-Action": "shift", "Bgrender-From": "blue", "Bgrender-To": "green"})
+
+	res = r.mustRun(t, "shift", "--weight", "10")
+	if !strings.Contains(res.stdout, "already sends 10% of traffic to green") || r.commits(t) != before+1 {
+		t.Errorf("the same weight again: %s (%d commits)", res.stdout, r.commits(t))
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"shift", "--weight", "101"}, "--weight 101: want a percentage, 0 to 100"},
+		{[]string{"shift"}, "--weight is required"},
+	} {
+		if res := r.run(t, tc.args...); res.code != 2 || !strings.Contains(res.stderr, tc.want) || res.stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q", tc.args, res.code, res.stderr)
+		}
+	}
+
+	plain := newGitopsRepo(t, "plain", 0)
+	if res := plain.run(t, "shift", "--weight", "10"); res.code != 2 || !strings.Contains(res.stderr, "plain manifests are not supported yet") || plain.commits(t) != 1 {
+		t.Errorf("plain: exit %d, stderr %q, %d commits", res.code, res.stderr, plain.commits(t))
+	}
+	managed := newGitopsRepo(t, "managed", 0)
+	if res := managed.run(t, "shift", "--weight", "10"); res.code != 2 || !strings.Contains(res.stderr, "the app splits no traffic") || managed.commits(t) != 1 {
+		t.Errorf("managed without spec.traffic: exit %d, stderr %q, %d commits", res.code, res.stderr, managed.commits(t))
+	}
+}
+
+// TestShiftThenPromoteOrRollback: promote during a shift flips the Services
+// and ends the shift in one commit; rollback during a shift returns the
+// shifted share to the live color and leaves the Services.
+func TestShiftThenPromoteOrRollback(t *testing.T) {
+	r := newTrafficRepo(t)
+	r.mustRun(t, "shift", "--weight", "25")
+	res := r.mustRun(t, "rollback")
+	if !strings.Contains(res.stdout, "return the 25% shifted to green to blue") {
+		t.Errorf("rollback during a shift: %s", res.stdout)
+	}
+	spec := r.file(t, promote.SpecFile)
+	if !strings.Contains(spec, "  active: blue") || !strings.Contains(spec, "    weight: 0") {
+		t.Errorf("after the rollback:\n%s", spec)
+	}
+	r.mustRun(t, "shift", "--weight", "50")
+	res = r.mustRun(t, "promote")
+	if !strings.Contains(res.stdout, "switch traffic from blue to green (ends the 50% shift)") {
+		t.Errorf("promote during a shift: %s", res.stdout)
+	}
+	spec = r.file(t, promote.SpecFile)
+	if !strings.Contains(spec, "  active: green") || !strings.Contains(spec, "    weight: 0") {
+		t.Errorf("after the promotion:\n%s", spec)
+	}
+}
