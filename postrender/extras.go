@@ -23,6 +23,7 @@ func (t *transformer) extras() ([]byte, error) {
 	var objs []render.Object
 	if t.opts.NetworkPolicy != nil {
 		exposed := t.exposed()
+		t.warnPolicies(len(exposed) > 0)
 		for _, d := range t.deploys {
 			app := t.policyApp(d, exposed[d])
 			for _, c := range spec.Colors {
@@ -171,6 +172,22 @@ func (t *transformer) admitChart(np *networkingv1.NetworkPolicy, d *deployment, 
 		return
 	}
 	np.Spec.Ingress[0].From = append(np.Spec.Ingress[0].From, peers...)
+}
+
+// warnPolicies says what spec.Warnings says of a spec: outside clients
+// admitted without podCIDRs, and a route whose controller the default
+// ingress-nginx namespace likely is not.
+func (t *transformer) warnPolicies(exposed bool) {
+	o := t.opts.NetworkPolicy
+	if t.opts.Warn == nil || o.Mode == spec.NetworkPolicyStrict {
+		return
+	}
+	if exposed && len(o.PodCIDRs) == 0 {
+		t.opts.Warn("a LoadBalancer or NodePort Service of the chart: the policies admit outside clients from every address, which on CNIs that match ipBlocks against pod addresses (Calico) also admits the other color; pass --pod-cidr with the cluster's pod range")
+	}
+	if t.otherRoute != "" && (o.IngressController == nil || o.IngressController.Namespace == "") {
+		t.opts.Warn(fmt.Sprintf("%s: the policies admit its controller from namespace %s (the ingress-nginx default); set networkPolicy.ingressController in a PostRenderConfig to where it runs", t.otherRoute, spec.DefaultIngressControllerNamespace))
+	}
 }
 
 // exposed returns the Deployments whose pods a LoadBalancer or NodePort

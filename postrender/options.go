@@ -46,6 +46,9 @@ type Options struct {
 	// Previous holds the previous release; nil on a first install or when
 	// neither --from-release nor --from-cluster is given.
 	Previous Previous
+	// Warn, when set, hears of settings that are valid but likely wrong
+	// for the chart (as render's warnings).
+	Warn func(string)
 }
 
 // NetworkPolicyOptions are the settings of a BlueGreenApp's networkPolicy,

@@ -114,6 +114,9 @@ type transformer struct {
 	// hasIngress: the chart routes traffic in through an Ingress or a
 	// Gateway API route, so the NetworkPolicies admit the controller.
 	hasIngress bool
+	// otherRoute names a route whose controller is likely not
+	// ingress-nginx (a Gateway API route, another Ingress class).
+	otherRoute string
 }
 
 // Run post-renders a manifest stream. It returns the whole output or an
@@ -232,6 +235,9 @@ func (t *transformer) noteObject(o *object) {
 		return
 	case "Ingress", "HTTPRoute", "GRPCRoute":
 		t.hasIngress = true
+		if class, _ := o.rn.GetString("spec.ingressClassName"); o.kind != "Ingress" || (class != "" && class != "nginx") {
+			t.otherRoute = o.kind + " " + o.rn.GetName()
+		}
 	}
 	ns := o.rn.GetNamespace()
 	if ns != "" {

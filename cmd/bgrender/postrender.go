@@ -165,6 +165,7 @@ func postrenderOptions(ctx context.Context, cfg *postrender.Config, requestTimeo
 		Namespace:     cfg.Namespace,
 		NetworkPolicy: cfg.NetworkPolicy,
 		Quota:         cfg.Quota,
+		Warn:          func(msg string) { fmt.Fprintf(stderr, "bgrender postrender: warning: %s\n", msg) },
 	}
 	if opts.ColorLabel == "" {
 		opts.ColorLabel = spec.DefaultColorLabel

@@ -218,3 +218,41 @@ func TestHelmPluginManifest(t *testing.T) {
 		}
 	}
 }
+
+// TestPostrenderWarnsOfPolicyGaps: as render does for a spec, the
+// post-renderer warns (stderr, exit 0) when outside clients are admitted
+// without --pod-cidr, and when a Gateway API route's controller is left at
+// the ingress-nginx default.
+func TestPostrenderWarnsOfPolicyGaps(t *testing.T) {
+	chart := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "web:1", ports: [{containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web}
+spec: {parentRefs: [{name: public}], rules: [{backendRefs: [{name: web, port: 80}]}]}
+`
+	res := runCLI(t, chart, "postrender", "--network-policy", "--namespace", "shop")
+	if res.code != 0 || res.stdout == "" {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	for _, want := range []string{"warning: a LoadBalancer or NodePort Service of the chart", "--pod-cidr", "warning: HTTPRoute web: the policies admit its controller from namespace ingress-nginx"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
+		}
+	}
+	if res := runCLI(t, strings.Replace(chart, "type: LoadBalancer, ", "", 1), "postrender", "--network-policy", "--namespace", "shop", "--pod-cidr", "10.244.0.0/16"); strings.Contains(res.stderr, "pod-cidr") {
+		t.Errorf("warned with --pod-cidr given:\n%s", res.stderr)
+	}
+}
