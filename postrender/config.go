@@ -94,6 +94,22 @@ func ValidateNetworkPolicy(o *NetworkPolicyOptions) error {
 			problems = append(problems, fmt.Sprintf("%s.namespace %q is not a namespace name", field, p.Namespace))
 		}
 	}
+	if len(problems) == 0 {
+		// The peers, label keys and egress rules, checked as a spec's
+		// networkPolicy is (what the API server would refuse).
+		app := &spec.BlueGreenApp{Metadata: spec.ObjectMeta{Name: "chart"}, Spec: spec.AppSpec{
+			Blue: spec.ColorSpec{Image: "x"}, Green: spec.ColorSpec{Image: "x"},
+			Ports: []spec.Port{{ContainerPort: 8080}},
+			NetworkPolicy: spec.NetworkPolicySpec{Mode: o.Mode, IngressController: o.IngressController.DeepCopy(), Prometheus: o.Prometheus.DeepCopy(),
+				ExternalCIDRs: o.ExternalCIDRs, PodCIDRs: o.PodCIDRs, APIServer: o.APIServer, AllowFrom: o.AllowFrom, Egress: o.Egress},
+		}}
+		spec.Default(app)
+		for _, fe := range spec.Validate(app) {
+			if strings.HasPrefix(fe.Path, "spec.networkPolicy.") {
+				problems = append(problems, strings.TrimPrefix(fe.Path, "spec.")+": "+strings.ReplaceAll(fe.Msg, "this app's own", "the chart's own"))
+			}
+		}
+	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return errors.New(strings.Join(problems, "; "))

@@ -3,6 +3,7 @@ package postrender_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bgrender/bgrender/internal/testbed/netpol"
@@ -55,5 +56,25 @@ func TestReachability(t *testing.T) {
 			}
 			netpol.Check(t, netpol.New(s.Policies), netpol.Probes(s, spec.DefaultColorLabel, netpol.Expect{Egress: true, Chart: true}))
 		})
+	}
+}
+
+// TestConfigNetworkPolicyPeers: a PostRenderConfig's peers and egress rules
+// are checked as a spec's are, so that what the API server would refuse,
+// or a peer that selects the chart's own pods, is bad input.
+func TestConfigNetworkPolicyPeers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	data := "apiVersion: bgrender.io/v1alpha1\nkind: PostRenderConfig\nnetworkPolicy:\n  allowFrom: [{}, {podSelector: {}}]\n  egress: [{ports: [{port: 70000}]}]\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := postrender.LoadConfig(path)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"networkPolicy.allowFrom[0]: a peer needs podSelector", "networkPolicy.allowFrom[1]: selects the chart's own", "networkPolicy.egress[0].ports[0].port: 70000"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
 	}
 }
