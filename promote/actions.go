@@ -336,6 +336,8 @@ func (a *ScaleIdle) Run(ctx context.Context) (*Result, error) {
 type Shift struct {
 	Target
 	Weight int32
+	// Reason, if set, says why (a refused step of a stepped promotion).
+	Reason string
 }
 
 // Run commits the new weight.
@@ -348,6 +350,9 @@ func (a *Shift) Run(ctx context.Context) (*Result, error) {
 		idle := st.Idle()
 		c := &gitops.Change{From: string(st.Active), To: string(idle),
 			Summary: fmt.Sprintf("send %d%% of traffic to %s (%s keeps %d%%)", a.Weight, idle, st.Active, 100-a.Weight)}
+		if a.Reason != "" {
+			c.Summary += ": " + a.Reason
+		}
 		if st.Weight != nil && *st.Weight == a.Weight {
 			c.Done, c.Reason = true, fmt.Sprintf("%s already sends %d%% of traffic to %s; nothing to do", st.App, a.Weight, idle)
 			return c, nil

@@ -235,6 +235,9 @@ func promoteCommand() *command {
 			force := fs.Bool("force", false, "promote even to a color that has 0 replicas")
 			gates := addClusterGates(fs)
 			after := addLiveFlags(fs, "the active Service selects the promoted color and its EndpointSlices list only ready pods of it")
+			stepsFlag := fs.String("steps", "", "promote in steps of the idle color's share of traffic, e.g. 10,25,50,100 (needs spec.traffic): gates before each, a commit per step, a wait until the HTTPRoute carries it (--live-timeout), --step-wait after it; 100 flips the Services")
+			stepWait := fs.Duration("step-wait", 0, "with --steps: how long to hold each step before the next, the error-rate gate reading meanwhile")
+			stepInterval := fs.Duration("step-interval", 10*time.Second, "with --steps and an error-rate gate: how often to read it during --step-wait")
 			return func(args []string) error {
 				start := time.Now()
 				if len(args) > 0 {
@@ -244,13 +247,31 @@ func promoteCommand() *command {
 				if err != nil {
 					return err
 				}
+				var steps []int32
+				if fs.Changed("steps") {
+					if steps, err = parseSteps(*stepsFlag); err != nil {
+						return err
+					}
+					switch {
+					case color != "":
+						return usageError("--steps shifts to the idle color: not with --to")
+					case g.dryRun:
+						return usageError("--steps commits step by step against the cluster: not with --dry-run")
+					case g.pullRequest && !g.waitMerge:
+						return usageError("--steps with --pull-request needs --wait-merge: one pull request per step, each merged before the next")
+					case *stepWait < 0 || *stepInterval <= 0:
+						return usageError("--step-wait and --step-interval: want positive durations")
+					}
+				} else if fs.Changed("step-wait") || fs.Changed("step-interval") {
+					return usageError("--step-wait and --step-interval need --steps")
+				}
 				if err := gates.validate(); err != nil {
 					return err
 				}
 				if err := after.validate(&g); err != nil {
 					return err
 				}
-				if after.any() {
+				if after.any() || steps != nil {
 					if err := checkKubeconfig(gates.opts); err != nil {
 						return err
 					}
@@ -262,6 +283,10 @@ func promoteCommand() *command {
 				a := &promote.Promote{Target: *t, To: color, Force: *force}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 				defer stop()
+				if steps != nil {
+					p := &stepped{s: s, g: &g, t: t, gates: gates, after: after, steps: steps, wait: *stepWait, interval: *stepInterval, start: start}
+					return p.run(ctx)
+				}
 				var st *promote.State
 				if gates.checks.Any() || after.any() {
 					if st, err = folderNamespace(ctx, gates.opts, t); err != nil {

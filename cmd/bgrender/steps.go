@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bgrender/bgrender/gate"
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/live"
+	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// parseSteps reads --steps: increasing percentages that end at 100.
+func parseSteps(s string) ([]int32, error) {
+	var out []int32
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 100 {
+			return nil, usageError("--steps %q: %q is not a percentage from 1 to 100", s, f)
+		}
+		if len(out) > 0 && int32(n) <= out[len(out)-1] {
+			return nil, usageError("--steps %q: the steps must increase", s)
+		}
+		out = append(out, int32(n))
+	}
+	if len(out) == 0 || out[len(out)-1] != 100 {
+		return nil, usageError("--steps %q: the last step must be 100 (the flip)", s)
+	}
+	return out, nil
+}
+
+// stepResult is one step of a stepped promotion, for -o json.
+type stepResult struct {
+	Weight  int32           `json:"weight"`
+	Result  *promote.Result `json:"result"`
+	Seconds float64         `json:"seconds"` // from the command's start, when the cluster showed it
+}
+
+// stepped promotes in steps: before each, the gates on the idle color; then
+// the step's commit (a shift, the last a promote that flips the Services and
+// ends the shift in one commit); then a wait until the HTTPRoute carries the
+// step's weights and its Gateways accepted it; then --step-wait, during
+// which the error-rate gate keeps reading. A refused gate commits a return
+// to weight 0 naming the step and the reason, and exits 3.
+type stepped struct {
+	s        streams
+	g        *gitFlags
+	t        *promote.Target
+	gates    *clusterGates
+	after    *liveFlags
+	steps    []int32
+	wait     time.Duration
+	interval time.Duration
+	start    time.Time
+}
+
+func (p *stepped) run(ctx context.Context) error {
+	st, err := folderNamespace(ctx, p.gates.opts, p.t)
+	if err != nil {
+		return fmt.Errorf("%w; nothing committed", err)
+	}
+	p.gates.folderApp = st.App
+	if st.Weight == nil {
+		return usageError("--steps: the app folder %s splits no traffic: add spec.traffic (a gateway with its parentRefs) to bgrender.yaml; nothing committed", p.g.path)
+	}
+	dyn, ns, err := p.gates.opts.Dynamic()
+	if err != nil {
+		return err
+	}
+	active, idle := st.Active, st.Active.Other()
+	say := func(format string, args ...any) { fmt.Fprintf(p.s.err, "bgrender promote: "+format+"\n", args...) }
+	var done []stepResult
+	report := func() error {
+		if p.g.output != "json" {
+			return nil
+		}
+		data, err := json.MarshalIndent(map[string]any{"app": st.App, "from": active, "to": idle, "steps": done}, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(p.s.out, "%s\n", data)
+		return err
+	}
+	commit := func(run func(context.Context) (*promote.Result, error)) (*promote.Result, error) {
+		res, err := run(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.g.path, err)
+		}
+		if p.g.output != "json" {
+			if err := p.g.report(p.s, res); err != nil {
+				return res, err
+			}
+		}
+		return res, nil
+	}
+	// refuse returns traffic to the live color after a refused step.
+	refuse := func(i int, w int32, why error) error {
+		back := &promote.Shift{Target: *p.t, Weight: 0, Reason: fmt.Sprintf("step %d of %d (%d%%) refused: %v", i+1, len(p.steps), w, why)}
+		res, err := commit(back.Run)
+		if err != nil {
+			return fmt.Errorf("step %d (%d%%): %v; the return to weight 0 failed: %w", i+1, w, why, err)
+		}
+		done = append(done, stepResult{Weight: 0, Result: res, Seconds: time.Since(p.start).Seconds()})
+		if err := report(); err != nil {
+			return err
+		}
+		return exitcode.GateRefused(fmt.Errorf("step %d (%d%%): %w; traffic returned to %s (%s)", i+1, w, why, active, landed(res)))
+	}
+	route := func(w int32, to spec.Color) error {
+		weights := map[string]int32{st.App + "-" + string(to): w, st.App + "-" + string(to.Other()): 100 - w}
+		got, err := live.WaitRoute(ctx, &live.Route{Client: dyn, Namespace: ns, Name: st.App, Weights: weights, Timeout: p.after.timeout})
+		if err != nil {
+			return err
+		}
+		say("step live: %s (%.2fs after the start)", got, time.Since(p.start).Seconds())
+		return nil
+	}
+	for i, w := range p.steps {
+		if p.gates.checks.Any() {
+			if _, err := p.gates.run(ctx, p.s, "promote", p.g.path, string(idle)); err != nil {
+				return refuse(i, w, err)
+			}
+		}
+		var res *promote.Result
+		if w < 100 {
+			if res, err = commit((&promote.Shift{Target: *p.t, Weight: w}).Run); err != nil {
+				return err
+			}
+		} else {
+			if res, err = commit((&promote.Promote{Target: *p.t, To: idle}).Run); err != nil {
+				return err
+			}
+		}
+		if err := route(w, idle); err != nil {
+			return fmt.Errorf("step %d (%d%%): %w; the step stays (%s)", i+1, w, err, landed(res))
+		}
+		done = append(done, stepResult{Weight: w, Result: res, Seconds: time.Since(p.start).Seconds()})
+		if w == 100 {
+			if err := p.after.after(ctx, p.s, "promote", p.gates.opts, st, res, p.start, ""); err != nil {
+				return err
+			}
+			break
+		}
+		if err := p.hold(ctx, string(idle)); err != nil {
+			return refuse(i, w, err)
+		}
+	}
+	return report()
+}
+
+// hold waits --step-wait; with an error-rate gate, it reads the idle
+// color's error rate every --step-interval meanwhile.
+func (p *stepped) hold(ctx context.Context, color string) error {
+	if p.wait <= 0 {
+		return nil
+	}
+	end := time.Now().Add(p.wait)
+	c := p.gates.checks
+	rate := &gate.Checks{PrometheusURL: c.PrometheusURL, MaxErrorRate: c.MaxErrorRate, Query: c.Query, Window: c.Window, AllowNoData: c.AllowNoData}
+	saved := p.gates.checks
+	defer func() { p.gates.checks = saved }()
+	for {
+		left := time.Until(end)
+		if left <= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(left, p.interval)):
+		}
+		if rate.PrometheusURL != "" {
+			p.gates.checks = rate
+			if _, err := p.gates.run(ctx, p.s, "promote", p.g.path, color); err != nil {
+				return err
+			}
+		}
+	}
+}
