@@ -22,7 +22,9 @@ import (
 // In standard mode (the default) a color's pods accept, on the app's ports:
 // pods of the same color; the Ingress controller when the spec renders an
 // Ingress; outside clients (externalCIDRs minus podCIDRs) when the Service is
-// LoadBalancer or NodePort; Prometheus; the apiServer peers; and the
+// LoadBalancer or NodePort; the namespaces of the Gateways that
+// spec.traffic.gateway attaches its HTTPRoute to (see GatewayPeers);
+// Prometheus; the apiServer peers; and the
 // allowFrom peers. Egress is left open unless egress rules are declared;
 // then the pods may send only to DNS, to their own color, and to those
 // rules.
@@ -63,6 +65,7 @@ func NetworkPolicy(app *spec.BlueGreenApp, c spec.Color) *networkingv1.NetworkPo
 		if app.Spec.Ingress != nil {
 			from = appendPeer(from, np.IngressController)
 		}
+		from = appendNew(from, GatewayPeers(app)...)
 		if exposed(app.Spec.Service.Type) {
 			from = append(from, ExternalPeers(np.ExternalCIDRs, np.PodCIDRs)...)
 		}
@@ -97,6 +100,30 @@ func NetworkPolicy(app *spec.BlueGreenApp, c spec.Color) *networkingv1.NetworkPo
 			Egress:      egress,
 		},
 	}
+}
+
+// GatewayPeers admit the data plane of the Gateways that the HTTPRoute of
+// spec.traffic.gateway attaches to: each parentRef's namespace, when it
+// names one other than the app's. A Gateway in the app's own namespace (a
+// parentRef without namespace) adds no peer: a namespace-wide peer there
+// would select the app's own pods, and so admit the other color. Its
+// data plane's pods must then be named in networkPolicy.allowFrom with a
+// podSelector.
+func GatewayPeers(app *spec.BlueGreenApp) []networkingv1.NetworkPolicyPeer {
+	g := gatewayRoute(app)
+	if g == nil {
+		return nil
+	}
+	var peers []networkingv1.NetworkPolicyPeer
+	for _, p := range g.ParentRefs {
+		if p.Namespace == "" || p.Namespace == app.Metadata.Namespace {
+			continue
+		}
+		peers = appendNew(peers, networkingv1.NetworkPolicyPeer{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{spec.NamespaceNameLabel: p.Namespace}},
+		})
+	}
+	return peers
 }
 
 // exceptPods returns the peers with the pod CIDRs that lie inside an

@@ -36,10 +36,12 @@ var Default = Pipeline{
 		ServiceAccount,
 		Deployments,
 		Services,
+		ColorServices,
 		NetworkPolicies,
 		ResourceQuota,
 		DisruptionBudgets,
 		Ingresses,
+		HTTPRoutes,
 	},
 	Filters: []Filter{
 		CommonMetadata,
@@ -71,7 +73,7 @@ func Render(apps []*spec.BlueGreenApp) []Object { return Default.Render(apps) }
 
 // kindOrder follows Helm's install order for the kinds that bgrender writes:
 // policies and quotas before the pods they govern, Services before
-// Deployments, Ingresses last.
+// Deployments, Ingresses and then HTTPRoutes last.
 var kindOrder = map[string]int{
 	"NetworkPolicy":       1,
 	"ResourceQuota":       2,
@@ -80,6 +82,7 @@ var kindOrder = map[string]int{
 	"Service":             5,
 	"Deployment":          6,
 	"Ingress":             7,
+	"HTTPRoute":           8,
 }
 
 // Sort orders objects by kind, namespace and name.

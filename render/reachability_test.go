@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/bgrender/bgrender/internal/testbed/netpol"
 	"github.com/bgrender/bgrender/render"
@@ -21,7 +22,15 @@ var reachExpect = map[string]netpol.Expect{
 	// full declares an egress rule to 10.20.0.0/16:5432 and admits the
 	// cart pods through allowFrom.
 	"full": {Egress: true, Also: []netpol.Endpoint{netpol.Pod("cart (allowFrom)", "", "10.244.9.9", map[string]string{"app.kubernetes.io/name": "cart"})}},
+	// gateway routes through the Gateway "public" in gateway-system: its
+	// data plane reaches both colors, the ingress-nginx controller nothing.
+	"gateway": {Egress: true, NoIngressController: true, Gateways: []netpol.Endpoint{gatewayPod}},
 }
+
+// gatewayPod is a pod of the data plane of the Gateway "public" in
+// gateway-system (as Istio, NGINX Gateway Fabric or kgateway run it, in the
+// Gateway's namespace).
+var gatewayPod = netpol.Pod("Gateway data plane in gateway-system", "gateway-system", "10.244.9.10", map[string]string{"gateway.networking.k8s.io/gateway-name": "public"})
 
 // TestReachability asks an independent NetworkPolicy engine who may reach
 // the pods of every example, both as rendered now and as pinned in the
@@ -94,4 +103,59 @@ func TestReachabilityWithoutPodCIDRs(t *testing.T) {
 	if !e.Allowed(green, blue, port) {
 		t.Errorf("without podCIDRs the engine was expected to admit green through 0.0.0.0/0; if it no longer does, update the README's note on podCIDRs")
 	}
+}
+
+// TestReachabilityGateway: a Gateway in another namespace is admitted as
+// that namespace; a Gateway in the app's own namespace (a parentRef without
+// namespace, or naming it) adds no peer, since a namespace-wide one would
+// admit the other color: its data plane is admitted only when allowFrom
+// names its pods. Strict mode admits no Gateway.
+func TestReachabilityGateway(t *testing.T) {
+	render1 := func(t *testing.T, app *spec.BlueGreenApp) []byte {
+		t.Helper()
+		var buf strings.Builder
+		if err := render.WriteYAML(&buf, render.Render([]*spec.BlueGreenApp{app})); err != nil {
+			t.Fatal(err)
+		}
+		return []byte(buf.String())
+	}
+	local := netpol.Pod("Gateway data plane in the app's namespace", "production", "10.244.9.11", map[string]string{"gateway.networking.k8s.io/gateway-name": "public"})
+	for _, ns := range []string{"", "production"} {
+		t.Run("own-namespace="+ns, func(t *testing.T) {
+			app := load(t, "../examples/gateway/app.yaml")[0]
+			app.Spec.Traffic.Gateway.ParentRefs[0].Namespace = ns
+			if peers := render.GatewayPeers(app); len(peers) != 0 {
+				t.Fatalf("a Gateway in the app's namespace added peers %v", peers)
+			}
+			data := render1(t, app)
+			// The Gateway in gateway-system is no longer admitted, nor is
+			// the local data plane without allowFrom.
+			s, err := netpol.Read(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := netpol.New(s.Policies)
+			port := netpol.Port{Number: 8080, Name: "http", Protocol: "TCP"}
+			for _, c := range spec.Colors {
+				to := netpol.Pod(string(c), "production", "10.244.1.9", render.SelectorLabels(app, c))
+				if e.Allowed(local, to, port) {
+					t.Errorf("the local data plane reaches %s without allowFrom", c)
+				}
+				if e.Allowed(gatewayPod, to, port) {
+					t.Errorf("gateway-system reaches %s though no parentRef names it", c)
+				}
+			}
+			check(t, data, app.Spec.ColorLabel, netpol.Expect{Egress: true, NoIngressController: true})
+			// Named with a podSelector in allowFrom, it reaches both colors.
+			app.Spec.NetworkPolicy.AllowFrom = append(app.Spec.NetworkPolicy.AllowFrom, networkingv1.NetworkPolicyPeer{
+				PodSelector: &metav1.LabelSelector{MatchLabels: local.Labels},
+			})
+			check(t, render1(t, app), app.Spec.ColorLabel, netpol.Expect{Egress: true, NoIngressController: true, Also: []netpol.Endpoint{local}})
+		})
+	}
+	t.Run("strict", func(t *testing.T) {
+		app := load(t, "../examples/gateway/app.yaml")[0]
+		app.Spec.NetworkPolicy.Mode = spec.NetworkPolicyStrict
+		check(t, render1(t, app), app.Spec.ColorLabel, netpol.Expect{Strict: true, Gateways: []netpol.Endpoint{gatewayPod}})
+	})
 }

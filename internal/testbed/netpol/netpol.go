@@ -177,6 +177,13 @@ type Expect struct {
 	// Chart: the stream is a post-rendered chart, whose Deployments reach
 	// each other color by color (blue calls blue).
 	Chart bool
+	// Gateways lists pods of a Gateway's data plane, each in its own
+	// namespace, that reach both colors (an HTTPRoute's parentRefs).
+	Gateways []Endpoint
+	// NoIngressController: the stream's routes are HTTPRoutes of
+	// spec.traffic.gateway, whose Gateways are admitted instead of the
+	// ingress-nginx controller.
+	NoIngressController bool
 }
 
 // Probes builds the table for every color of every Deployment of the
@@ -218,7 +225,7 @@ func Probes(s *Stream, colorLabel string, want Expect) []Probe {
 				exposed = exposed || exposedBy(s.Services, o)
 			}
 		}
-		ingress := s.Ingresses > 0 && !want.Strict
+		ingress := s.Ingresses > 0 && !want.Strict && !want.NoIngressController
 		exposed = exposed && !want.Strict
 		other := otherApp
 		other.Namespace = namespaceOf(d.Namespace)
@@ -249,6 +256,9 @@ func Probes(s *Stream, colorLabel string, want Expect) []Probe {
 			for _, a := range want.Also {
 				a.Namespace = namespaceOf(d.Namespace)
 				at(a, true)
+			}
+			for _, g := range want.Gateways {
+				at(g, !want.Strict)
 			}
 		}
 		from := func(to Endpoint, p Port, ok bool) {
