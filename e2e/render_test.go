@@ -48,6 +48,7 @@ func TestExamplesAcceptedByAPIServer(t *testing.T) {
 		name := filepath.Base(filepath.Dir(path))
 		t.Run(name, func(t *testing.T) {
 			objs := renderExample(t, path)
+			requireGatewayAPIFor(t, srv, objs)
 			var items []*unstructured.Unstructured
 			for _, o := range objs {
 				m, err := render.Manifest(o)

@@ -29,12 +29,16 @@
 #   prometheus      from the Debian package prometheus
 #   iproute2        the ip command (network namespaces in the tests)
 #   kube-score      a manifest linter (go install), into .tools/bin/kube-score
+#   gateway-api-crds
+#                   sigs.k8s.io/gateway-api downloaded into the Go module
+#                   cache, whose standard-channel CRDs (config/crd/standard)
+#                   e2e/gateway_test.go installs in the test API server
 #
 # Usage: hack/install-tools.sh [component...]
 #   Without arguments every component is installed. Components: etcd,
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
 #   flux-source, flux-kustomize, helm3, helm4, gitea, prometheus, iproute2,
-#   kube-score.
+#   kube-score, gateway-api-crds.
 #
 # Environment:
 #   TOOLS_BIN   where built binaries go (default: <repo>/.tools/bin)
@@ -53,6 +57,7 @@ FLUX_SOURCE_VERSION="v1.9.6"    # must match hack/tools/flux-source/go.mod and i
 FLUX_KUSTOMIZE_VERSION="v1.9.6" # must match hack/tools/flux-kustomize/go.mod and internal/testbed/loop
 HELM3_VERSION="v3.22.0"
 HELM4_VERSION="v4.3.1"
+GATEWAY_API_VERSION="v1.6.3" # must match go.mod and e2e/gateway_test.go
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'install-tools: %s\n' "$*" >&2; exit 1; }
@@ -318,11 +323,35 @@ install_prometheus() {
 	debian_install prometheus prometheus prometheus "install Prometheus (>= 2.x) and put it on PATH or set PROMETHEUS_BIN"
 }
 
+# install_gateway_api_crds: the module sigs.k8s.io/gateway-api into the Go
+# module cache (from a temporary folder, so no go.mod is touched); the e2e
+# tests install its standard-channel CRDs (config/crd/standard/*.yaml) in
+# the test API server. Quick when the module is already there.
+install_gateway_api_crds() {
+	command -v go >/dev/null 2>&1 || die "go is not on PATH"
+	local mod="sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION"
+	local dir
+	dir="$(go env GOMODCACHE)/$mod/config/crd/standard"
+	if [ "$FORCE" != 1 ] && [ -f "$dir/gateway.networking.k8s.io_httproutes.yaml" ]; then
+		log "gateway-api-crds: $mod in the Go module cache (present)"
+		return
+	fi
+	local tmp
+	tmp="$(mktemp -d)"
+	log "gateway-api-crds: downloading $mod into the Go module cache"
+	(cd "$tmp" && GOWORK=off GOFLAGS=-mod=mod go mod download "$mod") || {
+		rm -rf "$tmp"
+		die "go mod download $mod failed"
+	}
+	rm -rf "$tmp"
+	[ -f "$dir/gateway.networking.k8s.io_httproutes.yaml" ] || die "$mod downloaded but has no config/crd/standard/gateway.networking.k8s.io_httproutes.yaml"
+}
+
 # Later components go here, built the same way (a tools module under
 # hack/tools and go_build_tool, or go_install_tool; see TESTBED.md for the
 # recipes), and their names go into ALL_COMPONENTS below.
 
-ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2 kube-score)
+ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2 kube-score gateway-api-crds)
 
 main() {
 	local components=("$@")
@@ -343,6 +372,7 @@ main() {
 		prometheus) install_prometheus ;;
 		iproute2) install_iproute2 ;;
 		kube-score) install_kube_score ;;
+		gateway-api-crds) install_gateway_api_crds ;;
 		*) die "unknown component $c (known: ${ALL_COMPONENTS[*]})" ;;
 		esac
 	done
