@@ -65,21 +65,15 @@ func (l *liveFlags) after(ctx context.Context, s streams, cmd string, opts *clus
 	if !l.any() {
 		return nil
 	}
-	dyn, ns, err := opts.Dynamic()
-	if err != nil {
+	if err := l.reconcileNow(ctx, s, cmd, opts, res); err != nil {
 		return err
-	}
-	if len(l.refs) > 0 && !res.NoOp {
-		done, err := agent.Reconcile(ctx, dyn, l.refs, time.Now(), func(msg string) { fmt.Fprintf(s.err, "bgrender %s: warning: %s\n", cmd, msg) })
-		for _, r := range done {
-			fmt.Fprintf(s.err, "bgrender %s: asked %s to reconcile\n", cmd, r)
-		}
-		if err != nil {
-			return fmt.Errorf("%w; the change stays (%s)", err, landed(res))
-		}
 	}
 	if !l.wait {
 		return nil
+	}
+	dyn, ns, err := opts.Dynamic()
+	if err != nil {
+		return err
 	}
 	svc := st.Service
 	if l.preview && res.To != string(st.Active) { // deploy to the idle color
@@ -94,6 +88,25 @@ func (l *liveFlags) after(ctx context.Context, s streams, cmd string, opts *clus
 	res.Live = &promote.Live{Namespace: ns, Service: svc, Color: res.To, ReadyEndpoints: got.Ready[res.To], Seconds: time.Since(start).Seconds()}
 	fmt.Fprintf(s.err, "bgrender %s: live: Service %s/%s serves %s, %d ready endpoints, %.2fs after the start\n",
 		cmd, ns, svc, res.To, res.Live.ReadyEndpoints, res.Live.Seconds)
+	return nil
+}
+
+// reconcileNow asks the agent to apply a pushed change now (--reconcile).
+func (l *liveFlags) reconcileNow(ctx context.Context, s streams, cmd string, opts *cluster.Options, res *promote.Result) error {
+	if len(l.refs) == 0 || res.NoOp {
+		return nil
+	}
+	dyn, _, err := opts.Dynamic()
+	if err != nil {
+		return err
+	}
+	done, err := agent.Reconcile(ctx, dyn, l.refs, time.Now(), func(msg string) { fmt.Fprintf(s.err, "bgrender %s: warning: %s\n", cmd, msg) })
+	for _, r := range done {
+		fmt.Fprintf(s.err, "bgrender %s: asked %s to reconcile\n", cmd, r)
+	}
+	if err != nil {
+		return fmt.Errorf("%w; the change stays (%s)", err, landed(res))
+	}
 	return nil
 }
 

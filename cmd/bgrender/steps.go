@@ -91,12 +91,13 @@ func (p *stepped) run(ctx context.Context) error {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.g.path, err)
 		}
+		res.Diff = "" // only a dry run shows it
 		if p.g.output != "json" {
 			if err := p.g.report(p.s, res); err != nil {
 				return res, err
 			}
 		}
-		return res, nil
+		return res, p.after.reconcileNow(ctx, p.s, "promote", p.gates.opts, res)
 	}
 	// refuse returns traffic to the live color after a refused step.
 	refuse := func(i int, w int32, why error) error {
@@ -141,7 +142,9 @@ func (p *stepped) run(ctx context.Context) error {
 		}
 		done = append(done, stepResult{Weight: w, Result: res, Seconds: time.Since(p.start).Seconds()})
 		if w == 100 {
-			if err := p.after.after(ctx, p.s, "promote", p.gates.opts, st, res, p.start, ""); err != nil {
+			wait := *p.after
+			wait.refs = nil // asked already, after the commit
+			if err := wait.after(ctx, p.s, "promote", p.gates.opts, st, res, p.start, ""); err != nil {
 				return err
 			}
 			break
