@@ -145,30 +145,15 @@ func TestSteppedPromotion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seedSpec, err := os.ReadFile(filepath.Join(root, "examples", "seed", "app.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	specText := strings.Replace(string(seedSpec), "  namespace: production\n", "  namespace: "+s.ns+"\n", 1) +
-		"  tolerations:\n    - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n" +
-		"  traffic:\n    weight: 0\n    gateway:\n      parentRefs: [{name: public, namespace: gateway-system}]\n      hostnames: [api.example.com]\n"
-	work := t.TempDir()
-	folder := filepath.Join(work, filepath.FromSlash(appPath))
-	if err := os.MkdirAll(folder, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(folder, "bgrender.yaml"), []byte(specText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s.must(ctx, 0, "render", filepath.Join(folder, "bgrender.yaml"), "--output-dir", folder)
+	work := s.managedFolder(ctx, root, "  traffic:\n    weight: 0\n    gateway:\n      parentRefs: [{name: public, namespace: gateway-system}]\n      hostnames: [api.example.com]\n")
 	git := gittest.NewServer(t)
 	url := git.CreateRepo(t, "gitops", work)
 	s.env = []string{"KUBECONFIG=" + s.kubeconfig}
-	if err := bed.ApplyYAML(ctx, fluxExample(t, root, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
 		"  name: gitops\n", "  name: steps\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := bed.ApplyYAML(ctx, fluxExample(t, root, "kustomization-my-application.yaml", "  name: my-application\n", "  name: steps\n",
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: steps\n",
 		"    name: gitops\n", "    name: steps\n")); err != nil {
 		t.Fatal(err)
 	}

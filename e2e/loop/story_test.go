@@ -209,31 +209,17 @@ func TestArticleLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seedSpec, err := os.ReadFile(filepath.Join(root, "examples", "seed", "app.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	specText := strings.Replace(string(seedSpec), "  namespace: production\n", "  namespace: "+s.ns+"\n", 1)
-	specText += "  tolerations:\n    - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n"
-	work := t.TempDir()
-	folder := filepath.Join(work, filepath.FromSlash(appPath))
-	if err := os.MkdirAll(folder, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(folder, "bgrender.yaml"), []byte(specText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s.must(ctx, 0, "render", filepath.Join(folder, "bgrender.yaml"), "--output-dir", folder)
+	work := s.managedFolder(ctx, root, "")
 
 	gitea := giteatest.Start(t)
 	url := gitea.CreateRepo(t, "gitops", work)
 	s.env = []string{"KUBECONFIG=" + s.kubeconfig, "BGRENDER_GIT_TOKEN=" + gitea.Token}
 
 	// Flux, configured with the files users copy.
-	if err := bed.ApplyYAML(ctx, fluxExample(t, root, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url, "interval: 1m", "interval: 5s")); err != nil {
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url, "interval: 1m", "interval: 5s")); err != nil {
 		t.Fatal(err)
 	}
-	if err := bed.ApplyYAML(ctx, fluxExample(t, root, "kustomization-my-application.yaml")); err != nil {
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml")); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []string{"blue", "green"} {
@@ -346,6 +332,30 @@ func TestArticleLifecycle(t *testing.T) {
 	}
 }
 
+// managedFolder writes the article's spec, in the story's namespace,
+// tolerating the fake nodes' taint, plus extra (more spec fields), as a
+// managed folder rendered by bgrender, and returns the repository's work
+// tree.
+func (s *story) managedFolder(ctx context.Context, root, extra string) string {
+	s.t.Helper()
+	seedSpec, err := os.ReadFile(filepath.Join(root, "examples", "seed", "app.yaml"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	text := strings.Replace(string(seedSpec), "  namespace: production\n", "  namespace: "+s.ns+"\n", 1) +
+		"  tolerations:\n    - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n" + extra
+	work := s.t.TempDir()
+	folder := filepath.Join(work, filepath.FromSlash(appPath))
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(folder, "bgrender.yaml"), []byte(text), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	s.must(ctx, 0, "render", filepath.Join(folder, "bgrender.yaml"), "--output-dir", folder)
+	return work
+}
+
 // mergeWhenOpen merges the first open pull request of repo, as a reviewer.
 func mergeWhenOpen(ctx context.Context, t *testing.T, g *giteatest.Server, repo string) {
 	for ctx.Err() == nil {
@@ -371,24 +381,6 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
-}
-
-// fluxExample reads a file of examples/gitops/flux with replacements, each
-// of which must match exactly once.
-func fluxExample(t *testing.T, root, name string, replace ...string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(root, "examples", "gitops", "flux", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(data)
-	for i := 0; i+1 < len(replace); i += 2 {
-		if n := strings.Count(text, replace[i]); n != 1 {
-			t.Fatalf("examples/gitops/flux/%s: %q occurs %d times, want once", name, replace[i], n)
-		}
-		text = strings.Replace(text, replace[i], replace[i+1], 1)
-	}
-	return []byte(text)
 }
 
 // TestArticlePlainLayout is the shorter story on the article's own plain
@@ -427,11 +419,11 @@ func TestArticlePlainLayout(t *testing.T) {
 	git := gittest.NewServer(t)
 	url := git.CreateRepo(t, "gitops", work)
 	s.env = []string{"KUBECONFIG=" + s.kubeconfig}
-	if err := bed.ApplyYAML(ctx, fluxExample(t, root, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
 		"  name: gitops\n", "  name: plain\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := bed.ApplyYAML(ctx, fluxExample(t, root, "kustomization-my-application.yaml", "  name: my-application\n", "  name: plain\n",
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: plain\n",
 		"    name: gitops\n", "    name: plain\n")); err != nil {
 		t.Fatal(err)
 	}

@@ -15,12 +15,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -55,8 +53,8 @@ type Server struct {
 	etcdURL string
 	token   string
 
-	etcd *process
-	api  *process
+	etcd *Process
+	api  *Process
 
 	watchListOff bool // kube-apiserver runs with WatchList=false (old etcd)
 
@@ -68,15 +66,6 @@ type Server struct {
 
 	nsMu   sync.Mutex
 	nsUsed map[string]int // NewNamespace's names, by base
-}
-
-// process is one child process with its log file.
-type process struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{} // closed once the process has exited
-	waitErr error         // valid after done is closed
 }
 
 // Start starts etcd and kube-apiserver on free loopback ports in a new
@@ -149,7 +138,7 @@ func start(ctx context.Context, bins Binaries) (_ *Server, retErr error) {
 		return nil, fmt.Errorf("kubetest: %w", err)
 	}
 
-	s.etcd, err = startProcess("etcd", bins.Etcd, filepath.Join(dir, "etcd.log"), etcdEnv(),
+	s.etcd, err = StartProcess("etcd", bins.Etcd, filepath.Join(dir, "etcd.log"), etcdEnv(),
 		"--name=kubetest",
 		"--logger=zap", // the 3.4 default (capnslog) only logs a deprecation warning
 		"--data-dir="+filepath.Join(dir, "etcd"),
@@ -182,7 +171,7 @@ func start(ctx context.Context, bins Binaries) (_ *Server, retErr error) {
 	if s.watchListOff {
 		apiArgs = append(apiArgs, "--feature-gates=WatchList=false")
 	}
-	s.api, err = startProcess("kube-apiserver", bins.APIServer, filepath.Join(dir, "kube-apiserver.log"), os.Environ(), apiArgs...)
+	s.api, err = StartProcess("kube-apiserver", bins.APIServer, filepath.Join(dir, "kube-apiserver.log"), os.Environ(), apiArgs...)
 	if err != nil {
 		return nil, s.startError(err)
 	}
@@ -254,57 +243,6 @@ func etcdEnv() []string {
 	return env
 }
 
-func startProcess(name, bin, logPath string, env []string, args ...string) (*process, error) {
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("kubetest: %w", err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	cmd.SysProcAttr = childSysProcAttr()
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("kubetest: starting %s: %w", name, err)
-	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// exited reports whether the process has ended.
-func (p *process) exited() bool {
-	if p == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM, waits up to grace, then SIGKILLs and waits.
-func (p *process) stop(grace time.Duration) {
-	if p == nil || p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return
-	case <-time.After(grace):
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
 func (s *Server) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
@@ -321,10 +259,10 @@ func (s *Server) waitReady(ctx context.Context) error {
 	defer tick.Stop()
 	var last string
 	for {
-		if s.etcd.exited() {
+		if s.etcd.Exited() {
 			return fmt.Errorf("etcd exited during start-up: %v", s.etcd.waitErr)
 		}
-		if s.api.exited() {
+		if s.api.Exited() {
 			return fmt.Errorf("kube-apiserver exited during start-up: %v", s.api.waitErr)
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.host+"/readyz", nil)
@@ -355,15 +293,15 @@ func (s *Server) waitReady(ctx context.Context) error {
 func (s *Server) startError(err error) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "kubetest: starting API server: %v", err)
-	for _, p := range []*process{s.api, s.etcd} {
+	for _, p := range []*Process{s.api, s.etcd} {
 		if p == nil {
 			continue
 		}
-		if p.name == "etcd" && !p.exited() && !strings.Contains(err.Error(), "address already in use") {
+		if p.Name == "etcd" && !p.Exited() && !strings.Contains(err.Error(), "address already in use") {
 			// A running etcd is rarely the problem; keep the message short.
 			continue
 		}
-		data, rerr := os.ReadFile(p.logPath)
+		data, rerr := os.ReadFile(p.LogPath)
 		if rerr != nil {
 			continue
 		}
@@ -371,7 +309,7 @@ func (s *Server) startError(err error) error {
 		if strings.TrimSpace(tail) == "" {
 			tail = "(empty)"
 		}
-		fmt.Fprintf(&b, "\n--- last %d lines of %s log ---\n%s", logTailLines, p.name, tail)
+		fmt.Fprintf(&b, "\n--- last %d lines of %s log ---\n%s", logTailLines, p.Name, tail)
 	}
 	return errors.New(b.String())
 }
@@ -511,8 +449,8 @@ func (s *Server) Stop() error {
 		if s.abort {
 			grace = 0
 		}
-		s.api.stop(grace)
-		s.etcd.stop(grace)
+		s.api.Stop(grace)
+		s.etcd.Stop(grace)
 		if s.client != nil {
 			s.client.close()
 		}

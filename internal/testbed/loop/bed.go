@@ -90,11 +90,11 @@ type Cluster struct {
 	nodes      []string
 	startup    time.Duration
 
-	kcm, scheduler, kwok *process
+	kcm, scheduler, kwok *kubetest.Process
 
 	fluxMu      sync.Mutex
-	source      *process
-	kustomize   *process
+	source      *kubetest.Process
+	kustomize   *kubetest.Process
 	fluxStartup time.Duration
 	storageURL  string
 
@@ -187,7 +187,7 @@ func (c *Cluster) startCore(ctx context.Context) error {
 	logFile := func(name string) string { return filepath.Join(dir, name+".log") }
 
 	// The three start at once; each waits for the API server by itself.
-	if c.kcm, err = startProcess("kube-controller-manager", c.bins.ControllerManager, logFile("kube-controller-manager"), os.Environ(),
+	if c.kcm, err = kubetest.StartProcess("kube-controller-manager", c.bins.ControllerManager, logFile("kube-controller-manager"), os.Environ(),
 		"--kubeconfig="+c.kubeconfig,
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",
@@ -197,7 +197,7 @@ func (c *Cluster) startCore(ctx context.Context) error {
 	); err != nil {
 		return err
 	}
-	if c.scheduler, err = startProcess("kube-scheduler", c.bins.Scheduler, logFile("kube-scheduler"), os.Environ(),
+	if c.scheduler, err = kubetest.StartProcess("kube-scheduler", c.bins.Scheduler, logFile("kube-scheduler"), os.Environ(),
 		"--kubeconfig="+c.kubeconfig,
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",
@@ -205,7 +205,7 @@ func (c *Cluster) startCore(ctx context.Context) error {
 	); err != nil {
 		return err
 	}
-	if c.kwok, err = startProcess("kwok", c.bins.Kwok, logFile("kwok"), os.Environ(),
+	if c.kwok, err = kubetest.StartProcess("kwok", c.bins.Kwok, logFile("kwok"), os.Environ(),
 		"--kubeconfig="+c.kubeconfig,
 		"--config="+stages,
 		"--manage-all-nodes=false",
@@ -218,7 +218,7 @@ func (c *Cluster) startCore(ctx context.Context) error {
 		return err
 	}
 	for _, h := range []struct {
-		p   *process
+		p   *kubetest.Process
 		url string
 	}{
 		{c.kcm, "https://127.0.0.1:" + kcmPort + "/healthz"},
@@ -301,7 +301,7 @@ func (c *Cluster) waitNodeReady(ctx context.Context, name string) error {
 		}
 		return false, nil
 	}, func(err error) error {
-		return fmt.Errorf("loop: node %s not Ready: %w; last lines of kwok's log:\n%s", name, err, c.kwok.logTail(logTailLines))
+		return fmt.Errorf("loop: node %s not Ready: %w; last lines of kwok's log:\n%s", name, err, c.kwok.LogTail(logTailLines))
 	})
 }
 
@@ -313,7 +313,7 @@ func (c *Cluster) waitServiceAccount(ctx context.Context, ns string) error {
 		}
 		return err == nil, err
 	}, func(err error) error {
-		return fmt.Errorf("loop: no ServiceAccount default in namespace %s: %w; last lines of kube-controller-manager's log:\n%s", ns, err, c.kcm.logTail(logTailLines))
+		return fmt.Errorf("loop: no ServiceAccount default in namespace %s: %w; last lines of kube-controller-manager's log:\n%s", ns, err, c.kcm.LogTail(logTailLines))
 	})
 }
 
@@ -410,7 +410,7 @@ func (c *Cluster) kill() {
 
 func (c *Cluster) stopProcesses(grace time.Duration) {
 	c.fluxMu.Lock()
-	flux := []*process{c.kustomize, c.source}
+	flux := []*kubetest.Process{c.kustomize, c.source}
 	c.fluxMu.Unlock()
 	stopAll(grace, flux...)
 	stopAll(grace, c.kwok)
@@ -418,10 +418,10 @@ func (c *Cluster) stopProcesses(grace time.Duration) {
 }
 
 // stopAll stops the processes in parallel and returns when all are reaped.
-func stopAll(grace time.Duration, ps ...*process) {
+func stopAll(grace time.Duration, ps ...*kubetest.Process) {
 	var wg sync.WaitGroup
 	for _, p := range ps {
-		wg.Go(func() { p.stop(grace) })
+		wg.Go(func() { p.Stop(grace) })
 	}
 	wg.Wait()
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -94,13 +96,13 @@ func (c *Cluster) StartFlux(ctx context.Context) (retErr error) {
 		return fmt.Errorf("loop: %w", err)
 	}
 	env := append(os.Environ(), "KUBECONFIG="+c.kubeconfig, "RUNTIME_NAMESPACE="+FluxNamespace)
-	var source, kustomize *process
+	var source, kustomize *kubetest.Process
 	defer func() {
 		if retErr != nil {
 			stopAll(0, kustomize, source)
 		}
 	}()
-	if source, err = startProcess("source-controller", c.bins.SourceController, filepath.Join(c.Dir(), "source-controller.log"), env,
+	if source, err = kubetest.StartProcess("source-controller", c.bins.SourceController, filepath.Join(c.Dir(), "source-controller.log"), env,
 		"--metrics-addr="+addr(0),
 		"--health-addr="+addr(1),
 		"--storage-addr="+addr(2),
@@ -109,7 +111,7 @@ func (c *Cluster) StartFlux(ctx context.Context) (retErr error) {
 	); err != nil {
 		return err
 	}
-	if kustomize, err = startProcess("kustomize-controller", c.bins.KustomizeController, filepath.Join(c.Dir(), "kustomize-controller.log"), env,
+	if kustomize, err = kubetest.StartProcess("kustomize-controller", c.bins.KustomizeController, filepath.Join(c.Dir(), "kustomize-controller.log"), env,
 		"--metrics-addr="+addr(3),
 		"--health-addr="+addr(4),
 	); err != nil {
@@ -236,4 +238,29 @@ func (c *Cluster) RequestReconcile(ctx context.Context, gvr schema.GroupVersionR
 		return fmt.Errorf("loop: requesting a reconcile of %s %s/%s: %w", gvr.Resource, ns, name, err)
 	}
 	return nil
+}
+
+// FluxExample returns the file name of examples/gitops/flux (the files a
+// user copies) with the replacements made: pairs of old and new text, each
+// old text occurring exactly once, so that a change to the example that a
+// test no longer understands fails the test instead of testing something
+// else.
+func FluxExample(tb testing.TB, name string, replace ...string) []byte {
+	tb.Helper()
+	root, err := kubetest.RepoRoot()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "examples", "gitops", "flux", name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	text := string(data)
+	for i := 0; i+1 < len(replace); i += 2 {
+		if n := strings.Count(text, replace[i]); n != 1 {
+			tb.Fatalf("examples/gitops/flux/%s: %q occurs %d times, want once", name, replace[i], n)
+		}
+		text = strings.Replace(text, replace[i], replace[i+1], 1)
+	}
+	return []byte(text)
 }

@@ -20,7 +20,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
-	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 	"github.com/bgrender/bgrender/internal/testbed/loop"
 )
 
@@ -193,30 +192,6 @@ func write(t *testing.T, path, data string) {
 	}
 }
 
-// example reads a file of examples/gitops/flux and applies the
-// replacements, each of which must match exactly once (so a change to the
-// example that the test no longer understands fails it, instead of testing
-// something else).
-func example(t *testing.T, name string, replace ...string) []byte {
-	t.Helper()
-	root, err := kubetest.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(root, "examples", "gitops", "flux", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(data)
-	for i := 0; i+1 < len(replace); i += 2 {
-		if n := strings.Count(s, replace[i]); n != 1 {
-			t.Fatalf("examples/gitops/flux/%s: %q occurs %d times, want once", name, replace[i], n)
-		}
-		s = strings.Replace(s, replace[i], replace[i+1], 1)
-	}
-	return []byte(s)
-}
-
 // TestFluxAppliesPushes: Flux, configured with the files users copy from
 // examples/gitops/flux, applies what is pushed to a smart-HTTP Git server:
 // first at its 5 s interval, then, with the interval back at the example's
@@ -236,12 +211,12 @@ func TestFluxAppliesPushes(t *testing.T) {
 	url := git.CreateRepo(t, "gitops", seed)
 
 	exampleURL := "url: https://git.example.com/ops/gitops.git"
-	gitRepo := example(t, "gitrepository.yaml", exampleURL, "url: "+url, "interval: 1m", "interval: 5s")
+	gitRepo := loop.FluxExample(t, "gitrepository.yaml", exampleURL, "url: "+url, "interval: 1m", "interval: 5s")
 	began := time.Now()
 	if err := bed.ApplyYAML(ctx, gitRepo); err != nil {
 		t.Fatal(err)
 	}
-	if err := bed.ApplyYAML(ctx, example(t, "kustomization-my-application.yaml")); err != nil {
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := waitImage(ctx, bed, ns, "registry.example/web:1"); err != nil {
@@ -254,7 +229,7 @@ func TestFluxAppliesPushes(t *testing.T) {
 
 	// Back to the example's interval of a minute: from now on only the
 	// annotation can make Flux fetch within the test's time.
-	if err := bed.ApplyYAML(ctx, example(t, "gitrepository.yaml", exampleURL, "url: "+url)); err != nil {
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", exampleURL, "url: "+url)); err != nil {
 		t.Fatal(err)
 	}
 	if err := loop.WaitFor(ctx, "GitRepository gitops to reconcile its new spec", func(ctx context.Context) (bool, error) {
