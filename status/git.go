@@ -2,6 +2,7 @@ package status
 
 import (
 	"fmt"
+	"github.com/bgrender/bgrender/spec"
 	"slices"
 )
 
@@ -14,6 +15,8 @@ type Wanted struct {
 	Live     string            `json:"live"`
 	Images   map[string]string `json:"images"`
 	Replicas map[string]int32  `json:"replicas,omitempty"`
+	// Weight is the idle color's share of traffic in Git (spec.traffic).
+	Weight *int32 `json:"weight,omitempty"`
 	// Drift lists how the cluster differs from Git; empty when in sync.
 	Drift []string `json:"drift"`
 	// Unchecked lists what could not be compared, and why.
@@ -44,6 +47,17 @@ func (a *App) CompareWith(w Wanted) {
 		}
 		if n, ok := w.Replicas[c.Color]; ok && c.Found && n != c.Desired {
 			w.Drift = append(w.Drift, fmt.Sprintf("%s: Git wants %d replicas, the cluster %d", c.Color, n, c.Desired))
+		}
+	}
+	if w.Weight != nil && spec.Color(w.Live).Valid() {
+		live := spec.Color(w.Live)
+		want := map[string]int32{string(live): 100 - *w.Weight, string(live.Other()): *w.Weight}
+		switch {
+		case a.Traffic == nil:
+			w.Drift = append(w.Drift, "Git has an HTTPRoute, the cluster shows none (or no permission to read it)")
+		case a.Traffic.Weights["blue"] != want["blue"] || a.Traffic.Weights["green"] != want["green"]:
+			w.Drift = append(w.Drift, fmt.Sprintf("Git splits traffic blue %d%%, green %d%%; the cluster's route blue %d%%, green %d%%",
+				want["blue"], want["green"], a.Traffic.Weights["blue"], a.Traffic.Weights["green"]))
 		}
 	}
 	a.Git = &w

@@ -61,6 +61,9 @@ func WriteApp(w io.Writer, a *App) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if a.Traffic != nil {
+		fmt.Fprintf(w, "\ntraffic: %s\n", a.Traffic)
+	}
 	if g := a.Git; g != nil {
 		where := g.Repo + " " + g.Path
 		if g.Branch != "" {

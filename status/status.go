@@ -42,6 +42,8 @@ type App struct {
 	Live     string    `json:"live"`
 	Colors   []Color   `json:"colors"`
 	Services []Service `json:"services"`
+	// Traffic is the split of the app's HTTPRoute, when it has one.
+	Traffic *Traffic `json:"traffic,omitempty"`
 	// Git is what the GitOps repository wants, when asked (CompareWith).
 	Git *Wanted `json:"git,omitempty"`
 }
@@ -159,6 +161,7 @@ type objects struct {
 	services    []corev1.Service
 	deployments []appsv1.Deployment
 	slices      []discoveryv1.EndpointSlice
+	routes      []route // none when the Gateway API is not installed
 }
 
 func (r *Reader) read(ctx context.Context, extraSelector string) ([]App, error) {
@@ -169,7 +172,16 @@ func (r *Reader) read(ctx context.Context, extraSelector string) ([]App, error) 
 	var objs objects
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		// Routes are optional: a cluster without the Gateway API, or a
+		// role without the permission, shows no traffic split.
+		var l routeList
+		if r.list(ctx, HTTPRoutes, labelQuery(sel), &l) == nil {
+			objs.routes = l.Items
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		var l corev1.ServiceList
@@ -282,6 +294,7 @@ func assemble(ns string, objs objects) []App {
 		}
 	}
 
+	routes := routesByApp(objs.routes)
 	apps := make([]App, 0, len(byApp))
 	for name, p := range byApp {
 		if len(p.services) == 0 && len(p.deployments) == 0 {
@@ -289,6 +302,9 @@ func assemble(ns string, objs objects) []App {
 		}
 		app := buildApp(ns, name, p.services[name], p.services[name+"-preview"],
 			p.deployments[name+"-blue"], p.deployments[name+"-green"], p.slices)
+		if rt := routes[name]; rt != nil {
+			app.Traffic = rt.traffic(name)
+		}
 		apps = append(apps, app)
 	}
 	slices.SortFunc(apps, func(a, b App) int { return cmp.Compare(a.Name, b.Name) })

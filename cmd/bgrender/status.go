@@ -24,6 +24,7 @@ func compareWithGit(app *status.App, t *promote.Target, st *promote.State) {
 	for c, n := range st.Replicas {
 		w.Replicas[string(c)] = n
 	}
+	w.Weight = st.Weight
 	app.CompareWith(w)
 }
 

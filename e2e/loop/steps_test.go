@@ -233,4 +233,25 @@ func TestSteppedPromotion(t *testing.T) {
 	if w := routeWeights(ctx, bed, s.ns, app); w[app+"-green"] != 100 || w[app+"-blue"] != 0 {
 		t.Errorf("after the promotion the route says %v", w)
 	}
+
+	// status shows the split and the Gateway's verdict, and compares the
+	// weights with Git.
+	out, _ = s.must(ctx, 0, "status", app, "--repo", url, "--path", appPath, "-o", "json")
+	var st struct {
+		Traffic *struct {
+			Weights map[string]int `json:"weights"`
+			Parents []string       `json:"parents"`
+		} `json:"traffic"`
+		Git struct {
+			Drift []string `json:"drift"`
+		} `json:"git"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Traffic == nil || st.Traffic.Weights["green"] != 100 || st.Traffic.Weights["blue"] != 0 ||
+		len(st.Traffic.Parents) != 1 || st.Traffic.Parents[0] != "public: accepted" || len(st.Git.Drift) != 0 {
+		t.Errorf("status: %v\n%s", err, out)
+	}
+	text, _ := s.must(ctx, 0, "status", app, "-n", s.ns)
+	if !strings.Contains(text, "traffic: HTTPRoute my-application: blue 0%, green 100% (public: accepted)") {
+		t.Errorf("status:\n%s", text)
+	}
 }
