@@ -141,9 +141,24 @@ func ReadRoute(ctx context.Context, r *Route) (RouteState, error) {
 			st.Weights[name] = int32(w)
 		}
 	}
+	// Every parentRef of the spec must have reported, matched on its
+	// namespace, name, sectionName and port.
+	key := func(m map[string]any) string {
+		ns, _ := m["namespace"].(string)
+		if ns == "" {
+			ns = r.Namespace
+		}
+		name, _ := m["name"].(string)
+		section, _ := m["sectionName"].(string)
+		port := fmt.Sprint(m["port"])
+		return ns + "/" + name + "/" + section + "/" + port
+	}
+	reported := map[string]bool{}
 	parents, _, _ := unstructured.NestedSlice(u.Object, "status", "parents")
 	for _, p := range parents {
 		pm, _ := p.(map[string]any)
+		prm, _ := pm["parentRef"].(map[string]any)
+		reported[key(prm)] = true
 		ref, _, _ := unstructured.NestedString(pm, "parentRef", "name")
 		conds, _, _ := unstructured.NestedSlice(pm, "conditions")
 		var missing []string
@@ -164,6 +179,14 @@ func ReadRoute(ctx context.Context, r *Route) (RouteState, error) {
 			st.Parents = append(st.Parents, ref+": accepted")
 		} else {
 			st.Parents = append(st.Parents, ref+": not "+strings.Join(missing, ", ")+" at generation "+fmt.Sprint(st.Generation))
+		}
+	}
+	refs, _, _ := unstructured.NestedSlice(u.Object, "spec", "parentRefs")
+	for _, ref := range refs {
+		m, _ := ref.(map[string]any)
+		if !reported[key(m)] {
+			name, _ := m["name"].(string)
+			st.Parents = append(st.Parents, name+": not reported")
 		}
 	}
 	return st, nil

@@ -110,6 +110,9 @@ func (a *Deploy) Run(ctx context.Context) (*Result, error) {
 		if color == st.Active && !a.Force {
 			return nil, exitcode.GateRefused(fmt.Errorf("%s is the live color of %s: changing its image changes production without a flip; deploy to %s or use --force", color, st.App, st.Idle()))
 		}
+		if color == st.Idle() && st.Weight != nil && *st.Weight > 0 && !a.Force {
+			return nil, exitcode.GateRefused(fmt.Errorf("%s carries %d%% of %s's traffic (spec.traffic.weight): a new image would roll out under live requests; shift --weight 0 first, or use --force", color, *st.Weight, st.App))
+		}
 		return c, l.setImage(color, a.Image)
 	})
 }
@@ -146,7 +149,7 @@ func (a *Rollback) Run(ctx context.Context) (*Result, error) {
 		if a.Reason != "" {
 			c.Summary += ": " + a.Reason
 		}
-		if st.Weight != nil && *st.Weight != 0 && (a.From == "" || a.From == st.Active) {
+		if st.Weight != nil && *st.Weight != 0 && a.From == "" {
 			// During a shift, a rollback returns the shifted share to the
 			// live color; the Services stay.
 			c.To = string(st.Active)
@@ -169,6 +172,13 @@ func (a *Rollback) Run(ctx context.Context) (*Result, error) {
 				return nil, err
 			}
 			if err := a.checkSinceLive(history, st, to); err != nil {
+				return nil, err
+			}
+		}
+		if st.Weight != nil && *st.Weight != 0 {
+			// The flip ends the shift in the same commit: the weight would
+			// otherwise send its share to the color rolled back from.
+			if err := l.setWeight(0); err != nil {
 				return nil, err
 			}
 		}
@@ -322,6 +332,9 @@ func (a *ScaleIdle) Run(ctx context.Context) (*Result, error) {
 			c.Done, c.Reason = true, fmt.Sprintf("%s already has %s replicas on %s; nothing to do", st.App, n, idle)
 			return c, nil
 		}
+		if a.Replicas == 0 && st.Weight != nil && *st.Weight > 0 {
+			return nil, exitcode.GateRefused(fmt.Errorf("%s carries %d%% of %s's traffic (spec.traffic.weight): at 0 replicas those requests would go to no pods; shift --weight 0 first", idle, *st.Weight, st.App))
+		}
 		return c, l.setIdleReplicas(a.Replicas)
 	})
 	if res != nil {
@@ -338,6 +351,12 @@ type Shift struct {
 	Weight int32
 	// Reason, if set, says why (a refused step of a stepped promotion).
 	Reason string
+	// To, if set, is the idle color the shift is for (a stepped
+	// promotion): when Git's idle color is another, the app changed under
+	// the promotion and the shift stops with a conflict.
+	To spec.Color
+	// Force shifts traffic even to a color with no pods.
+	Force bool
 }
 
 // Run commits the new weight.
@@ -348,8 +367,16 @@ func (a *Shift) Run(ctx context.Context) (*Result, error) {
 	return a.run(ctx, "shift", 1, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
 		st := l.state()
 		idle := st.Idle()
+		if a.To != "" && a.To != idle {
+			return nil, fmt.Errorf("conflict: %s's idle color in Git is now %s, not %s (a promote or rollback since the steps began); the steps stop", st.App, idle, a.To)
+		}
 		c := &gitops.Change{From: string(st.Active), To: string(idle),
 			Summary: fmt.Sprintf("send %d%% of traffic to %s (%s keeps %d%%)", a.Weight, idle, st.Active, 100-a.Weight)}
+		if a.Weight > 0 && !a.Force {
+			if err := canServe(st, idle); err != nil {
+				return nil, err
+			}
+		}
 		if a.Reason != "" {
 			c.Summary += ": " + a.Reason
 		}

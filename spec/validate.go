@@ -769,6 +769,16 @@ func Warnings(app *BlueGreenApp) ErrorList {
 			}
 		}
 	}
+	if s.Traffic != nil && (s.Ingress != nil || exposed) {
+		var by []string
+		if s.Ingress != nil {
+			by = append(by, "spec.ingress")
+		}
+		if exposed {
+			by = append(by, "the "+string(s.Service.Type)+" Service")
+		}
+		v.add("spec.traffic", "%s send their clients to the active color only: shift and promote --steps move only the HTTPRoute's share", strings.Join(by, " and "))
+	}
 	if ing := s.Ingress; ing != nil && ing.ClassName != "" && ing.ClassName != "nginx" && !app.Source.Has("spec.networkPolicy.ingressController") {
 		v.add("spec.ingress.className", "%q: the policies admit the Ingress controller from namespace %s (the ingress-nginx default); set networkPolicy.ingressController to where the %s controller runs", ing.ClassName, np.IngressController.Namespace, ing.ClassName)
 	}
@@ -789,6 +799,11 @@ func (v *validator) traffic() {
 	}
 	if w := *tr.Weight; w < 0 || w > 100 {
 		v.add("spec.traffic.weight", "%d is not a percentage (0-100)", w)
+	} else if w > 0 && v.app.Spec.ReplicasOf(v.app.Spec.Idle()) == 0 {
+		v.add("spec.traffic.weight", "%d%% of requests would go to %s, which runs 0 replicas (idleReplicas); scale it up or set the weight to 0", w, v.app.Spec.Idle())
+	}
+	if len(tr.Header) > 256 {
+		v.add("spec.traffic.header", "is %d characters long, more than the Gateway API's 256", len(tr.Header))
 	}
 	for _, msg := range validation.IsHTTPHeaderName(tr.Header) {
 		v.add("spec.traffic.header", "%q: %s", tr.Header, msg)
@@ -801,8 +816,23 @@ func (v *validator) traffic() {
 	if len(g.ParentRefs) == 0 {
 		v.add("spec.traffic.gateway.parentRefs", "required: the Gateway the route attaches to")
 	}
+	if len(g.ParentRefs) > 32 {
+		v.add("spec.traffic.gateway.parentRefs", "%d entries, more than the Gateway API's 32", len(g.ParentRefs))
+	}
+	if len(g.Hostnames) > 16 {
+		v.add("spec.traffic.gateway.hostnames", "%d entries, more than the Gateway API's 16", len(g.Hostnames))
+	}
+	seen := map[string]int{}
 	for i, p := range g.ParentRefs {
 		path := indexPath("spec.traffic.gateway.parentRefs", i)
+		key := fmt.Sprintf("%s/%s/%s/%v", p.Namespace, p.Name, p.SectionName, p.Port)
+		if j, dup := seen[key]; dup {
+			v.add(path, "names the same Gateway listener as parentRefs[%d]; give each a distinct sectionName or port", j)
+		}
+		seen[key] = i
+		if p.Namespace != "" && v.app.Metadata.Namespace == "" {
+			v.add("metadata.namespace", "required with a parentRef in namespace %s: the NetworkPolicies admit the Gateway's namespace, and could not tell it from the app's own", p.Namespace)
+		}
 		if p.Name == "" {
 			v.add(path+".name", "required")
 		} else {
@@ -827,7 +857,12 @@ func (v *validator) traffic() {
 	for i, h := range g.Hostnames {
 		v.host(indexPath("spec.traffic.gateway.hostnames", i), h, true)
 	}
-	if !strings.HasPrefix(g.Path, "/") {
+	switch {
+	case !strings.HasPrefix(g.Path, "/"):
 		v.add("spec.traffic.gateway.path", "%q must start with /", g.Path)
+	case len(g.Path) > 1024:
+		v.add("spec.traffic.gateway.path", "is %d characters long, more than the Gateway API's 1024", len(g.Path))
+	case strings.Contains(g.Path, "//") || strings.ContainsAny(g.Path, "#?%") || strings.Contains(g.Path, "/./") || strings.Contains(g.Path, "/../") || strings.HasSuffix(g.Path, "/.") || strings.HasSuffix(g.Path, "/.."):
+		v.add("spec.traffic.gateway.path", "%q: a path prefix without //, /./, /../, #, ? or %%", g.Path)
 	}
 }

@@ -111,6 +111,12 @@ func TestBadInput(t *testing.T) {
 		{"budget over 100%", edit("  replicas: 2\n", "  replicas: 2\n  disruptionBudget: {maxUnavailable: 120%}\n"), []string{`spec.disruptionBudget.maxUnavailable: "120%" must not be greater than 100%`}},
 		{"prometheus in the app's namespace", edit("  replicas: 2\n", "  replicas: 2\n  networkPolicy:\n    prometheus: {namespace: prod}\n"), []string{`spec.networkPolicy.prometheus: selects this app's own blue and green pods`}},
 		{"minDomains with ScheduleAnyway", edit("  replicas: 2\n", "  replicas: 2\n  topologySpreadConstraints:\n    - {maxSkew: 1, minDomains: 2, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway}\n"), []string{`spec.topologySpreadConstraints[0].minDomains: must be at least 1, and only with whenUnsatisfiable DoNotSchedule`}},
+		{"traffic to a color at 0 replicas", edit("  replicas: 2\n", "  replicas: 2\n  idleReplicas: 0\n  traffic:\n    weight: 10\n    gateway: {parentRefs: [{name: public, namespace: gw}]}\n"), []string{`spec.traffic.weight: 10% of requests would go to green, which runs 0 replicas`}},
+		{"traffic path with //", edit("  replicas: 2\n", "  replicas: 2\n  traffic:\n    gateway: {parentRefs: [{name: public, namespace: gw}], path: /a//b}\n"), []string{`spec.traffic.gateway.path: "/a//b": a path prefix without //`}},
+		{"traffic parentRefs twice", edit("  replicas: 2\n", "  replicas: 2\n  traffic:\n    gateway: {parentRefs: [{name: public, namespace: gw}, {name: public, namespace: gw}]}\n"), []string{`spec.traffic.gateway.parentRefs[1]: names the same Gateway listener as parentRefs[0]`}},
+		{"traffic weight over 100", edit("  replicas: 2\n", "  replicas: 2\n  traffic:\n    weight: 120\n    gateway: {parentRefs: [{name: public, namespace: gw}]}\n"), []string{`spec.traffic.weight: 120 is not a percentage`}},
+		{"traffic without a gateway", edit("  replicas: 2\n", "  replicas: 2\n  traffic: {weight: 10}\n"), []string{`spec.traffic: name how traffic is routed`}},
+		{"traffic gateway elsewhere, app without namespace", strings.Replace(edit("  replicas: 2\n", "  replicas: 2\n  traffic:\n    gateway: {parentRefs: [{name: public, namespace: gw}]}\n"), "  namespace: prod\n", "", 1), []string{`metadata.namespace: required with a parentRef in namespace gw`}},
 		{"node selector key", edit("  replicas: 2\n", "  replicas: 2\n  nodeSelector: {\"bad key!\": x}\n"), []string{`app.yaml:13: spec.nodeSelector["bad key!"]`}},
 	}
 	for _, tt := range tests {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bgrender/bgrender/gitops"
 	"github.com/bgrender/bgrender/internal/forge"
+	"github.com/bgrender/bgrender/live"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/spec"
 )
@@ -522,7 +523,11 @@ func shiftCommand() *command {
 			var g gitFlags
 			g.register(fs)
 			weight := fs.Int32("weight", -1, "the idle color's share of requests, in `PERCENT` (0 to 100; required)")
+			force := fs.Bool("force", false, "shift even to a color that has 0 replicas")
+			opts := addClusterFlags(fs, nsFromFolder)
+			after := addLiveFlags(fs, "the HTTPRoute carries the weights and its Gateways accepted it")
 			return func(args []string) error {
+				start := time.Now()
 				if len(args) > 0 {
 					return usageError("unexpected arguments %q", args)
 				}
@@ -532,12 +537,50 @@ func shiftCommand() *command {
 				case *weight < 0 || *weight > 100:
 					return usageError("--weight %d: want a percentage, 0 to 100", *weight)
 				}
+				if err := after.validate(&g); err != nil {
+					return err
+				}
+				if after.any() {
+					if err := validateCluster(opts, ""); err != nil {
+						return err
+					}
+					if err := checkKubeconfig(opts); err != nil {
+						return err
+					}
+				}
 				t, err := g.target(s)
 				if err != nil {
 					return err
 				}
-				a := &promote.Shift{Target: *t, Weight: *weight}
-				return runAction(s, &g, a.Run)
+				a := &promote.Shift{Target: *t, Weight: *weight, Force: *force}
+				if !after.any() {
+					return runAction(s, &g, a.Run)
+				}
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+				defer stop()
+				st, err := folderNamespace(ctx, opts, t)
+				if err != nil {
+					return fmt.Errorf("%w; nothing committed", err)
+				}
+				res, err := act(ctx, s, &g, a.Run)
+				if err != nil {
+					return err
+				}
+				if err := after.reconcileNow(ctx, s, "shift", opts, res); err != nil || !after.wait {
+					return err
+				}
+				dyn, ns, err := opts.Dynamic()
+				if err != nil {
+					return err
+				}
+				idle := st.Active.Other()
+				got, err := live.WaitRoute(ctx, &live.Route{Client: dyn, Namespace: ns, Name: st.App, Timeout: after.timeout,
+					Weights: map[string]int32{st.App + "-" + string(idle): *weight, st.App + "-" + string(st.Active): 100 - *weight}})
+				if err != nil {
+					return fmt.Errorf("%s: %w; the change stays (%s)", st.App, err, landed(res))
+				}
+				fmt.Fprintf(s.err, "bgrender shift: live: %s, %.2fs after the start\n", got, time.Since(start).Seconds())
+				return nil
 			}
 		},
 	}

@@ -123,3 +123,27 @@ func TestShiftThenPromoteOrRollback(t *testing.T) {
 		t.Errorf("after the promotion:\n%s", spec)
 	}
 }
+
+// TestShiftSafety: no commit sends traffic to a color without pods or
+// rolls out a color under traffic: shift to a color at 0 replicas,
+// scale-idle to 0 and deploy to the idle color while it carries a share
+// are refused (exit 3) with nothing pushed, unless --force where it makes
+// sense.
+func TestShiftSafety(t *testing.T) {
+	r := newTrafficRepo(t)
+	r.mustRun(t, "scale-idle", "--replicas", "0")
+	before := r.commits(t)
+	if res := r.run(t, "shift", "--weight", "10"); res.code != 3 || !strings.Contains(res.stderr, "0 replicas on green") || r.commits(t) != before {
+		t.Errorf("shift to a color at 0 replicas: exit %d, stderr %q", res.code, res.stderr)
+	}
+	r.mustRun(t, "scale-idle", "--replicas", "3")
+	r.mustRun(t, "shift", "--weight", "10")
+	before = r.commits(t)
+	if res := r.run(t, "scale-idle", "--replicas", "0"); res.code != 3 || !strings.Contains(res.stderr, "green carries 10% of my-application's traffic") || r.commits(t) != before {
+		t.Errorf("scale-idle 0 during a shift: exit %d, stderr %q", res.code, res.stderr)
+	}
+	if res := r.run(t, "deploy", "--image", "myapp:v9"); res.code != 3 || !strings.Contains(res.stderr, "would roll out under live requests") || r.commits(t) != before {
+		t.Errorf("deploy to the shifted color: exit %d, stderr %q", res.code, res.stderr)
+	}
+	r.mustRun(t, "deploy", "--image", "myapp:v9", "--force")
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -121,23 +122,50 @@ func (p *stepped) run(ctx context.Context) error {
 		say("step live: %s (%.2fs after the start)", got, time.Since(p.start).Seconds())
 		return nil
 	}
-	for i, w := range p.steps {
+	// A re-run resumes: the steps at or below the weight Git already has
+	// are done.
+	first := 0
+	if *st.Weight > 0 {
+		for first < len(p.steps) && p.steps[first] <= *st.Weight {
+			first++
+		}
+		say("resuming: Git already sends %d%% to %s; next step %d%%", *st.Weight, idle, p.steps[min(first, len(p.steps)-1)])
+	}
+	// fail ends the promotion on err: a refusal (exit 3) returns traffic to
+	// the live color, unless nothing was shifted yet; any other error (the
+	// cluster or Prometheus unreadable, a Git failure) leaves Git as it is
+	// and exits 1, so that a re-run resumes.
+	shifted := *st.Weight > 0
+	fail := func(i int, w int32, err error) error {
+		if !isRefusal(err) {
+			_ = report()
+			return fmt.Errorf("step %d (%d%%): %w; Git keeps the weight of the last step (a re-run resumes)", i+1, w, err)
+		}
+		if !shifted {
+			_ = report()
+			return exitcode.GateRefused(fmt.Errorf("step %d (%d%%): %w; nothing committed", i+1, w, err))
+		}
+		return refuse(i, w, err)
+	}
+	for i := first; i < len(p.steps); i++ {
+		w := p.steps[i]
 		if p.gates.checks.Any() {
 			if _, err := p.gates.run(ctx, p.s, "promote", p.g.path, string(idle)); err != nil {
-				return refuse(i, w, err)
+				return fail(i, w, err)
 			}
 		}
 		var res *promote.Result
 		if w < 100 {
-			if res, err = commit((&promote.Shift{Target: *p.t, Weight: w}).Run); err != nil {
-				return err
-			}
+			res, err = commit((&promote.Shift{Target: *p.t, Weight: w, To: idle}).Run)
 		} else {
-			if res, err = commit((&promote.Promote{Target: *p.t, To: idle}).Run); err != nil {
-				return err
-			}
+			res, err = commit((&promote.Promote{Target: *p.t, To: idle}).Run)
 		}
+		if err != nil {
+			return fail(i, w, err)
+		}
+		shifted = true
 		if err := route(w, idle); err != nil {
+			_ = report()
 			return fmt.Errorf("step %d (%d%%): %w; the step stays (%s)", i+1, w, err, landed(res))
 		}
 		done = append(done, stepResult{Weight: w, Result: res, Seconds: time.Since(p.start).Seconds()})
@@ -145,15 +173,23 @@ func (p *stepped) run(ctx context.Context) error {
 			wait := *p.after
 			wait.refs = nil // asked already, after the commit
 			if err := wait.after(ctx, p.s, "promote", p.gates.opts, st, res, p.start, ""); err != nil {
+				_ = report()
 				return err
 			}
 			break
 		}
 		if err := p.hold(ctx, string(idle)); err != nil {
-			return refuse(i, w, err)
+			return fail(i, w, err)
 		}
 	}
 	return report()
+}
+
+// isRefusal reports whether err is a gate's refusal (exit 3), not a
+// failure to read what the gate needs.
+func isRefusal(err error) bool {
+	var coded *exitcode.Error
+	return errors.As(err, &coded) && coded.Code == exitcode.Refused
 }
 
 // hold waits --step-wait; with an error-rate gate, it reads the idle
