@@ -78,3 +78,19 @@ func TestConfigNetworkPolicyPeers(t *testing.T) {
 		}
 	}
 }
+
+// TestChartRoutesPassThrough: the post-renderer leaves a chart's HTTPRoute
+// (and Ingress) as they are: they name the chart's Service, which it routes
+// to the active color, so all of their traffic follows a flip. Weighted
+// shifting is a spec.traffic feature; the post-renderer has no --weight.
+func TestChartRoutesPassThrough(t *testing.T) {
+	route := "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: web}\nspec:\n  parentRefs: [{name: public}]\n  rules: [{backendRefs: [{name: web, port: 80}]}]   # the chart's own\n"
+	out := run(t, stream+route, postrender.Options{Active: spec.Green})
+	if !strings.Contains(out, route) {
+		t.Errorf("the chart's HTTPRoute changed:\n%s", out)
+	}
+	svc := docs(t, out)["Service/web"]
+	if svc == nil || get(t, svc, "spec.selector.bgrender\\.io/color") != "green" {
+		t.Errorf("the route's Service does not select the active color")
+	}
+}
