@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
@@ -146,4 +149,60 @@ func TestShiftSafety(t *testing.T) {
 		t.Errorf("deploy to the shifted color: exit %d, stderr %q", res.code, res.stderr)
 	}
 	r.mustRun(t, "deploy", "--image", "myapp:v9", "--force")
+}
+
+// TestShiftRacesPromote runs shift and promote on one app at once, several
+// times: whatever the order, nothing is lost — every exit 0 is a commit on
+// the branch, the other process either commits after it or stops with a
+// conflict (the app changed between its attempts) — and Git never ends up
+// with a weight on a color the shift did not mean (a shift retried after
+// a promote would send its share to the new idle color).
+func TestShiftRacesPromote(t *testing.T) {
+	gittest.GitPath(t)
+	if testing.Short() {
+		t.Skip("builds and runs bgrender processes; skipped under -short")
+	}
+	bin := buildBinary(t)
+	for round := range 4 {
+		r := newTrafficRepo(t)
+		before := r.commits(t)
+		type out struct {
+			code   int
+			stderr string
+		}
+		results := make([]out, 2)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, args := range [][]string{{"shift", "--weight", "30"}, {"promote"}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cmd := exec.Command(bin, append(args, "--repo", r.url, "--path", appPath)...)
+				cmd.Env = append(os.Environ(), "BGRENDER_GIT_TOKEN="+gitToken)
+				var errOut bytes.Buffer
+				cmd.Stderr = &errOut
+				<-start
+				_ = cmd.Run()
+				results[i] = out{cmd.ProcessState.ExitCode(), errOut.String()}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		ok := 0
+		for _, res := range results {
+			switch {
+			case res.code == 0:
+				ok++
+			case !strings.Contains(res.stderr, "changed on the branch while this change was being pushed"):
+				t.Errorf("round %d: exit %d, not for a conflict:\n%s", round, res.code, res.stderr)
+			}
+		}
+		if got := r.commits(t) - before; got != ok {
+			t.Errorf("round %d: %d processes succeeded, %d commits", round, ok, got)
+		}
+		spec := r.file(t, promote.SpecFile)
+		if strings.Contains(spec, "  active: green") && strings.Contains(spec, "    weight: 30") {
+			t.Errorf("round %d: after the promotion a shift sent 30%% to blue, which it did not mean:\n%s", round, spec)
+		}
+	}
 }
