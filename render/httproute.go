@@ -10,17 +10,19 @@ import (
 )
 
 // ColorServiceName is the name of the Service that selects only color c's
-// pods, the HTTPRoute's backend for that color.
+// pods, the HTTPRoute's backend for that color and the canary Ingress's
+// backend when c is idle.
 func ColorServiceName(app *spec.BlueGreenApp, c spec.Color) string { return colorName(app, c) }
 
-// ColorServices renders, when spec.traffic.gateway is set, one ClusterIP
-// Service per color, <name>-blue and <name>-green, each selecting exactly
-// one color on the active Service's ports. Their selectors never change,
-// whatever spec.active or the weight: only the HTTPRoute's weights move
+// ColorServices renders, when spec.traffic.gateway or spec.traffic.nginx
+// is set, one ClusterIP Service per color, <name>-blue and <name>-green,
+// each selecting exactly one color on the active Service's ports. Their
+// selectors never change, whatever spec.active or the weight: only the
+// HTTPRoute's weights, or the canary Ingress's backend and weight, move
 // traffic between them. They carry no active or previous color
 // annotations, so that a promotion leaves them byte for byte as they are.
 func ColorServices(app *spec.BlueGreenApp) []Object {
-	if gatewayRoute(app) == nil {
+	if gatewayRoute(app) == nil && nginxCanary(app) == nil {
 		return nil
 	}
 	objs := make([]Object, 0, len(spec.Colors))

@@ -41,6 +41,7 @@ var Default = Pipeline{
 		ResourceQuota,
 		DisruptionBudgets,
 		Ingresses,
+		CanaryIngresses,
 		HTTPRoutes,
 	},
 	Filters: []Filter{

@@ -25,6 +25,10 @@ var reachExpect = map[string]netpol.Expect{
 	// gateway routes through the Gateway "public" in gateway-system: its
 	// data plane reaches both colors, the ingress-nginx controller nothing.
 	"gateway": {Egress: true, NoIngressController: true, Gateways: []netpol.Endpoint{gatewayPod}},
+	// nginx is the seed with an NGINX canary: its traffic comes through
+	// the ingress-nginx controller, which standard mode already admits for
+	// spec.ingress, to both colors.
+	"nginx": {Egress: true},
 }
 
 // gatewayPod is a pod of the data plane of the Gateway "public" in

@@ -132,7 +132,17 @@ type TrafficSpec struct {
 	Header string `json:"header,omitempty"`
 	// Gateway routes through the Kubernetes Gateway API.
 	Gateway *GatewayRouteSpec `json:"gateway,omitempty"`
+	// NGINX routes through ingress-nginx canary annotations: the Ingress
+	// <name> of spec.ingress keeps sending requests to the active color,
+	// and a canary Ingress <name>-canary sends weight percent of them, and
+	// those whose header names the idle color, to the idle color. Exactly
+	// one of gateway and nginx is set; nginx requires spec.ingress.
+	NGINX *NGINXCanarySpec `json:"nginx,omitempty"`
 }
+
+// NGINXCanarySpec is the canary Ingress <name>-canary. It has no fields
+// yet: the canary reuses spec.ingress's className, host, path and TLS.
+type NGINXCanarySpec struct{}
 
 // GatewayRouteSpec is the HTTPRoute <name>: its parents, hostnames and
 // path, and per-color Services <name>-blue and <name>-green as backends.

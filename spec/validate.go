@@ -769,15 +769,20 @@ func Warnings(app *BlueGreenApp) ErrorList {
 			}
 		}
 	}
-	if s.Traffic != nil && (s.Ingress != nil || exposed) {
+	nginx := s.Traffic != nil && s.Traffic.NGINX != nil
+	if s.Traffic != nil && ((s.Ingress != nil && !nginx) || exposed) {
 		var by []string
-		if s.Ingress != nil {
+		if s.Ingress != nil && !nginx {
 			by = append(by, "spec.ingress")
 		}
 		if exposed {
 			by = append(by, "the "+string(s.Service.Type)+" Service")
 		}
-		v.add("spec.traffic", "%s send their clients to the active color only: shift and promote --steps move only the HTTPRoute's share", strings.Join(by, " and "))
+		moves := "the HTTPRoute's share"
+		if nginx {
+			moves = "the canary Ingress's share"
+		}
+		v.add("spec.traffic", "%s send their clients to the active color only: shift and promote --steps move only %s", strings.Join(by, " and "), moves)
 	}
 	if ing := s.Ingress; ing != nil && ing.ClassName != "" && ing.ClassName != "nginx" && !app.Source.Has("spec.networkPolicy.ingressController") {
 		v.add("spec.ingress.className", "%q: the policies admit the Ingress controller from namespace %s (the ingress-nginx default); set networkPolicy.ingressController to where the %s controller runs", ing.ClassName, np.IngressController.Namespace, ing.ClassName)
@@ -808,9 +813,31 @@ func (v *validator) traffic() {
 	for _, msg := range validation.IsHTTPHeaderName(tr.Header) {
 		v.add("spec.traffic.header", "%q: %s", tr.Header, msg)
 	}
+	if tr.Gateway != nil && tr.NGINX != nil {
+		v.add("spec.traffic.nginx", "set either gateway or nginx, not both: traffic is routed one way")
+		return
+	}
+	if tr.NGINX != nil {
+		ing := v.app.Spec.Ingress
+		if ing == nil {
+			v.add("spec.traffic.nginx", "requires spec.ingress: the canary Ingress reuses its className, host, path and tls")
+			return
+		}
+		var canary []string
+		for k := range ing.Annotations {
+			if strings.HasPrefix(k, "nginx.ingress.kubernetes.io/canary") {
+				canary = append(canary, k)
+			}
+		}
+		sort.Strings(canary)
+		for _, k := range canary {
+			v.add("spec.ingress.annotations", "%s: with traffic.nginx bgrender writes the canary annotations on the Ingress %s-canary; the main Ingress must not carry them", k, v.app.Metadata.Name)
+		}
+		return
+	}
 	g := tr.Gateway
 	if g == nil {
-		v.add("spec.traffic", "name how traffic is routed: gateway (the Gateway API)")
+		v.add("spec.traffic", "name how traffic is routed: gateway (the Gateway API) or nginx (an ingress-nginx canary Ingress)")
 		return
 	}
 	if len(g.ParentRefs) == 0 {
