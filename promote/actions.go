@@ -49,6 +49,12 @@ func (a *Promote) Run(ctx context.Context) (*Result, error) {
 				return nil, err
 			}
 		}
+		if shifted && st.Canary && !a.Force {
+			// The canary's weight and the Services' selectors are separate
+			// objects: applied canary first, the shifted share would go
+			// back to the old color for a moment.
+			return nil, exitcode.GateRefused(fmt.Errorf("%s sends %d%% to %s through its NGINX canary Ingress: a flip now would end the shift and move the Services in separate objects, and applied in the wrong order the share goes back to %s for a moment; shift --weight 0 first (or use the Gateway API mode, or --force)", st.App, *st.Weight, to, st.Active))
+		}
 		if shifted {
 			// In the same commit: the route then names the new color alone,
 			// whichever order the agent applies the objects in.

@@ -35,8 +35,10 @@ type State struct {
 	Service, Preview string
 	ColorLabel       string
 	// Weight is the idle color's share of traffic (spec.traffic.weight);
-	// nil when the app does not split traffic.
+	// nil when the app does not split traffic. Canary says it is split by
+	// an NGINX canary Ingress <app>-canary rather than an HTTPRoute <app>.
 	Weight *int32
+	Canary bool
 }
 
 // String is the fingerprint of the state, compared between two attempts
@@ -124,7 +126,7 @@ func openManaged(dir string, data []byte) (*managed, error) {
 		st.Replicas[c] = app.Spec.ReplicasOf(c)
 	}
 	if tr := app.Spec.Traffic; tr != nil {
-		st.Weight = tr.Weight
+		st.Weight, st.Canary = tr.Weight, tr.NGINX != nil
 	}
 	return &managed{dir: dir, file: f, app: app, st: st}, nil
 }

@@ -574,8 +574,15 @@ func shiftCommand() *command {
 					return err
 				}
 				idle := st.Active.Other()
-				got, err := live.WaitRoute(ctx, &live.Route{Client: dyn, Namespace: ns, Name: st.App, Timeout: after.timeout,
-					Weights: map[string]int32{st.App + "-" + string(idle): *weight, st.App + "-" + string(st.Active): 100 - *weight}})
+				var got fmt.Stringer
+				if st.Canary {
+					var text string
+					text, err = live.WaitCanary(ctx, &live.Canary{Client: dyn, Namespace: ns, Name: st.App + "-canary", Weight: *weight, Service: st.App + "-" + string(idle), Timeout: after.timeout})
+					got = plainText(text)
+				} else {
+					got, err = live.WaitRoute(ctx, &live.Route{Client: dyn, Namespace: ns, Name: st.App, Timeout: after.timeout,
+						Weights: map[string]int32{st.App + "-" + string(idle): *weight, st.App + "-" + string(st.Active): 100 - *weight}})
+				}
 				if err != nil {
 					return fmt.Errorf("%s: %w; the change stays (%s)", st.App, err, landed(res))
 				}
@@ -585,3 +592,8 @@ func shiftCommand() *command {
 		},
 	}
 }
+
+// plainText is a string as a fmt.Stringer.
+type plainText string
+
+func (t plainText) String() string { return string(t) }

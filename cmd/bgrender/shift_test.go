@@ -24,7 +24,10 @@ const withTraffic = `  traffic:
 `
 
 // newTrafficRepo serves a managed folder whose spec has spec.traffic.
-func newTrafficRepo(t *testing.T) *gitopsRepo {
+func newTrafficRepo(t *testing.T) *gitopsRepo { return newTrafficRepoWith(t, withTraffic) }
+
+// newTrafficRepoWith serves a managed folder with the traffic lines given.
+func newTrafficRepoWith(t *testing.T, traffic string) *gitopsRepo {
 	t.Helper()
 	srv := gittest.NewServer(t, gittest.WithToken(gitToken))
 	seed := t.TempDir()
@@ -35,7 +38,7 @@ func newTrafficRepo(t *testing.T) *gitopsRepo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data = append(data, withTraffic...)
+	data = append(data, traffic...)
 	if err := os.WriteFile(specPath, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -205,4 +208,27 @@ func TestShiftRacesPromote(t *testing.T) {
 			t.Errorf("round %d: after the promotion a shift sent 30%% to blue, which it did not mean:\n%s", round, spec)
 		}
 	}
+}
+
+// TestShiftNGINX: in the NGINX canary mode shift edits the weight as in the
+// Gateway mode, but a flip during a shift is refused (exit 3: the canary
+// and the Services are separate objects, so one order of applying them
+// sends the share back for a moment), and so is promote --steps (exit 2),
+// with nothing pushed; at weight 0 promote flips.
+func TestShiftNGINX(t *testing.T) {
+	r := newTrafficRepoWith(t, "  traffic:\n    weight: 0\n    nginx: {}\n")
+	r.mustRun(t, "shift", "--weight", "20")
+	before := r.commits(t)
+	if res := r.run(t, "promote"); res.code != 3 || !strings.Contains(res.stderr, "shift --weight 0 first") || r.commits(t) != before {
+		t.Errorf("promote during an NGINX shift: exit %d, stderr %q", res.code, res.stderr)
+	}
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kc, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {token: t}}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.run(t, "promote", "--steps", "50,100", "--kubeconfig", kc); res.code != 2 || !strings.Contains(res.stderr, "NGINX canary Ingress") || r.commits(t) != before {
+		t.Errorf("promote --steps in NGINX mode: exit %d, stderr %q", res.code, res.stderr)
+	}
+	r.mustRun(t, "shift", "--weight", "0")
+	r.mustRun(t, "promote")
 }

@@ -69,6 +69,9 @@ func (p *stepped) run(ctx context.Context) error {
 	if st.Weight == nil {
 		return usageError("--steps: the app folder %s splits no traffic: add spec.traffic (a gateway with its parentRefs) to bgrender.yaml; nothing committed", p.g.path)
 	}
+	if st.Canary {
+		return usageError("--steps: the app folder %s splits traffic with an NGINX canary Ingress, whose last step cannot flip without a moment that sends the new color's share back (the canary's weight and the Services are separate objects); use the Gateway API mode, or shift step by step and promote at weight 0; nothing committed", p.g.path)
+	}
 	dyn, ns, err := p.gates.opts.Dynamic()
 	if err != nil {
 		return err
