@@ -34,35 +34,23 @@ type Canary struct {
 // routes to the Service, or the timeout (default 5 minutes) passes.
 // ingress-nginx reports no per-Ingress status to wait for beyond that.
 func WaitCanary(ctx context.Context, c *Canary) (string, error) {
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Minute
-	}
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	poll := 100 * time.Millisecond
 	last := "the canary Ingress is missing"
-	for {
+	err := pollUntil(ctx, c.Timeout, func(ctx context.Context) (bool, error) {
 		u, err := c.Client.Resource(Ingresses).Namespace(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
 		switch {
-		case err == nil:
-			w := u.GetAnnotations()[CanaryWeight]
-			svc := backend(u)
-			last = fmt.Sprintf("canary-weight %q to Service %q", w, svc)
-			if w == fmt.Sprint(c.Weight) && svc == c.Service {
-				return last, nil
-			}
-		case !apierrors.IsNotFound(err) && ctx.Err() == nil:
-			return last, fmt.Errorf("get Ingress %s/%s: %w", c.Namespace, c.Name, err)
+		case apierrors.IsNotFound(err):
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("get Ingress %s/%s: %w", c.Namespace, c.Name, err)
 		}
-		select {
-		case <-ctx.Done():
-			return last, fmt.Errorf("Ingress %s/%s does not carry the step after %s: %s", c.Namespace, c.Name, time.Since(start).Round(time.Millisecond), last)
-		case <-time.After(poll):
-		}
-		poll = min(2*poll, time.Second)
+		w, svc := u.GetAnnotations()[CanaryWeight], backend(u)
+		last = fmt.Sprintf("canary-weight %q to Service %q", w, svc)
+		return w == fmt.Sprint(c.Weight) && svc == c.Service, nil
+	})
+	if err != nil {
+		return last, fmt.Errorf("Ingress %s/%s does not carry the step: %w: %s", c.Namespace, c.Name, err, last)
 	}
+	return last, nil
 }
 
 // backend returns the Service of the Ingress's first rule's first path.

@@ -75,7 +75,25 @@ func (s RouteState) accepted() bool {
 // WaitRoute reads the route until it carries the weights and its parents
 // accepted it, or the timeout (default 5 minutes) passes.
 func WaitRoute(ctx context.Context, r *Route) (RouteState, error) {
-	timeout := r.Timeout
+	var last RouteState
+	err := pollUntil(ctx, r.Timeout, func(ctx context.Context) (bool, error) {
+		st, err := ReadRoute(ctx, r)
+		if err != nil {
+			return false, err
+		}
+		last = st
+		return st.Found && st.accepted() && weightsEqual(st.Weights, r.Weights), nil
+	})
+	if err != nil {
+		return last, fmt.Errorf("HTTPRoute %s/%s does not carry the step: %w: %s", r.Namespace, r.Name, err, last)
+	}
+	return last, nil
+}
+
+// pollUntil calls done every 100 ms, backing off to 1 s, until it is true,
+// returns an error (unless that error is the deadline's), or timeout
+// (default 5 minutes) passes; then it says after how long it gave up.
+func pollUntil(ctx context.Context, timeout time.Duration, done func(context.Context) (bool, error)) error {
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
@@ -83,21 +101,17 @@ func WaitRoute(ctx context.Context, r *Route) (RouteState, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	poll := 100 * time.Millisecond
-	var last RouteState
 	for {
-		st, err := ReadRoute(ctx, r)
-		if err != nil && ctx.Err() == nil {
-			return st, err
-		}
-		if err == nil {
-			last = st
-			if st.Found && st.accepted() && weightsEqual(st.Weights, r.Weights) {
-				return st, nil
-			}
+		ok, err := done(ctx)
+		switch {
+		case ok:
+			return nil
+		case err != nil && ctx.Err() == nil:
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return last, fmt.Errorf("HTTPRoute %s/%s does not carry the step after %s: %s", r.Namespace, r.Name, time.Since(start).Round(time.Millisecond), last)
+			return fmt.Errorf("gave up after %s", time.Since(start).Round(time.Millisecond))
 		case <-time.After(poll):
 		}
 		poll = min(2*poll, time.Second)

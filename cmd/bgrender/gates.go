@@ -75,19 +75,24 @@ func (g *clusterGates) appName(dir string) string {
 // run runs the gates against color (empty: the color the preview Service
 // selects) and returns the color they passed.
 func (g *clusterGates) run(ctx context.Context, s streams, cmd, dir, color string) (string, error) {
+	return g.runChecks(ctx, s, cmd, dir, color, g.checks)
+}
+
+// runChecks runs checks (the flags' gates, or a subset of them) on color.
+func (g *clusterGates) runChecks(ctx context.Context, s streams, cmd, dir, color string, checks *gate.Checks) (string, error) {
 	app, err := readApp(ctx, g.opts, g.appName(dir))
 	if err != nil {
 		return "", err
 	}
-	subject, err := app.subject(color, g.checks)
+	subject, err := app.subject(color, checks)
 	if err != nil {
 		return "", err
 	}
-	g.checks.Progress = func(m string) { fmt.Fprintf(s.err, "bgrender %s: %s\n", cmd, m) }
-	if err := g.checks.Run(ctx, subject); err != nil {
+	checks.Progress = func(m string) { fmt.Fprintf(s.err, "bgrender %s: %s\n", cmd, m) }
+	if err := checks.Run(ctx, subject); err != nil {
 		return subject.Color, fmt.Errorf("%s %s: %w", app.Name, subject.Color, err)
 	}
-	fmt.Fprintf(s.err, "bgrender %s: %s %s passed %s\n", cmd, app.Name, subject.Color, strings.Join(enabled(g.checks), ", "))
+	fmt.Fprintf(s.err, "bgrender %s: %s %s passed %s\n", cmd, app.Name, subject.Color, strings.Join(enabled(checks), ", "))
 	return subject.Color, nil
 }
 

@@ -68,7 +68,7 @@ GitOps repository.` + gitopsLong,
 				if err := validateCluster(opts, args[0]); err != nil {
 					return err
 				}
-				if err := after.validate(&g); err != nil {
+				if err := after.validate(&g, opts); err != nil {
 					return err
 				}
 				if err := checkKubeconfig(opts); err != nil {

@@ -37,8 +37,10 @@ func addLiveFlags(fs *pflag.FlagSet, serves string) *liveFlags {
 // any reports whether the action does anything after the push.
 func (l *liveFlags) any() bool { return l.wait || len(l.reconcile) > 0 }
 
-// validate checks the flags (bad usage, exit 2) before anything runs.
-func (l *liveFlags) validate(g *gitFlags) error {
+// validate checks the flags (bad usage, exit 2) before anything runs and,
+// when the action will read the cluster, the cluster flags and the
+// kubeconfig.
+func (l *liveFlags) validate(g *gitFlags, opts *cluster.Options) error {
 	l.refs = l.refs[:0]
 	for _, r := range l.reconcile {
 		ref, err := agent.ParseRef(r)
@@ -54,8 +56,13 @@ func (l *liveFlags) validate(g *gitFlags) error {
 		return usageError("--wait-live and --reconcile act on a pushed change: not with --dry-run")
 	case l.any() && g.pullRequest && !g.waitMerge:
 		return usageError("--wait-live and --reconcile with --pull-request need --wait-merge: the cluster serves only what is merged")
+	case !l.any():
+		return nil
 	}
-	return nil
+	if err := validateCluster(opts, ""); err != nil {
+		return err
+	}
+	return checkKubeconfig(opts)
 }
 
 // after runs once the action's change is on the branch (or was already

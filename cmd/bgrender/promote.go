@@ -269,10 +269,10 @@ func promoteCommand() *command {
 				if err := gates.validate(); err != nil {
 					return err
 				}
-				if err := after.validate(&g); err != nil {
+				if err := after.validate(&g, gates.opts); err != nil {
 					return err
 				}
-				if after.any() || steps != nil {
+				if steps != nil {
 					if err := checkKubeconfig(gates.opts); err != nil {
 						return err
 					}
@@ -346,13 +346,8 @@ func deployCommand() *command {
 				if err := deployWaitUsage(&g, gates, *wait); err != nil {
 					return err
 				}
-				if err := after.validate(&g); err != nil {
+				if err := after.validate(&g, gates.opts); err != nil {
 					return err
-				}
-				if after.any() {
-					if err := checkKubeconfig(gates.opts); err != nil {
-						return err
-					}
 				}
 				t, err := g.target(s)
 				if err != nil {
@@ -443,16 +438,8 @@ func rollbackCommand() *command {
 				if len(args) > 0 {
 					return usageError("unexpected arguments %q", args)
 				}
-				if err := after.validate(&g); err != nil {
+				if err := after.validate(&g, opts); err != nil {
 					return err
-				}
-				if after.any() {
-					if err := validateCluster(opts, ""); err != nil {
-						return err
-					}
-					if err := checkKubeconfig(opts); err != nil {
-						return err
-					}
 				}
 				t, err := g.target(s)
 				if err != nil {
@@ -537,16 +524,8 @@ func shiftCommand() *command {
 				case *weight < 0 || *weight > 100:
 					return usageError("--weight %d: want a percentage, 0 to 100", *weight)
 				}
-				if err := after.validate(&g); err != nil {
+				if err := after.validate(&g, opts); err != nil {
 					return err
-				}
-				if after.any() {
-					if err := validateCluster(opts, ""); err != nil {
-						return err
-					}
-					if err := checkKubeconfig(opts); err != nil {
-						return err
-					}
 				}
 				t, err := g.target(s)
 				if err != nil {

@@ -204,8 +204,6 @@ func (p *stepped) hold(ctx context.Context, color string) error {
 	end := time.Now().Add(p.wait)
 	c := p.gates.checks
 	rate := &gate.Checks{PrometheusURL: c.PrometheusURL, MaxErrorRate: c.MaxErrorRate, Query: c.Query, Window: c.Window, AllowNoData: c.AllowNoData}
-	saved := p.gates.checks
-	defer func() { p.gates.checks = saved }()
 	for {
 		left := time.Until(end)
 		if left <= 0 {
@@ -217,8 +215,7 @@ func (p *stepped) hold(ctx context.Context, color string) error {
 		case <-time.After(min(left, p.interval)):
 		}
 		if rate.PrometheusURL != "" {
-			p.gates.checks = rate
-			if _, err := p.gates.run(ctx, p.s, "promote", p.g.path, color); err != nil {
+			if _, err := p.gates.runChecks(ctx, p.s, "promote", p.g.path, color, rate); err != nil {
 				return err
 			}
 		}

@@ -125,7 +125,7 @@ func start(ctx context.Context, bins Binaries) (_ *Server, retErr error) {
 		return nil, fmt.Errorf("kubetest: %w", err)
 	}
 
-	ports, err := freePorts(3)
+	ports, err := FreePorts(3)
 	if err != nil {
 		return nil, fmt.Errorf("kubetest: picking free ports: %w", err)
 	}
@@ -324,8 +324,8 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// freePorts returns n distinct loopback TCP ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n distinct loopback TCP ports that were free a moment ago.
+func FreePorts(n int) ([]int, error) {
 	var ports []int
 	var ls []net.Listener
 	defer func() {

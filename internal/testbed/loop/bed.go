@@ -179,7 +179,7 @@ func (c *Cluster) startCore(ctx context.Context) error {
 		return fmt.Errorf("loop: %w", err)
 	}
 
-	ports, err := freePorts(3)
+	ports, err := kubetest.FreePorts(3)
 	if err != nil {
 		return fmt.Errorf("loop: picking free ports: %w", err)
 	}

@@ -86,7 +86,7 @@ func (c *Cluster) StartFlux(ctx context.Context) (retErr error) {
 		return err
 	}
 
-	ports, err := freePorts(5)
+	ports, err := kubetest.FreePorts(5)
 	if err != nil {
 		return fmt.Errorf("loop: picking free ports: %w", err)
 	}
