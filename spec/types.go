@@ -117,6 +117,10 @@ type AppSpec struct {
 	// through a Gateway API HTTPRoute, instead of sending all of them to
 	// the active color.
 	Traffic *TrafficSpec `json:"traffic,omitempty"`
+	// Gates are the checks a promotion must pass, kept in Git where
+	// reviewers see them: promote, deploy --wait, check and guard run them
+	// by default, and a flag overrides one setting at a time.
+	Gates *GatesSpec `json:"gates,omitempty"`
 	// Scheduling of both colors' pods; a color's own scheduling replaces
 	// each field it sets.
 	Scheduling `json:",inline"`
@@ -165,6 +169,79 @@ type ParentRef struct {
 	SectionName string `json:"sectionName,omitempty"`
 	// Port of the Gateway's listener.
 	Port *int32 `json:"port,omitempty"`
+}
+
+// GatesSpec are the promotion checks, run in this order, each only when
+// its block is present: rollout, health, warm-up, error rate; and the
+// guard's watch after a flip. Durations are Go durations ("30s", "5m").
+type GatesSpec struct {
+	Rollout   *RolloutGateSpec   `json:"rollout,omitempty"`
+	Health    *HealthGateSpec    `json:"health,omitempty"`
+	WarmUp    *WarmUpGateSpec    `json:"warmUp,omitempty"`
+	ErrorRate *ErrorRateGateSpec `json:"errorRate,omitempty"`
+	Guard     *GuardGateSpec     `json:"guard,omitempty"`
+}
+
+// RolloutGateSpec waits until the color's Deployment is fully rolled out.
+type RolloutGateSpec struct {
+	// Timeout of the wait (default 5m).
+	Timeout string `json:"timeout,omitempty"`
+}
+
+// HealthGateSpec requests a path of the color about to go live.
+type HealthGateSpec struct {
+	// Path is requested through the API server's service proxy to the
+	// preview Service; URL is requested directly instead. Exactly one.
+	Path string `json:"path,omitempty"`
+	URL  string `json:"url,omitempty"`
+	// Port of the preview Service, a name or a number (default: its first).
+	Port *intstr.IntOrString `json:"port,omitempty"`
+	// Attempts before the gate refuses, with exponential backoff from 1s
+	// (default 5).
+	Attempts *int32 `json:"attempts,omitempty"`
+}
+
+// WarmUpGateSpec requests paths before the flip; a 5xx refuses.
+type WarmUpGateSpec struct {
+	Paths []string `json:"paths"`
+	// Requests per path (default 1).
+	Requests *int32 `json:"requests,omitempty"`
+}
+
+// ErrorRateGateSpec reads the color's share of failed requests from
+// Prometheus, as an Argo Rollouts AnalysisTemplate measures a metric:
+// count measurements, interval apart; the gate refuses when more than
+// failureLimit of them are at or above maxPercent. An inconclusive
+// measurement (no data, unless noData is pass; a query error) blocks.
+type ErrorRateGateSpec struct {
+	// PrometheusURL is Prometheus's base URL (required).
+	PrometheusURL string `json:"prometheusURL"`
+	// Query is PromQL returning a percentage, with the placeholders
+	// {{app}} {{namespace}} {{colorLabel}} {{color}} {{window}} (default:
+	// the 5xx share of http_requests_total).
+	Query string `json:"query,omitempty"`
+	// MaxPercent refuses at or above this percentage (0 < max <= 100; required).
+	MaxPercent float64 `json:"maxPercent"`
+	// Window of the default query's rate (default 1m).
+	Window string `json:"window,omitempty"`
+	// Count of measurements (default 1), Interval apart (default 30s).
+	Count    *int32 `json:"count,omitempty"`
+	Interval string `json:"interval,omitempty"`
+	// FailureLimit is how many measurements may fail before the gate
+	// refuses (default 0).
+	FailureLimit *int32 `json:"failureLimit,omitempty"`
+	// NoData is block (default: a query without data refuses) or pass.
+	NoData string `json:"noData,omitempty"`
+}
+
+// GuardGateSpec is guard's watch of the live color after a flip.
+type GuardGateSpec struct {
+	// For how long to watch (default 5m), looking every Interval (default 10s).
+	For      string `json:"for,omitempty"`
+	Interval string `json:"interval,omitempty"`
+	// MaxPercent of failed requests that rolls back (default:
+	// errorRate.maxPercent).
+	MaxPercent *float64 `json:"maxPercent,omitempty"`
 }
 
 // Scheduling places the pods on nodes.
