@@ -39,6 +39,9 @@ type State struct {
 	// an NGINX canary Ingress <app>-canary rather than an HTTPRoute <app>.
 	Weight *int32
 	Canary bool
+	// CanaryIngress and CanaryService name the canary Ingress and the
+	// Service it sends the idle color's share to, when Canary is set.
+	CanaryIngress, CanaryService string
 }
 
 // String is the fingerprint of the state, compared between two attempts
@@ -127,6 +130,9 @@ func openManaged(dir string, data []byte) (*managed, error) {
 	}
 	if tr := app.Spec.Traffic; tr != nil {
 		st.Weight, st.Canary = tr.Weight, tr.NGINX != nil
+		if st.Canary {
+			st.CanaryIngress, st.CanaryService = render.CanaryName(app), app.Metadata.Name+"-"+string(app.Spec.Idle())
+		}
 	}
 	return &managed{dir: dir, file: f, app: app, st: st}, nil
 }

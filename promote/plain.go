@@ -64,6 +64,12 @@ type plain struct {
 	deployments map[spec.Color]*manifest
 	container   string
 	st          *State
+	// canary is the NGINX canary Ingress (see plaincanary.go), sending to
+	// a Service that selects canaryColor; mainIngresses are the app's
+	// other Ingresses.
+	canary        *manifest
+	canaryColor   spec.Color
+	mainIngresses []*manifest
 }
 
 func openPlain(dir string, o PlainOptions) (*plain, error) {
@@ -91,6 +97,9 @@ func openPlain(dir string, o PlainOptions) (*plain, error) {
 		if objs, err = p.load(""); err != nil {
 			return nil, err
 		}
+	}
+	if err := p.findCanary(objs); err != nil {
+		return nil, err
 	}
 	for _, c := range spec.Colors {
 		d, err := p.findDeployment(objs, selector, c)
@@ -406,10 +415,6 @@ func (p *plain) setImage(c spec.Color, image string) error {
 	}
 	_, err = d.file.y.SetNode(ctr, []string{"image"}, image)
 	return d.file.wrap(err)
-}
-
-func (p *plain) setWeight(int32) error {
-	return exitcode.Invalidf("shift edits spec.traffic.weight of a bgrender-managed folder (bgrender.yaml); plain manifests are not supported yet")
 }
 
 func (p *plain) setIdleReplicas(n int32) error {

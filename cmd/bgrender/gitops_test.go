@@ -84,8 +84,8 @@ func newGitopsRepo(t *testing.T, layout string, outside int) *gitopsRepo {
 	switch layout {
 	case "managed":
 		writeManaged(t, app, "my-application")
-	case "plain":
-		copyDir(t, "../../testdata/gitops/plain", app)
+	case "plain", "plain-canary":
+		copyDir(t, "../../testdata/gitops/"+layout, app)
 	default:
 		t.Fatalf("unknown layout %s", layout)
 	}

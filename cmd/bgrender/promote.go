@@ -501,7 +501,9 @@ func shiftCommand() *command {
 		usage:   "--repo URL --path DIR --weight PERCENT [flags]",
 		long: "Give the idle color of an app PERCENT of its requests (0 to 100), as one\n" +
 			"commit or pull request: spec.traffic.weight in a managed folder, which the\n" +
-			"app's Gateway API HTTPRoute renders as the weights of its per-color backends.\n" +
+			"app's Gateway API HTTPRoute (or NGINX canary Ingress) renders; in plain\n" +
+			"manifests the canary-weight annotation of the canary Ingress, whose backend\n" +
+			"Service selects the idle color.\n" +
 			"The active color keeps the rest; the Services do not change. 'promote' moves\n" +
 			"all traffic, 'shift --weight 0' takes it back." + gitopsLong,
 		example: `  # Canary: 10% of requests to the idle color
@@ -556,7 +558,7 @@ func shiftCommand() *command {
 				var got fmt.Stringer
 				if st.Canary {
 					var text string
-					text, err = live.WaitCanary(ctx, &live.Canary{Client: dyn, Namespace: ns, Name: st.App + "-canary", Weight: *weight, Service: st.App + "-" + string(idle), Timeout: after.timeout})
+					text, err = live.WaitCanary(ctx, &live.Canary{Client: dyn, Namespace: ns, Name: st.CanaryIngress, Weight: *weight, Service: st.CanaryService, Timeout: after.timeout})
 					got = plainText(text)
 				} else {
 					got, err = live.WaitRoute(ctx, &live.Route{Client: dyn, Namespace: ns, Name: st.App, Timeout: after.timeout,

@@ -1,0 +1,158 @@
+package promote
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/yamledit"
+	"github.com/bgrender/bgrender/render"
+)
+
+// A plain folder splits traffic as the article does with ingress-nginx: a
+// canary Ingress (annotation canary: "true") whose backend is a Service of
+// the app that selects the idle color — the preview Service, which a
+// promote flips with the live one. Its canary-weight annotation is the idle
+// color's share; shift edits that one line and nothing else.
+
+// findCanary finds the folder's canary Ingress for the app: an Ingress
+// with canary "true" whose backends are one Service of the folder that
+// selects the app's pods with a color. It sets the state's weight when
+// there is one.
+func (p *plain) findCanary(objs []*manifest) error {
+	services := map[string]*manifest{}
+	for _, o := range objs {
+		if o.kind == "Service" && p.selectsApp(o) {
+			services[o.name] = o
+		}
+	}
+	var found []*manifest
+	var backend string
+	p.mainIngresses = nil
+	for _, o := range objs {
+		if o.kind != "Ingress" {
+			continue
+		}
+		names := ingressBackends(o.node())
+		if len(names) != 1 || services[names[0]] == nil {
+			continue
+		}
+		if yamledit.Scalar(o.node(), "metadata", "annotations", render.AnnotationCanary) != "true" {
+			p.mainIngresses = append(p.mainIngresses, o)
+			continue
+		}
+		found = append(found, o)
+		backend = names[0]
+	}
+	switch len(found) {
+	case 0:
+		return nil
+	case 1:
+	default:
+		var names []string
+		for _, c := range found {
+			names = append(names, c.name+" ("+c.file.name+")")
+		}
+		return exitcode.Invalidf("several canary Ingresses send to %s's Services: %s; keep one per app", p.service.name, strings.Join(names, ", "))
+	}
+	c := found[0]
+	ann := yamledit.Lookup(c.node(), "metadata", "annotations")
+	if total := yamledit.Scalar(ann, render.AnnotationCanaryWeightTotal); total != "" && total != "100" {
+		return exitcode.Invalidf("%s: %s is %q: bgrender's weights are percentages, so remove it or set it to \"100\"", c.where(), render.AnnotationCanaryWeightTotal, total)
+	}
+	w := int32(0) // ingress-nginx's default
+	if s := yamledit.Scalar(ann, render.AnnotationCanaryWeight); s != "" {
+		n, err := strconv.ParseInt(s, 10, 32)
+		if err != nil || n < 0 || n > 100 {
+			return exitcode.Invalidf("%s: %s is %q, not a percentage from 0 to 100", c.where(), render.AnnotationCanaryWeight, s)
+		}
+		w = int32(n)
+	}
+	p.canary = c
+	p.st.Weight, p.st.Canary = &w, true
+	p.st.CanaryIngress, p.st.CanaryService = c.name, backend
+	color, _ := colorOf(yamledit.Scalar(services[backend].node(), "spec", "selector", p.colorLabel))
+	p.canaryColor = color
+	return nil
+}
+
+// selectsApp reports whether the Service svc selects the app's pods of a
+// color: its selector is the live Service's, with any color.
+func (p *plain) selectsApp(svc *manifest) bool {
+	want := yamledit.Lookup(p.service.node(), "spec", "selector")
+	got := yamledit.Lookup(svc.node(), "spec", "selector")
+	if got == nil || got.Kind != yaml.MappingNode || len(got.Content) != len(want.Content) {
+		return false
+	}
+	for i := 0; i+1 < len(want.Content); i += 2 {
+		key := want.Content[i].Value
+		v := yamledit.Scalar(got, key)
+		if key == p.colorLabel {
+			if _, ok := colorOf(v); !ok {
+				return false
+			}
+		} else if v != want.Content[i+1].Value {
+			return false
+		}
+	}
+	return true
+}
+
+// ingressBackends lists the distinct Service names an Ingress sends to
+// (its default backend and its rules' paths), in order of appearance.
+func ingressBackends(ing *yaml.Node) []string {
+	var names []string
+	add := func(n *yaml.Node) {
+		if s := yamledit.Scalar(n, "service", "name"); s != "" && !contains(names, s) {
+			names = append(names, s)
+		}
+	}
+	add(yamledit.Lookup(ing, "spec", "defaultBackend"))
+	if rules := yamledit.Lookup(ing, "spec", "rules"); rules != nil && rules.Kind == yaml.SequenceNode {
+		for _, r := range rules.Content {
+			if paths := yamledit.Lookup(r, "http", "paths"); paths != nil && paths.Kind == yaml.SequenceNode {
+				for _, p := range paths.Content {
+					add(yamledit.Lookup(p, "backend"))
+				}
+			}
+		}
+	}
+	return names
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *plain) setWeight(n int32) error {
+	c := p.canary
+	if c == nil {
+		hint := ""
+		for _, m := range p.mainIngresses {
+			if yamledit.Scalar(m.node(), "metadata", "annotations", render.AnnotationCanaryWeight) != "" {
+				hint = fmt.Sprintf(" (%s has a canary-weight, but without canary: \"true\" ingress-nginx ignores it)", m.where())
+				break
+			}
+		}
+		return exitcode.Invalidf("no canary Ingress for %s in the app folder%s: shift edits the canary-weight of an Ingress with the annotations %s: \"true\" and %s, beside the main Ingress, whose backend is a Service that selects the idle color (e.g. %s-preview, which promote flips with %s)",
+			p.service.name, hint, render.AnnotationCanary, render.AnnotationCanaryWeight, p.service.name, p.service.name)
+	}
+	if n > 0 && p.canaryColor != p.st.Active.Other() {
+		return exitcode.Invalidf("%s sends to Service %s, which selects %s, the live color: a shift would move nothing to %s; point the canary at a Service that selects the idle color (e.g. %s-preview, which promote flips with %s)",
+			c.where(), p.st.CanaryService, p.canaryColor, p.st.Active.Other(), p.service.name, p.service.name)
+	}
+	_, err := c.file.y.SetString(c.doc, []string{"metadata", "annotations", render.AnnotationCanaryWeight}, strconv.Itoa(int(n)))
+	if err != nil {
+		return c.file.wrap(err)
+	}
+	c.file.changed = true
+	return nil
+}
