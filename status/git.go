@@ -54,10 +54,10 @@ func (a *App) CompareWith(w Wanted) {
 		want := map[string]int32{string(live): 100 - *w.Weight, string(live.Other()): *w.Weight}
 		switch {
 		case a.Traffic == nil:
-			w.Drift = append(w.Drift, "Git has an HTTPRoute, the cluster shows none (or no permission to read it)")
+			w.Drift = append(w.Drift, "Git splits traffic, the cluster shows no HTTPRoute or canary Ingress of the app (or no permission to read them)")
 		case a.Traffic.Weights["blue"] != want["blue"] || a.Traffic.Weights["green"] != want["green"]:
-			w.Drift = append(w.Drift, fmt.Sprintf("Git splits traffic blue %d%%, green %d%%; the cluster's route blue %d%%, green %d%%",
-				want["blue"], want["green"], a.Traffic.Weights["blue"], a.Traffic.Weights["green"]))
+			w.Drift = append(w.Drift, fmt.Sprintf("Git splits traffic blue %d%%, green %d%%; the cluster's %s %s blue %d%%, green %d%%",
+				want["blue"], want["green"], a.Traffic.Kind, a.Traffic.Route, a.Traffic.Weights["blue"], a.Traffic.Weights["green"]))
 		}
 	}
 	a.Git = &w

@@ -162,6 +162,7 @@ type objects struct {
 	deployments []appsv1.Deployment
 	slices      []discoveryv1.EndpointSlice
 	routes      []route // none when the Gateway API is not installed
+	ingresses   []canaryIngress
 }
 
 func (r *Reader) read(ctx context.Context, extraSelector string) ([]App, error) {
@@ -172,7 +173,15 @@ func (r *Reader) read(ctx context.Context, extraSelector string) ([]App, error) 
 	var objs objects
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
-	wg.Add(4)
+	wg.Add(5)
+	go func() {
+		defer wg.Done()
+		// Like routes, optional: only the NGINX canary mode needs them.
+		var l canaryIngressList
+		if r.list(ctx, Ingresses, labelQuery(sel), &l) == nil {
+			objs.ingresses = l.Items
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		// Routes are optional: a cluster without the Gateway API, or a
@@ -295,6 +304,7 @@ func assemble(ns string, objs objects) []App {
 	}
 
 	routes := routesByApp(objs.routes)
+	canaries := canariesByApp(objs.ingresses)
 	apps := make([]App, 0, len(byApp))
 	for name, p := range byApp {
 		if len(p.services) == 0 && len(p.deployments) == 0 {
@@ -304,6 +314,8 @@ func assemble(ns string, objs objects) []App {
 			p.deployments[name+"-blue"], p.deployments[name+"-green"], p.slices)
 		if rt := routes[name]; rt != nil {
 			app.Traffic = rt.traffic(name)
+		} else if c := canaries[name]; c != nil {
+			app.Traffic = c.traffic(name)
 		}
 		apps = append(apps, app)
 	}

@@ -123,8 +123,8 @@ func TestGetOneApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reqs := c.take(); len(reqs) != 4 {
-		t.Errorf("%d requests, want 4 (one list per kind, HTTPRoutes too): %q", len(reqs), reqs)
+	if reqs := c.take(); len(reqs) != 5 {
+		t.Errorf("%d requests, want 5 (one list per kind, HTTPRoutes and Ingresses too): %q", len(reqs), reqs)
 	} else {
 		for _, req := range reqs {
 			if !strings.Contains(req, "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dbgrender%2Capp.kubernetes.io%2Fname%3Dshop") {
@@ -207,7 +207,7 @@ func TestListApps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reqs := c.take(); len(reqs) != 4 {
+	if reqs := c.take(); len(reqs) != 5 {
 		t.Errorf("%d requests, want 4: %q", len(reqs), reqs)
 	}
 	var table bytes.Buffer
@@ -317,8 +317,8 @@ func TestListManyApps(t *testing.T) {
 		}
 		t.Logf("run %d: %d apps in %s", run+1, len(got), took.Round(time.Millisecond))
 	}
-	if reqs := c.take(); len(reqs) != 20 {
-		t.Errorf("%d requests for 5 runs, want 20 (4 lists each)", len(reqs))
+	if reqs := c.take(); len(reqs) != 25 {
+		t.Errorf("%d requests for 5 runs, want 25 (5 lists each)", len(reqs))
 	}
 	t.Logf("status of %d apps: best %s", n, best.Round(time.Millisecond))
 }
@@ -355,5 +355,42 @@ func BenchmarkList200Apps(b *testing.B) {
 		if err := status.WriteTable(&buf, apps); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCanaryTraffic reads the NGINX canary mode's split from the canary
+// Ingress <name>-canary, and status --repo's drift compares its weight with
+// Git's (an HTTPRoute is not looked for).
+func TestCanaryTraffic(t *testing.T) {
+	srv := kubetest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := srv.NewNamespace(t, ctx, "status-canary", nil)
+	app := mustSpec(t, "web", ns, 2, "  ingress: {className: nginx, host: web.example.com}", "  traffic: {weight: 20, nginx: {}}")
+	if err := apptest.Create(ctx, srv, app); err != nil {
+		t.Fatal(err)
+	}
+	var c counter
+	got, err := c.reader(t, srv.RESTConfig(), ns).Get(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Traffic == nil || got.Traffic.Kind != "Ingress" || got.Traffic.Route != "web-canary" ||
+		got.Traffic.Weights["blue"] != 80 || got.Traffic.Weights["green"] != 20 {
+		t.Fatalf("traffic = %+v", got.Traffic)
+	}
+	if s := got.Traffic.String(); s != "Ingress web-canary (NGINX canary): blue 80%, green 20%" {
+		t.Errorf("text: %s", s)
+	}
+	w20, w30 := int32(20), int32(30)
+	same := *got
+	same.CompareWith(status.Wanted{Live: "blue", Weight: &w20, Images: map[string]string{}})
+	if len(same.Git.Drift) != 0 {
+		t.Errorf("drift at the same weight: %q", same.Git.Drift)
+	}
+	other := *got
+	other.CompareWith(status.Wanted{Live: "blue", Weight: &w30, Images: map[string]string{}})
+	if want := "Git splits traffic blue 70%, green 30%; the cluster's Ingress web-canary blue 80%, green 20%"; len(other.Git.Drift) != 1 || other.Git.Drift[0] != want {
+		t.Errorf("drift = %q, want %q", other.Git.Drift, want)
 	}
 }

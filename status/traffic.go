@@ -3,6 +3,7 @@ package status
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,8 +16,14 @@ import (
 // HTTPRoutes is the resource of the routes that spec.traffic renders.
 var HTTPRoutes = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
 
-// Traffic is how the app's HTTPRoute splits requests between the colors.
+// Ingresses is the resource of the NGINX canary mode's Ingresses.
+var Ingresses = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}
+
+// Traffic is how the app's HTTPRoute, or its NGINX canary Ingress, splits
+// requests between the colors.
 type Traffic struct {
+	// Kind is HTTPRoute or Ingress (the canary <name>-canary).
+	Kind  string `json:"kind"`
 	Route string `json:"route"`
 	// Weights are the percent of requests each color's Service gets (the
 	// route's rule without header matches).
@@ -58,7 +65,7 @@ type routeList struct {
 
 // traffic reads the route of app name.
 func (r *route) traffic(app string) *Traffic {
-	t := &Traffic{Route: r.Name, Weights: map[string]int32{}}
+	t := &Traffic{Kind: "HTTPRoute", Route: r.Name, Weights: map[string]int32{}}
 	for _, rule := range r.Spec.Rules {
 		header := false
 		for _, m := range rule.Matches {
@@ -119,5 +126,71 @@ func (t *Traffic) String() string {
 	if len(t.Parents) > 0 {
 		parents = strings.Join(t.Parents, "; ")
 	}
+	if t.Kind == "Ingress" {
+		return fmt.Sprintf("Ingress %s (NGINX canary): blue %d%%, green %d%%", t.Route, t.Weights["blue"], t.Weights["green"])
+	}
 	return fmt.Sprintf("HTTPRoute %s: blue %d%%, green %d%% (%s)", t.Route, t.Weights["blue"], t.Weights["green"], parents)
+}
+
+// canaryIngress is the part of a canary Ingress that status reads.
+type canaryIngress struct {
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		Rules []struct {
+			HTTP struct {
+				Paths []struct {
+					Backend struct {
+						Service struct {
+							Name string `json:"name"`
+						} `json:"service"`
+					} `json:"backend"`
+				} `json:"paths"`
+			} `json:"http"`
+		} `json:"rules"`
+	} `json:"spec"`
+}
+
+type canaryIngressList struct {
+	Items []canaryIngress `json:"items"`
+}
+
+// canariesByApp indexes the canary Ingresses <app>-canary by their app
+// label.
+func canariesByApp(list []canaryIngress) map[string]*canaryIngress {
+	out := map[string]*canaryIngress{}
+	for i := range list {
+		c := &list[i]
+		if name := c.Labels[render.LabelName]; name != "" && c.Name == name+"-canary" && c.Annotations[render.AnnotationCanary] == "true" {
+			out[name] = c
+		}
+	}
+	return out
+}
+
+// traffic reads the canary's split: canary-weight percent (ingress-nginx's
+// default 0) to the color of its backend Service <app>-<color>, the rest
+// to the other color through the main Ingress. A canary whose backend is no
+// color's Service shows no split.
+func (c *canaryIngress) traffic(app string) *Traffic {
+	var to spec.Color
+	for _, r := range c.Spec.Rules {
+		for _, p := range r.HTTP.Paths {
+			for _, col := range spec.Colors {
+				if p.Backend.Service.Name == app+"-"+string(col) {
+					to = col
+				}
+			}
+		}
+	}
+	if to == "" {
+		return nil
+	}
+	w := int64(0)
+	if s := c.Annotations[render.AnnotationCanaryWeight]; s != "" {
+		var err error
+		if w, err = strconv.ParseInt(s, 10, 32); err != nil || w < 0 || w > 100 {
+			return nil
+		}
+	}
+	return &Traffic{Kind: "Ingress", Route: c.Name, Weights: map[string]int32{string(to): int32(w), string(to.Other()): 100 - int32(w)}}
 }
