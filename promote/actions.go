@@ -24,6 +24,28 @@ type Promote struct {
 	To spec.Color
 	// Force promotes even to a color that has no replicas.
 	Force bool
+	// Handover, in the NGINX canary mode with all requests on the canary
+	// (weight 100 to To), flips the Services and keeps the canary on To at
+	// 100 (spec.traffic.canaryColor): whichever object the agent applies
+	// first, every request goes to To. A shift to 0 then ends it. This is
+	// the last step of promote --steps.
+	Handover bool
+}
+
+// handingOver refuses an action in the middle of a hand-over (see
+// Promote.Handover): only weight 0, which ends it, may follow.
+func handingOver(st *State, what string) error {
+	if !st.Handover {
+		return nil
+	}
+	return exitcode.GateRefused(fmt.Errorf("%s is being handed over to %s (a stepped promotion flipped the Services while its NGINX canary carries %d%% of the requests there); %s must wait: re-run promote --steps, or shift --weight 0, to finish it", st.App, st.Active, weightOf(st), what))
+}
+
+func weightOf(st *State) int32 {
+	if st.Weight == nil {
+		return 0
+	}
+	return *st.Weight
 }
 
 // Run commits the flip.
@@ -36,6 +58,13 @@ func (a *Promote) Run(ctx context.Context) (*Result, error) {
 		}
 		c := &gitops.Change{From: string(st.Active), To: string(to), Summary: fmt.Sprintf("switch traffic from %s to %s", st.Active, to)}
 		shifted := st.Weight != nil && *st.Weight != 0
+		if st.Handover && st.Active == to {
+			c.Summary = fmt.Sprintf("end the hand-over to %s: its canary returns to %s at 0%%", to, to.Other())
+			return c, l.setWeight(0)
+		}
+		if err := handingOver(st, "a promote to "+string(to)); err != nil {
+			return nil, err
+		}
 		if st.Active == to && !shifted {
 			c.From, c.Done, c.Reason = string(to), true, fmt.Sprintf("%s is already live on %s; nothing to do", st.App, to)
 			return c, nil
@@ -49,11 +78,21 @@ func (a *Promote) Run(ctx context.Context) (*Result, error) {
 				return nil, err
 			}
 		}
+		if a.Handover {
+			if !st.Canary || weightOf(st) != 100 || st.Shifted != to {
+				return nil, fmt.Errorf("conflict: %s's canary in Git sends %d%% to %s, not 100%% to %s (a change since the steps began); the steps stop", st.App, weightOf(st), st.Shifted, to)
+			}
+			c.Summary += fmt.Sprintf(" (the canary keeps 100%% on %s until the next commit)", to)
+			if err := l.holdCanary(to); err != nil {
+				return nil, err
+			}
+			return c, l.setActive(to)
+		}
 		if shifted && st.Canary && !a.Force {
 			// The canary's weight and the Services' selectors are separate
 			// objects: applied canary first, the shifted share would go
 			// back to the old color for a moment.
-			return nil, exitcode.GateRefused(fmt.Errorf("%s sends %d%% to %s through its NGINX canary Ingress: a flip now would end the shift and move the Services in separate objects, and applied in the wrong order the share goes back to %s for a moment; shift --weight 0 first (or use the Gateway API mode, or --force)", st.App, *st.Weight, to, st.Active))
+			return nil, exitcode.GateRefused(fmt.Errorf("%s sends %d%% to %s through its NGINX canary Ingress: a flip now would end the shift and move the Services in separate objects, and applied in the wrong order the share goes back to %s for a moment; promote --steps 100 hands over without that moment, or shift --weight 0 first (or --force)", st.App, *st.Weight, to, st.Active))
 		}
 		if shifted {
 			// In the same commit: the route then names the new color alone,
@@ -116,6 +155,9 @@ func (a *Deploy) Run(ctx context.Context) (*Result, error) {
 		if color == st.Active && !a.Force {
 			return nil, exitcode.GateRefused(fmt.Errorf("%s is the live color of %s: changing its image changes production without a flip; deploy to %s or use --force", color, st.App, st.Idle()))
 		}
+		if err := handingOver(st, "a deploy"); err != nil {
+			return nil, err
+		}
 		if color == st.Idle() && st.Weight != nil && *st.Weight > 0 && !a.Force {
 			return nil, exitcode.GateRefused(fmt.Errorf("%s carries %d%% of %s's traffic (spec.traffic.weight): a new image would roll out under live requests; shift --weight 0 first, or use --force", color, *st.Weight, st.App))
 		}
@@ -154,6 +196,9 @@ func (a *Rollback) Run(ctx context.Context) (*Result, error) {
 		c := &gitops.Change{From: string(st.Active), To: string(to), Summary: fmt.Sprintf("switch traffic back from %s to %s", st.Active, to)}
 		if a.Reason != "" {
 			c.Summary += ": " + a.Reason
+		}
+		if err := handingOver(st, "a rollback"); err != nil {
+			return nil, err
 		}
 		if st.Weight != nil && *st.Weight != 0 && a.From == "" {
 			// During a shift, a rollback returns the shifted share to the
@@ -338,6 +383,9 @@ func (a *ScaleIdle) Run(ctx context.Context) (*Result, error) {
 			c.Done, c.Reason = true, fmt.Sprintf("%s already has %s replicas on %s; nothing to do", st.App, n, idle)
 			return c, nil
 		}
+		if err := handingOver(st, "scaling the idle color"); err != nil {
+			return nil, err
+		}
 		if a.Replicas == 0 && st.Weight != nil && *st.Weight > 0 {
 			return nil, exitcode.GateRefused(fmt.Errorf("%s carries %d%% of %s's traffic (spec.traffic.weight): at 0 replicas those requests would go to no pods; shift --weight 0 first", idle, *st.Weight, st.App))
 		}
@@ -378,6 +426,16 @@ func (a *Shift) Run(ctx context.Context) (*Result, error) {
 		}
 		c := &gitops.Change{From: string(st.Active), To: string(idle),
 			Summary: fmt.Sprintf("send %d%% of traffic to %s (%s keeps %d%%)", a.Weight, idle, st.Active, 100-a.Weight)}
+		if st.Handover {
+			if a.Weight != 0 {
+				return nil, handingOver(st, fmt.Sprintf("a shift to %d%%", a.Weight))
+			}
+			c.Summary = fmt.Sprintf("end the hand-over to %s: its canary returns to %s at 0%%", st.Active, idle)
+			if a.Reason != "" {
+				c.Summary += ": " + a.Reason
+			}
+			return c, l.setWeight(0)
+		}
 		if a.Weight > 0 && !a.Force {
 			if err := canServe(st, idle); err != nil {
 				return nil, err
@@ -385,6 +443,9 @@ func (a *Shift) Run(ctx context.Context) (*Result, error) {
 		}
 		if a.Reason != "" {
 			c.Summary += ": " + a.Reason
+		}
+		if a.Weight == 0 {
+			c.To = string(st.Active) // where the share goes back
 		}
 		if st.Weight != nil && *st.Weight == a.Weight {
 			c.Done, c.Reason = true, fmt.Sprintf("%s already sends %d%% of traffic to %s; nothing to do", st.App, a.Weight, idle)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/yamledit"
 	"github.com/bgrender/bgrender/render"
 	"github.com/bgrender/bgrender/spec"
 )
@@ -40,8 +41,18 @@ type State struct {
 	Weight *int32
 	Canary bool
 	// CanaryIngress and CanaryService name the canary Ingress and the
-	// Service it sends the idle color's share to, when Canary is set.
+	// Service it sends the weight to, when Canary is set.
 	CanaryIngress, CanaryService string
+	// Shifted is the color the weight goes to: the idle color, except
+	// during a hand-over (see Handover).
+	Shifted spec.Color
+	// Handover says that a stepped promotion flipped the Services while
+	// the NGINX canary carried all requests to the new color, and the
+	// canary still sends its weight there (spec.traffic.canaryColor is the
+	// active color); the next commit, weight 0, ends it.
+	Handover bool
+	// Plain says the folder is plain manifests, not bgrender-managed.
+	Plain bool
 }
 
 // String is the fingerprint of the state, compared between two attempts
@@ -50,6 +61,9 @@ func (s *State) String() string {
 	w := "none"
 	if s.Weight != nil {
 		w = strconv.Itoa(int(*s.Weight))
+	}
+	if s.Weight != nil {
+		w += " to " + string(s.Shifted)
 	}
 	return fmt.Sprintf("active=%s blue=%s green=%s replicas=%d/%d weight=%s", s.Active,
 		s.Images[spec.Blue], s.Images[spec.Green], s.Replicas[spec.Blue], s.Replicas[spec.Green], w)
@@ -61,8 +75,12 @@ type layout interface {
 	setActive(to spec.Color) error
 	setImage(c spec.Color, image string) error
 	setIdleReplicas(n int32) error
-	// setWeight sets the idle color's share of traffic.
+	// setWeight sets the idle color's share of traffic; 0 also ends a
+	// hand-over.
 	setWeight(n int32) error
+	// holdCanary keeps the canary on color c (the color being promoted)
+	// through the flip that setActive makes: a hand-over.
+	holdCanary(c spec.Color) error
 	// namespace returns the app's namespace as the folder names it ("" when
 	// it names none) and where it is named. Only the gates need it, so
 	// only Read asks: a folder whose manifests disagree is still one that
@@ -130,8 +148,10 @@ func openManaged(dir string, data []byte) (*managed, error) {
 	}
 	if tr := app.Spec.Traffic; tr != nil {
 		st.Weight, st.Canary = tr.Weight, tr.NGINX != nil
+		st.Shifted = app.Spec.Shifted()
 		if st.Canary {
-			st.CanaryIngress, st.CanaryService = render.CanaryName(app), app.Metadata.Name+"-"+string(app.Spec.Idle())
+			st.CanaryIngress, st.CanaryService = render.CanaryName(app), app.Metadata.Name+"-"+string(st.Shifted)
+			st.Handover = st.Shifted == st.Active
 		}
 	}
 	return &managed{dir: dir, file: f, app: app, st: st}, nil
@@ -159,10 +179,32 @@ func (m *managed) setIdleReplicas(n int32) error {
 }
 
 func (m *managed) setWeight(n int32) error {
-	if m.app.Spec.Traffic == nil {
+	tr := m.app.Spec.Traffic
+	if tr == nil {
 		return exitcode.Invalidf("%s: the app splits no traffic: add spec.traffic (a gateway with its parentRefs) to shift it", SpecFile)
 	}
-	_, err := m.file.y.SetInt(0, []string{"spec", "traffic", "weight"}, int64(n))
+	if _, err := m.file.y.SetInt(0, []string{"spec", "traffic", "weight"}, int64(n)); err != nil {
+		return m.file.wrap(err)
+	}
+	if n == 0 && tr.CanaryColor != "" {
+		// The canary returns to the idle color at weight 0: one object, so
+		// no apply order sends a request elsewhere.
+		if _, err := m.file.y.Delete(0, []string{"spec", "traffic", "canaryColor"}); err != nil {
+			return m.file.wrap(err)
+		}
+	}
+	m.file.changed = true
+	return nil
+}
+
+func (m *managed) holdCanary(c spec.Color) error {
+	if m.app.Spec.Traffic == nil || m.app.Spec.Traffic.NGINX == nil {
+		return exitcode.Invalidf("%s: only the NGINX canary mode hands over", SpecFile)
+	}
+	_, err := m.file.y.SetString(0, []string{"spec", "traffic", "canaryColor"}, string(c))
+	if errors.Is(err, yamledit.ErrCannotInsert) {
+		return exitcode.Invalidf("%s: spec.traffic: %v (write spec.traffic in block style, one key per line)", SpecFile, err)
+	}
 	return m.file.wrap(err)
 }
 

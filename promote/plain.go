@@ -85,7 +85,7 @@ func openPlain(dir string, o PlainOptions) (*plain, error) {
 	active, _ := colorOf(yamledit.Scalar(selector, p.colorLabel))
 	p.st = &State{App: p.service.name, Active: active, Previous: active.Other(),
 		Images: map[spec.Color]string{}, Replicas: map[spec.Color]int32{},
-		Service: p.service.name, ColorLabel: p.colorLabel}
+		Service: p.service.name, ColorLabel: p.colorLabel, Plain: true}
 	if p.preview != nil {
 		p.st.Preview = p.preview.name
 	}

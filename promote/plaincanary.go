@@ -10,6 +10,7 @@ import (
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/internal/yamledit"
 	"github.com/bgrender/bgrender/render"
+	"github.com/bgrender/bgrender/spec"
 )
 
 // A plain folder splits traffic as the article does with ingress-nginx: a
@@ -76,7 +77,12 @@ func (p *plain) findCanary(objs []*manifest) error {
 	p.st.CanaryIngress, p.st.CanaryService = c.name, backend
 	color, _ := colorOf(yamledit.Scalar(services[backend].node(), "spec", "selector", p.colorLabel))
 	p.canaryColor = color
+	p.st.Shifted = color
 	return nil
+}
+
+func (p *plain) holdCanary(spec.Color) error {
+	return exitcode.Invalidf("plain manifests: a stepped promotion through the canary Ingress is not supported yet; shift step by step, then shift --weight 0 and promote")
 }
 
 // selectsApp reports whether the Service svc selects the app's pods of a

@@ -22,7 +22,7 @@ func CanaryName(app *spec.BlueGreenApp) string { return app.Metadata.Name + "-ca
 // Ingress <name>-canary for ingress-nginx: the host, path, path type,
 // class and TLS of spec.ingress's main Ingress <name>, routed to the
 // per-color Service of the idle color (<name>-blue or <name>-green, see
-// ColorServices), with
+// ColorServices; spec.traffic.canaryColor when set), with
 //
 //   - canary: "true";
 //   - canary-weight: spec.traffic.weight, out of canary-weight-total 100;
@@ -40,14 +40,18 @@ func CanaryIngresses(app *spec.BlueGreenApp) []Object {
 		return nil
 	}
 	tr := app.Spec.Traffic
-	idle := app.Spec.Idle()
-	obj := ingress(app, CanaryName(app), app.Spec.Ingress.Host, ColorServiceName(app, idle))
+	to := app.Spec.Shifted()
+	var weight int32
+	if tr.Weight != nil {
+		weight = *tr.Weight
+	}
+	obj := ingress(app, CanaryName(app), app.Spec.Ingress.Host, ColorServiceName(app, to))
 	obj.Annotations = map[string]string{
 		AnnotationCanary:              "true",
-		AnnotationCanaryWeight:        strconv.Itoa(int(WeightOf(app, idle))),
+		AnnotationCanaryWeight:        strconv.Itoa(int(weight)),
 		AnnotationCanaryWeightTotal:   "100",
 		AnnotationCanaryByHeader:      tr.Header,
-		AnnotationCanaryByHeaderValue: string(idle),
+		AnnotationCanaryByHeaderValue: string(to),
 	}
 	return []Object{obj}
 }

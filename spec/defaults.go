@@ -239,3 +239,12 @@ func (s *AppSpec) ReplicasOf(c Color) int32 {
 
 // Idle returns the color that the main Service does not route to.
 func (s *AppSpec) Idle() Color { return s.Active.Other() }
+
+// Shifted is the color that spec.traffic.weight sends requests to: the
+// idle color, or the NGINX canary's canaryColor when set.
+func (s *AppSpec) Shifted() Color {
+	if tr := s.Traffic; tr != nil && tr.NGINX != nil && tr.CanaryColor != "" {
+		return tr.CanaryColor
+	}
+	return s.Idle()
+}

@@ -41,6 +41,7 @@ var descriptions = map[string]string{
 	"spec.ingress":                   "Ingresses for the live host and the preview host.",
 	"spec.networkPolicy":             "Per-color NetworkPolicies: blue and green cannot reach each other; standard mode admits what the spec sets up (Ingress controller, outside clients, Prometheus).",
 	"spec.traffic":                   "Weighted traffic between the colors, through a Gateway API HTTPRoute (gateway) or an ingress-nginx canary Ingress beside spec.ingress (nginx); set exactly one. weight is the idle color's percent.",
+	"spec.traffic.canaryColor":       "With nginx: the color the canary Ingress sends weight percent to (default: the idle color). promote --steps writes it for the one commit of a hand-over and removes it in the next; do not set it by hand.",
 	"spec.topologySpreadConstraints": "Spread of each color's pods; default: across zones and nodes, ScheduleAnyway. An empty list renders none.",
 	"spec.nodeSelector":              "Node labels that both colors' pods require (a color may set its own).",
 	"spec.tolerations":               "Tolerations of both colors' pods, for tainted node pools (a color may set its own).",

@@ -142,6 +142,13 @@ type TrafficSpec struct {
 	// those whose header names the idle color, to the idle color. Exactly
 	// one of gateway and nginx is set; nginx requires spec.ingress.
 	NGINX *NGINXCanarySpec `json:"nginx,omitempty"`
+	// CanaryColor, with nginx, is the color the canary Ingress sends to
+	// (default: the idle color), and weight is then that color's share.
+	// promote --steps writes it for the one commit that flips the Services
+	// while the canary carries all requests, so that the canary stays on
+	// the new color until the Services follow; the next commit (weight 0)
+	// removes it.
+	CanaryColor Color `json:"canaryColor,omitempty"`
 }
 
 // NGINXCanarySpec is the canary Ingress <name>-canary. It has no fields

@@ -804,8 +804,16 @@ func (v *validator) traffic() {
 	}
 	if w := *tr.Weight; w < 0 || w > 100 {
 		v.add("spec.traffic.weight", "%d is not a percentage (0-100)", w)
-	} else if w > 0 && v.app.Spec.ReplicasOf(v.app.Spec.Idle()) == 0 {
-		v.add("spec.traffic.weight", "%d%% of requests would go to %s, which runs 0 replicas (idleReplicas); scale it up or set the weight to 0", w, v.app.Spec.Idle())
+	} else if to := v.app.Spec.Shifted(); w > 0 && to.Valid() && v.app.Spec.ReplicasOf(to) == 0 {
+		v.add("spec.traffic.weight", "%d%% of requests would go to %s, which runs 0 replicas (idleReplicas); scale it up or set the weight to 0", w, to)
+	}
+	if c := tr.CanaryColor; c != "" {
+		switch {
+		case !c.Valid():
+			v.add("spec.traffic.canaryColor", "%q: want blue or green", c)
+		case tr.NGINX == nil:
+			v.add("spec.traffic.canaryColor", "only with nginx: it names the color of the canary Ingress")
+		}
 	}
 	if len(tr.Header) > 256 {
 		v.add("spec.traffic.header", "is %d characters long, more than the Gateway API's 256", len(tr.Header))

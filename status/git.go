@@ -17,6 +17,12 @@ type Wanted struct {
 	Replicas map[string]int32  `json:"replicas,omitempty"`
 	// Weight is the idle color's share of traffic in Git (spec.traffic).
 	Weight *int32 `json:"weight,omitempty"`
+	// Shifted is the color the weight goes to (default: the color that is
+	// not Live); Handover says that a stepped promotion flipped the
+	// Services while the NGINX canary carries the weight to the new live
+	// color, and has not ended that yet.
+	Shifted  string `json:"shifted,omitempty"`
+	Handover bool   `json:"handover,omitempty"`
 	// Drift lists how the cluster differs from Git; empty when in sync.
 	Drift []string `json:"drift"`
 	// Unchecked lists what could not be compared, and why.
@@ -50,8 +56,11 @@ func (a *App) CompareWith(w Wanted) {
 		}
 	}
 	if w.Weight != nil && spec.Color(w.Live).Valid() {
-		live := spec.Color(w.Live)
-		want := map[string]int32{string(live): 100 - *w.Weight, string(live.Other()): *w.Weight}
+		to := spec.Color(w.Live).Other()
+		if c := spec.Color(w.Shifted); c.Valid() {
+			to = c
+		}
+		want := map[string]int32{string(to): *w.Weight, string(to.Other()): 100 - *w.Weight}
 		switch {
 		case a.Traffic == nil:
 			w.Drift = append(w.Drift, "Git splits traffic, the cluster shows no HTTPRoute or canary Ingress of the app (or no permission to read them)")

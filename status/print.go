@@ -70,6 +70,9 @@ func WriteApp(w io.Writer, a *App) error {
 			where += " (" + g.Branch + ")"
 		}
 		fmt.Fprintf(w, "\ngit %s: live color %s\n", where, g.Live)
+		if g.Handover {
+			fmt.Fprintf(w, "hand-over: a stepped promotion flipped the Services to %s while the canary Ingress sends it %d%%, and has not ended it: re-run promote --steps, or shift --weight 0\n", g.Live, *g.Weight)
+		}
 		if len(g.Drift) == 0 && len(g.Unchecked) == 0 {
 			fmt.Fprintln(w, "in sync: the cluster runs what Git wants")
 		}

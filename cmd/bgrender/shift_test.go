@@ -213,22 +213,39 @@ func TestShiftRacesPromote(t *testing.T) {
 // TestShiftNGINX: in the NGINX canary mode shift edits the weight as in the
 // Gateway mode, but a flip during a shift is refused (exit 3: the canary
 // and the Services are separate objects, so one order of applying them
-// sends the share back for a moment), and so is promote --steps (exit 2),
-// with nothing pushed; at weight 0 promote flips.
+// sends the share back for a moment; promote --steps hands over instead),
+// with nothing pushed; at weight 0 promote flips. In the middle of a
+// hand-over (the Services flipped, the canary kept on the new color at
+// 100%), everything but its end is refused, and shift --weight 0 ends it in
+// one object: the canary back to 0% on the new idle color.
 func TestShiftNGINX(t *testing.T) {
 	r := newTrafficRepoWith(t, "  traffic:\n    weight: 0\n    nginx: {}\n")
 	r.mustRun(t, "shift", "--weight", "20")
 	before := r.commits(t)
-	if res := r.run(t, "promote"); res.code != 3 || !strings.Contains(res.stderr, "shift --weight 0 first") || r.commits(t) != before {
+	if res := r.run(t, "promote"); res.code != 3 || !strings.Contains(res.stderr, "promote --steps 100 hands over") || r.commits(t) != before {
 		t.Errorf("promote during an NGINX shift: exit %d, stderr %q", res.code, res.stderr)
-	}
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kc, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {token: t}}]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if res := r.run(t, "promote", "--steps", "50,100", "--kubeconfig", kc); res.code != 2 || !strings.Contains(res.stderr, "NGINX canary Ingress") || r.commits(t) != before {
-		t.Errorf("promote --steps in NGINX mode: exit %d, stderr %q", res.code, res.stderr)
 	}
 	r.mustRun(t, "shift", "--weight", "0")
 	r.mustRun(t, "promote")
+
+	// A hand-over as promote --steps leaves it when interrupted.
+	r.handCommit(t, promote.SpecFile, "    weight: 0\n", "    weight: 100\n    canaryColor: green\n")
+	before = r.commits(t)
+	for _, args := range [][]string{
+		{"rollback"}, {"promote", "--to", "blue"}, {"shift", "--weight", "50"},
+		{"deploy", "--image", "myapp:v9"}, {"scale-idle", "--replicas", "0"},
+	} {
+		if res := r.run(t, args...); res.code != 3 || !strings.Contains(res.stderr, "being handed over to green") {
+			t.Errorf("%v during a hand-over: exit %d, stderr %q", args, res.code, res.stderr)
+		}
+	}
+	if r.commits(t) != before {
+		t.Fatal("a refused action committed")
+	}
+	r.mustRun(t, "shift", "--weight", "0")
+	wantLines(t, r.lastDiff(t), "-    weight: 100", "-    canaryColor: green", "+    weight: 0")
+	canary := r.file(t, "ingress-my-application-canary.yaml")
+	if !strings.Contains(canary, `canary-weight: "0"`) || !strings.Contains(canary, "name: my-application-blue") || !strings.Contains(canary, "canary-by-header-value: blue") {
+		t.Errorf("the canary after the hand-over:\n%s", canary)
+	}
 }

@@ -25,6 +25,9 @@ func compareWithGit(app *status.App, t *promote.Target, st *promote.State) {
 		w.Replicas[string(c)] = n
 	}
 	w.Weight = st.Weight
+	if st.Weight != nil {
+		w.Shifted, w.Handover = string(st.Shifted), st.Handover
+	}
 	app.CompareWith(w)
 }
 

@@ -37,7 +37,11 @@ func parseSteps(s string) ([]int32, error) {
 
 // stepResult is one step of a stepped promotion, for -o json.
 type stepResult struct {
-	Weight  int32           `json:"weight"`
+	Weight int32 `json:"weight"`
+	// Phase, in the NGINX canary mode's last step, names its commit:
+	// canary (to 100%), flip (the Services, the canary kept), end (the
+	// canary back to 0% on the new idle color).
+	Phase   string          `json:"phase,omitempty"`
 	Result  *promote.Result `json:"result"`
 	Seconds float64         `json:"seconds"` // from the command's start, when the cluster showed it
 }
@@ -69,21 +73,22 @@ func (p *stepped) run(ctx context.Context) error {
 	if st.Weight == nil {
 		return usageError("--steps: the app folder %s splits no traffic: add spec.traffic (a gateway with its parentRefs) to bgrender.yaml; nothing committed", p.g.path)
 	}
-	if st.Canary {
-		return usageError("--steps: the app folder %s splits traffic with an NGINX canary Ingress, whose last step cannot flip without a moment that sends the new color's share back (the canary's weight and the Services are separate objects); use the Gateway API mode, or shift step by step and promote at weight 0; nothing committed", p.g.path)
+	if st.Canary && st.Plain {
+		return usageError("--steps: the app folder %s is plain manifests with a canary Ingress; a stepped promotion there is not supported yet (its last step needs a hand-over that keeps the canary on the new color while the Services flip): shift step by step, then shift --weight 0 and promote; nothing committed", p.g.path)
 	}
 	dyn, ns, err := p.gates.opts.Dynamic()
 	if err != nil {
 		return err
 	}
 	active, idle := st.Active, st.Active.Other()
+	from, to := active, idle // the promotion's, for -o json
 	say := func(format string, args ...any) { fmt.Fprintf(p.s.err, "bgrender promote: "+format+"\n", args...) }
 	var done []stepResult
 	report := func() error {
 		if p.g.output != "json" {
 			return nil
 		}
-		data, err := json.MarshalIndent(map[string]any{"app": st.App, "from": active, "to": idle, "steps": done}, "", "  ")
+		data, err := json.MarshalIndent(map[string]any{"app": st.App, "from": from, "to": to, "steps": done}, "", "  ")
 		if err != nil {
 			return err
 		}
@@ -116,20 +121,54 @@ func (p *stepped) run(ctx context.Context) error {
 		}
 		return exitcode.GateRefused(fmt.Errorf("step %d (%d%%): %w; traffic returned to %s (%s)", i+1, w, why, active, landed(res)))
 	}
+	// route waits until the cluster's HTTPRoute sends w% to color to, or
+	// the canary Ingress w% to color to's Service.
 	route := func(w int32, to spec.Color) error {
-		weights := map[string]int32{st.App + "-" + string(to): w, st.App + "-" + string(to.Other()): 100 - w}
-		got, err := live.WaitRoute(ctx, &live.Route{Client: dyn, Namespace: ns, Name: st.App, Weights: weights, Timeout: p.after.timeout})
+		var got string
+		if st.Canary {
+			got, err = live.WaitCanary(ctx, &live.Canary{Client: dyn, Namespace: ns, Name: st.CanaryIngress, Weight: w, Service: st.App + "-" + string(to), Timeout: p.after.timeout})
+		} else {
+			weights := map[string]int32{st.App + "-" + string(to): w, st.App + "-" + string(to.Other()): 100 - w}
+			var r fmt.Stringer
+			r, err = live.WaitRoute(ctx, &live.Route{Client: dyn, Namespace: ns, Name: st.App, Weights: weights, Timeout: p.after.timeout})
+			if r != nil {
+				got = r.String()
+			}
+		}
 		if err != nil {
 			return err
 		}
 		say("step live: %s (%.2fs after the start)", got, time.Since(p.start).Seconds())
 		return nil
 	}
+	// flipped waits until the active Service selects the new color and its
+	// endpoints are ready, as promote --wait-live does.
+	flipped := func(res *promote.Result) error {
+		wait := *p.after
+		wait.refs = nil // asked already, after the commit
+		return wait.after(ctx, p.s, "promote", p.gates.opts, st, res, p.start, "")
+	}
+	// A hand-over interrupted after its flip (the NGINX canary still on
+	// the new color): only its end remains.
+	if st.Handover {
+		say("resuming: %s is live on %s and its canary still carries %d%% there; ending the hand-over", st.App, active, *st.Weight)
+		from, to = idle, active
+		res, err := commit((&promote.Shift{Target: *p.t, Weight: 0}).Run)
+		if err != nil {
+			return err
+		}
+		if err := route(0, idle); err != nil {
+			_ = report()
+			return fmt.Errorf("the end of the hand-over: %w; the commit stays (%s)", err, landed(res))
+		}
+		done = append(done, stepResult{Weight: 100, Phase: "end", Result: res, Seconds: time.Since(p.start).Seconds()})
+		return report()
+	}
 	// A re-run resumes: the steps at or below the weight Git already has
 	// are done.
 	first := 0
 	if *st.Weight > 0 {
-		for first < len(p.steps) && p.steps[first] <= *st.Weight {
+		for first < len(p.steps)-1 && p.steps[first] <= *st.Weight {
 			first++
 		}
 		say("resuming: Git already sends %d%% to %s; next step %d%%", *st.Weight, idle, p.steps[min(first, len(p.steps)-1)])
@@ -157,6 +196,9 @@ func (p *stepped) run(ctx context.Context) error {
 				return fail(i, w, err)
 			}
 		}
+		if w == 100 && st.Canary {
+			return p.handover(ctx, i, st, commit, route, flipped, fail, &done, report)
+		}
 		var res *promote.Result
 		if w < 100 {
 			res, err = commit((&promote.Shift{Target: *p.t, Weight: w, To: idle}).Run)
@@ -173,9 +215,7 @@ func (p *stepped) run(ctx context.Context) error {
 		}
 		done = append(done, stepResult{Weight: w, Result: res, Seconds: time.Since(p.start).Seconds()})
 		if w == 100 {
-			wait := *p.after
-			wait.refs = nil // asked already, after the commit
-			if err := wait.after(ctx, p.s, "promote", p.gates.opts, st, res, p.start, ""); err != nil {
+			if err := flipped(res); err != nil {
 				_ = report()
 				return err
 			}
@@ -185,6 +225,53 @@ func (p *stepped) run(ctx context.Context) error {
 			return fail(i, w, err)
 		}
 	}
+	return report()
+}
+
+// handover is the last step in the NGINX canary mode, where the canary's
+// weight and the Services' selectors are separate objects. Three commits,
+// each waited for in the cluster, of which none can send a request to the
+// old color in any apply order: the canary to 100% (one object); the flip
+// of the Services with the canary kept on the new color at 100% (every
+// request reaches the new color through the canary, whichever object lands
+// first); the canary back to 0% and onto the new idle color (one object,
+// while the main Ingress already reaches the new color).
+func (p *stepped) handover(ctx context.Context, i int, st *promote.State,
+	commit func(func(context.Context) (*promote.Result, error)) (*promote.Result, error),
+	route func(int32, spec.Color) error, flipped func(*promote.Result) error,
+	fail func(int, int32, error) error, done *[]stepResult, report func() error) error {
+	to := st.Active.Other()
+	stays := func(what string, res *promote.Result, err error) error {
+		_ = report()
+		return fmt.Errorf("step %d (100%%), %s: %w; the commit stays (%s) and a re-run resumes", i+1, what, err, landed(res))
+	}
+	if *st.Weight < 100 {
+		res, err := commit((&promote.Shift{Target: *p.t, Weight: 100, To: to}).Run)
+		if err != nil {
+			return fail(i, 100, err)
+		}
+		if err := route(100, to); err != nil {
+			return stays("the canary to 100%", res, err)
+		}
+		*done = append(*done, stepResult{Weight: 100, Phase: "canary", Result: res, Seconds: time.Since(p.start).Seconds()})
+	}
+	res, err := commit((&promote.Promote{Target: *p.t, To: to, Handover: true}).Run)
+	if err != nil {
+		_ = report()
+		return fmt.Errorf("step %d (100%%), the flip: %w; Git keeps the canary at 100%% on %s (a re-run resumes)", i+1, err, to)
+	}
+	if err := flipped(res); err != nil {
+		return stays("the flip", res, err)
+	}
+	*done = append(*done, stepResult{Weight: 100, Phase: "flip", Result: res, Seconds: time.Since(p.start).Seconds()})
+	if res, err = commit((&promote.Shift{Target: *p.t, Weight: 0}).Run); err != nil {
+		_ = report()
+		return fmt.Errorf("step %d (100%%), the end of the hand-over: %w; %s is live on %s, its canary still at 100%% there (a re-run ends it)", i+1, err, st.App, to)
+	}
+	if err := route(0, st.Active); err != nil {
+		return stays("the end of the hand-over", res, err)
+	}
+	*done = append(*done, stepResult{Weight: 100, Phase: "end", Result: res, Seconds: time.Since(p.start).Seconds()})
 	return report()
 }
 

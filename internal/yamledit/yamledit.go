@@ -324,3 +324,45 @@ func scalarEnd(data []byte, start int, n *yaml.Node) (int, error) {
 	}
 	return 0, errors.New("unterminated quoted scalar")
 }
+
+// Delete removes the key at path in document doc, with its scalar value,
+// by removing its line: the key must start its line in a block mapping
+// and its value must be a scalar on the same line (a trailing comment goes
+// with it). It reports whether the key was there. A mapping left without
+// keys, or a key that shares its line, cannot be removed this way.
+func (f *File) Delete(doc int, path []string) (bool, error) {
+	if doc < 0 || doc >= len(f.docs) || len(path) == 0 {
+		return false, fmt.Errorf("document %d, path %q not found", doc, path)
+	}
+	m := Lookup(f.docs[doc], path[:len(path)-1]...)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return false, nil
+	}
+	where := strings.Join(path, ".")
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if k.Value != path[len(path)-1] {
+			continue
+		}
+		if m.Style&yaml.FlowStyle != 0 || len(m.Content) == 2 || v.Kind != yaml.ScalarNode || v.Line != k.Line {
+			return false, fmt.Errorf("line %d: cannot remove %s: it is not a one-line entry of a block mapping with other keys; remove it by hand: %w", k.Line, where, ErrCannotInsert)
+		}
+		start, err := f.offset(k.Line, 1)
+		if err != nil {
+			return false, err
+		}
+		keyStart, err := f.offset(k.Line, k.Column)
+		if err != nil {
+			return false, err
+		}
+		if strings.TrimLeft(string(f.data[start:keyStart]), " ") != "" {
+			return false, fmt.Errorf("line %d: cannot remove %s: it shares its line; remove it by hand: %w", k.Line, where, ErrCannotInsert)
+		}
+		end := len(f.data)
+		if j := bytes.IndexByte(f.data[start:], '\n'); j >= 0 {
+			end = start + j + 1
+		}
+		return true, f.splice(start, end, "")
+	}
+	return false, nil
+}

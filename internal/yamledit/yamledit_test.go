@@ -147,3 +147,32 @@ func TestInsertKeepsLineEndingsAndIndentation(t *testing.T) {
 		t.Fatalf("flow-style mapping: %v", err)
 	}
 }
+
+// TestDelete removes one line and nothing else; entries it cannot remove
+// by a line are refused.
+func TestDelete(t *testing.T) {
+	in := "spec:\n  traffic:\n    weight: 100 # share\n    canaryColor: green # for one commit\n    nginx: {}\n  active: green\n"
+	f, err := Parse([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := f.Delete(0, []string{"spec", "traffic", "canaryColor"})
+	if err != nil || !ok {
+		t.Fatalf("Delete: %v %v", ok, err)
+	}
+	if got, want := string(f.Bytes()), "spec:\n  traffic:\n    weight: 100 # share\n    nginx: {}\n  active: green\n"; got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if ok, err := f.Delete(0, []string{"spec", "traffic", "canaryColor"}); ok || err != nil {
+		t.Errorf("a missing key: %v %v", ok, err)
+	}
+	for _, doc := range []string{"a: {b: 1, c: 2}\n", "a:\n  b: 1\n", "a:\n  b:\n    x: 1\n  c: 2\n"} {
+		f, err := Parse([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Delete(0, []string{"a", "b"}); !errors.Is(err, ErrCannotInsert) || string(f.Bytes()) != doc {
+			t.Errorf("%q: %v, %q", doc, err, f.Bytes())
+		}
+	}
+}

@@ -1,0 +1,227 @@
+package loop_test
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/bgrender/bgrender/internal/testbed/gittest"
+	"github.com/bgrender/bgrender/internal/testbed/helmtest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/loop"
+)
+
+// TestSteppedPromotionNGINX: promote --steps 20,100 in the NGINX canary
+// mode on the loop bed, with Flux applying each commit. The last step is a
+// hand-over of three commits (the canary to 100%; the Services flipped with
+// the canary kept on green; the canary back to 0% on blue). The first run
+// is killed right after the flip's commit lands: status --repo explains the
+// state (hand-over, no drift once applied) and the re-run ends it. A judge
+// then replays every commit of the app folder: for each, whichever of the
+// changed Service and canary Ingress Flux applies first, no request goes to
+// a color that neither the state before nor the one after sends any to.
+func TestSteppedPromotionNGINX(t *testing.T) {
+	bed := loop.Require(t, loop.Flux)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	s := &story{t: t, bed: bed, bin: helmtest.BuildBgrender(t), kubeconfig: bed.KubeconfigPath(), start: time.Now()}
+	s.ns = bed.NewNamespace(t, ctx, "nginx-steps", nil)
+	root, err := kubetest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := s.managedFolder(ctx, root, "  traffic:\n    weight: 0\n    nginx: {}\n")
+	git := gittest.NewServer(t)
+	url := git.CreateRepo(t, "gitops", work)
+	s.env = []string{"KUBECONFIG=" + s.kubeconfig}
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
+		"  name: gitops\n", "  name: nginx-steps\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: nginx-steps\n",
+		"    name: gitops\n", "    name: nginx-steps\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"blue", "green"} {
+		if _, err := bed.WaitDeploymentAvailable(ctx, s.ns, app+"-"+c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []string{"promote", "--steps", "20,100", "--reconcile", "kustomization/flux-system/nginx-steps", "--live-timeout", "1m",
+		"--repo", url, "--path", appPath}
+
+	// The first run, killed once the flip is in Git.
+	cmd := exec.CommandContext(ctx, s.bin, steps...)
+	cmd.Env = append(cmd.Environ(), s.env...)
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := loop.WaitFor(ctx, "the hand-over's flip in Git", func(ctx context.Context) (bool, error) {
+		return strings.Contains(lastSubject(t, git), "the canary keeps 100% on green"), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	t.Logf("the killed run:\n%s", errOut.String())
+
+	// Once Flux has applied it, status explains the state and shows no
+	// drift: live on green, the canary green 100%.
+	if err := loop.WaitFor(ctx, "Flux to apply the flip", func(ctx context.Context) (bool, error) {
+		svc, err := bed.Clientset().CoreV1().Services(s.ns).Get(ctx, app, metav1.GetOptions{})
+		return err == nil && svc.Spec.Selector[label] == "green", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	text, _ := s.must(ctx, 0, "status", app, "--repo", url, "--path", appPath)
+	for _, want := range []string{
+		"traffic: Ingress my-application-canary (NGINX canary): blue 0%, green 100%",
+		"hand-over: a stepped promotion flipped the Services to green while the canary Ingress sends it 100%",
+		"in sync",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("status lacks %q:\n%s", want, text)
+		}
+	}
+	// Nothing else may happen in the middle of a hand-over.
+	if code, _, e := s.run(ctx, "rollback", "--repo", url, "--path", appPath); code != 3 || !strings.Contains(e, "being handed over") {
+		t.Errorf("rollback during the hand-over: exit %d\n%s", code, e)
+	}
+
+	// The re-run ends the hand-over.
+	out, e := s.must(ctx, 0, append(steps, "-o", "json")...)
+	if !strings.Contains(e, "ending the hand-over") {
+		t.Errorf("the re-run does not say it resumes:\n%s", e)
+	}
+	var res struct {
+		Steps []struct {
+			Weight int    `json:"weight"`
+			Phase  string `json:"phase"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Steps) != 1 || res.Steps[0].Phase != "end" {
+		t.Errorf("-o json: %v\n%s", err, out)
+	}
+	s.waitServes(ctx, app, "green", 3)
+	if err := loop.WaitFor(ctx, "the canary back to 0% on blue", func(ctx context.Context) (bool, error) {
+		ing, err := bed.Clientset().NetworkingV1().Ingresses(s.ns).Get(ctx, app+"-canary", metav1.GetOptions{})
+		return err == nil && ing.Annotations["nginx.ingress.kubernetes.io/canary-weight"] == "0" &&
+			ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name == app+"-blue", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	spec := gitShow(t, git, "HEAD", "bgrender.yaml")
+	if strings.Contains(spec, "canaryColor") || !strings.Contains(spec, "weight: 0") || !strings.Contains(spec, "active: green") {
+		t.Errorf("bgrender.yaml after the promotion:\n%s", spec)
+	}
+
+	// The judge: every commit of the folder, both apply orders.
+	log, err := exec.Command("git", "-C", git.RepoDir("gitops"), "log", "--reverse", "--format=%H %s", "main").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+	if len(lines) != 5 { // seed, 20%, canary 100%, flip, end
+		t.Errorf("%d commits, want 5:\n%s", len(lines), log)
+	}
+	for i := 1; i < len(lines); i++ {
+		before, after := strings.Fields(lines[i-1])[0], strings.Fields(lines[i])[0]
+		b, a := routing(t, git, before), routing(t, git, after)
+		intended := map[string]bool{}
+		for _, st := range []routingState{b, a} {
+			for c, w := range st.shares() {
+				intended[c] = intended[c] || w > 0
+			}
+		}
+		for _, mixed := range []routingState{{b.live, a.canaryTo, a.canaryWeight}, {a.live, b.canaryTo, b.canaryWeight}} {
+			for c, w := range mixed.shares() {
+				if w > 0 && !intended[c] {
+					t.Errorf("commit %q: applied in one order, %d%% goes to %s, which neither the state before (%v) nor after (%v) sends any to",
+						lines[i][41:], w, c, b.shares(), a.shares())
+				}
+			}
+		}
+	}
+}
+
+// routingState is where requests go: the main Ingress to the active
+// Service, which selects live; the canary canaryWeight percent to the
+// per-color Service of canaryTo.
+type routingState struct {
+	live, canaryTo string
+	canaryWeight   int
+}
+
+func (r routingState) shares() map[string]int {
+	out := map[string]int{"blue": 0, "green": 0}
+	out[r.canaryTo] += r.canaryWeight
+	out[r.live] += 100 - r.canaryWeight
+	return out
+}
+
+// routing reads the active Service's color and the canary Ingress of the
+// app folder at a commit.
+func routing(t *testing.T, git *gittest.Server, commit string) routingState {
+	t.Helper()
+	var svc struct {
+		Spec struct {
+			Selector map[string]string `json:"selector"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(gitShow(t, git, commit, "service-my-application.yaml")), &svc); err != nil {
+		t.Fatal(err)
+	}
+	var ing struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+		Spec struct {
+			Rules []struct {
+				HTTP struct {
+					Paths []struct {
+						Backend struct {
+							Service struct {
+								Name string `json:"name"`
+							} `json:"service"`
+						} `json:"backend"`
+					} `json:"paths"`
+				} `json:"http"`
+			} `json:"rules"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(gitShow(t, git, commit, "ingress-my-application-canary.yaml")), &ing); err != nil {
+		t.Fatal(err)
+	}
+	w := 0
+	if err := json.Unmarshal([]byte(ing.Metadata.Annotations["nginx.ingress.kubernetes.io/canary-weight"]), &w); err != nil {
+		t.Fatal(err)
+	}
+	return routingState{live: svc.Spec.Selector[label], canaryTo: strings.TrimPrefix(ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name, app+"-"), canaryWeight: w}
+}
+
+func gitShow(t *testing.T, git *gittest.Server, commit, file string) string {
+	t.Helper()
+	out, err := exec.Command("git", "-C", git.RepoDir("gitops"), "show", commit+":"+appPath+"/"+file).Output()
+	if err != nil {
+		t.Fatalf("git show %s:%s: %v", commit, file, err)
+	}
+	return string(out)
+}
+
+func lastSubject(t *testing.T, git *gittest.Server) string {
+	t.Helper()
+	out, err := exec.Command("git", "-C", git.RepoDir("gitops"), "log", "-1", "--format=%s", "main").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
