@@ -74,6 +74,10 @@ type Update struct {
 	PushBranch func(*Change) string
 	// DryRun builds the commit and returns its diff without pushing.
 	DryRun bool
+	// After, with DryRun, builds on the commit of an earlier dry run (in
+	// its in-memory clone) instead of the remote tip, so that a series of
+	// dry runs shows each change on top of the one before.
+	After *Result
 
 	Message     *template.Template // DefaultMessage when nil
 	AuthorName  string
@@ -187,8 +191,12 @@ func (u *Update) logf(format string, args ...any) {
 // attempt clones the tip, runs the editor and builds the commit (not
 // pushed). res.Commit is empty when there is nothing to do.
 func (u *Update) attempt(ctx context.Context, n int, first *Change) (*Result, error) {
-	repo, branch, err := u.clone(ctx)
-	if err != nil {
+	var repo *git.Repository
+	var branch string
+	var err error
+	if u.DryRun && u.After != nil && u.After.repo != nil {
+		repo, branch = u.After.repo, u.After.Branch
+	} else if repo, branch, err = u.clone(ctx); err != nil {
 		return nil, err
 	}
 	ref, err := repo.Reference(plumbing.NewBranchReferenceName(branch), true)
@@ -228,7 +236,7 @@ func (u *Update) attempt(ctx context.Context, n int, first *Change) (*Result, er
 	if err != nil {
 		return nil, &folderError{err: err, tmp: dir, path: cleanPath(u.Path)}
 	}
-	res := &Result{Change: change, Branch: branch, Pushed: branch, Base: base.Hash.String(), Attempts: n}
+	res := &Result{Change: change, Branch: branch, Pushed: branch, Base: base.Hash.String(), Attempts: n, repo: repo}
 	if first != nil && !change.Done && change.State != first.State {
 		return nil, &ConflictError{Path: u.Path, Before: first.State, After: change.State}
 	}
@@ -272,7 +280,12 @@ func (u *Update) attempt(ctx context.Context, n int, first *Change) (*Result, er
 	if err := repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewBranchReferenceName(res.Pushed), commit.Hash)); err != nil {
 		return nil, err
 	}
-	res.repo = repo
+	if u.DryRun && res.Pushed != branch {
+		// A series of dry runs builds on the branch: move it too.
+		if err := repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewBranchReferenceName(branch), commit.Hash)); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
 }
 

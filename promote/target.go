@@ -30,7 +30,11 @@ type Target struct {
 	Timeout      time.Duration
 	PollInterval time.Duration
 
-	DryRun      bool
+	DryRun bool
+	// Series, with DryRun, chains dry runs: each builds on the last one's
+	// commit (in memory), so that the diffs of a stepped promotion follow
+	// each other.
+	Series      *DrySeries
 	Message     *template.Template // gitops.DefaultMessage when nil
 	AuthorName  string
 	AuthorEmail string
@@ -41,6 +45,9 @@ type Target struct {
 	Now   func() time.Time
 	Sleep func(context.Context, time.Duration) error
 }
+
+// DrySeries is a chain of dry runs (see Target.Series).
+type DrySeries struct{ last *gitops.Result }
 
 // Result is what an action did, as -o json prints it.
 type Result struct {
@@ -103,9 +110,15 @@ func (t *Target) run(ctx context.Context, action string, historyDepth int, p pla
 	if t.PullRequest {
 		u.PushBranch = func(c *gitops.Change) string { return fmt.Sprintf("bgrender/%s-%s-%s", c.Action, c.App, c.To) }
 	}
+	if t.DryRun && t.Series != nil {
+		u.After = t.Series.last
+	}
 	res, err := u.Run(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if t.DryRun && t.Series != nil && action != "read" {
+		t.Series.last = res
 	}
 	c := res.Change
 	out := &Result{Action: action, App: c.App, From: c.From, To: c.To, Image: c.Image,

@@ -236,7 +236,7 @@ func promoteCommand() *command {
 			force := fs.Bool("force", false, "promote even to a color that has 0 replicas")
 			gates := addClusterGates(fs)
 			after := addLiveFlags(fs, "the active Service selects the promoted color and its EndpointSlices list only ready pods of it")
-			stepsFlag := fs.String("steps", "", "promote in steps of the idle color's share of traffic, e.g. 10,25,50,100 (needs spec.traffic): gates before each, a commit per step, a wait until the HTTPRoute carries it (--live-timeout), --step-wait after it; 100 flips the Services")
+			stepsFlag := fs.String("steps", "", "promote in steps of the idle color's share of traffic, e.g. 10,25,50,100 (needs spec.traffic): gates before each, a commit per step, a wait until the HTTPRoute carries it (--live-timeout), --step-wait after it; 100 flips the Services (with --dry-run: every step's diff, nothing run or pushed)")
 			stepWait := fs.Duration("step-wait", 0, "with --steps: how long to hold each step before the next, the error-rate gate reading meanwhile")
 			stepInterval := fs.Duration("step-interval", 10*time.Second, "with --steps and an error-rate gate: how often to read it during --step-wait")
 			return func(args []string) error {
@@ -256,8 +256,6 @@ func promoteCommand() *command {
 					switch {
 					case color != "":
 						return usageError("--steps shifts to the idle color: not with --to")
-					case g.dryRun:
-						return usageError("--steps commits step by step against the cluster: not with --dry-run")
 					case g.pullRequest && !g.waitMerge:
 						return usageError("--steps with --pull-request needs --wait-merge: one pull request per step, each merged before the next")
 					case *stepWait < 0 || *stepInterval <= 0:
@@ -266,13 +264,18 @@ func promoteCommand() *command {
 				} else if fs.Changed("step-wait") || fs.Changed("step-interval") {
 					return usageError("--step-wait and --step-interval need --steps")
 				}
-				if err := gates.validate(); err != nil {
+				// A stepped dry run runs no gate and reads no cluster.
+				validate := gates.validate
+				if steps != nil && g.dryRun {
+					validate = func() error { return validateGateFlags(gates.checks, "rollout-timeout") }
+				}
+				if err := validate(); err != nil {
 					return err
 				}
 				if err := after.validate(&g, gates.opts); err != nil {
 					return err
 				}
-				if steps != nil {
+				if steps != nil && !g.dryRun {
 					if err := checkKubeconfig(gates.opts); err != nil {
 						return err
 					}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/dynamic"
+
 	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/live"
@@ -76,8 +78,14 @@ func (p *stepped) run(ctx context.Context) error {
 	if st.Canary && st.Plain {
 		return usageError("--steps: the app folder %s is plain manifests with a canary Ingress; a stepped promotion there is not supported yet (its last step needs a hand-over that keeps the canary on the new color while the Services flip): shift step by step, then shift --weight 0 and promote; nothing committed", p.g.path)
 	}
-	dyn, ns, err := p.gates.opts.Dynamic()
-	if err != nil {
+	// A dry run chains every step's commit in memory and prints each diff;
+	// it runs no gate, waits for nothing and pushes nothing.
+	dry := p.g.dryRun
+	var dyn dynamic.Interface
+	var ns string
+	if dry {
+		p.t.Series = &promote.DrySeries{}
+	} else if dyn, ns, err = p.gates.opts.Dynamic(); err != nil {
 		return err
 	}
 	active, idle := st.Active, st.Active.Other()
@@ -100,11 +108,16 @@ func (p *stepped) run(ctx context.Context) error {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.g.path, err)
 		}
-		res.Diff = "" // only a dry run shows it
+		if !dry {
+			res.Diff = "" // only a dry run shows it
+		}
 		if p.g.output != "json" {
 			if err := p.g.report(p.s, res); err != nil {
 				return res, err
 			}
+		}
+		if dry {
+			return res, nil
 		}
 		return res, p.after.reconcileNow(ctx, p.s, "promote", p.gates.opts, res)
 	}
@@ -124,6 +137,9 @@ func (p *stepped) run(ctx context.Context) error {
 	// route waits until the cluster's HTTPRoute sends w% to color to, or
 	// the canary Ingress w% to color to's Service.
 	route := func(w int32, to spec.Color) error {
+		if dry {
+			return nil
+		}
 		var got string
 		if st.Canary {
 			got, err = live.WaitCanary(ctx, &live.Canary{Client: dyn, Namespace: ns, Name: st.CanaryIngress, Weight: w, Service: st.App + "-" + string(to), Timeout: p.after.timeout})
@@ -144,6 +160,9 @@ func (p *stepped) run(ctx context.Context) error {
 	// flipped waits until the active Service selects the new color and its
 	// endpoints are ready, as promote --wait-live does.
 	flipped := func(res *promote.Result) error {
+		if dry {
+			return nil
+		}
 		wait := *p.after
 		wait.refs = nil // asked already, after the commit
 		return wait.after(ctx, p.s, "promote", p.gates.opts, st, res, p.start, "")
@@ -191,7 +210,10 @@ func (p *stepped) run(ctx context.Context) error {
 	}
 	for i := first; i < len(p.steps); i++ {
 		w := p.steps[i]
-		if p.gates.checks.Any() {
+		switch {
+		case dry && p.gates.checks.Any():
+			say("dry run: step %d (%d%%) would first run %s on %s", i+1, w, strings.Join(enabled(p.gates.checks), ", "), idle)
+		case p.gates.checks.Any():
 			if _, err := p.gates.run(ctx, p.s, "promote", p.g.path, string(idle)); err != nil {
 				return fail(i, w, err)
 			}
@@ -220,6 +242,9 @@ func (p *stepped) run(ctx context.Context) error {
 				return err
 			}
 			break
+		}
+		if dry {
+			continue
 		}
 		if err := p.hold(ctx, string(idle)); err != nil {
 			return fail(i, w, err)
