@@ -41,6 +41,19 @@ func handingOver(st *State, what string) error {
 	return exitcode.GateRefused(fmt.Errorf("%s is being handed over to %s (a stepped promotion flipped the Services while its NGINX canary carries %d%% of the requests there); %s must wait: re-run promote --steps, or shift --weight 0, to finish it", st.App, st.Active, weightOf(st), what))
 }
 
+// handoverEnd is the summary of the commit that ends a hand-over (the
+// first of two in plain manifests, where the canary sends to the preview
+// Service).
+func handoverEnd(st *State) string {
+	switch {
+	case st.Plain && weightOf(st) > 0:
+		return fmt.Sprintf("the hand-over to %s: its canary back to 0%% (the preview Service moves on to %s next)", st.Active, st.Idle())
+	case st.Plain:
+		return fmt.Sprintf("end the hand-over to %s: the preview Service, and the canary at 0%% with it, move on to %s", st.Active, st.Idle())
+	}
+	return fmt.Sprintf("end the hand-over to %s: its canary returns to %s at 0%%", st.Active, st.Idle())
+}
+
 func weightOf(st *State) int32 {
 	if st.Weight == nil {
 		return 0
@@ -59,7 +72,7 @@ func (a *Promote) Run(ctx context.Context) (*Result, error) {
 		c := &gitops.Change{From: string(st.Active), To: string(to), Summary: fmt.Sprintf("switch traffic from %s to %s", st.Active, to)}
 		shifted := st.Weight != nil && *st.Weight != 0
 		if st.Handover && st.Active == to {
-			c.Summary = fmt.Sprintf("end the hand-over to %s: its canary returns to %s at 0%%", to, to.Other())
+			c.Summary = handoverEnd(st)
 			return c, l.setWeight(0)
 		}
 		if err := handingOver(st, "a promote to "+string(to)); err != nil {
@@ -430,7 +443,7 @@ func (a *Shift) Run(ctx context.Context) (*Result, error) {
 			if a.Weight != 0 {
 				return nil, handingOver(st, fmt.Sprintf("a shift to %d%%", a.Weight))
 			}
-			c.Summary = fmt.Sprintf("end the hand-over to %s: its canary returns to %s at 0%%", st.Active, idle)
+			c.Summary = handoverEnd(st)
 			if a.Reason != "" {
 				c.Summary += ": " + a.Reason
 			}

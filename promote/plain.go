@@ -70,6 +70,8 @@ type plain struct {
 	canary        *manifest
 	canaryColor   spec.Color
 	mainIngresses []*manifest
+	// keepPreview: setActive leaves the preview Service (a hand-over).
+	keepPreview bool
 }
 
 func openPlain(dir string, o PlainOptions) (*plain, error) {
@@ -386,7 +388,7 @@ func (p *plain) setActive(to spec.Color) error {
 		}
 	}
 	s.file.changed = true
-	if pv := p.preview; pv != nil {
+	if pv := p.preview; pv != nil && !p.keepPreview {
 		if _, err := pv.file.y.SetString(pv.doc, []string{"spec", "selector", p.colorLabel}, string(from)); err != nil {
 			return pv.file.wrap(err)
 		}

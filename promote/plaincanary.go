@@ -78,11 +78,22 @@ func (p *plain) findCanary(objs []*manifest) error {
 	color, _ := colorOf(yamledit.Scalar(services[backend].node(), "spec", "selector", p.colorLabel))
 	p.canaryColor = color
 	p.st.Shifted = color
+	// The canary sends to the preview Service, which selects the live
+	// color only in the middle of a hand-over: promote --steps flipped the
+	// live Service alone and has not yet moved the preview Service on.
+	p.st.Handover = p.preview != nil && backend == p.preview.name && color == p.st.Active
 	return nil
 }
 
-func (p *plain) holdCanary(spec.Color) error {
-	return exitcode.Invalidf("plain manifests: a stepped promotion through the canary Ingress is not supported yet; shift step by step, then shift --weight 0 and promote")
+// holdCanary makes the next setActive flip the live Service alone: the
+// preview Service, which the canary sends to, stays on c until the end of
+// the hand-over.
+func (p *plain) holdCanary(c spec.Color) error {
+	if p.canary == nil || p.preview == nil || p.st.CanaryService != p.preview.name {
+		return exitcode.Invalidf("plain manifests: a stepped promotion hands over through a canary Ingress whose backend is the preview Service %s-preview; this folder's canary sends to %s", p.service.name, p.st.CanaryService)
+	}
+	p.keepPreview = true
+	return nil
 }
 
 // selectsApp reports whether the Service svc selects the app's pods of a
@@ -140,6 +151,16 @@ func contains(list []string, s string) bool {
 
 func (p *plain) setWeight(n int32) error {
 	c := p.canary
+	if n == 0 && p.st.Handover && weightOf(p.st) == 0 {
+		// The hand-over's last commit: the preview Service, which the
+		// canary sends to at 0%, moves on to the new idle color.
+		pv := p.preview
+		if _, err := pv.file.y.SetString(pv.doc, []string{"spec", "selector", p.colorLabel}, string(p.st.Active.Other())); err != nil {
+			return pv.file.wrap(err)
+		}
+		pv.file.changed = true
+		return nil
+	}
 	if c == nil {
 		hint := ""
 		for _, m := range p.mainIngresses {
@@ -151,7 +172,7 @@ func (p *plain) setWeight(n int32) error {
 		return exitcode.Invalidf("no canary Ingress for %s in the app folder%s: shift edits the canary-weight of an Ingress with the annotations %s: \"true\" and %s, beside the main Ingress, whose backend is a Service that selects the idle color (e.g. %s-preview, which promote flips with %s)",
 			p.service.name, hint, render.AnnotationCanary, render.AnnotationCanaryWeight, p.service.name, p.service.name)
 	}
-	if n > 0 && p.canaryColor != p.st.Active.Other() {
+	if n > 0 && p.canaryColor != p.st.Active.Other() && !p.st.Handover {
 		return exitcode.Invalidf("%s sends to Service %s, which selects %s, the live color: a shift would move nothing to %s; point the canary at a Service that selects the idle color (e.g. %s-preview, which promote flips with %s)",
 			c.where(), p.st.CanaryService, p.canaryColor, p.st.Active.Other(), p.service.name, p.service.name)
 	}

@@ -42,7 +42,9 @@ type stepResult struct {
 	Weight int32 `json:"weight"`
 	// Phase, in the NGINX canary mode's last step, names its commit:
 	// canary (to 100%), flip (the Services, the canary kept), end (the
-	// canary back to 0% on the new idle color).
+	// canary back to 0%: on the new idle color; in plain manifests still
+	// through the preview Service) and, in plain manifests, preview (the
+	// preview Service on to the new idle color).
 	Phase   string          `json:"phase,omitempty"`
 	Result  *promote.Result `json:"result"`
 	Seconds float64         `json:"seconds"` // from the command's start, when the cluster showed it
@@ -74,9 +76,6 @@ func (p *stepped) run(ctx context.Context) error {
 	p.gates.folderApp = st.App
 	if st.Weight == nil {
 		return usageError("--steps: the app folder %s splits no traffic: add spec.traffic (a gateway with its parentRefs) to bgrender.yaml; nothing committed", p.g.path)
-	}
-	if st.Canary && st.Plain {
-		return usageError("--steps: the app folder %s is plain manifests with a canary Ingress; a stepped promotion there is not supported yet (its last step needs a hand-over that keeps the canary on the new color while the Services flip): shift step by step, then shift --weight 0 and promote; nothing committed", p.g.path)
 	}
 	// A dry run chains every step's commit in memory and prints each diff;
 	// it runs no gate, waits for nothing and pushes nothing.
@@ -142,7 +141,11 @@ func (p *stepped) run(ctx context.Context) error {
 		}
 		var got string
 		if st.Canary {
-			got, err = live.WaitCanary(ctx, &live.Canary{Client: dyn, Namespace: ns, Name: st.CanaryIngress, Weight: w, Service: st.App + "-" + string(to), Timeout: p.after.timeout})
+			svc := st.App + "-" + string(to)
+			if st.Plain {
+				svc = st.CanaryService // the preview Service, whose selector follows the idle color
+			}
+			got, err = live.WaitCanary(ctx, &live.Canary{Client: dyn, Namespace: ns, Name: st.CanaryIngress, Weight: w, Service: svc, Timeout: p.after.timeout})
 		} else {
 			weights := map[string]int32{st.App + "-" + string(to): w, st.App + "-" + string(to.Other()): 100 - w}
 			var r fmt.Stringer
@@ -165,6 +168,9 @@ func (p *stepped) run(ctx context.Context) error {
 		}
 		wait := *p.after
 		wait.refs = nil // asked already, after the commit
+		// Always, --wait-live or not: the next commit (the hand-over's end)
+		// must not reach the cluster before this one is served.
+		wait.wait = true
 		return wait.after(ctx, p.s, "promote", p.gates.opts, st, res, p.start, "")
 	}
 	// A hand-over interrupted after its flip (the NGINX canary still on
@@ -172,15 +178,10 @@ func (p *stepped) run(ctx context.Context) error {
 	if st.Handover {
 		say("resuming: %s is live on %s and its canary still carries %d%% there; ending the hand-over", st.App, active, *st.Weight)
 		from, to = idle, active
-		res, err := commit((&promote.Shift{Target: *p.t, Weight: 0}).Run)
-		if err != nil {
+		if err := p.endHandover(ctx, st, *st.Weight, commit, route, &done, dyn, ns); err != nil {
+			_ = report()
 			return err
 		}
-		if err := route(0, idle); err != nil {
-			_ = report()
-			return fmt.Errorf("the end of the hand-over: %w; the commit stays (%s)", err, landed(res))
-		}
-		done = append(done, stepResult{Weight: 100, Phase: "end", Result: res, Seconds: time.Since(p.start).Seconds()})
 		return report()
 	}
 	// A re-run resumes: the steps at or below the weight Git already has
@@ -219,7 +220,7 @@ func (p *stepped) run(ctx context.Context) error {
 			}
 		}
 		if w == 100 && st.Canary {
-			return p.handover(ctx, i, st, commit, route, flipped, fail, &done, report)
+			return p.handover(ctx, i, st, commit, route, flipped, fail, &done, report, dyn, ns)
 		}
 		var res *promote.Result
 		if w < 100 {
@@ -264,7 +265,7 @@ func (p *stepped) run(ctx context.Context) error {
 func (p *stepped) handover(ctx context.Context, i int, st *promote.State,
 	commit func(func(context.Context) (*promote.Result, error)) (*promote.Result, error),
 	route func(int32, spec.Color) error, flipped func(*promote.Result) error,
-	fail func(int, int32, error) error, done *[]stepResult, report func() error) error {
+	fail func(int, int32, error) error, done *[]stepResult, report func() error, dyn dynamic.Interface, ns string) error {
 	to := st.Active.Other()
 	stays := func(what string, res *promote.Result, err error) error {
 		_ = report()
@@ -289,15 +290,58 @@ func (p *stepped) handover(ctx context.Context, i int, st *promote.State,
 		return stays("the flip", res, err)
 	}
 	*done = append(*done, stepResult{Weight: 100, Phase: "flip", Result: res, Seconds: time.Since(p.start).Seconds()})
-	if res, err = commit((&promote.Shift{Target: *p.t, Weight: 0}).Run); err != nil {
+	if err := p.endHandover(ctx, st, 100, commit, route, done, dyn, ns); err != nil {
 		_ = report()
-		return fmt.Errorf("step %d (100%%), the end of the hand-over: %w; %s is live on %s, its canary still at 100%% there (a re-run ends it)", i+1, err, st.App, to)
+		return fmt.Errorf("step %d (100%%): %w", i+1, err)
 	}
-	if err := route(0, st.Active); err != nil {
-		return stays("the end of the hand-over", res, err)
-	}
-	*done = append(*done, stepResult{Weight: 100, Phase: "end", Result: res, Seconds: time.Since(p.start).Seconds()})
 	return report()
+}
+
+// endHandover ends a hand-over whose canary carries weight percent to the
+// new live color. Managed, one commit: the canary back to 0% on the new
+// idle color's Service (one object). Plain manifests, two: the canary to
+// 0% (it sends to the preview Service, still on the live color), then the
+// preview Service on to the new idle color (the canary, at 0%, follows
+// with it).
+func (p *stepped) endHandover(ctx context.Context, st *promote.State, weight int32,
+	commit func(func(context.Context) (*promote.Result, error)) (*promote.Result, error),
+	route func(int32, spec.Color) error, done *[]stepResult, dyn dynamic.Interface, ns string) error {
+	// st is from after the flip when resumed, else from before it.
+	newLive, idle := st.Active, st.Active.Other()
+	if !st.Handover {
+		newLive, idle = idle, newLive
+	}
+	stays := func(what string, res *promote.Result, err error) error {
+		return fmt.Errorf("%s: %w; the commit stays (%s) and a re-run resumes", what, err, landed(res))
+	}
+	if !st.Plain || weight > 0 {
+		res, err := commit((&promote.Shift{Target: *p.t, Weight: 0}).Run)
+		if err != nil {
+			return fmt.Errorf("the end of the hand-over: %w; %s is live on %s, its canary still at %d%% there (a re-run ends it)", err, st.App, newLive, weight)
+		}
+		to := idle
+		if st.Plain {
+			to = newLive // still through the preview Service on the live color
+		}
+		if err := route(0, to); err != nil {
+			return stays("the canary back to 0%", res, err)
+		}
+		*done = append(*done, stepResult{Weight: 100, Phase: "end", Result: res, Seconds: time.Since(p.start).Seconds()})
+	}
+	if !st.Plain {
+		return nil
+	}
+	res, err := commit((&promote.Shift{Target: *p.t, Weight: 0}).Run)
+	if err != nil {
+		return fmt.Errorf("the end of the hand-over: %w; %s is live on %s, its preview Service still there (a re-run ends it)", err, st.App, newLive)
+	}
+	if !p.g.dryRun {
+		if _, err := live.Wait(ctx, &live.Target{Client: dyn, Namespace: ns, Service: st.Preview, ColorLabel: st.ColorLabel, Color: string(idle), Timeout: p.after.timeout}); err != nil {
+			return stays("the preview Service on to "+string(idle), res, err)
+		}
+	}
+	*done = append(*done, stepResult{Weight: 100, Phase: "preview", Result: res, Seconds: time.Since(p.start).Seconds()})
+	return nil
 }
 
 // isRefusal reports whether err is a gate's refusal (exit 3), not a

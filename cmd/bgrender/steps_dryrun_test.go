@@ -71,3 +71,51 @@ func TestSteppedDryRun(t *testing.T) {
 		t.Fatal("a dry run pushed")
 	}
 }
+
+// TestSteppedDryRunPlain: on the article's plain manifests with a canary
+// Ingress to the preview Service, the last step hands over in four commits:
+// the canary to 100%, the live Service alone flipped (the preview Service,
+// which the canary sends to, kept on green), the canary back to 0%, the
+// preview Service on to blue — each changing one object.
+func TestSteppedDryRunPlain(t *testing.T) {
+	r := newGitopsRepo(t, "plain-canary", 0)
+	res := r.mustRun(t, "promote", "--steps", "25,100", "--dry-run", "-o", "json")
+	var got struct {
+		Steps []struct {
+			Weight int    `json:"weight"`
+			Phase  string `json:"phase"`
+			Result struct {
+				Message string `json:"message"`
+				Diff    string `json:"diff"`
+			} `json:"result"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &got); err != nil {
+		t.Fatalf("%v\n%s", err, res.stdout)
+	}
+	want := []struct {
+		phase, file string
+		lines       []string
+	}{
+		{"", "ingress.yaml", []string{`-    nginx.ingress.kubernetes.io/canary-weight: "0" # the idle color's share, in percent`, `+    nginx.ingress.kubernetes.io/canary-weight: "25" # the idle color's share, in percent`}},
+		{"canary", "ingress.yaml", []string{`-    nginx.ingress.kubernetes.io/canary-weight: "25" # the idle color's share, in percent`, `+    nginx.ingress.kubernetes.io/canary-weight: "100" # the idle color's share, in percent`}},
+		{"flip", "service.yaml", nil},
+		{"end", "ingress.yaml", []string{`-    nginx.ingress.kubernetes.io/canary-weight: "100" # the idle color's share, in percent`, `+    nginx.ingress.kubernetes.io/canary-weight: "0" # the idle color's share, in percent`}},
+		{"preview", "service-preview.yaml", []string{"-    version: green", "+    version: blue"}},
+	}
+	if len(got.Steps) != len(want) {
+		t.Fatalf("%d commits, want %d:\n%s", len(got.Steps), len(want), res.stdout)
+	}
+	for i, w := range want {
+		st := got.Steps[i]
+		if st.Phase != w.phase || strings.Count(st.Result.Diff, "diff --git") != 1 || !strings.Contains(st.Result.Diff, "/"+w.file) {
+			t.Errorf("commit %d: phase %q, diff:\n%s\nwant phase %q, one file %s", i+1, st.Phase, st.Result.Diff, w.phase, w.file)
+		}
+		if w.lines != nil {
+			wantLines(t, st.Result.Diff, w.lines...)
+		}
+	}
+	if r.srv.Pushes() != 0 {
+		t.Fatal("a dry run pushed")
+	}
+}

@@ -3,7 +3,9 @@ package loop_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -224,4 +226,157 @@ func lastSubject(t *testing.T, git *gittest.Server) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// TestSteppedPromotionPlainCanary: promote --steps 25,100 on the article's
+// plain manifests with a canary Ingress to the preview Service, on the loop
+// bed with Flux. The last step hands over in four commits, each one object;
+// the judge replays every commit in every apply order of the live Service,
+// the preview Service and the canary Ingress.
+func TestSteppedPromotionPlainCanary(t *testing.T) {
+	bed := loop.Require(t, loop.Flux)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	s := &story{t: t, bed: bed, bin: helmtest.BuildBgrender(t), kubeconfig: bed.KubeconfigPath(), start: time.Now()}
+	s.ns = bed.NewNamespace(t, ctx, "plain-steps", nil)
+	root, err := kubetest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	folder := filepath.Join(work, filepath.FromSlash(appPath))
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	toleration := "      tolerations:\n        - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n      containers:\n"
+	for _, f := range []string{"service.yaml", "service-preview.yaml", "ingress.yaml", "deployment-blue.yaml", "deployment-green.yaml"} {
+		data, err := os.ReadFile(filepath.Join(root, "testdata", "gitops", "plain-canary", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(data), "  namespace: production\n", "  namespace: "+s.ns+"\n")
+		text = strings.Replace(text, "      containers:\n", toleration, 1)
+		if err := os.WriteFile(filepath.Join(folder, f), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git := gittest.NewServer(t)
+	url := git.CreateRepo(t, "gitops", work)
+	s.env = []string{"KUBECONFIG=" + s.kubeconfig}
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
+		"  name: gitops\n", "  name: plain-steps\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: plain-steps\n",
+		"    name: gitops\n", "    name: plain-steps\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"blue", "green"} {
+		if _, err := bed.WaitDeploymentAvailable(ctx, s.ns, "application-"+c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut := s.must(ctx, 0, "promote", "--steps", "25,100", "--reconcile", "kustomization/flux-system/plain-steps", "--live-timeout", "1m",
+		"--repo", url, "--path", appPath, "-o", "json")
+	var res struct {
+		Steps []struct {
+			Phase string `json:"phase"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Steps) != 5 {
+		t.Fatalf("-o json: %v\n%s\n%s", err, out, errOut)
+	}
+	s.waitServes(ctx, "application-service", "green", 3)
+	s.waitServes(ctx, "application-service-preview", "blue", 3)
+
+	log, err := exec.Command("git", "-C", git.RepoDir("gitops"), "log", "--reverse", "--format=%H %s", "main").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+	if len(lines) != 6 { // seed, 25%, canary 100%, flip, canary 0%, preview
+		t.Errorf("%d commits, want 6:\n%s", len(lines), log)
+	}
+	read := func(commit string) plainRouting {
+		return plainRouting{
+			live:    selectorColor(t, gitShow(t, git, commit, "service.yaml")),
+			preview: selectorColor(t, gitShow(t, git, commit, "service-preview.yaml")),
+			weight:  canaryWeight(t, gitShow(t, git, commit, "ingress.yaml")),
+		}
+	}
+	for i := 1; i < len(lines); i++ {
+		b, a := read(strings.Fields(lines[i-1])[0]), read(strings.Fields(lines[i])[0])
+		intended := map[string]bool{}
+		for _, st := range []plainRouting{b, a} {
+			for c, w := range st.shares() {
+				intended[c] = intended[c] || w > 0
+			}
+		}
+		// Every mix of the three objects, before or after.
+		for mask := 0; mask < 8; mask++ {
+			m := b
+			if mask&1 != 0 {
+				m.live = a.live
+			}
+			if mask&2 != 0 {
+				m.preview = a.preview
+			}
+			if mask&4 != 0 {
+				m.weight = a.weight
+			}
+			for c, w := range m.shares() {
+				if w > 0 && !intended[c] {
+					t.Errorf("commit %q: applied in one order, %d%% goes to %s, which neither %v nor %v sends any to", lines[i][41:], w, c, b.shares(), a.shares())
+				}
+			}
+		}
+	}
+}
+
+// plainRouting is where the article's layout sends requests: the main
+// Ingress to the live Service, the canary weight percent to the preview
+// Service.
+type plainRouting struct {
+	live, preview string
+	weight        int
+}
+
+func (r plainRouting) shares() map[string]int {
+	out := map[string]int{"blue": 0, "green": 0}
+	out[r.preview] += r.weight
+	out[r.live] += 100 - r.weight
+	return out
+}
+
+func selectorColor(t *testing.T, doc string) string {
+	t.Helper()
+	var svc struct {
+		Spec struct {
+			Selector map[string]string `json:"selector"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(doc), &svc); err != nil {
+		t.Fatal(err)
+	}
+	return svc.Spec.Selector[label]
+}
+
+// canaryWeight reads the canary-weight of the canary Ingress, the second
+// document of the plain folder's ingress.yaml.
+func canaryWeight(t *testing.T, file string) int {
+	t.Helper()
+	docs := strings.Split(file, "\n---\n")
+	var ing struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	if err := yaml.Unmarshal([]byte(docs[len(docs)-1]), &ing); err != nil {
+		t.Fatal(err)
+	}
+	w := 0
+	if err := json.Unmarshal([]byte(ing.Metadata.Annotations["nginx.ingress.kubernetes.io/canary-weight"]), &w); err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
