@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bgrender/bgrender/internal/testbed/giteatest"
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
 	"github.com/bgrender/bgrender/internal/testbed/helmtest"
 	"github.com/bgrender/bgrender/internal/testbed/kubetest"
@@ -379,4 +380,74 @@ func canaryWeight(t *testing.T, file string) int {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// TestSteppedPromotionPullRequests: promote --steps --pull-request
+// --wait-merge opens one pull request per commit (each step, and each
+// commit of the hand-over), waits for a reviewer to merge it before the
+// cluster wait and the next one; Flux applies from Gitea. With a reviewer
+// merging as they come, the promotion ends live on green with the canary
+// back at 0% on blue, after four merged pull requests.
+func TestSteppedPromotionPullRequests(t *testing.T) {
+	bed := loop.Require(t, loop.Flux)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	s := &story{t: t, bed: bed, bin: helmtest.BuildBgrender(t), kubeconfig: bed.KubeconfigPath(), start: time.Now()}
+	s.ns = bed.NewNamespace(t, ctx, "pr-steps", nil)
+	root, err := kubetest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := s.managedFolder(ctx, root, "  traffic:\n    weight: 0\n    nginx: {}\n")
+	gitea := giteatest.Start(t)
+	url := gitea.CreateRepo(t, "gitops", work)
+	s.env = []string{"KUBECONFIG=" + s.kubeconfig, "BGRENDER_GIT_TOKEN=" + gitea.Token}
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
+		"  name: gitops\n", "  name: pr-steps\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: pr-steps\n",
+		"    name: gitops\n", "    name: pr-steps\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"blue", "green"} {
+		if _, err := bed.WaitDeploymentAvailable(ctx, s.ns, app+"-"+c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The reviewer merges every pull request as it opens, and remembers
+	// their titles.
+	merged := make(chan string, 16)
+	reviewCtx, stopReview := context.WithCancel(ctx)
+	defer stopReview()
+	go func() {
+		for reviewCtx.Err() == nil {
+			var prs []struct {
+				Number int    `json:"number"`
+				Title  string `json:"title"`
+			}
+			gitea.API(t, "GET", "/repos/"+gitea.User+"/gitops/pulls?state=open", nil, &prs)
+			for _, pr := range prs {
+				gitea.Merge(t, "gitops", pr.Number)
+				merged <- pr.Title
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	s.must(ctx, 0, "promote", "--steps", "50,100", "--pull-request", "--forge", "gitea", "--wait-merge", "--poll-interval", "200ms", "--timeout", "1m",
+		"--reconcile", "kustomization/flux-system/pr-steps", "--live-timeout", "1m", "--repo", url, "--path", appPath)
+	stopReview()
+	close(merged)
+	var titles []string
+	for title := range merged {
+		titles = append(titles, title)
+	}
+	if len(titles) != 4 {
+		t.Errorf("%d pull requests merged, want 4 (50%%, the canary to 100%%, the flip, the end): %q", len(titles), titles)
+	}
+	s.waitServes(ctx, app, "green", 3)
+	ing, err := bed.Clientset().NetworkingV1().Ingresses(s.ns).Get(ctx, app+"-canary", metav1.GetOptions{})
+	if err != nil || ing.Annotations["nginx.ingress.kubernetes.io/canary-weight"] != "0" || ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name != app+"-blue" {
+		t.Errorf("the canary after the promotion: %v %v", err, ing)
+	}
 }
