@@ -212,6 +212,13 @@ func TestImage(t *testing.T) {
 			t.Errorf("layer: %s: no shell is wanted", name)
 		}
 	}
+	// The working folder must be enterable by any user: Argo CD runs its
+	// plugin sidecars as user 999, not the image's.
+	if wd := cfg.Config.WorkingDir; wd != "" {
+		if mode, ok := modes[wd]; !ok || mode&0o001 == 0 {
+			t.Errorf("layer: the working folder %s is missing or not enterable by other users (mode %o)", wd, mode)
+		}
+	}
 	bin, ok := files["/usr/local/bin/bgrender"]
 	if !ok || modes["/usr/local/bin/bgrender"] != 0o755 {
 		t.Fatalf("layer: /usr/local/bin/bgrender missing or mode %o", modes["/usr/local/bin/bgrender"])

@@ -194,7 +194,7 @@ func rootFS(bin []byte, at time.Time) ([]byte, error) {
 		{name: "etc/ssl/certs/", mode: 0o755, isDir: true},
 		{name: "etc/ssl/certs/ca-certificates.crt", mode: 0o644, data: ca},
 		{name: "home/", mode: 0o755, isDir: true},
-		{name: "home/nonroot/", mode: 0o700, owner: uid, isDir: true},
+		{name: "home/nonroot/", mode: 0o755, owner: uid, isDir: true},
 		{name: "tmp/", mode: 0o1777, isDir: true},
 		{name: "usr/", mode: 0o755, isDir: true},
 		{name: "usr/local/", mode: 0o755, isDir: true},
