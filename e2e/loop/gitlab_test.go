@@ -282,41 +282,10 @@ func TestGitLabPipeline(t *testing.T) {
 		}
 	}
 
-	bed := loop.Require(t, loop.Flux)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	s := &story{t: t, bed: bed, bin: helmtest.BuildBgrender(t), kubeconfig: bed.KubeconfigPath(), start: time.Now()}
-	s.ns = bed.NewNamespace(t, ctx, "gitlab", nil)
-	root, err := kubetest.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	work := s.managedFolder(ctx, root, "")
-	gitea := giteatest.Start(t)
-	url := gitea.CreateRepo(t, "gitops", work)
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url, "interval: 1m", "interval: 5s")); err != nil {
-		t.Fatal(err)
-	}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml")); err != nil {
-		t.Fatal(err)
-	}
-	s.waitServes(ctx, app, "blue", 3)
-
-	exp := promtest.NewExporter()
-	series := `http_requests_total{app_kubernetes_io_name="` + app + `",version="%s",code="%s"}`
-	for _, c := range []string{"blue", "green"} {
-		exp.SetRate(fmt.Sprintf(series, c, "200"), 100)
-		exp.SetRate(fmt.Sprintf(series, c, "500"), 0.1)
-	}
-	prom := promtest.Start(t, exp)
-	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
-	prom.WaitFor(t, waitCtx, `rate(http_requests_total{app_kubernetes_io_name="`+app+`"}[5s])`)
-	waitCancel()
-
-	kubeconfig, err := os.ReadFile(bed.KubeconfigPath())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pb := startPipelineBed(t, "gitlab")
+	ctx, s, gitea, url, prom := pb.ctx, pb.s, pb.gitea, pb.url, pb.prom
+	kubeconfig := pb.kubeconfig
+	bed := s.bed
 	sha := "0123456789abcdef0123456789abcdef01234567"
 	r := &gitlabRunner{
 		t: t, p: p, projectDir: t.TempDir(), bin: s.bin, dotenv: map[string]string{},
@@ -336,7 +305,7 @@ func TestGitLabPipeline(t *testing.T) {
 			"GUARD_FOR":          "25s",
 		},
 		files:   map[string]string{"KUBECONFIG": string(kubeconfig)},
-		secrets: []string{gitea.Token},
+		secrets: []string{gitea.Token, kubeconfigToken(t, kubeconfig)},
 	}
 	r.predefined["CI_PROJECT_DIR"] = r.projectDir
 	for _, name := range want {
@@ -389,5 +358,66 @@ func TestGitLabPipeline(t *testing.T) {
 	}
 	if colors, err := s.endpointColors(ctx, app); err != nil || !slices.Equal(colors, []string{"green", "green", "green"}) {
 		t.Errorf("after the guard job the active Service served %v (%v)", colors, err)
+	}
+}
+
+// pipelineBed is what a CI pipeline's jobs run against: the loop bed with
+// Flux applying a managed folder of the article's app from Gitea (green
+// idle, blue live), and a real Prometheus scraping a healthy error rate
+// for both colors.
+type pipelineBed struct {
+	ctx        context.Context
+	s          *story
+	gitea      *giteatest.Server
+	url        string
+	prom       *promtest.Server
+	kubeconfig []byte
+}
+
+func startPipelineBed(t *testing.T, nsBase string) *pipelineBed {
+	t.Helper()
+	bed := loop.Require(t, loop.Flux)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	s := &story{t: t, bed: bed, bin: helmtest.BuildBgrender(t), kubeconfig: bed.KubeconfigPath(), start: time.Now()}
+	s.ns = bed.NewNamespace(t, ctx, nsBase, nil)
+	root, err := kubetest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := s.managedFolder(ctx, root, "")
+	gitea := giteatest.Start(t)
+	url := gitea.CreateRepo(t, "gitops", work)
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url, "interval: 1m", "interval: 5s")); err != nil {
+		t.Fatal(err)
+	}
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	s.waitServes(ctx, app, "blue", 3)
+
+	exp := promtest.NewExporter()
+	series := `http_requests_total{app_kubernetes_io_name="` + app + `",version="%s",code="%s"}`
+	for _, c := range []string{"blue", "green"} {
+		exp.SetRate(fmt.Sprintf(series, c, "200"), 100)
+		exp.SetRate(fmt.Sprintf(series, c, "500"), 0.1)
+	}
+	prom := promtest.Start(t, exp)
+	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
+	prom.WaitFor(t, waitCtx, `rate(http_requests_total{app_kubernetes_io_name="`+app+`"}[5s])`)
+	waitCancel()
+	kubeconfig, err := os.ReadFile(bed.KubeconfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pipelineBed{ctx: ctx, s: s, gitea: gitea, url: url, prom: prom, kubeconfig: kubeconfig}
+}
+
+// checkGreenLive fails the test unless the active Service serves only
+// green's 3 pods.
+func (pb *pipelineBed) checkGreenLive(when string) {
+	pb.s.t.Helper()
+	if colors, err := pb.s.endpointColors(pb.ctx, app); err != nil || !slices.Equal(colors, []string{"green", "green", "green"}) {
+		pb.s.t.Errorf("%s the active Service served %v (%v)", when, colors, err)
 	}
 }
