@@ -295,7 +295,7 @@ func TestGitLabPipeline(t *testing.T) {
 			"CI_DEFAULT_BRANCH": "main", "CI_PIPELINE_SOURCE": "push", "CI_PIPELINE_ID": "1001",
 			"CI_PROJECT_NAME": "my-application", "CI_PROJECT_PATH": "example/my-application",
 			"CI_REGISTRY_IMAGE": "registry.gitlab.example.com/example/my-application",
-			"CI_SERVER_URL": "https://gitlab.example.com",
+			"CI_SERVER_URL":     "https://gitlab.example.com",
 		},
 		project: map[string]string{
 			"BGRENDER_GIT_TOKEN": gitea.Token,
