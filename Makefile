@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 20s
 
-.PHONY: all build example tools test test-short vet fuzz bench golden
+.PHONY: all build example tools test test-short vet fuzz bench golden image
 
 all: build
 
@@ -52,3 +52,18 @@ bench:
 	test -x .tools/kustomize/kustomize || GOBIN=$(CURDIR)/.tools/kustomize GOWORK=off GOFLAGS=-mod=mod $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	$(GO) run ./bench/postrender -runs 5
 	$(GO) run ./bench/gitops
+
+# The container image, without Docker: a static bgrender (CGO_ENABLED=0,
+# -trimpath) in an OCI image layout at $(IMAGE_DIR), written by hack/image
+# (go-containerregistry): bgrender as entrypoint, user 65532, a CA bundle,
+# no shell. The same tree gives the same digest. Push it with
+# `crane push $(IMAGE_DIR) REGISTRY/bgrender:TAG` or
+# `skopeo copy oci:$(IMAGE_DIR) docker://REGISTRY/bgrender:TAG`.
+IMAGE_DIR ?= bin/image
+IMAGE_TAG ?= bgrender:latest
+IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
+
+image:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags "-s -w" -o bin/linux-$(IMAGE_ARCH)/bgrender ./cmd/bgrender
+	cd hack/image && GOWORK=off $(GO) run . -binary $(CURDIR)/bin/linux-$(IMAGE_ARCH)/bgrender \
+		-out $(abspath $(IMAGE_DIR)) -tag $(IMAGE_TAG) -arch $(IMAGE_ARCH)

@@ -33,12 +33,14 @@
 #                   sigs.k8s.io/gateway-api downloaded into the Go module
 #                   cache, whose standard-channel CRDs (config/crd/standard)
 #                   e2e/gateway_test.go installs in the test API server
+#   actionlint      the GitHub Actions workflow linter (go install), into
+#                   .tools/bin/actionlint
 #
 # Usage: hack/install-tools.sh [component...]
 #   Without arguments every component is installed. Components: etcd,
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
 #   flux-source, flux-kustomize, helm3, helm4, gitea, prometheus, iproute2,
-#   kube-score, gateway-api-crds.
+#   kube-score, gateway-api-crds, actionlint.
 #
 # Environment:
 #   TOOLS_BIN   where built binaries go (default: <repo>/.tools/bin)
@@ -347,11 +349,25 @@ install_gateway_api_crds() {
 	[ -f "$dir/gateway.networking.k8s.io_httproutes.yaml" ] || die "$mod downloaded but has no config/crd/standard/gateway.networking.k8s.io_httproutes.yaml"
 }
 
+# install_actionlint: actionlint, the linter of GitHub Actions workflows,
+# into .tools/bin/actionlint (go install); e2e/ci_test.go checks
+# examples/ci/github-actions.yaml with it.
+install_actionlint() {
+	local version="v1.7.12"
+	local out="$TOOLS_BIN/actionlint"
+	if stamp_ok "$out" "$version"; then
+		log "actionlint: $out $version (present)"
+		return
+	fi
+	CGO_ENABLED=0 go_install_tool "github.com/rhysd/actionlint/cmd/actionlint@$version" "$out" "$version" \
+		-trimpath -ldflags "-s -w -X github.com/rhysd/actionlint.version=$version"
+}
+
 # Later components go here, built the same way (a tools module under
 # hack/tools and go_build_tool, or go_install_tool; see TESTBED.md for the
 # recipes), and their names go into ALL_COMPONENTS below.
 
-ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2 kube-score gateway-api-crds)
+ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2 kube-score gateway-api-crds actionlint)
 
 main() {
 	local components=("$@")
@@ -373,6 +389,7 @@ main() {
 		iproute2) install_iproute2 ;;
 		kube-score) install_kube_score ;;
 		gateway-api-crds) install_gateway_api_crds ;;
+		actionlint) install_actionlint ;;
 		*) die "unknown component $c (known: ${ALL_COMPONENTS[*]})" ;;
 		esac
 	done

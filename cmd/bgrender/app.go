@@ -46,6 +46,7 @@ func commands() []*command {
 		guardCommand(),
 		schemaCommand(),
 		versionCommand(),
+		completionCommand(),
 	}
 }
 
