@@ -55,6 +55,9 @@ func WaitCanary(ctx context.Context, c *Canary) (string, error) {
 
 // backend returns the Service of the Ingress's first rule's first path.
 func backend(u *unstructured.Unstructured) string {
+	if name, _, _ := unstructured.NestedString(u.Object, "spec", "defaultBackend", "service", "name"); name != "" {
+		return name
+	}
 	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
 	for _, r := range rules {
 		paths, _, _ := unstructured.NestedSlice(r.(map[string]any), "http", "paths")

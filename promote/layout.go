@@ -53,6 +53,13 @@ type State struct {
 	Handover bool
 	// Plain says the folder is plain manifests, not bgrender-managed.
 	Plain bool
+	// PreviewOnLive: a plain folder whose canary sends, at 0%, to the
+	// preview Service while that selects the live color (the last commit
+	// of a hand-over is left: the preview Service on to the idle color).
+	PreviewOnLive bool
+	// CannotHandOver, in the NGINX canary mode, says why promote --steps
+	// could not hand over at its last step, found before any commit.
+	CannotHandOver string
 }
 
 // String is the fingerprint of the state, compared between two attempts
@@ -152,6 +159,13 @@ func openManaged(dir string, data []byte) (*managed, error) {
 		if st.Canary {
 			st.CanaryIngress, st.CanaryService = render.CanaryName(app), app.Metadata.Name+"-"+string(st.Shifted)
 			st.Handover = st.Shifted == st.Active
+			probe, err := f.y.Clone()
+			if err == nil {
+				_, err = probe.SetString(0, []string{"spec", "traffic", "canaryColor"}, string(st.Active.Other()))
+			}
+			if err != nil {
+				st.CannotHandOver = fmt.Sprintf("%s: spec.traffic: %v (write spec.traffic in block style, one key per line, for the hand-over's canaryColor)", SpecFile, err)
+			}
 		}
 	}
 	return &managed{dir: dir, file: f, app: app, st: st}, nil

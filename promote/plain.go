@@ -72,6 +72,8 @@ type plain struct {
 	mainIngresses []*manifest
 	// keepPreview: setActive leaves the preview Service (a hand-over).
 	keepPreview bool
+	// canaryErr is why the canary Ingress cannot be shifted.
+	canaryErr error
 }
 
 func openPlain(dir string, o PlainOptions) (*plain, error) {
@@ -100,9 +102,7 @@ func openPlain(dir string, o PlainOptions) (*plain, error) {
 			return nil, err
 		}
 	}
-	if err := p.findCanary(objs); err != nil {
-		return nil, err
-	}
+	p.findCanary(objs)
 	for _, c := range spec.Colors {
 		d, err := p.findDeployment(objs, selector, c)
 		if err != nil {

@@ -22,8 +22,14 @@ import (
 // findCanary finds the folder's canary Ingress for the app: an Ingress
 // with canary "true" whose backends are one Service of the folder that
 // selects the app's pods with a color. It sets the state's weight when
-// there is one.
-func (p *plain) findCanary(objs []*manifest) error {
+// there is one. A canary bgrender cannot read is kept as canaryErr, for
+// shift and promote --steps: the other actions worked on such folders
+// before bgrender read canaries, and still do.
+func (p *plain) findCanary(objs []*manifest) {
+	p.canaryErr = p.readCanary(objs)
+}
+
+func (p *plain) readCanary(objs []*manifest) error {
 	services := map[string]*manifest{}
 	for _, o := range objs {
 		if o.kind == "Service" && p.selectsApp(o) {
@@ -41,7 +47,7 @@ func (p *plain) findCanary(objs []*manifest) error {
 		if len(names) != 1 || services[names[0]] == nil {
 			continue
 		}
-		if yamledit.Scalar(o.node(), "metadata", "annotations", render.AnnotationCanary) != "true" {
+		if !isCanary(yamledit.Scalar(o.node(), "metadata", "annotations", render.AnnotationCanary)) {
 			p.mainIngresses = append(p.mainIngresses, o)
 			continue
 		}
@@ -81,7 +87,15 @@ func (p *plain) findCanary(objs []*manifest) error {
 	// The canary sends to the preview Service, which selects the live
 	// color only in the middle of a hand-over: promote --steps flipped the
 	// live Service alone and has not yet moved the preview Service on.
-	p.st.Handover = p.preview != nil && backend == p.preview.name && color == p.st.Active
+	viaPreview := p.preview != nil && backend == p.preview.name
+	p.st.Handover = viaPreview && color == p.st.Active && w > 0
+	// At 0% with the preview Service still on the live color, only the
+	// hand-over's last commit (the preview Service on) is left — or the
+	// folder was written so; promote --steps --to the live color ends it.
+	p.st.PreviewOnLive = viaPreview && color == p.st.Active && w == 0
+	if !viaPreview {
+		p.st.CannotHandOver = fmt.Sprintf("%s sends to Service %s, not to the preview Service %s-preview: the hand-over of promote --steps keeps the canary on the new color by holding the preview Service", c.where(), backend, p.service.name)
+	}
 	return nil
 }
 
@@ -89,11 +103,21 @@ func (p *plain) findCanary(objs []*manifest) error {
 // preview Service, which the canary sends to, stays on c until the end of
 // the hand-over.
 func (p *plain) holdCanary(c spec.Color) error {
+	if p.canaryErr != nil {
+		return p.canaryErr
+	}
 	if p.canary == nil || p.preview == nil || p.st.CanaryService != p.preview.name {
 		return exitcode.Invalidf("plain manifests: a stepped promotion hands over through a canary Ingress whose backend is the preview Service %s-preview; this folder's canary sends to %s", p.service.name, p.st.CanaryService)
 	}
 	p.keepPreview = true
 	return nil
+}
+
+// isCanary reads the canary annotation as ingress-nginx does (Go's
+// strconv.ParseBool: true, True, TRUE, 1, t, T).
+func isCanary(v string) bool {
+	b, err := strconv.ParseBool(v)
+	return err == nil && b
 }
 
 // selectsApp reports whether the Service svc selects the app's pods of a
@@ -150,8 +174,11 @@ func contains(list []string, s string) bool {
 }
 
 func (p *plain) setWeight(n int32) error {
+	if p.canaryErr != nil {
+		return p.canaryErr
+	}
 	c := p.canary
-	if n == 0 && p.st.Handover && weightOf(p.st) == 0 {
+	if n == 0 && p.st.PreviewOnLive {
 		// The hand-over's last commit: the preview Service, which the
 		// canary sends to at 0%, moves on to the new idle color.
 		pv := p.preview

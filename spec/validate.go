@@ -813,6 +813,8 @@ func (v *validator) traffic() {
 			v.add("spec.traffic.canaryColor", "%q: want blue or green", c)
 		case tr.NGINX == nil:
 			v.add("spec.traffic.canaryColor", "only with nginx: it names the color of the canary Ingress")
+		case c != v.app.Spec.Active || *tr.Weight != 100:
+			v.add("spec.traffic.canaryColor", "%s: promote --steps writes it, as the active color with weight 100, for the one commit of a hand-over; remove it", c)
 		}
 	}
 	if len(tr.Header) > 256 {

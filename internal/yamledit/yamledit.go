@@ -51,6 +51,11 @@ func (f *File) parse() error {
 	}
 }
 
+// Clone returns a copy of the file that edits do not share.
+func (f *File) Clone() (*File, error) {
+	return Parse(append([]byte(nil), f.data...))
+}
+
 // Bytes returns the text of the file with every edit applied.
 func (f *File) Bytes() []byte { return f.data }
 
