@@ -291,12 +291,9 @@ func promoteCommand() *command {
 					p := &stepped{s: s, g: &g, t: t, gates: gates, after: after, steps: steps, wait: *stepWait, interval: *stepInterval, start: start}
 					return p.run(ctx)
 				}
-				var st *promote.State
-				if gates.checks.Any() || after.any() {
-					if st, err = folderNamespace(ctx, gates.opts, t); err != nil {
-						return fmt.Errorf("%w; nothing committed", err)
-					}
-					gates.folderApp = st.App
+				st, err := gates.readFolder(ctx, t, after.any())
+				if err != nil {
+					return fmt.Errorf("%w; nothing committed", err)
 				}
 				if gates.checks.Any() {
 					passed, err := gates.run(ctx, s, "promote", g.path, string(color))
@@ -305,7 +302,7 @@ func promoteCommand() *command {
 					}
 					a.To = spec.Color(passed)
 				}
-				_, err = after.actThen(ctx, s, &g, "promote", a.Run, gates.opts, st, start, "")
+				_, err = after.actThen(ctx, s, &g, "promote", gates.reported(a.Run), gates.opts, st, start, "")
 				return err
 			}
 		},
@@ -366,7 +363,9 @@ func deployCommand() *command {
 				if err != nil {
 					return fmt.Errorf("%w; nothing committed", err)
 				}
-				gates.folderApp = st.App
+				if err := gates.useFolder(st); err != nil {
+					return fmt.Errorf("%w; nothing committed", err)
+				}
 				target := c
 				if target == "" {
 					target = st.Active.Other()
