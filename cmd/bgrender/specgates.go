@@ -292,5 +292,8 @@ func flagsOnly(fs *pflag.FlagSet, c *gate.Checks) *gate.Checks {
 	if probe.MaxErrorRate == 0 && !fs.Changed("max-error-rate") && probe.PrometheusURL != "" {
 		probe.MaxErrorRate = 1
 	}
+	if !fs.Changed("measurements") && probe.FailureLimit > 0 {
+		probe.Measurements = probe.FailureLimit + 1 // the spec's count may allow it
+	}
 	return &probe
 }
