@@ -128,7 +128,7 @@ func (g ErrorRate) Run(ctx context.Context) error {
 				if count == 1 {
 					return refuse("error-rate", "error rate %s%% is not under the maximum %s%% (query: %s)", FormatPercent(v), FormatPercent(g.Max), g.Query)
 				}
-				return refuse("error-rate", "%serror rate %s%% is not under the maximum %s%%: %d measurements failed, more than the failure limit %d (query: %s)", of, FormatPercent(v), FormatPercent(g.Max), failed, g.FailureLimit, g.Query)
+				return refuse("error-rate", "%serror rate %s%% is not under the maximum %s%%: %d of %d measurements failed, more than the failure limit %d (query: %s)", of, FormatPercent(v), FormatPercent(g.Max), failed, count, g.FailureLimit, g.Query)
 			}
 		default:
 			g.say("%s%s%% (maximum %s%%)", of, FormatPercent(v), FormatPercent(g.Max))

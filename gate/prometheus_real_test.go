@@ -143,7 +143,7 @@ func TestErrorRateMeasurements(t *testing.T) {
 	}
 	// 4% over 1% with a failure limit of 2: the third failure refuses.
 	err, seen, _ = run(gate.ErrorRate{Query: query("api"), Max: 1, Count: 5, Interval: 200 * time.Millisecond, FailureLimit: 2})
-	assertRefused(t, err, "error-rate", "measurement 3 of 5", "3 measurements failed, more than the failure limit 2")
+	assertRefused(t, err, "error-rate", "measurement 3 of 5", "3 of 5 measurements failed, more than the failure limit 2")
 	if len(seen) != 3 {
 		t.Errorf("measured %d times, want 3 (the gate stops at the failure that exceeds the limit): %q", len(seen), seen)
 	}
@@ -169,7 +169,7 @@ func TestErrorRateMeasurements(t *testing.T) {
 		}
 	}
 	err = g.Run(ctx)
-	assertRefused(t, err, "error-rate", "3 measurements failed, more than the failure limit 2")
+	assertRefused(t, err, "error-rate", "3 of 30 measurements failed, more than the failure limit 2")
 	if fails := strings.Count(strings.Join(log, "\n"), "failed (maximum"); fails != 3 || !strings.Contains(log[0], "0.2%") {
 		t.Errorf("measurements: %q; want the first to pass at 0.2%% and exactly 3 failures", log)
 	}

@@ -60,7 +60,9 @@ func (g *clusterGates) useFolder(st *promote.State) error {
 	}
 	g.effective = eff
 	if !before && g.checks.Any() {
-		return checkKubeconfig(g.opts)
+		if err := checkKubeconfig(g.opts); err != nil {
+			return fmt.Errorf("%w (the gates of %s read the cluster; --%s leaves them out)", err, eff.Spec, noSpecGatesFlag)
+		}
 	}
 	return nil
 }

@@ -399,7 +399,11 @@ With a gate (--require-rollout, --health-path, --health-url, --warm,
 --prometheus-url; as in 'bgrender check'), the gates run against the cluster
 before anything is committed, on --to or else the color the preview Service
 selects (which is then promoted). A gate that refuses exits 3, names the
-gate and what it saw, and commits nothing.`
+gate and what it saw, and commits nothing.
+
+The app folder's gates (spec.gates in bgrender.yaml, or bgrender.gates
+beside plain manifests) run by default, --dry-run included; each gate flag
+overrides one of their settings, and --no-spec-gates leaves them out.`
 
 const deployWaitLong = `
 

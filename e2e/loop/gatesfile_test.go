@@ -132,6 +132,7 @@ func TestPlainGatesFile(t *testing.T) {
 	waitCtx, waitCancel = context.WithTimeout(ctx, 30*time.Second)
 	defer waitCancel()
 	if err := loop.WaitFor(waitCtx, "blue's error rate over 1%", func(ctx context.Context) (bool, error) {
+		time.Sleep(500 * time.Millisecond) // a scrape is a second apart
 		code, _, _ := s.run(ctx, "check", "application-service", "-n", s.ns, "--color", "blue", "--prometheus-url", prom.URL, "--max-error-rate", "1", "--window", "5s")
 		return code == 3, nil
 	}); err != nil {
