@@ -233,3 +233,89 @@ func inventory(k *unstructured.Unstructured) []string {
 	slices.Sort(ids)
 	return ids
 }
+
+// TestSteppedPromotionSpecGates: promote --steps with the gates of
+// bgrender.yaml and a flag over one of them, on the loop bed with Flux
+// and a real Prometheus. The hold after the first step reads the error
+// rate with the effective gates (the spec's URL, query and window, the
+// flag's maximum): green at 3% errors passes the spec's 5% but not the
+// flag's 1%, so the hold refuses and the weight returns to 0. The re-run
+// with the spec alone promotes in both steps.
+func TestSteppedPromotionSpecGates(t *testing.T) {
+	bed := loop.Require(t, loop.Flux)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	gatewayCRDs(t, ctx, bed)
+	s := &story{t: t, bed: bed, bin: helmtest.BuildBgrender(t), kubeconfig: bed.KubeconfigPath(), start: time.Now()}
+	s.ns = bed.NewNamespace(t, ctx, "steps-gates", nil)
+	go actAsGateway(ctx, bed, s.ns)
+	exp := promtest.NewExporter()
+	series := `http_requests_total{app_kubernetes_io_name="` + app + `",version="green",code="%s"}`
+	exp.SetRate(fmt.Sprintf(series, "200"), 100)
+	exp.SetRate(fmt.Sprintf(series, "500"), 0.1)
+	prom := promtest.Start(t, exp)
+
+	root, err := kubetest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := s.managedFolder(ctx, root, "  traffic:\n    weight: 0\n    gateway:\n      parentRefs: [{name: public, namespace: gateway-system}]\n"+
+		"  gates:\n    rollout: {timeout: 1m}\n    errorRate:\n      prometheusURL: "+prom.URL+"\n      maxPercent: 5\n      window: 3s\n")
+	git := gittest.NewServer(t)
+	url := git.CreateRepo(t, "gitops", work)
+	s.env = []string{"KUBECONFIG=" + s.kubeconfig}
+	const name = "steps-gates"
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
+		"  name: gitops\n", "  name: "+name+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: "+name+"\n",
+		"    name: gitops\n", "    name: "+name+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"blue", "green"} {
+		if _, err := bed.WaitDeploymentAvailable(ctx, s.ns, app+"-"+c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
+	prom.WaitFor(t, waitCtx, `rate(http_requests_total{app_kubernetes_io_name="`+app+`"}[3s])`)
+	waitCancel()
+	// Green's errors rise to 3% once the route carries 50%.
+	risen := make(chan struct{})
+	go func() {
+		for ctx.Err() == nil {
+			if routeWeights(ctx, bed, s.ns, app)[app+"-green"] == 50 {
+				exp.SetRate(fmt.Sprintf(series, "200"), 97)
+				exp.SetRate(fmt.Sprintf(series, "500"), 3)
+				close(risen)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	steps := []string{"promote", "--steps", "50,100", "--step-wait", "6s", "--step-interval", "500ms",
+		"--reconcile", "kustomization/flux-system/" + name, "--live-timeout", "1m", "--repo", url, "--path", appPath}
+	_, errOut := s.must(ctx, 3, append(steps, "--max-error-rate", "1")...)
+	<-risen
+	for _, want := range []string{
+		"gates rollout, error-rate (from bgrender.yaml spec.gates; overridden by --max-error-rate)",
+		"step 1 (50%)", "is not under the maximum 1%", "traffic returned to blue",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("the refused hold: stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if err := loop.WaitFor(ctx, "the route to return to blue", func(ctx context.Context) (bool, error) {
+		w := routeWeights(ctx, bed, s.ns, app)
+		return w[app+"-blue"] == 100 && w[app+"-green"] == 0, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The spec alone: 3% is under its 5%, before each step and in the hold.
+	_, errOut = s.must(ctx, 0, steps...)
+	if !strings.Contains(errOut, "error-rate: 3% (maximum 5%)") {
+		t.Errorf("the promotion with the spec's gates:\n%s", errOut)
+	}
+	s.waitServes(ctx, app, "green", 3)
+}
