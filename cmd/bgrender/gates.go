@@ -59,6 +59,9 @@ func (g *clusterGates) useFolder(st *promote.State) error {
 		return err
 	}
 	g.effective = eff
+	if dry := g.fs.Lookup("dry-run"); dry != nil && dry.Value.String() == "true" && g.fs.Changed("steps") {
+		return nil // a stepped dry run names the gates and runs none: no cluster
+	}
 	if !before && g.checks.Any() {
 		if err := checkKubeconfig(g.opts); err != nil {
 			return fmt.Errorf("%w (the gates of %s read the cluster; --%s leaves them out)", err, eff.Spec, noSpecGatesFlag)

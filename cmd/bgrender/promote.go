@@ -267,7 +267,7 @@ func promoteCommand() *command {
 				// A stepped dry run runs no gate and reads no cluster.
 				validate := gates.validate
 				if steps != nil && g.dryRun {
-					validate = func() error { return validateGateFlags(gates.checks, "rollout-timeout") }
+					validate = func() error { return validateGateFlags(flagsOnly(fs, gates.checks), "rollout-timeout") }
 				}
 				if err := validate(); err != nil {
 					return err
