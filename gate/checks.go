@@ -20,10 +20,10 @@ import (
 	"github.com/bgrender/bgrender/spec"
 )
 
-// Checks are the gates of one promotion, as the flags of promote, deploy
-// --wait and check set them. They run in this order, each only when
-// asked for: rollout, health, warm-up, error rate. The first that refuses
-// ends the run.
+// Checks are the gates of one promotion, as the app folder's spec.gates
+// and the flags of promote, deploy --wait and check set them. They run in
+// this order, each only when asked for: rollout, health, warm-up, error
+// rate. The first that refuses ends the run.
 type Checks struct {
 	// RequireRollout waits up to Timeout for the color's Deployment.
 	RequireRollout bool
