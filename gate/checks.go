@@ -17,12 +17,13 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/spec"
 )
 
-// Checks are the gates of one promotion, as the flags of promote, deploy
-// --wait and check set them. They run in this order, each only when
-// asked for: rollout, health, warm-up, error rate. The first that refuses
-// ends the run.
+// Checks are the gates of one promotion, as the app folder's spec.gates
+// and the flags of promote, deploy --wait and check set them. They run in
+// this order, each only when asked for: rollout, health, warm-up, error
+// rate. The first that refuses ends the run.
 type Checks struct {
 	// RequireRollout waits up to Timeout for the color's Deployment.
 	RequireRollout bool
@@ -52,6 +53,11 @@ type Checks struct {
 	Query         string
 	Window        time.Duration
 	AllowNoData   bool
+	// Measurements of the error rate (default 1), MeasurementInterval
+	// apart (default 30s); more than FailureLimit failed ones refuse.
+	Measurements        int
+	MeasurementInterval time.Duration
+	FailureLimit        int
 
 	// Progress, if set, is told what each gate is doing.
 	Progress func(msg string)
@@ -105,17 +111,22 @@ func (c Checks) Validate() error {
 		return fmt.Errorf("--warm-requests %d: want at least 1", c.WarmRequests)
 	case c.Window < 0:
 		return fmt.Errorf("--window %s: want a positive duration", c.Window)
+	case c.Measurements < 0:
+		return fmt.Errorf("--measurements %d: want at least 1", c.Measurements)
+	case c.MeasurementInterval < 0:
+		return fmt.Errorf("--measurement-interval %s: want a positive duration", c.MeasurementInterval)
+	case c.FailureLimit < 0:
+		return fmt.Errorf("--failure-limit %d: must not be negative", c.FailureLimit)
+	case c.FailureLimit > 0 && c.FailureLimit >= max(c.Measurements, 1):
+		return fmt.Errorf("--failure-limit %d must be less than --measurements (%d): with as many failures allowed as measurements, the gate could never refuse", c.FailureLimit, max(c.Measurements, 1))
 	}
 	if c.PrometheusURL != "" {
 		if err := ValidHTTPURL(c.PrometheusURL); err != nil {
 			return fmt.Errorf("--prometheus-url %w", err)
 		}
 	}
-	if c.Query != "" {
-		expanded := ExpandQuery(c.Query, QueryVars{App: "a", Namespace: "n", ColorLabel: "c", Color: "blue", Window: time.Minute})
-		if i := strings.Index(expanded, "{{"); i >= 0 {
-			return fmt.Errorf("--query: unknown placeholder at %q; the placeholders are {{app}}, {{namespace}}, {{colorLabel}}, {{color}} and {{window}}", expanded[i:min(len(expanded), i+20)])
-		}
+	if u := spec.UnknownPlaceholder(c.Query); u != "" {
+		return fmt.Errorf("--query: unknown placeholder at %q; the placeholders are %s", u, strings.Join(spec.QueryPlaceholders, " "))
 	}
 	if c.HealthURL != "" {
 		if err := ValidHTTPURL(c.HealthURL); err != nil {
@@ -176,12 +187,12 @@ func (c Checks) Run(ctx context.Context, s Subject) error {
 			q = DefaultErrorRateQuery
 		}
 		q = ExpandQuery(q, QueryVars{App: s.App, Namespace: s.Namespace, ColorLabel: s.ColorLabel, Color: s.Color, Window: c.Window})
-		g := ErrorRate{URL: c.PrometheusURL, Query: q, Max: c.MaxErrorRate, AllowNoData: c.AllowNoData}
-		v, err := g.Measure(ctx)
-		if err == nil {
-			c.say("error-rate: %s%% (maximum %s%%)", FormatPercent(v), FormatPercent(c.MaxErrorRate))
+		g := ErrorRate{URL: c.PrometheusURL, Query: q, Max: c.MaxErrorRate, AllowNoData: c.AllowNoData,
+			Count: c.Measurements, Interval: c.MeasurementInterval, FailureLimit: c.FailureLimit, Progress: c.prefixed("error-rate: ")}
+		if n := max(c.Measurements, 1); n > 1 {
+			c.say("error-rate: %d measurements, %s apart, at most %d failed", n, g.interval(), c.FailureLimit)
 		}
-		if err := g.decide(v, err); err != nil {
+		if err := g.Run(ctx); err != nil {
 			return err
 		}
 	}

@@ -8,13 +8,17 @@
 //     server's service proxy (ServiceProxy) or to a direct URL, until one
 //     succeeds or the attempts run out.
 //   - Warm sends warm-up requests to the preview color.
-//   - ErrorRate reads the preview color's 5xx rate from Prometheus and
-//     refuses above a threshold.
+//   - ErrorRate reads the preview color's 5xx rate from Prometheus, a
+//     number of times an interval apart as an Argo Rollouts
+//     AnalysisTemplate measures, and refuses when more measurements than
+//     its failure limit are at or above the maximum.
 //
 // Checks runs the gates a promotion asked for, in that order.
 //
 // A gate that refuses returns a *Refused error (which gate, what it saw)
-// wrapped with exitcode.GateRefused, so the CLI exits 3. A gate that could
-// not decide (the API server or Prometheus unreachable) returns an ordinary
-// error: exit 1. Either way nothing is committed.
+// wrapped with exitcode.GateRefused, so the CLI exits 3. An inconclusive
+// error-rate measurement blocks, never passes: without data it is a
+// refusal (exit 3) unless no data is allowed; a query that fails is, like
+// any gate that could not decide (the API server or Prometheus
+// unreachable), an ordinary error: exit 1. Either way nothing is committed.
 package gate

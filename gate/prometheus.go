@@ -58,46 +58,97 @@ func ExpandQuery(query string, v QueryVars) string {
 }
 
 // ErrorRate runs a PromQL instant query whose value is an error rate in
-// percent and refuses when it is at or above Max.
+// percent, as an Argo Rollouts AnalysisTemplate measures a metric: Count
+// measurements, Interval apart; a measurement at or above Max fails, and
+// the gate refuses as soon as more than FailureLimit have failed.
+//
+// An inconclusive measurement blocks: the gate never passes on it, unlike
+// an Argo Rollouts blueGreen strategy whose autoPromotionSeconds promotes
+// when its timer runs out. No data (unless AllowNoData) is a refusal (exit
+// 3): Prometheus answered, and nothing shows the color is fit. A query that
+// fails after its Attempts is an ordinary error (exit 1: Prometheus could
+// not be read, a re-run may pass), one that Prometheus rejects is bad input
+// (exit 2). Either way the gate does not pass and nothing is committed.
 type ErrorRate struct {
 	Client *http.Client // default: a client with a 30s timeout
 	URL    string       // Prometheus' base URL, e.g. http://prometheus:9090
 	Query  string       // an expanded query (see ExpandQuery)
 	Max    float64      // percent
+	// Count of measurements (default 1), Interval apart (default 30s);
+	// FailureLimit is how many may fail before the gate refuses.
+	Count        int
+	Interval     time.Duration
+	FailureLimit int
 	// Attempts is how often a failed query (Prometheus unreachable or
 	// answering with an error) is tried, RetryWait apart; default 3, 1s.
 	Attempts  int
 	RetryWait time.Duration
-	// AllowNoData passes when the query returns no value (no traffic);
-	// otherwise no data refuses.
+	// AllowNoData passes a measurement when the query returns no value
+	// (no traffic, noData: pass); otherwise no data blocks.
 	AllowNoData bool
+	// Progress, if set, is told each measurement.
+	Progress func(msg string)
 }
 
 // ErrNoData is returned by Measure when the query has no value.
 var ErrNoData = errors.New("query returned no data")
 
-// Run checks the rate: nil below Max; a refusal (exit 3) at or above it,
-// or without data unless AllowNoData; an ordinary error when Prometheus
-// cannot be queried.
+// Run takes the measurements: nil when at most FailureLimit of them are
+// at or above Max; a refusal (exit 3) on the one that exceeds the limit or
+// on a measurement without data (unless AllowNoData); an ordinary error
+// when Prometheus cannot be queried.
 func (g ErrorRate) Run(ctx context.Context) error {
-	v, err := g.Measure(ctx)
-	return g.decide(v, err)
-}
-
-// decide turns a measurement into the gate's answer.
-func (g ErrorRate) decide(v float64, err error) error {
-	switch {
-	case errors.Is(err, ErrNoData):
-		if g.AllowNoData {
-			return nil
+	count, interval := max(g.Count, 1), g.interval()
+	failed := 0
+	for i := 1; i <= count; i++ {
+		if i > 1 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(interval):
+			}
 		}
-		return refuse("error-rate", "%s: %s", ErrNoData, g.Query)
-	case err != nil:
-		return err
-	case v >= g.Max:
-		return refuse("error-rate", "error rate %s%% is not under the maximum %s%% (query: %s)", FormatPercent(v), FormatPercent(g.Max), g.Query)
+		v, err := g.Measure(ctx)
+		of := ""
+		if count > 1 {
+			of = fmt.Sprintf("measurement %d of %d: ", i, count)
+		}
+		switch {
+		case errors.Is(err, ErrNoData) && g.AllowNoData:
+			g.say("%sno data (noData: pass)", of)
+			continue
+		case errors.Is(err, ErrNoData):
+			return refuse("error-rate", "%sblocked: the measurement is inconclusive: %s (noData: block): %s", of, ErrNoData, g.Query)
+		case err != nil:
+			return fmt.Errorf("%sblocked: the measurement is inconclusive: %w", of, err)
+		case v >= g.Max:
+			failed++
+			g.say("%s%s%% failed (maximum %s%%; %d failed, limit %d)", of, FormatPercent(v), FormatPercent(g.Max), failed, g.FailureLimit)
+			if failed > g.FailureLimit {
+				if count == 1 {
+					return refuse("error-rate", "error rate %s%% is not under the maximum %s%% (query: %s)", FormatPercent(v), FormatPercent(g.Max), g.Query)
+				}
+				return refuse("error-rate", "%serror rate %s%% is not under the maximum %s%%: %d of %d measurements failed, more than the failure limit %d (query: %s)", of, FormatPercent(v), FormatPercent(g.Max), failed, count, g.FailureLimit, g.Query)
+			}
+		default:
+			g.say("%s%s%% (maximum %s%%)", of, FormatPercent(v), FormatPercent(g.Max))
+		}
 	}
 	return nil
+}
+
+// interval is the time between two measurements.
+func (g ErrorRate) interval() time.Duration {
+	if g.Interval <= 0 {
+		return 30 * time.Second
+	}
+	return g.Interval
+}
+
+func (g ErrorRate) say(format string, args ...any) {
+	if g.Progress != nil {
+		g.Progress(fmt.Sprintf(format, args...))
+	}
 }
 
 // FormatPercent shows a percentage with at most three decimals: 8.728, 0.5.

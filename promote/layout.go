@@ -30,6 +30,9 @@ type State struct {
 	// fills them (see layout.namespace).
 	Namespace     string
 	NamespaceFrom string
+	// NamespaceErr says why the folder names no one namespace (its
+	// manifests disagree); Read keeps it rather than failing.
+	NamespaceErr error
 	// Service and Preview name the active and preview Services (Preview
 	// is empty when a plain folder has none), and ColorLabel the selector
 	// key that carries the color.
@@ -60,6 +63,9 @@ type State struct {
 	// CannotHandOver, in the NGINX canary mode, says why promote --steps
 	// could not hand over at its last step, found before any commit.
 	CannotHandOver string
+	// Gates are the gates the folder declares (spec.gates, or a plain
+	// folder's spec.GatesFile); nil when none. Only Read fills them in.
+	Gates *spec.FolderGates
 }
 
 // String is the fingerprint of the state, compared between two attempts
@@ -93,6 +99,9 @@ type layout interface {
 	// only Read asks: a folder whose manifests disagree is still one that
 	// rollback can edit.
 	namespace() (ns, from string, err error)
+	// gates returns the gates the folder declares (nil: none); like
+	// namespace, only Read asks.
+	gates() (*spec.FolderGates, error)
 	// save writes the edits (and, for a managed folder, re-renders it).
 	save() error
 }
@@ -176,6 +185,8 @@ func (m *managed) state() *State { return m.st }
 func (m *managed) namespace() (string, string, error) {
 	return m.app.Metadata.Namespace, SpecFile + " metadata.namespace", nil
 }
+
+func (m *managed) gates() (*spec.FolderGates, error) { return spec.GatesOf(m.app), nil }
 
 func (m *managed) setActive(to spec.Color) error {
 	_, err := m.file.y.SetString(0, []string{"spec", "active"}, string(to))

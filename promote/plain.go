@@ -373,6 +373,22 @@ func (p *plain) namespace() (string, string, error) {
 	return "", "", exitcode.Invalidf("the app's manifests name different namespaces: %s; a Service selects the pods of its own namespace only, so put them in one", strings.Join(parts, " and "))
 }
 
+// gates reads spec.GatesFile beside the manifests, when there is one.
+func (p *plain) gates() (*spec.FolderGates, error) {
+	data, err := os.ReadFile(filepath.Join(p.dir, spec.GatesFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	g, err := spec.LoadGates(spec.GatesFile, data)
+	if err != nil {
+		return nil, exitcode.InvalidInput(err)
+	}
+	return g, nil
+}
+
 func (p *plain) setActive(to spec.Color) error {
 	from := p.st.Active
 	s := p.service

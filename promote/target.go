@@ -69,6 +69,9 @@ type Result struct {
 	Diff        string `json:"diff,omitempty"`
 	// Live is what --wait-live saw when the cluster served the change.
 	Live *Live `json:"live,omitempty"`
+	// Gates are the gates that ran before the action, with where each
+	// setting came from; the CLI fills them in.
+	Gates any `json:"gates,omitempty"`
 }
 
 // Live is the moment the cluster served an action's change.
@@ -165,7 +168,10 @@ func (t *Target) Read(ctx context.Context) (*State, error) {
 	_, err := read.run(ctx, "read", 0, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
 		st = l.state()
 		var err error
-		if st.Namespace, st.NamespaceFrom, err = l.namespace(); err != nil {
+		// A namespace that cannot be told matters only to a caller
+		// that reads the cluster: it is kept for that caller.
+		st.Namespace, st.NamespaceFrom, st.NamespaceErr = l.namespace()
+		if st.Gates, err = l.gates(); err != nil {
 			return nil, err
 		}
 		return &gitops.Change{Done: true, Reason: "read"}, nil

@@ -32,6 +32,29 @@ const (
 	NamespaceNameLabel = "kubernetes.io/metadata.name"
 )
 
+// Defaults of spec.gates, as the flags of promote, check and guard
+// default them. Durations are Go durations.
+const (
+	DefaultRolloutTimeout      = "5m"
+	DefaultHealthAttempts      = int32(5)
+	DefaultWarmRequests        = int32(1)
+	DefaultErrorRateWindow     = "1m"
+	DefaultMeasurements        = int32(1)
+	DefaultMeasurementInterval = "30s"
+	DefaultFailureLimit        = int32(0)
+	DefaultGuardFor            = "5m"
+	DefaultGuardInterval       = "10s"
+)
+
+// The values of spec.gates.errorRate.noData: what a measurement without
+// data (no traffic) means.
+const (
+	// NoDataBlock: the measurement is inconclusive and the gate refuses.
+	NoDataBlock = "block"
+	// NoDataPass: the measurement passes.
+	NoDataPass = "pass"
+)
+
 // DefaultExternalCIDRs are the outside clients admitted to a LoadBalancer
 // or NodePort Service: everyone (of the families podCIDRs covers, when
 // it is set).
@@ -137,6 +160,54 @@ func Default(app *BlueGreenApp) {
 	}
 	if s.Drain.TerminationGracePeriodSeconds == nil {
 		s.Drain.TerminationGracePeriodSeconds = ptr.To(DefaultGracePeriodSeconds)
+	}
+	DefaultGates(s.Gates)
+}
+
+// DefaultGates fills the empty fields of the gate blocks that g has (a
+// missing block stays missing: its gate does not run). The health port
+// stays empty: it is the preview Service's first port, read at run time.
+// The guard's maxPercent defaults to the error-rate gate's.
+func DefaultGates(g *GatesSpec) {
+	if g == nil {
+		return
+	}
+	if r := g.Rollout; r != nil && r.Timeout == "" {
+		r.Timeout = DefaultRolloutTimeout
+	}
+	if h := g.Health; h != nil && h.Attempts == nil {
+		h.Attempts = ptr.To(DefaultHealthAttempts)
+	}
+	if w := g.WarmUp; w != nil && w.Requests == nil {
+		w.Requests = ptr.To(DefaultWarmRequests)
+	}
+	if e := g.ErrorRate; e != nil {
+		if e.Window == "" {
+			e.Window = DefaultErrorRateWindow
+		}
+		if e.Count == nil {
+			e.Count = ptr.To(DefaultMeasurements)
+		}
+		if e.Interval == "" {
+			e.Interval = DefaultMeasurementInterval
+		}
+		if e.FailureLimit == nil {
+			e.FailureLimit = ptr.To(DefaultFailureLimit)
+		}
+		if e.NoData == "" {
+			e.NoData = NoDataBlock
+		}
+	}
+	if gd := g.Guard; gd != nil {
+		if gd.For == "" {
+			gd.For = DefaultGuardFor
+		}
+		if gd.Interval == "" {
+			gd.Interval = DefaultGuardInterval
+		}
+		if gd.MaxPercent == nil && g.ErrorRate != nil && g.ErrorRate.MaxPercent != 0 {
+			gd.MaxPercent = ptr.To(g.ErrorRate.MaxPercent)
+		}
 	}
 }
 

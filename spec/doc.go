@@ -4,4 +4,6 @@
 // validation pass that collects every problem at once.
 //
 // The flow is Load (or Decode) → Default → Validate; Load does all three.
+// LoadGates does the same for a plain folder's gates file (GatesFile),
+// which holds the fields of spec.gates.
 package spec

@@ -24,32 +24,82 @@ var enums = map[reflect.Type][]string{
 
 // descriptions documents the spec's own fields for editors.
 var descriptions = map[string]string{
-	"spec.active":                    "The color that the main Service routes to: blue or green.",
-	"spec.colorLabel":                "Label key that carries the color (the article uses \"version\").",
-	"spec.selectorLabels":            "Labels that identify the app's pods besides the color label.",
-	"spec.blue":                      "What the blue Deployment runs.",
-	"spec.green":                     "What the green Deployment runs.",
-	"spec.replicas":                  "Replicas per color unless the color overrides it.",
-	"spec.idleReplicas":              "Replicas of the idle color; 0 scales it down.",
-	"spec.containerName":             "Name of the application container.",
-	"spec.ports":                     "Ports that the container listens on and the Services expose.",
-	"spec.healthCheck":               "HTTP readiness check on a port of spec.ports.",
-	"spec.env":                       "Environment variables shared by both colors.",
-	"spec.envFrom":                   "Secrets and ConfigMaps shared by both colors.",
-	"spec.resources":                 "Requests and limits of the application container.",
-	"spec.service":                   "The active Service; the preview Service is always ClusterIP.",
-	"spec.ingress":                   "Ingresses for the live host and the preview host.",
-	"spec.networkPolicy":             "Per-color NetworkPolicies: blue and green cannot reach each other; standard mode admits what the spec sets up (Ingress controller, outside clients, Prometheus).",
-	"spec.traffic":                   "Weighted traffic between the colors, through a Gateway API HTTPRoute (gateway) or an ingress-nginx canary Ingress beside spec.ingress (nginx); set exactly one. weight is the idle color's percent.",
-	"spec.traffic.canaryColor":       "With nginx: the color the canary Ingress sends weight percent to (default: the idle color). promote --steps writes it for the one commit of a hand-over and removes it in the next; do not set it by hand.",
-	"spec.topologySpreadConstraints": "Spread of each color's pods; default: across zones and nodes, ScheduleAnyway. An empty list renders none.",
-	"spec.nodeSelector":              "Node labels that both colors' pods require (a color may set its own).",
-	"spec.tolerations":               "Tolerations of both colors' pods, for tainted node pools (a color may set its own).",
-	"spec.affinity":                  "Affinity of both colors' pods (a color may set its own).",
-	"spec.priorityClassName":         "PriorityClass of both colors' pods (a color may set its own).",
-	"spec.quota":                     "A ResourceQuota computed from both colors unless hard is set.",
-	"spec.drain":                     "Connection draining: a preStop sleep and the grace period.",
-	"spec.disruptionBudget":          "PodDisruptionBudgets: by default maxUnavailable 1 for each color that runs 2 or more replicas.",
+	"spec.active":                        "The color that the main Service routes to: blue or green.",
+	"spec.colorLabel":                    "Label key that carries the color (the article uses \"version\").",
+	"spec.selectorLabels":                "Labels that identify the app's pods besides the color label.",
+	"spec.blue":                          "What the blue Deployment runs.",
+	"spec.green":                         "What the green Deployment runs.",
+	"spec.replicas":                      "Replicas per color unless the color overrides it.",
+	"spec.idleReplicas":                  "Replicas of the idle color; 0 scales it down.",
+	"spec.containerName":                 "Name of the application container.",
+	"spec.ports":                         "Ports that the container listens on and the Services expose.",
+	"spec.healthCheck":                   "HTTP readiness check on a port of spec.ports.",
+	"spec.env":                           "Environment variables shared by both colors.",
+	"spec.envFrom":                       "Secrets and ConfigMaps shared by both colors.",
+	"spec.resources":                     "Requests and limits of the application container.",
+	"spec.service":                       "The active Service; the preview Service is always ClusterIP.",
+	"spec.ingress":                       "Ingresses for the live host and the preview host.",
+	"spec.networkPolicy":                 "Per-color NetworkPolicies: blue and green cannot reach each other; standard mode admits what the spec sets up (Ingress controller, outside clients, Prometheus).",
+	"spec.traffic":                       "Weighted traffic between the colors, through a Gateway API HTTPRoute (gateway) or an ingress-nginx canary Ingress beside spec.ingress (nginx); set exactly one. weight is the idle color's percent.",
+	"spec.traffic.canaryColor":           "With nginx: the color the canary Ingress sends weight percent to (default: the idle color). promote --steps writes it for the one commit of a hand-over and removes it in the next; do not set it by hand.",
+	"spec.topologySpreadConstraints":     "Spread of each color's pods; default: across zones and nodes, ScheduleAnyway. An empty list renders none.",
+	"spec.nodeSelector":                  "Node labels that both colors' pods require (a color may set its own).",
+	"spec.tolerations":                   "Tolerations of both colors' pods, for tainted node pools (a color may set its own).",
+	"spec.affinity":                      "Affinity of both colors' pods (a color may set its own).",
+	"spec.priorityClassName":             "PriorityClass of both colors' pods (a color may set its own).",
+	"spec.quota":                         "A ResourceQuota computed from both colors unless hard is set.",
+	"spec.drain":                         "Connection draining: a preStop sleep and the grace period.",
+	"spec.disruptionBudget":              "PodDisruptionBudgets: by default maxUnavailable 1 for each color that runs 2 or more replicas.",
+	"spec.gates":                         "The checks a promotion must pass, run by promote, deploy --wait, check and guard unless --no-spec-gates; a flag overrides one setting at a time. Each gate runs only when its block is present, in this order: rollout, health, warmUp, errorRate; guard is the watch after a flip.",
+	"spec.gates.rollout":                 "The color's Deployment must be fully rolled out (as kubectl rollout status judges it).",
+	"spec.gates.rollout.timeout":         "How long to wait for the rollout, a Go duration (flag: --rollout-timeout, check --timeout).",
+	"spec.gates.health":                  "GET path through the API server's service proxy to the preview Service, or url directly; 2xx or 3xx passes. Set path or url.",
+	"spec.gates.health.path":             "Path requested through the service proxy (flag: --health-path).",
+	"spec.gates.health.url":              "Absolute http(s) URL requested directly, such as the preview Ingress (flag: --health-url).",
+	"spec.gates.health.port":             "Port of the preview Service for path and warmUp: a name or servicePort of spec.ports (default: the Service's first port; flag: --health-port).",
+	"spec.gates.health.attempts":         "Requests before the gate refuses, with exponential backoff from 1s (flag: --health-attempts).",
+	"spec.gates.warmUp":                  "Paths requested before the flip; a 5xx refuses.",
+	"spec.gates.warmUp.paths":            "Paths to request, each starting with / (flag: --warm).",
+	"spec.gates.warmUp.requests":         "Requests per path (flag: --warm-requests).",
+	"spec.gates.errorRate":               "The color's share of failed requests in Prometheus, measured as an Argo Rollouts AnalysisTemplate measures a metric: count measurements, interval apart; the gate refuses when more than failureLimit are at or above maxPercent. An inconclusive measurement (no data unless noData is pass, a failed query) blocks: it never passes.",
+	"spec.gates.errorRate.prometheusURL": "Prometheus's base URL (flag: --prometheus-url).",
+	"spec.gates.errorRate.query":         "PromQL returning a percentage; {{app}} {{namespace}} {{colorLabel}} {{color}} {{window}} are filled in (default: the 5xx share of http_requests_total; flag: --query).",
+	"spec.gates.errorRate.maxPercent":    "A measurement at or above this percentage fails (flag: --max-error-rate).",
+	"spec.gates.errorRate.window":        "Rate window of the query's {{window}}, at least 1s (flag: --window).",
+	"spec.gates.errorRate.count":         "Number of measurements (flag: --measurements).",
+	"spec.gates.errorRate.interval":      "Time between two measurements (flag: --measurement-interval).",
+	"spec.gates.errorRate.failureLimit":  "Failed measurements allowed; one more refuses. Less than count (flag: --failure-limit).",
+	"spec.gates.errorRate.noData":        "A measurement without data: block (inconclusive: the gate refuses) or pass (flag: --allow-no-data).",
+	"spec.gates.guard":                   "bgrender guard's watch of the live color after a flip: the error rate (read as errorRate reads it) must stay under maxPercent and the Deployment available, or guard rolls back in Git.",
+	"spec.gates.guard.for":               "How long to watch (flag: --for).",
+	"spec.gates.guard.interval":          "How often to look (flag: --interval).",
+	"spec.gates.guard.maxPercent":        "Error rate that rolls back (default: errorRate.maxPercent; flag: guard --max-error-rate).",
+}
+
+// durationPattern is the form of a Go duration; validation also rejects
+// a zero one.
+const durationPattern = `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+
+// constraints are JSON Schema keywords of single fields, by path: the
+// limits that validation enforces and the defaults that Default fills in.
+var constraints = map[string]map[string]any{
+	"spec.gates.rollout.timeout":         {"pattern": durationPattern, "default": DefaultRolloutTimeout},
+	"spec.gates.health.path":             {"pattern": "^/"},
+	"spec.gates.health.url":              {"pattern": "^https?://[^/]"},
+	"spec.gates.health.attempts":         {"minimum": 1, "default": DefaultHealthAttempts},
+	"spec.gates.warmUp.paths":            {"minItems": 1},
+	"spec.gates.warmUp.paths[]":          {"pattern": "^/"},
+	"spec.gates.warmUp.requests":         {"minimum": 1, "default": DefaultWarmRequests},
+	"spec.gates.errorRate.prometheusURL": {"pattern": "^https?://[^/]"},
+	"spec.gates.errorRate.maxPercent":    {"exclusiveMinimum": 0, "maximum": 100},
+	"spec.gates.errorRate.window":        {"pattern": durationPattern, "default": DefaultErrorRateWindow},
+	"spec.gates.errorRate.count":         {"minimum": 1, "default": DefaultMeasurements},
+	"spec.gates.errorRate.interval":      {"pattern": durationPattern, "default": DefaultMeasurementInterval},
+	"spec.gates.errorRate.failureLimit":  {"minimum": 0, "default": DefaultFailureLimit},
+	"spec.gates.errorRate.noData":        {"enum": []string{NoDataBlock, NoDataPass}, "default": NoDataBlock},
+	"spec.gates.guard.for":               {"pattern": durationPattern, "default": DefaultGuardFor},
+	"spec.gates.guard.interval":          {"pattern": durationPattern, "default": DefaultGuardInterval},
+	"spec.gates.guard.maxPercent":        {"exclusiveMinimum": 0, "maximum": 100},
 }
 
 // JSONSchema returns a JSON Schema (draft-07) of BlueGreenApp, usable by
@@ -82,6 +132,16 @@ type schemaGen struct {
 }
 
 func (g *schemaGen) schema(t reflect.Type, path string) map[string]any {
+	s := g.schemaOf(t, path)
+	if _, isRef := s["$ref"]; !isRef {
+		for k, v := range constraints[path] {
+			s[k] = v
+		}
+	}
+	return s
+}
+
+func (g *schemaGen) schemaOf(t reflect.Type, path string) map[string]any {
 	switch t {
 	case quantityType:
 		return map[string]any{"anyOf": []any{

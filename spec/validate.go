@@ -61,13 +61,19 @@ func Validate(app *BlueGreenApp) ErrorList {
 	}
 	v.topologySpread()
 	v.traffic()
+	v.gates("spec.gates", app.Spec.Gates, app.Spec.Ports)
+	v.sort()
+	return v.errs
+}
+
+// sort orders the problems by line, then field path.
+func (v *validator) sort() {
 	sort.SliceStable(v.errs, func(i, j int) bool {
 		if v.errs[i].Line != v.errs[j].Line {
 			return v.errs[i].Line < v.errs[j].Line
 		}
 		return v.errs[i].Path < v.errs[j].Path
 	})
-	return v.errs
 }
 
 type validator struct {

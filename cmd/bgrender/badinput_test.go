@@ -117,6 +117,14 @@ func TestBadInput(t *testing.T) {
 		{"traffic weight over 100", edit("  replicas: 2\n", "  replicas: 2\n  traffic:\n    weight: 120\n    gateway: {parentRefs: [{name: public, namespace: gw}]}\n"), []string{`spec.traffic.weight: 120 is not a percentage`}},
 		{"traffic without a gateway", edit("  replicas: 2\n", "  replicas: 2\n  traffic: {weight: 10}\n"), []string{`spec.traffic: name how traffic is routed`}},
 		{"traffic gateway elsewhere, app without namespace", strings.Replace(edit("  replicas: 2\n", "  replicas: 2\n  traffic:\n    gateway: {parentRefs: [{name: public, namespace: gw}]}\n"), "  namespace: prod\n", "", 1), []string{`metadata.namespace: required with a parentRef in namespace gw`}},
+		{"unknown gate field", base + "  gates:\n    errorRate:\n      prometheusURL: http://prometheus:9090\n      maxPercent: 1\n      treshold: 2\n", []string{`app.yaml:33: spec.gates.errorRate.treshold: unknown field`}},
+		{"unknown gate", base + "  gates:\n    smoke: {}\n", []string{`app.yaml:30: spec.gates.smoke: unknown field`}},
+		{"negative gate count", base + "  gates:\n    errorRate: {prometheusURL: \"http://prometheus:9090\", maxPercent: 1, count: -2}\n", []string{`app.yaml:30: spec.gates.errorRate.count: must be at least 1, got -2`}},
+		{"negative health attempts", base + "  gates:\n    health:\n      path: /health\n      attempts: -1\n", []string{`app.yaml:32: spec.gates.health.attempts: must be at least 1, got -1`}},
+		{"gate window that does not parse", base + "  gates:\n    errorRate:\n      prometheusURL: http://prometheus:9090\n      maxPercent: 1\n      window: 5 minutes\n", []string{`app.yaml:33: spec.gates.errorRate.window: "5 minutes" is not a duration`}},
+		{"guard interval that does not parse", base + "  gates:\n    errorRate: {prometheusURL: \"http://prometheus:9090\", maxPercent: 1}\n    guard: {interval: often}\n", []string{`app.yaml:31: spec.gates.guard.interval: "often" is not a duration`}},
+		{"failure limit at count", base + "  gates:\n    errorRate: {prometheusURL: \"http://prometheus:9090\", maxPercent: 1, count: 2, failureLimit: 2}\n", []string{`app.yaml:30: spec.gates.errorRate.failureLimit: 2 must be less than count (2)`}},
+		{"health port not a port", base + "  gates:\n    health: {path: /health, port: grpc}\n", []string{`app.yaml:30: spec.gates.health.port: "grpc" is not a port of spec.ports`}},
 		{"node selector key", edit("  replicas: 2\n", "  replicas: 2\n  nodeSelector: {\"bad key!\": x}\n"), []string{`app.yaml:13: spec.nodeSelector["bad key!"]`}},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,6 +15,9 @@ import (
 
 	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/gate"
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/spec"
 	"github.com/bgrender/bgrender/status"
 )
 
@@ -57,16 +61,20 @@ func validateCluster(opts *cluster.Options, app string) error {
 // is --wait-merge's) --rollout-timeout.
 func addGateFlags(fs *pflag.FlagSet, timeoutFlag string) *gate.Checks {
 	c := &gate.Checks{}
-	fs.BoolVar(&c.RequireRollout, "require-rollout", false, "gate: the color's Deployment must be fully rolled out (as kubectl rollout status judges it), watched until --"+timeoutFlag)
-	fs.DurationVar(&c.Timeout, timeoutFlag, 5*time.Minute, "with --require-rollout (and deploy --wait): how long to wait for the rollout")
-	fs.StringVar(&c.HealthPath, "health-path", "", "gate: GET `PATH` through the API server's service proxy must answer 2xx/3xx")
-	fs.StringVar(&c.HealthURL, "health-url", "", "gate: GET `URL` directly instead (e.g. a preview Ingress)")
-	fs.StringVar(&c.HealthPort, "health-port", "", "Service `PORT` (name or number) for --health-path and --warm (default: the Service's first port)")
-	fs.IntVar(&c.HealthAttempts, "health-attempts", 5, "health requests before giving up, with exponential backoff from 1s")
-	fs.StringArrayVar(&c.Warm, "warm", nil, "warm-up: GET `PATH` before the flip (repeatable); a 5xx refuses")
-	fs.IntVar(&c.WarmRequests, "warm-requests", 1, "requests per --warm path")
+	o := func(field string) string { return fmt.Sprintf(overrides, field) }
+	fs.BoolVar(&c.RequireRollout, "require-rollout", false, "gate: the color's Deployment must be fully rolled out (as kubectl rollout status judges it), watched until --"+timeoutFlag+"; =false turns the spec's rollout gate off"+o("rollout"))
+	fs.DurationVar(&c.Timeout, timeoutFlag, 5*time.Minute, "with --require-rollout (and deploy --wait): how long to wait for the rollout"+o("rollout.timeout"))
+	fs.StringVar(&c.HealthPath, "health-path", "", "gate: GET `PATH` through the API server's service proxy must answer 2xx/3xx; with --health-url, replaces the spec's path and url"+o("health.path"))
+	fs.StringVar(&c.HealthURL, "health-url", "", "gate: GET `URL` directly instead (e.g. a preview Ingress)"+o("health.url"))
+	fs.StringVar(&c.HealthPort, "health-port", "", "Service `PORT` (name or number) for --health-path and --warm (default: the Service's first port)"+o("health.port"))
+	fs.IntVar(&c.HealthAttempts, "health-attempts", 5, "health requests before giving up, with exponential backoff from 1s"+o("health.attempts"))
+	fs.StringArrayVar(&c.Warm, "warm", nil, "warm-up: GET `PATH` before the flip (repeatable); a 5xx refuses"+o("warmUp.paths"))
+	fs.IntVar(&c.WarmRequests, "warm-requests", 1, "requests per --warm path"+o("warmUp.requests"))
 	addErrorRateFlags(fs, c)
-	fs.BoolVar(&c.AllowNoData, "allow-no-data", false, "error-rate gate: pass when the query has no data (no traffic)")
+	fs.IntVar(&c.Measurements, "measurements", 1, "error-rate gate: how many measurements to take, --measurement-interval apart"+o("errorRate.count"))
+	fs.DurationVar(&c.MeasurementInterval, "measurement-interval", 30*time.Second, "error-rate gate: the time between two measurements"+o("errorRate.interval"))
+	fs.IntVar(&c.FailureLimit, "failure-limit", 0, "error-rate gate: failed measurements allowed (one more refuses); less than --measurements"+o("errorRate.failureLimit"))
+	fs.BoolVar(&c.AllowNoData, "allow-no-data", false, "error-rate gate: pass a measurement without data (no traffic); =false blocks it"+o("errorRate.noData"))
 	return c
 }
 
@@ -88,6 +96,10 @@ func validateGateFlags(c *gate.Checks, timeoutFlag string) error {
 		return usageError("--health-attempts %d: want at least 1", c.HealthAttempts)
 	case c.WarmRequests <= 0:
 		return usageError("--warm-requests %d: want at least 1", c.WarmRequests)
+	case c.Measurements <= 0:
+		return usageError("--measurements %d: want at least 1", c.Measurements)
+	case c.MeasurementInterval <= 0:
+		return usageError("--measurement-interval %s: want a positive duration", c.MeasurementInterval)
 	}
 	return validateErrorRateFlags(c)
 }
@@ -106,10 +118,11 @@ func validateErrorRateFlags(c *gate.Checks) error {
 // addErrorRateFlags registers the flags of the error-rate gate (also
 // guard's).
 func addErrorRateFlags(fs *pflag.FlagSet, c *gate.Checks) {
-	fs.StringVar(&c.PrometheusURL, "prometheus-url", "", "gate: Prometheus base `URL` for the error-rate gate")
-	fs.Float64Var(&c.MaxErrorRate, "max-error-rate", 0, "error-rate gate: refuse at or above this `PERCENT` of 5xx answers")
-	fs.StringVar(&c.Query, "query", "", "`PROMQL` returning a percentage; {{app}} {{namespace}} {{colorLabel}} {{color}} {{window}} are filled in (default: 5xx share of http_requests_total)")
-	fs.DurationVar(&c.Window, "window", time.Minute, "rate window of the default query")
+	o := func(field string) string { return fmt.Sprintf(overrides, field) }
+	fs.StringVar(&c.PrometheusURL, "prometheus-url", "", "gate: Prometheus base `URL` for the error-rate gate"+o("errorRate.prometheusURL"))
+	fs.Float64Var(&c.MaxErrorRate, "max-error-rate", 0, "error-rate gate: refuse at or above this `PERCENT` of 5xx answers"+o("errorRate.maxPercent"))
+	fs.StringVar(&c.Query, "query", "", "`PROMQL` returning a percentage; {{app}} {{namespace}} {{colorLabel}} {{color}} {{window}} are filled in (default: 5xx share of http_requests_total)"+o("errorRate.query"))
+	fs.DurationVar(&c.Window, "window", time.Minute, "rate window of the default query"+o("errorRate.window"))
 }
 
 // clusterApp is an app read from the cluster, with the clients to run
@@ -187,7 +200,7 @@ func checkCommand() *command {
 	return &command{
 		name:    "check",
 		summary: "run the promotion gates against the cluster without changing anything",
-		usage:   "APP [flags]",
+		usage:   "[APP] [-f bgrender.yaml|bgrender.gates] [flags]",
 		long: `Run the gates that guard a promotion against the live cluster, and change
 nothing: the color that would go live (by default the one the preview Service
 selects) must be fully rolled out (--require-rollout), answer its health
@@ -195,53 +208,124 @@ check through the API server's service proxy (--health-path) or directly
 (--health-url), take the warm-up requests (--warm), and keep its 5xx rate in
 Prometheus under --max-error-rate.
 
+With -f, the gates come from a file: an app spec (bgrender.yaml, whose
+spec.gates run, and whose metadata.name and metadata.namespace are the
+defaults of APP and -n) or a plain folder's bgrender.gates; -f DIR reads
+DIR/bgrender.yaml, else DIR/bgrender.gates. Each gate flag overrides one
+setting of the file's gates; --no-spec-gates leaves them out.
+
 At least one gate is needed. Exits 0 when every gate passes, 3 when one
-refuses (the message names the gate and what it saw), 1 when the cluster or
-Prometheus cannot be read, 2 on bad flags.
+refuses (the message names the gate and what it saw; an error-rate
+measurement without data blocks, and so refuses, unless noData is pass),
+1 when the cluster or Prometheus cannot be read, 2 on bad flags or a bad file.
 Needs the permissions of bgrender status plus watch on deployments and get on
 services/proxy (see examples/rbac/role.yaml).`,
 		example: `  bgrender check my-application -n production --require-rollout --timeout 10m \
     --health-path /health --warm / --warm /products \
-    --prometheus-url http://prometheus.monitoring:9090 --max-error-rate 1`,
+    --prometheus-url http://prometheus.monitoring:9090 --max-error-rate 1
+
+  # The gates of the spec, with a stricter maximum
+  bgrender check -f apps/my-application/bgrender.yaml --max-error-rate 0.5`,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			opts := addClusterFlags(fs, nsFromKubeconfig)
 			color := fs.String("color", "", "`COLOR` to check (default: the one the preview Service selects)")
+			file := fs.StringP("file", "f", "", "read the gates from `FILE`: an app spec (its spec.gates) or a plain folder's bgrender.gates; a folder reads its bgrender.yaml or bgrender.gates")
+			noSpec := fs.Bool(noSpecGatesFlag, false, "with -f: do not run the file's gates, only the gate flags (the spec still names the app and namespace)")
 			checks := addGateFlags(fs, "timeout")
 			return func(args []string) error {
-				if len(args) != 1 {
+				if len(args) > 1 {
 					return usageError("check takes one app name, got %d arguments", len(args))
 				}
-				if err := validateGateFlags(checks, "timeout"); err != nil {
+				if err := validateGateFlags(flagsOnly(fs, checks), "timeout"); err != nil {
+					return err
+				}
+				var app string
+				if len(args) == 1 {
+					app = args[0]
+				}
+				fg, name, ns, err := readGatesFile(*file)
+				if err != nil {
+					return err
+				}
+				if app == "" {
+					app = name
+				}
+				if app == "" {
+					return usageError("check takes one app name (or -f with an app spec, which names it)")
+				}
+				if opts.Namespace == "" {
+					opts.Namespace = ns
+				}
+				eff, err := mergeChecks(fs, checks, "timeout", fg, *noSpec)
+				if err != nil {
 					return err
 				}
 				if !checks.Any() {
-					return usageError("no gate asked for: use --require-rollout, --health-path, --health-url, --warm or --prometheus-url")
+					return usageError("no gate asked for: use --require-rollout, --health-path, --health-url, --warm or --prometheus-url, or -f a spec with spec.gates")
 				}
 				if *color != "" && *color != "blue" && *color != "green" {
 					return usageError("--color must be blue or green, not %q", *color)
 				}
-				if err := validateCluster(opts, args[0]); err != nil {
+				if err := validateCluster(opts, app); err != nil {
 					return err
 				}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 				defer stop()
-				app, err := readApp(ctx, opts, args[0])
+				live, err := readApp(ctx, opts, app)
 				if err != nil {
 					return err
 				}
-				subject, err := app.subject(*color, checks)
+				subject, err := live.subject(*color, checks)
 				if err != nil {
 					return fmt.Errorf("%w (--color)", err)
 				}
+				if eff.Spec != "" {
+					fmt.Fprintf(s.err, "bgrender check: %s\n", eff.describe())
+				}
 				checks.Progress = func(m string) { fmt.Fprintf(s.err, "bgrender check: %s\n", m) }
 				if err := checks.Run(ctx, subject); err != nil {
-					return fmt.Errorf("%s %s: %w", app.Name, subject.Color, err)
+					return fmt.Errorf("%s %s: %w", live.Name, subject.Color, err)
 				}
-				fmt.Fprintf(s.out, "%s: %s passed %s\n", app.Name, subject.Color, strings.Join(enabled(checks), ", "))
+				fmt.Fprintf(s.out, "%s: %s passed %s\n", live.Name, subject.Color, strings.Join(enabled(checks), ", "))
 				return nil
 			}
 		},
 	}
+}
+
+// readGatesFile reads check's -f: an app spec (its gates, name and
+// namespace) or a GatesFile; a folder holds one of them. An empty name
+// reads nothing.
+func readGatesFile(name string) (fg *spec.FolderGates, app, ns string, err error) {
+	if name == "" {
+		return nil, "", "", nil
+	}
+	if fi, err := os.Stat(name); err == nil && fi.IsDir() {
+		dir := name
+		name = filepath.Join(dir, promote.SpecFile)
+		if _, err := os.Stat(name); err != nil {
+			name = filepath.Join(dir, spec.GatesFile)
+		}
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, "", "", usageError("-f %s: %v", name, unwrapPathError(err))
+	}
+	if filepath.Ext(name) == filepath.Ext(spec.GatesFile) {
+		fg, err := spec.LoadGates(name, data)
+		if err != nil {
+			return nil, "", "", exitcode.InvalidInput(err)
+		}
+		return fg, "", "", nil
+	}
+	apps, err := spec.Load(name, data)
+	if err != nil {
+		return nil, "", "", exitcode.InvalidInput(err)
+	}
+	if len(apps) != 1 {
+		return nil, "", "", usageError("-f %s: holds %d apps; name one spec", name, len(apps))
+	}
+	return spec.GatesOf(apps[0]), apps[0].Metadata.Name, apps[0].Metadata.Namespace, nil
 }
 
 // enabled names the gates that ran.

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/testbed/netnstest"
 	"github.com/bgrender/bgrender/internal/testbed/promtest"
@@ -97,4 +99,60 @@ func TestCheckCLI(t *testing.T) {
 	expect(check("--prometheus-url", prom.URL), 2, "", "needs --max-error-rate")
 	expect(check("--require-rollout", "--color", "purple"), 2, "", "--color must be blue or green")
 	expect(runCLI(t, "", "check", "shop", "-n", ns, "--kubeconfig", kubeconfig, "--require-rollout"), 1, "", `app "shop" not found`)
+}
+
+// TestCheckSpecFile runs check with -f against a real API server: an app
+// spec's gates run, and its metadata names the app and namespace; a plain
+// folder's bgrender.gates (or a folder holding it) does the same with the
+// app named on the command line; a flag overrides one setting; a bad file
+// is exit 2 with file, line and field.
+func TestCheckSpecFile(t *testing.T) {
+	srv := apiServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kubeconfig, ns := clusterAppForGitops(t, ctx, srv, "cli-check-file")
+	dir := t.TempDir()
+	writeManaged(t, dir, "my-application")
+	specFile := filepath.Join(dir, "bgrender.yaml")
+	setNamespace(t, dir, "bgrender.yaml", ns)
+	data, err := os.ReadFile(specFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(specFile, append(data, "  gates:\n    rollout: {timeout: 1s}\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plain := t.TempDir()
+	gatesFile := filepath.Join(plain, spec.GatesFile)
+	if err := os.WriteFile(gatesFile, []byte("rollout:\n  timeout: 2s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kc := []string{"--kubeconfig", kubeconfig}
+
+	expectRun(t, "check -f spec", runCLI(t, "", append([]string{"check", "-f", specFile}, kc...)...), exitcode.Refused, "",
+		"bgrender check: gates rollout (from "+specFile+" spec.gates)",
+		"my-application green: rollout gate refused: deployment "+ns+"/my-application-green not rolled out after 1s")
+	expectRun(t, "check -f spec --timeout", runCLI(t, "", append([]string{"check", "-f", specFile, "--timeout", "2s"}, kc...)...), exitcode.Refused, "",
+		"overridden by --timeout", "not rolled out after 2s")
+	expectRun(t, "check -f gates file", runCLI(t, "", append([]string{"check", "my-application", "-n", ns, "-f", gatesFile}, kc...)...), exitcode.Refused, "",
+		"gates rollout (from "+gatesFile+")", "not rolled out after 2s")
+	expectRun(t, "check -f folder", runCLI(t, "", append([]string{"check", "my-application", "-n", ns, "-f", plain}, kc...)...), exitcode.Refused, "",
+		"not rolled out after 2s")
+	expectRun(t, "check -f --no-spec-gates", runCLI(t, "", append([]string{"check", "-f", specFile, "--no-spec-gates"}, kc...)...), exitcode.Invalid, "",
+		"no gate asked for")
+	if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "my-application-green", apptest.RolledOut); err != nil {
+		t.Fatal(err)
+	}
+	expectRun(t, "check -f spec, rolled out", runCLI(t, "", append([]string{"check", "-f", specFile}, kc...)...), 0, "my-application: green passed rollout")
+
+	if err := os.WriteFile(gatesFile, []byte("rollout:\n  timeout: 2s\nwarmUp:\n  paths: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := runCLI(t, "", append([]string{"check", "my-application", "-f", gatesFile}, kc...)...)
+	expectRun(t, "check -f bad gates file", res, exitcode.Invalid, "", gatesFile+":4: warmUp.paths: at least one path is required")
+	if res.stdout != "" {
+		t.Errorf("stdout: %q", res.stdout)
+	}
+	expectRun(t, "check without app", runCLI(t, "", append([]string{"check", "-f", gatesFile}, kc...)...), exitcode.Invalid, "", gatesFile+":4")
+	expectRun(t, "check -f missing", runCLI(t, "", append([]string{"check", "web", "-f", filepath.Join(plain, "nope.yaml")}, kc...)...), exitcode.Invalid, "", "nope.yaml")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -184,5 +185,40 @@ func TestGatesPrintNoSecrets(t *testing.T) {
 	expectRun(t, "guard with Prometheus down", r, exitcode.Failure, "", "query Prometheus at http://user:***@127.0.0.1:1/?token=***")
 	if repo.srv.Pushes() != 0 {
 		t.Error("guard rolled back without a measurement")
+	}
+}
+
+// flagLine is a line of the flags' --help: the flag, its argument, two
+// spaces or more, its usage.
+var flagLine = regexp.MustCompile(`(?m)^ +(?:-\w, )?--([a-z-]+)(?:\[=[^\]]*\])?(?: \S+)? {2,}.*$`)
+
+// TestGateFlagsSayTheyOverrideTheSpec: every gate flag of promote, deploy,
+// check and guard says in --help which setting of spec.gates it
+// overrides, and each command offers --no-spec-gates.
+func TestGateFlagsSayTheyOverrideTheSpec(t *testing.T) {
+	gateFlags := map[string][]string{
+		"promote": {"require-rollout", "rollout-timeout", "health-path", "health-url", "health-port", "health-attempts", "warm", "warm-requests", "prometheus-url", "max-error-rate", "query", "window", "measurements", "measurement-interval", "failure-limit", "allow-no-data"},
+		"check":   {"require-rollout", "timeout", "health-path", "health-url", "health-port", "health-attempts", "warm", "warm-requests", "prometheus-url", "max-error-rate", "query", "window", "measurements", "measurement-interval", "failure-limit", "allow-no-data"},
+		"guard":   {"prometheus-url", "max-error-rate", "query", "window", "allow-no-data", "for", "interval"},
+	}
+	gateFlags["deploy"] = gateFlags["promote"]
+	for cmd, flags := range gateFlags {
+		res := runCLI(t, "", cmd, "--help")
+		if res.code != 0 {
+			t.Fatalf("%s --help: exit %d: %s", cmd, res.code, res.stderr)
+		}
+		help := res.stdout + res.stderr
+		lines := map[string]string{}
+		for _, m := range flagLine.FindAllStringSubmatch(help, -1) {
+			lines[m[1]] = m[0]
+		}
+		for _, f := range flags {
+			if !strings.Contains(lines[f], "(overrides spec.gates.") {
+				t.Errorf("%s --%s: its help does not say which spec.gates setting it overrides: %q", cmd, f, lines[f])
+			}
+		}
+		if !strings.Contains(lines[noSpecGatesFlag], "do not run the") {
+			t.Errorf("%s has no --%s: %q", cmd, noSpecGatesFlag, lines[noSpecGatesFlag])
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/spec"
 )
 
 // clusterGates are the cluster and gate flags of promote and deploy
@@ -25,20 +26,67 @@ type clusterGates struct {
 	// folderApp is the app's name in the cluster as the app folder says
 	// it: the spec's name, or a plain folder's live Service.
 	folderApp string
+	// noSpec is --no-spec-gates; effective are the gates after useFolder,
+	// and ran says they ran (for -o json).
+	noSpec      bool
+	folderGates *spec.FolderGates
+	effective   *effectiveGates
+	ran         bool
 }
 
 func addClusterGates(fs *pflag.FlagSet) *clusterGates {
 	g := &clusterGates{opts: addClusterFlags(fs, nsFromFolder), fs: fs}
 	fs.StringVar(&g.app, "app", "", "the app's `NAME` in the cluster, for the gates (default: the app folder's: bgrender.yaml's metadata.name, or a plain folder's live Service)")
 	g.checks = addGateFlags(fs, "rollout-timeout")
+	fs.BoolVar(&g.noSpec, noSpecGatesFlag, false, noSpecGatesUsage)
 	return g
+}
+
+// wantFolder reports whether the command must read the app folder before
+// it acts: for the folder's gates (unless --no-spec-gates), or for the
+// flags' gates (the app's name and namespace).
+func (g *clusterGates) wantFolder() bool { return !g.noSpec || g.checks.Any() }
+
+// useFolder takes what the app folder holds: the app's name, and its
+// gates, merged under the flags. When the folder's gates make the command
+// run gates that no flag asked for, the kubeconfig is checked now, before
+// anything is committed.
+func (g *clusterGates) useFolder(st *promote.State) error {
+	g.folderApp, g.folderGates = st.App, st.Gates
+	before := g.gatesRun()
+	eff, err := mergeChecks(g.fs, g.checks, "rollout-timeout", st.Gates, g.noSpec)
+	if err != nil {
+		return err
+	}
+	g.effective = eff
+	if dry := g.fs.Lookup("dry-run"); dry != nil && dry.Value.String() == "true" && g.fs.Changed("steps") {
+		return nil // a stepped dry run names the gates and runs none: no cluster
+	}
+	if !before && g.checks.Any() {
+		if err := checkKubeconfig(g.opts); err != nil {
+			return fmt.Errorf("%w (the gates of %s read the cluster; --%s leaves them out)", err, eff.Spec, noSpecGatesFlag)
+		}
+	}
+	return nil
+}
+
+// reported wraps an action so that its result carries the gates that ran
+// before it (-o json shows them).
+func (g *clusterGates) reported(run func(context.Context) (*promote.Result, error)) func(context.Context) (*promote.Result, error) {
+	return func(ctx context.Context) (*promote.Result, error) {
+		res, err := run(ctx)
+		if res != nil && g.ran && g.effective != nil {
+			res.Gates = g.effective
+		}
+		return res, err
+	}
 }
 
 // validate checks the gate and cluster flags, and the app name when the
 // gates will run (a gate asked for, or deploy --wait), before Git or the
 // cluster is touched (bad usage, exit 2).
 func (g *clusterGates) validate() error {
-	if err := validateGateFlags(g.checks, "rollout-timeout"); err != nil {
+	if err := validateGateFlags(flagsOnly(g.fs, g.checks), "rollout-timeout"); err != nil {
 		return err
 	}
 	if err := validateCluster(g.opts, g.app); err != nil {
@@ -89,6 +137,16 @@ func (g *clusterGates) runChecks(ctx context.Context, s streams, cmd, dir, color
 		return "", err
 	}
 	checks.Progress = func(m string) { fmt.Fprintf(s.err, "bgrender %s: %s\n", cmd, m) }
+	if checks == g.checks && g.effective != nil {
+		// deploy --wait adds the rollout gate after useFolder: say it.
+		if g.effective, err = mergeChecks(g.fs, g.checks, "rollout-timeout", g.folderGates, g.noSpec); err != nil {
+			return "", err
+		}
+		if !g.ran && g.effective.Spec != "" {
+			fmt.Fprintf(s.err, "bgrender %s: %s\n", cmd, g.effective.describe())
+		}
+	}
+	g.ran = g.ran || checks == g.checks
 	if err := checks.Run(ctx, subject); err != nil {
 		return subject.Color, fmt.Errorf("%s %s: %w", app.Name, subject.Color, err)
 	}
@@ -107,21 +165,54 @@ func folderNamespace(ctx context.Context, opts *cluster.Options, t *promote.Targ
 	if err != nil {
 		return nil, fmt.Errorf("read %s in %s: %w", t.Path, t.Repo.URL, err)
 	}
+	return st, useNamespace(opts, t, st)
+}
+
+// useNamespace applies the namespace the folder names (see folderNamespace).
+func useNamespace(opts *cluster.Options, t *promote.Target, st *promote.State) error {
+	if st.NamespaceErr != nil {
+		return fmt.Errorf("read %s in %s: %w", t.Path, t.Repo.URL, st.NamespaceErr)
+	}
 	ns := st.Namespace
 	if ns == "" {
-		return st, nil
+		return nil
 	}
 	if err := cluster.ValidName("namespace", ns); err != nil {
-		return nil, fmt.Errorf("%s in %s: %s: %w", t.Path, t.Repo.URL, st.NamespaceFrom, err)
+		return fmt.Errorf("%s in %s: %s: %w", t.Path, t.Repo.URL, st.NamespaceFrom, err)
 	}
 	switch {
 	case opts.Namespace == "":
 		opts.Namespace = ns
 	case opts.Namespace != ns:
-		return nil, usageError("-n %s disagrees with the app folder %s in %s, whose namespace is %s (%s): drop -n, or pass -n %s",
+		return usageError("-n %s disagrees with the app folder %s in %s, whose namespace is %s (%s): drop -n, or pass -n %s",
 			opts.Namespace, t.Path, t.Repo.URL, ns, st.NamespaceFrom, ns)
 	}
-	return st, nil
+	return nil
+}
+
+// readFolder reads the app folder for promote before it acts, and takes
+// its gates (see useFolder). With no gate flag and nothing to do after the
+// push (after), a folder that declares no gates (or --no-spec-gates) is
+// read for nothing: readFolder returns nil, and the action runs as it
+// would without gates, needing no cluster and no namespace.
+func (g *clusterGates) readFolder(ctx context.Context, t *promote.Target, after bool) (*promote.State, error) {
+	if !after && !g.wantFolder() {
+		return nil, nil
+	}
+	st, err := t.Read(ctx)
+	if err != nil {
+		if !after && !g.checks.Any() {
+			return nil, fmt.Errorf("%s: %w", t.Path, err) // as the action would say it
+		}
+		return nil, fmt.Errorf("read %s in %s: %w", t.Path, t.Repo.URL, err)
+	}
+	if !after && !g.checks.Any() && (st.Gates == nil || g.noSpec) {
+		return nil, nil
+	}
+	if err := useNamespace(g.opts, t, st); err != nil {
+		return nil, err
+	}
+	return st, g.useFolder(st)
 }
 
 // landed says where an action's change is, for a message.

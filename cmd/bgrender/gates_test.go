@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,7 +18,11 @@ import (
 	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/internal/testbed/apptest"
+	"github.com/bgrender/bgrender/internal/testbed/gittest"
 	"github.com/bgrender/bgrender/internal/testbed/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/promtest"
+	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/spec"
 )
 
 // clusterAppForGitops creates my-application (blue live, green preview, one
@@ -185,4 +191,162 @@ func TestDeployWait(t *testing.T) {
 		t.Fatalf("%d commits, want %d", n, before+2)
 	}
 	r.checkTrailers(t, map[string]string{"Bgrender-Action": "deploy", "Bgrender-To": "green", "Bgrender-Image": "myapp:v3"})
+}
+
+// commitFile writes content to name in the app folder on main, as a
+// person editing the GitOps repository would.
+func (r *gitopsRepo) commitFile(t *testing.T, name, content string) {
+	t.Helper()
+	dir := r.srv.Clone(t, r.name)
+	if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(appPath), name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Commit(t, r.srv.RepoDir(r.name), dir, "edit "+name)
+}
+
+// setSpecGates puts gates (the lines under spec.gates, indented by four)
+// at the end of the app folder's bgrender.yaml, replacing earlier ones.
+func (r *gitopsRepo) setSpecGates(t *testing.T, gates string) {
+	t.Helper()
+	doc, _, _ := strings.Cut(r.file(t, promote.SpecFile), "\n  gates:\n")
+	r.commitFile(t, promote.SpecFile, strings.TrimRight(doc, "\n")+"\n  gates:\n"+gates)
+}
+
+// TestPromoteSpecGates runs promote and deploy --wait with the gates of
+// the app folder, against a real API server, a real Prometheus and a real
+// Git server: spec.gates run with no gate flag; a flag overrides one
+// setting (the flag wins, and --dry-run -o json shows where every setting
+// came from); --no-spec-gates leaves them out; a plain folder's
+// bgrender.gates is read the same way.
+func TestPromoteSpecGates(t *testing.T) {
+	srv := apiServer(t)
+	exp := promtest.NewExporter()
+	const series = `http_requests_total{app_kubernetes_io_name="my-application",bgrender_io_color="green",code="%s"}`
+	exp.SetRate(strings.Replace(series, "%s", "200", 1), 99.5)
+	exp.SetRate(strings.Replace(series, "%s", "500", 1), 0.5) // 0.5% errors
+	prom := promtest.Start(t, exp)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	kubeconfig, ns := clusterAppForGitops(t, ctx, srv, "cli-spec-gates")
+	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
+	prom.WaitFor(t, waitCtx, `rate(http_requests_total{app_kubernetes_io_name="my-application"}[5s])`)
+	waitCancel()
+	cl := []string{"--kubeconfig", kubeconfig, "-n", ns}
+	r := newGitopsRepoIn(t, "managed", ns)
+	r.setSpecGates(t, "    rollout:\n      timeout: 1s\n")
+	before := r.commits(t)
+
+	// No gate flag: the spec's rollout gate runs, with the spec's timeout.
+	res := r.run(t, append([]string{"promote"}, cl...)...)
+	expectRun(t, "promote with the spec's rollout gate", res, exitcode.Refused, "",
+		"bgrender promote: gates rollout (from bgrender.yaml spec.gates)",
+		"rollout gate refused: deployment "+ns+"/my-application-green not rolled out after 1s", "; nothing committed")
+	// --no-spec-gates: nothing runs, the dry run shows the flip.
+	res = r.run(t, append([]string{"promote", "--no-spec-gates", "--dry-run"}, cl...)...)
+	expectRun(t, "promote --no-spec-gates", res, 0, "-  active: blue", "dry run: nothing pushed")
+	if strings.Contains(res.stderr, "gate") {
+		t.Errorf("--no-spec-gates ran gates: %s", res.stderr)
+	}
+	// A flag turns the one gate off.
+	expectRun(t, "--require-rollout=false", r.run(t, append([]string{"promote", "--require-rollout=false", "--dry-run"}, cl...)...), 0, "+  active: green")
+
+	if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "my-application-green", apptest.RolledOut); err != nil {
+		t.Fatal(err)
+	}
+	r.setSpecGates(t, fmt.Sprintf(`    rollout:
+      timeout: 5s
+    errorRate:
+      prometheusURL: %s
+      maxPercent: 0.2
+      window: 5s
+      count: 2
+      interval: 500ms
+`, prom.URL))
+	before = r.commits(t)
+	// The spec's maximum, 0.2%, refuses the 0.5% the color has.
+	res = r.run(t, append([]string{"promote"}, cl...)...)
+	expectRun(t, "promote over the spec's maximum", res, exitcode.Refused, "",
+		"bgrender promote: gates rollout, error-rate (from bgrender.yaml spec.gates)",
+		"error-rate: 2 measurements, 500ms apart, at most 0 failed",
+		"error-rate gate refused: measurement 1 of 2: error rate 0.5% is not under the maximum 0.2%", "; nothing committed")
+
+	// The flag wins over the spec, and the dry run says so, setting by setting.
+	res = r.run(t, append([]string{"promote", "--dry-run", "-o", "json", "--max-error-rate", "1", "--rollout-timeout", "7s"}, cl...)...)
+	if res.code != 0 {
+		t.Fatalf("dry run with a flag over the spec: exit %d\n%s", res.code, res.stderr)
+	}
+	var out struct {
+		DryRun bool           `json:"dryRun"`
+		Gates  effectiveGates `json:"gates"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &out); err != nil {
+		t.Fatalf("%v\n%s", err, res.stdout)
+	}
+	line := func(field string) string {
+		for i, l := range strings.Split(r.file(t, promote.SpecFile), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), field+":") {
+				return fmt.Sprintf("bgrender.yaml:%d spec.gates.", i+1)
+			}
+		}
+		t.Fatalf("%s not in bgrender.yaml", field)
+		return ""
+	}
+	want := map[string]gateSetting{
+		"rollout":                 {Value: true, Source: "spec", From: line("rollout") + "rollout"},
+		"rollout.timeout":         {Value: "7s", Source: "flag", From: "--rollout-timeout"},
+		"errorRate.maxPercent":    {Value: 1.0, Source: "flag", From: "--max-error-rate"},
+		"errorRate.prometheusURL": {Value: prom.URL, Source: "spec", From: line("prometheusURL") + "errorRate.prometheusURL"},
+		"errorRate.window":        {Value: "5s", Source: "spec", From: line("window") + "errorRate.window"},
+		"errorRate.count":         {Value: 2.0, Source: "spec", From: line("count") + "errorRate.count"},
+		"errorRate.interval":      {Value: "500ms", Source: "spec", From: line("interval") + "errorRate.interval"},
+		"errorRate.failureLimit":  {Value: 0.0, Source: "default", From: "bgrender.yaml spec.gates.errorRate.failureLimit"},
+		"errorRate.noData":        {Value: "block", Source: "default", From: "bgrender.yaml spec.gates.errorRate.noData"},
+	}
+	if !out.DryRun || out.Gates.Spec != "bgrender.yaml spec.gates" || strings.Join(out.Gates.Run, ",") != "rollout,error-rate" || len(out.Gates.Settings) != len(want) {
+		t.Errorf("gates: %+v", out.Gates)
+	}
+	for k, w := range want {
+		if got := out.Gates.Settings[k]; fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Errorf("%s: %+v, want %+v", k, got, w)
+		}
+	}
+	t.Logf("promote --dry-run -o json --max-error-rate 1 --rollout-timeout 7s:\n%s", res.stdout)
+
+	// For real: the flag's maximum passes, the flip is committed.
+	res = r.run(t, append([]string{"promote", "--max-error-rate", "1"}, cl...)...)
+	expectRun(t, "promote with the flag's maximum", res, 0, "promote my-application: switch traffic from blue to green; committed",
+		"(from bgrender.yaml spec.gates; overridden by --max-error-rate)",
+		"error-rate: measurement 2 of 2: 0.5% (maximum 1%)", "my-application green passed rollout, error-rate")
+	if n := r.commits(t); n != before+1 {
+		t.Fatalf("%d commits, want %d", n, before+1)
+	}
+
+	// deploy --wait runs the spec's gates after its commit: the rollout
+	// wait is the spec's 5s.
+	res = r.run(t, append([]string{"deploy", "--image", "myapp:v9", "--wait"}, cl...)...)
+	expectRun(t, "deploy --wait with the spec's gates", res, exitcode.Refused, "deploy my-application: run myapp:v9 on blue; committed",
+		"bgrender deploy: gates rollout, error-rate (from bgrender.yaml spec.gates)",
+		"rollout gate refused: deployment "+ns+"/my-application-blue not rolled out after 5s: waiting for image myapp:v9", "; the deploy stays")
+
+	// A spec whose gates the flags make contradictory is bad usage.
+	expectRun(t, "flag against the spec", r.run(t, append([]string{"promote", "--failure-limit", "2"}, cl...)...), exitcode.Invalid, "",
+		"--failure-limit 2 must be less than --measurements (2)", "(with the gates of bgrender.yaml spec.gates); nothing committed")
+
+	t.Run("plain folder", func(t *testing.T) {
+		p := newGitopsRepoIn(t, "plain", ns)
+		before := p.commits(t)
+		p.commitFile(t, spec.GatesFile, "# the gates of this folder\nrollout: {timeout: 1s}\nerrorRate:\n  prometheusURL: "+prom.URL+"\n  maxPercent: 0.2\n  window: 5s\n")
+		// green is rolled out; the error rate refuses.
+		res := p.run(t, append([]string{"promote", "--app", "my-application", "--to", "green"}, cl...)...)
+		expectRun(t, "plain promote with bgrender.gates", res, exitcode.Refused, "",
+			"gates rollout, error-rate (from bgrender.gates)", "error-rate gate refused: error rate 0.5% is not under the maximum 0.2%", "; nothing committed")
+		res = p.run(t, append([]string{"promote", "--app", "my-application", "--to", "green", "--max-error-rate", "1"}, cl...)...)
+		expectRun(t, "plain promote, flag over bgrender.gates", res, 0, "committed", "my-application green passed rollout, error-rate")
+		if n := p.commits(t); n != before+2 {
+			t.Errorf("%d commits, want %d (the gates file and the flip)", n, before+2)
+		}
+		p.commitFile(t, spec.GatesFile, "rollout: {timeout: soon}\n")
+		expectRun(t, "bad bgrender.gates", p.run(t, append([]string{"promote", "--app", "my-application"}, cl...)...), exitcode.Invalid, "",
+			`bgrender.gates:1: rollout.timeout: "soon" is not a duration`)
+	})
 }

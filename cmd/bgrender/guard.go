@@ -21,7 +21,7 @@ func guardCommand() *command {
 	return &command{
 		name:    "guard",
 		summary: "watch the live color after a promotion and roll back in Git on a breach",
-		usage:   "APP --repo URL --path DIR --prometheus-url URL --max-error-rate PERCENT [--for 5m] [--interval 10s] [flags]",
+		usage:   "APP --repo URL --path DIR [--prometheus-url URL --max-error-rate PERCENT] [--for 5m] [--interval 10s] [flags]",
 		long: `Watch the live color of an app after a promotion: every --interval, for
 --for, its error rate in Prometheus (the query of the error-rate gate, or
 --query) must stay under --max-error-rate, and its Deployment must keep every
@@ -34,6 +34,12 @@ without a breach it exits 0. A failed Prometheus query or API request is
 reported on standard error and retried at the next tick, never taken for a
 breach; if a probe could not be read even once, guard exits 1.
 
+The settings come from the app folder's gates by default: spec.gates.errorRate
+(prometheusURL, query, window, noData) says how the error rate is read, and
+spec.gates.guard (for, interval, maxPercent, by default errorRate.maxPercent)
+how it is watched; a flag overrides one setting, --no-spec-gates all of them.
+Without those gates, --prometheus-url and --max-error-rate are required.
+
 Needs the read permissions of bgrender status, and write access to the
 GitOps repository.` + gitopsLong,
 		example: `  bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application
@@ -44,25 +50,27 @@ GitOps repository.` + gitopsLong,
 			g.register(fs)
 			opts := addClusterFlags(fs, nsFromFolder)
 			checks := &gate.Checks{}
-			addErrorRateFlags(fs, checks)
-			fs.BoolVar(&checks.AllowNoData, "allow-no-data", false, "do not fail when the error-rate query has no data during the whole window (no traffic)")
-			window := fs.Duration("for", 5*time.Minute, "how long to watch")
-			interval := fs.Duration("interval", 10*time.Second, "how often to look")
+			o := func(field string) string { return fmt.Sprintf(overrides, field) }
+			fs.StringVar(&checks.PrometheusURL, "prometheus-url", "", "Prometheus base `URL`"+o("errorRate.prometheusURL"))
+			fs.Float64Var(&checks.MaxErrorRate, "max-error-rate", 0, "roll back at or above this `PERCENT` of 5xx answers"+o("guard.maxPercent, whose default is errorRate.maxPercent"))
+			fs.StringVar(&checks.Query, "query", "", "`PROMQL` returning a percentage; {{app}} {{namespace}} {{colorLabel}} {{color}} {{window}} are filled in (default: 5xx share of http_requests_total)"+o("errorRate.query"))
+			fs.DurationVar(&checks.Window, "window", time.Minute, "rate window of the default query"+o("errorRate.window"))
+			fs.BoolVar(&checks.AllowNoData, "allow-no-data", false, "do not fail when the error-rate query has no data during the whole window (no traffic)"+o("errorRate.noData"))
+			window := fs.Duration("for", 5*time.Minute, "how long to watch"+o("guard.for"))
+			interval := fs.Duration("interval", 10*time.Second, "how often to look"+o("guard.interval"))
+			noSpec := fs.Bool(noSpecGatesFlag, false, noSpecGatesUsage)
 			after := addLiveFlags(fs, "after a rollback: the active Service selects the color rolled back to and its EndpointSlices list only ready pods of it")
 			return func(args []string) error {
 				if len(args) != 1 {
 					return usageError("guard takes one app name, got %d arguments", len(args))
 				}
-				if checks.PrometheusURL == "" {
-					return usageError("--prometheus-url and --max-error-rate are required")
-				}
-				if err := validateErrorRateFlags(checks); err != nil {
+				if err := validateErrorRateFlags(flagsOnly(fs, checks)); err != nil {
 					return err
 				}
-				if *window <= 0 {
+				switch {
+				case *window <= 0:
 					return usageError("--for %s: want a positive duration", *window)
-				}
-				if *interval <= 0 {
+				case *interval <= 0:
 					return usageError("--interval %s: want a positive duration", *interval)
 				}
 				if err := validateCluster(opts, args[0]); err != nil {
@@ -84,11 +92,100 @@ GitOps repository.` + gitopsLong,
 				if err != nil {
 					return err
 				}
+				eff, err := mergeGuard(fs, checks, window, interval, st.Gates, *noSpec)
+				if err != nil {
+					return err
+				}
+				if eff.Spec != "" {
+					fmt.Fprintf(s.err, "bgrender guard: %s\n", eff.describe())
+				}
 				return runGuard(ctx, s, &g, t, guardOptions{app: args[0], cluster: opts, checks: checks, window: *window, interval: *interval,
 					after: after, folder: st})
 			}
 		},
 	}
+}
+
+// guardSettings bind guard's flags to spec.gates: the error rate is read
+// as errorRate reads it (prometheusURL, query, window, noData), and the
+// watch is guard's (for, interval, maxPercent, which defaults to
+// errorRate.maxPercent). Without a guard block, errorRate alone is enough.
+func guardSettings(c *gate.Checks, window, interval *time.Duration, g *spec.GatesSpec) []setting {
+	if g == nil {
+		g = &spec.GatesSpec{}
+	}
+	e, gd := g.ErrorRate, g.Guard
+	if e == nil {
+		e = &spec.ErrorRateGateSpec{}
+	}
+	if gd == nil {
+		gd = &spec.GuardGateSpec{}
+	}
+	dur := func(dst *time.Duration, s string) func() error {
+		return func() error {
+			if s == "" {
+				return nil
+			}
+			d, err := time.ParseDuration(s)
+			*dst = d
+			return err
+		}
+	}
+	src := g.ErrorRate != nil
+	return []setting{
+		{key: "errorRate.prometheusURL", gate: "guard", flags: []string{"prometheus-url"}, present: src,
+			apply: func() error { c.PrometheusURL = e.PrometheusURL; return nil }, value: func() any { return gate.RedactURL(c.PrometheusURL) }},
+		{key: "errorRate.query", gate: "guard", flags: []string{"query"}, present: src && e.Query != "", optional: true,
+			apply: func() error { c.Query = e.Query; return nil }, value: func() any { return c.Query }},
+		{key: "errorRate.window", gate: "guard", flags: []string{"window"}, present: src,
+			apply: dur(&c.Window, e.Window), value: func() any { return c.Window.String() }},
+		{key: "errorRate.noData", gate: "guard", flags: []string{"allow-no-data"}, present: src,
+			apply: func() error { c.AllowNoData = e.NoData == spec.NoDataPass; return nil }, value: func() any { return noData(c.AllowNoData) }},
+		{key: "guard.maxPercent", gate: "guard", flags: []string{"max-error-rate"}, present: src,
+			apply: func() error {
+				c.MaxErrorRate = e.MaxPercent
+				if gd.MaxPercent != nil {
+					c.MaxErrorRate = *gd.MaxPercent
+				}
+				return nil
+			}, value: func() any { return c.MaxErrorRate }},
+		{key: "guard.for", gate: "guard", flags: []string{"for"}, present: g.Guard != nil,
+			apply: dur(window, gd.For), value: func() any { return window.String() }},
+		{key: "guard.interval", gate: "guard", flags: []string{"interval"}, present: g.Guard != nil,
+			apply: dur(interval, gd.Interval), value: func() any { return interval.String() }},
+	}
+}
+
+// mergeGuard applies the folder's gates to guard's settings and checks
+// the result (bad usage, exit 2).
+func mergeGuard(fs *pflag.FlagSet, c *gate.Checks, window, interval *time.Duration, fg *spec.FolderGates, off bool) (*effectiveGates, error) {
+	use := fg
+	if off {
+		use = nil
+	}
+	var g *spec.GatesSpec
+	if use != nil {
+		g = use.Spec
+	}
+	eff, err := merge(fs, use, guardSettings(c, window, interval, g), func(string) bool { return true })
+	if err != nil {
+		return nil, err
+	}
+	eff.NoSpecGates, eff.Run = off && fg != nil, []string{"guard"}
+	switch {
+	case c.PrometheusURL == "" && use != nil && use.Spec.ErrorRate == nil && use.Spec.Guard == nil:
+		return nil, usageError("--prometheus-url and --max-error-rate are required: %s has no errorRate gate to read them from", eff.Spec)
+	case c.PrometheusURL == "":
+		return nil, usageError("--prometheus-url and --max-error-rate are required (or spec.gates.errorRate in the app folder)")
+	case *window <= 0:
+		return nil, usageError("--for %s: want a positive duration", *window)
+	case *interval <= 0:
+		return nil, usageError("--interval %s: want a positive duration", *interval)
+	}
+	if err := validateErrorRateFlags(c); err != nil {
+		return nil, err
+	}
+	return eff, nil
 }
 
 type guardOptions struct {

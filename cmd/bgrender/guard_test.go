@@ -149,3 +149,51 @@ func TestGuardCLI(t *testing.T) {
 		}
 	})
 }
+
+// TestGuardSpecGates runs guard with the gates of the app folder against a
+// real API server, Prometheus and Git server: with no Prometheus flag at
+// all, it reads the error rate as spec.gates.errorRate says and watches
+// as spec.gates.guard says; --max-error-rate overrides guard.maxPercent
+// alone, and the breach it finds rolls back.
+func TestGuardSpecGates(t *testing.T) {
+	srv := apiServer(t)
+	exp := promtest.NewExporter()
+	const series = `http_requests_total{app_kubernetes_io_name="my-application",bgrender_io_color="blue",code="%s"}`
+	exp.SetRate(strings.Replace(series, "%s", "200", 1), 99.5)
+	exp.SetRate(strings.Replace(series, "%s", "500", 1), 0.5)
+	prom := promtest.Start(t, exp)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	kubeconfig, ns := clusterAppForGitops(t, ctx, srv, "cli-guard-spec")
+	if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "my-application-blue", apptest.RolledOut); err != nil {
+		t.Fatal(err)
+	}
+	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
+	prom.WaitFor(t, waitCtx, `rate(http_requests_total{app_kubernetes_io_name="my-application"}[5s])`)
+	waitCancel()
+	r := newGitopsRepoIn(t, "managed", ns)
+	r.setSpecGates(t, "    errorRate:\n      prometheusURL: "+prom.URL+"\n      maxPercent: 5\n      window: 5s\n    guard:\n      for: 2s\n      interval: 500ms\n")
+	before := r.commits(t)
+	cl := []string{"guard", "my-application", "--kubeconfig", kubeconfig, "-n", ns}
+
+	res := r.run(t, cl...)
+	expectRun(t, "guard with the spec's gates", res, 0, "my-application: blue held for 2s: error rate under 5%",
+		"bgrender guard: gates guard (from bgrender.yaml spec.gates)", "watching my-application blue for 2s every 500ms")
+	if r.commits(t) != before || r.srv.Pushes() != 0 {
+		t.Fatal("guard without a breach changed the repository")
+	}
+
+	res = r.run(t, append(cl, "--max-error-rate", "0.1")...)
+	expectRun(t, "guard with --max-error-rate over the spec", res, exitcode.Refused,
+		"rollback my-application: switch traffic back from blue to green: guard: error rate 0.5",
+		"(from bgrender.yaml spec.gates; overridden by --max-error-rate)", "is not under the maximum 0.1%; rolling back")
+	if n := r.commits(t); n != before+1 {
+		t.Fatalf("%d commits, want one rollback (%d)", n, before+1)
+	}
+
+	// --no-spec-gates: the flags alone, which name no Prometheus.
+	expectRun(t, "guard --no-spec-gates", r.run(t, append(cl, "--no-spec-gates")...), exitcode.Invalid, "", "--prometheus-url and --max-error-rate are required")
+	// A spec without an error-rate gate gives guard nothing to read.
+	r.setSpecGates(t, "    rollout: {}\n")
+	expectRun(t, "guard without errorRate", r.run(t, cl...), exitcode.Invalid, "", "bgrender.yaml spec.gates has no errorRate gate to read them from")
+}

@@ -267,7 +267,7 @@ func promoteCommand() *command {
 				// A stepped dry run runs no gate and reads no cluster.
 				validate := gates.validate
 				if steps != nil && g.dryRun {
-					validate = func() error { return validateGateFlags(gates.checks, "rollout-timeout") }
+					validate = func() error { return validateGateFlags(flagsOnly(fs, gates.checks), "rollout-timeout") }
 				}
 				if err := validate(); err != nil {
 					return err
@@ -291,12 +291,9 @@ func promoteCommand() *command {
 					p := &stepped{s: s, g: &g, t: t, gates: gates, after: after, steps: steps, wait: *stepWait, interval: *stepInterval, start: start}
 					return p.run(ctx)
 				}
-				var st *promote.State
-				if gates.checks.Any() || after.any() {
-					if st, err = folderNamespace(ctx, gates.opts, t); err != nil {
-						return fmt.Errorf("%w; nothing committed", err)
-					}
-					gates.folderApp = st.App
+				st, err := gates.readFolder(ctx, t, after.any())
+				if err != nil {
+					return fmt.Errorf("%w; nothing committed", err)
 				}
 				if gates.checks.Any() {
 					passed, err := gates.run(ctx, s, "promote", g.path, string(color))
@@ -305,7 +302,7 @@ func promoteCommand() *command {
 					}
 					a.To = spec.Color(passed)
 				}
-				_, err = after.actThen(ctx, s, &g, "promote", a.Run, gates.opts, st, start, "")
+				_, err = after.actThen(ctx, s, &g, "promote", gates.reported(a.Run), gates.opts, st, start, "")
 				return err
 			}
 		},
@@ -366,7 +363,9 @@ func deployCommand() *command {
 				if err != nil {
 					return fmt.Errorf("%w; nothing committed", err)
 				}
-				gates.folderApp = st.App
+				if err := gates.useFolder(st); err != nil {
+					return fmt.Errorf("%w; nothing committed", err)
+				}
 				target := c
 				if target == "" {
 					target = st.Active.Other()
@@ -400,7 +399,11 @@ With a gate (--require-rollout, --health-path, --health-url, --warm,
 --prometheus-url; as in 'bgrender check'), the gates run against the cluster
 before anything is committed, on --to or else the color the preview Service
 selects (which is then promoted). A gate that refuses exits 3, names the
-gate and what it saw, and commits nothing.`
+gate and what it saw, and commits nothing.
+
+The app folder's gates (spec.gates in bgrender.yaml, or bgrender.gates
+beside plain manifests) run by default, --dry-run included; each gate flag
+overrides one of their settings, and --no-spec-gates leaves them out.`
 
 const deployWaitLong = `
 

@@ -79,6 +79,14 @@ func TestSchemaAcceptsExamplesAndRejectsMistakes(t *testing.T) {
 		"bad color":     strings.Replace(base, "active: blue", "active: red", 1),
 		"string port":   strings.Replace(base, "containerPort: 8080", `containerPort: "8080"`, 1),
 		"wrong kind":    strings.Replace(base, "kind: BlueGreenApp", "kind: App", 1),
+		"unknown gate":  base + "  gates: {canary: {}}\n",
+		"gate field":    base + "  gates: {rollout: {timout: 5m}}\n",
+		"zero count":    base + "  gates: {errorRate: {prometheusURL: \"http://p:9090\", maxPercent: 1, count: 0}}\n",
+		"noData":        base + "  gates: {errorRate: {prometheusURL: \"http://p:9090\", maxPercent: 1, noData: skip}}\n",
+		"maxPercent 0":  base + "  gates: {errorRate: {prometheusURL: \"http://p:9090\", maxPercent: 0}}\n",
+		"no URL":        base + "  gates: {errorRate: {maxPercent: 1}}\n",
+		"window":        base + "  gates: {errorRate: {prometheusURL: \"http://p:9090\", maxPercent: 1, window: 1 minute}}\n",
+		"no paths":      base + "  gates: {warmUp: {paths: []}}\n",
 	} {
 		if err := check(name, []byte(bad)); err == nil {
 			t.Errorf("%s: the schema accepts it", name)

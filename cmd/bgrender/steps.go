@@ -73,7 +73,9 @@ func (p *stepped) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w; nothing committed", err)
 	}
-	p.gates.folderApp = st.App
+	if err := p.gates.useFolder(st); err != nil {
+		return fmt.Errorf("%w; nothing committed", err)
+	}
 	if st.Weight == nil {
 		return usageError("--steps: the app folder %s splits no traffic: add spec.traffic (a gateway with its parentRefs) to bgrender.yaml; nothing committed", p.g.path)
 	}
