@@ -38,7 +38,7 @@ func handingOver(st *State, what string) error {
 	if !st.Handover {
 		return nil
 	}
-	return exitcode.GateRefused(fmt.Errorf("%s is being handed over to %s (a stepped promotion flipped the Services while its NGINX canary carries %d%% of the requests there); %s must wait: re-run promote --steps, or shift --weight 0, to finish it", st.App, st.Active, weightOf(st), what))
+	return exitcode.GateRefused(fmt.Errorf("%s is being handed over to %s (a stepped promotion flipped the Services while its NGINX canary carries %d%% of the requests there); %s must wait: re-run promote --steps --to %s to finish it (it waits until the cluster serves the flip), or shift --weight 0 --force if it does", st.App, st.Active, weightOf(st), what, st.Active))
 }
 
 // handoverEnd is the summary of the commit that ends a hand-over (the
@@ -71,7 +71,7 @@ func (a *Promote) Run(ctx context.Context) (*Result, error) {
 		}
 		c := &gitops.Change{From: string(st.Active), To: string(to), Summary: fmt.Sprintf("switch traffic from %s to %s", st.Active, to)}
 		shifted := st.Weight != nil && *st.Weight != 0
-		if st.Handover && st.Active == to {
+		if st.Handover && st.Active == to && a.Force {
 			c.Summary = handoverEnd(st)
 			return c, l.setWeight(0)
 		}
@@ -130,6 +130,18 @@ func canServe(st *State, to spec.Color) error {
 		return exitcode.GateRefused(fmt.Errorf("%s has 0 replicas on %s: scale it up first (scale-idle --replicas N) or use --force", st.App, to))
 	}
 	return nil
+}
+
+// canCarry refuses a share that would load each pod of color to more than
+// each pod of the live color is loaded when it carries everything: a
+// weight of w% needs at least w% of the live color's replica count.
+func canCarry(st *State, to spec.Color, w int32) error {
+	ri, ra := st.Replicas[to], st.Replicas[st.Active]
+	if int64(w)*int64(ra) <= 100*int64(ri) {
+		return nil
+	}
+	need := (int64(w)*int64(ra) + 99) / 100
+	return exitcode.GateRefused(fmt.Errorf("%d%% of %s's requests on %s's %d replicas would load each more than each of %s's %d replicas is at 100%%: scale-idle --replicas %d (or more) first, or --force", w, st.App, to, ri, st.Active, ra, need))
 }
 
 // Idle returns the color the live Service does not route to.
@@ -422,8 +434,13 @@ type Shift struct {
 	// promotion): when Git's idle color is another, the app changed under
 	// the promotion and the shift stops with a conflict.
 	To spec.Color
-	// Force shifts traffic even to a color with no pods.
+	// Force shifts traffic even to a color with no pods, and lets weight
+	// 0 end a hand-over (see Promote.Handover) without promote --steps.
 	Force bool
+	// EndHandover, with weight 0, ends a hand-over (the caller has seen the
+	// cluster serve its flip): the canary's share returns to the main
+	// Ingress; in plain manifests, at 0%, the preview Service moves on.
+	EndHandover bool
 }
 
 // Run commits the new weight.
@@ -439,8 +456,12 @@ func (a *Shift) Run(ctx context.Context) (*Result, error) {
 		}
 		c := &gitops.Change{From: string(st.Active), To: string(idle),
 			Summary: fmt.Sprintf("send %d%% of traffic to %s (%s keeps %d%%)", a.Weight, idle, st.Active, 100-a.Weight)}
+		if st.PreviewOnLive && a.Weight == 0 && a.EndHandover {
+			c.Summary = handoverEnd(st)
+			return c, l.setWeight(0)
+		}
 		if st.Handover {
-			if a.Weight != 0 {
+			if a.Weight != 0 || !(a.EndHandover || a.Force) {
 				return nil, handingOver(st, fmt.Sprintf("a shift to %d%%", a.Weight))
 			}
 			c.Summary = handoverEnd(st)
@@ -451,6 +472,9 @@ func (a *Shift) Run(ctx context.Context) (*Result, error) {
 		}
 		if a.Weight > 0 && !a.Force {
 			if err := canServe(st, idle); err != nil {
+				return nil, err
+			}
+			if err := canCarry(st, idle, a.Weight); err != nil {
 				return nil, err
 			}
 		}

@@ -1,14 +1,18 @@
 package status
 
 import (
+	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/render"
 	"github.com/bgrender/bgrender/spec"
 )
@@ -193,4 +197,48 @@ func (c *canaryIngress) traffic(app string) *Traffic {
 		}
 	}
 	return &Traffic{Kind: "Ingress", Route: c.Name, Weights: map[string]int32{string(to): int32(w), string(to.Other()): 100 - int32(w)}}
+}
+
+// PlainCanary reads the split of a plain folder's canary Ingress (named in
+// Git, not labeled by bgrender): its canary-weight percent to the color
+// that its backend Service selects under colorLabel, the rest to the other.
+// It returns nil, without an error, when the Ingress or its Service is
+// missing or names no color.
+func (r *Reader) PlainCanary(ctx context.Context, ingress, colorLabel string) (*Traffic, error) {
+	byName := func(name string) url.Values { return url.Values{"fieldSelector": {"metadata.name=" + name}} }
+	var ings canaryIngressList
+	if err := r.list(ctx, Ingresses, byName(ingress), &ings); err != nil {
+		return nil, err
+	}
+	if len(ings.Items) != 1 {
+		return nil, nil
+	}
+	c := &ings.Items[0]
+	var backend string
+	for _, rule := range c.Spec.Rules {
+		for _, p := range rule.HTTP.Paths {
+			if backend == "" {
+				backend = p.Backend.Service.Name
+			}
+		}
+	}
+	var svcs corev1.ServiceList
+	if backend == "" {
+		return nil, nil
+	}
+	if err := r.list(ctx, cluster.Services, byName(backend), &svcs); err != nil {
+		return nil, err
+	}
+	if len(svcs.Items) != 1 {
+		return nil, nil
+	}
+	to := spec.Color(svcs.Items[0].Spec.Selector[colorLabel])
+	w, err := strconv.ParseInt(c.Annotations[render.AnnotationCanaryWeight], 10, 32)
+	if c.Annotations[render.AnnotationCanaryWeight] == "" {
+		w, err = 0, nil
+	}
+	if !to.Valid() || err != nil || w < 0 || w > 100 {
+		return nil, nil
+	}
+	return &Traffic{Kind: "Ingress", Route: c.Name, Weights: map[string]int32{string(to): int32(w), string(to.Other()): 100 - int32(w)}}, nil
 }

@@ -24,7 +24,6 @@ func TestLiveFlagsUsage(t *testing.T) {
 		{[]string{"promote", "--steps", "10,25,50"}, "the last step must be 100"},
 		{[]string{"promote", "--steps", "25,10,100"}, "the steps must increase"},
 		{[]string{"promote", "--steps", "0,100"}, `"0" is not a percentage from 1 to 100`},
-		{[]string{"promote", "--steps", "10,100", "--to", "green"}, "not with --to"},
 		{[]string{"promote", "--steps", "10,100", "--pull-request"}, "one pull request per step"},
 		{[]string{"promote", "--step-wait", "1m"}, "need --steps"},
 	} {

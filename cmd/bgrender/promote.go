@@ -232,7 +232,7 @@ func promoteCommand() *command {
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var g gitFlags
 			g.register(fs)
-			to := fs.String("to", "", "the color to send traffic to: blue or green (default: the idle color; with a gate, the color the preview Service selects)")
+			to := fs.String("to", "", "the color to send traffic to: blue or green (default: the idle color; with a gate, the color the preview Service selects); with --steps, name it so that a re-run after the promotion ended does nothing instead of promoting back")
 			force := fs.Bool("force", false, "promote even to a color that has 0 replicas")
 			gates := addClusterGates(fs)
 			after := addLiveFlags(fs, "the active Service selects the promoted color and its EndpointSlices list only ready pods of it")
@@ -254,8 +254,6 @@ func promoteCommand() *command {
 						return err
 					}
 					switch {
-					case color != "":
-						return usageError("--steps shifts to the idle color: not with --to")
 					case g.pullRequest && !g.waitMerge:
 						return usageError("--steps with --pull-request needs --wait-merge: one pull request per step, each merged before the next")
 					case *stepWait < 0 || *stepInterval <= 0:
@@ -288,7 +286,7 @@ func promoteCommand() *command {
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 				defer stop()
 				if steps != nil {
-					p := &stepped{s: s, g: &g, t: t, gates: gates, after: after, steps: steps, wait: *stepWait, interval: *stepInterval, start: start}
+					p := &stepped{s: s, g: &g, t: t, gates: gates, after: after, steps: steps, to: color, wait: *stepWait, interval: *stepInterval, start: start}
 					return p.run(ctx)
 				}
 				st, err := gates.readFolder(ctx, t, after.any())

@@ -216,8 +216,9 @@ func TestShiftRacesPromote(t *testing.T) {
 // sends the share back for a moment; promote --steps hands over instead),
 // with nothing pushed; at weight 0 promote flips. In the middle of a
 // hand-over (the Services flipped, the canary kept on the new color at
-// 100%), everything but its end is refused, and shift --weight 0 ends it in
-// one object: the canary back to 0% on the new idle color.
+// 100%), everything is refused but promote --steps, which waits for the
+// cluster to serve the flip before it ends it, and shift --weight 0 --force,
+// which ends it in one object: the canary back to 0% on the new idle color.
 func TestShiftNGINX(t *testing.T) {
 	r := newTrafficRepoWith(t, "  traffic:\n    weight: 0\n    nginx: {}\n")
 	r.mustRun(t, "shift", "--weight", "20")
@@ -234,6 +235,9 @@ func TestShiftNGINX(t *testing.T) {
 	for _, args := range [][]string{
 		{"rollback"}, {"promote", "--to", "blue"}, {"shift", "--weight", "50"},
 		{"deploy", "--image", "myapp:v9"}, {"scale-idle", "--replicas", "0"},
+		// Ending it needs the cluster to serve the flip first: promote
+		// --steps waits for that; shift --weight 0 alone cannot know.
+		{"shift", "--weight", "0"}, {"promote", "--to", "green"},
 	} {
 		if res := r.run(t, args...); res.code != 3 || !strings.Contains(res.stderr, "being handed over to green") {
 			t.Errorf("%v during a hand-over: exit %d, stderr %q", args, res.code, res.stderr)
@@ -242,7 +246,7 @@ func TestShiftNGINX(t *testing.T) {
 	if r.commits(t) != before {
 		t.Fatal("a refused action committed")
 	}
-	r.mustRun(t, "shift", "--weight", "0")
+	r.mustRun(t, "shift", "--weight", "0", "--force")
 	wantLines(t, r.lastDiff(t), "-    weight: 100", "-    canaryColor: green", "+    weight: 0")
 	canary := r.file(t, "ingress-my-application-canary.yaml")
 	if !strings.Contains(canary, `canary-weight: "0"`) || !strings.Contains(canary, "name: my-application-blue") || !strings.Contains(canary, "canary-by-header-value: blue") {

@@ -116,6 +116,13 @@ in the namespace.`,
 					if err != nil {
 						return err
 					}
+					if target != nil && wanted.Plain && wanted.Canary && app.Traffic == nil {
+						// A plain folder's canary carries no bgrender label:
+						// read it by the name Git gives.
+						if app.Traffic, err = r.PlainCanary(ctx, wanted.CanaryIngress, wanted.ColorLabel); err != nil {
+							return err
+						}
+					}
 					if target != nil {
 						compareWithGit(app, target, wanted)
 					}

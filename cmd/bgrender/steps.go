@@ -57,12 +57,16 @@ type stepResult struct {
 // which the error-rate gate keeps reading. A refused gate commits a return
 // to weight 0 naming the step and the reason, and exits 3.
 type stepped struct {
-	s        streams
-	g        *gitFlags
-	t        *promote.Target
-	gates    *clusterGates
-	after    *liveFlags
-	steps    []int32
+	s     streams
+	g     *gitFlags
+	t     *promote.Target
+	gates *clusterGates
+	after *liveFlags
+	steps []int32
+	// to, from --to, is the color promoted to (default: the idle color):
+	// with it, a re-run after the promotion ended does nothing, instead
+	// of promoting back.
+	to       spec.Color
 	wait     time.Duration
 	interval time.Duration
 	start    time.Time
@@ -78,6 +82,10 @@ func (p *stepped) run(ctx context.Context) error {
 	}
 	if st.Weight == nil {
 		return usageError("--steps: the app folder %s splits no traffic: add spec.traffic (a gateway with its parentRefs) to bgrender.yaml; nothing committed", p.g.path)
+	}
+	midway := st.Handover || st.PreviewOnLive // a hand-over's flip is in Git
+	if st.Canary && st.CannotHandOver != "" && !midway {
+		return usageError("--steps: %s; nothing committed", st.CannotHandOver)
 	}
 	// A dry run chains every step's commit in memory and prints each diff;
 	// it runs no gate, waits for nothing and pushes nothing.
@@ -175,16 +183,29 @@ func (p *stepped) run(ctx context.Context) error {
 		wait.wait = true
 		return wait.after(ctx, p.s, "promote", p.gates.opts, st, res, p.start, "")
 	}
-	// A hand-over interrupted after its flip (the NGINX canary still on
-	// the new color): only its end remains.
-	if st.Handover {
-		say("resuming: %s is live on %s and its canary still carries %d%% there; ending the hand-over", st.App, active, *st.Weight)
+	switch target := p.to; {
+	case midway && (target == "" || target == active):
+		// A hand-over interrupted after its flip (the canary still on the
+		// new color): only its end remains, once the cluster serves the
+		// flip, so that no apply order can mix the two commits.
+		say("resuming: %s is live on %s in Git and its canary still sends %d%% there; ending the hand-over once the cluster serves the flip", st.App, active, *st.Weight)
 		from, to = idle, active
-		if err := p.endHandover(ctx, st, *st.Weight, commit, route, &done, dyn, ns); err != nil {
+		if !dry {
+			if _, err := live.Wait(ctx, &live.Target{Client: dyn, Namespace: ns, Service: st.Service, ColorLabel: st.ColorLabel, Color: string(active), Timeout: p.after.timeout}); err != nil {
+				return fmt.Errorf("the flip of the hand-over is not served yet: %w; nothing committed (a re-run with --to %s resumes)", err, active)
+			}
+		}
+		if err := p.endHandover(ctx, st, *st.Weight, true, commit, route, &done, dyn, ns); err != nil {
 			_ = report()
 			return err
 		}
 		return report()
+	case target == active && *st.Weight == 0:
+		say("%s is already live on %s with no share shifted; nothing to do", st.App, active)
+		from = idle
+		return report()
+	case target == active:
+		return exitcode.GateRefused(fmt.Errorf("%s is live on %s, but Git shifts %d%% to %s: not a promotion to %s; shift --weight 0 returns it", st.App, active, *st.Weight, idle, active))
 	}
 	// A re-run resumes: the steps at or below the weight Git already has
 	// are done.
@@ -193,7 +214,7 @@ func (p *stepped) run(ctx context.Context) error {
 		for first < len(p.steps)-1 && p.steps[first] <= *st.Weight {
 			first++
 		}
-		say("resuming: Git already sends %d%% to %s; next step %d%%", *st.Weight, idle, p.steps[min(first, len(p.steps)-1)])
+		say("resuming: Git already sends %d%% to %s; next step %d%%", *st.Weight, idle, p.steps[first])
 	}
 	// fail ends the promotion on err: a refusal (exit 3) returns traffic to
 	// the live color, unless nothing was shifted yet; any other error (the
@@ -203,7 +224,7 @@ func (p *stepped) run(ctx context.Context) error {
 	fail := func(i int, w int32, err error) error {
 		if !isRefusal(err) {
 			_ = report()
-			return fmt.Errorf("step %d (%d%%): %w; Git keeps the weight of the last step (a re-run resumes)", i+1, w, err)
+			return fmt.Errorf("step %d (%d%%): %w; Git keeps the weight of the last step (a re-run with --to %s resumes)", i+1, w, err, idle)
 		}
 		if !shifted {
 			_ = report()
@@ -271,7 +292,7 @@ func (p *stepped) handover(ctx context.Context, i int, st *promote.State,
 	to := st.Active.Other()
 	stays := func(what string, res *promote.Result, err error) error {
 		_ = report()
-		return fmt.Errorf("step %d (100%%), %s: %w; the commit stays (%s) and a re-run resumes", i+1, what, err, landed(res))
+		return fmt.Errorf("step %d (100%%), %s: %w; the commit stays (%s) and a re-run with --to %s resumes", i+1, what, err, landed(res), to)
 	}
 	if *st.Weight < 100 {
 		res, err := commit((&promote.Shift{Target: *p.t, Weight: 100, To: to}).Run)
@@ -282,17 +303,22 @@ func (p *stepped) handover(ctx context.Context, i int, st *promote.State,
 			return stays("the canary to 100%", res, err)
 		}
 		*done = append(*done, stepResult{Weight: 100, Phase: "canary", Result: res, Seconds: time.Since(p.start).Seconds()})
+	} else if err := route(100, to); err != nil {
+		// Resumed at 100%: the flip may follow only once the cluster
+		// serves the canary at 100%.
+		_ = report()
+		return fmt.Errorf("step %d (100%%): the canary at 100%% is not served yet: %w; nothing committed (a re-run with --to %s resumes)", i+1, err, to)
 	}
 	res, err := commit((&promote.Promote{Target: *p.t, To: to, Handover: true}).Run)
 	if err != nil {
 		_ = report()
-		return fmt.Errorf("step %d (100%%), the flip: %w; Git keeps the canary at 100%% on %s (a re-run resumes)", i+1, err, to)
+		return fmt.Errorf("step %d (100%%), the flip: %w; Git keeps the canary at 100%% on %s (a re-run with --to %s resumes)", i+1, err, to, to)
 	}
 	if err := flipped(res); err != nil {
 		return stays("the flip", res, err)
 	}
 	*done = append(*done, stepResult{Weight: 100, Phase: "flip", Result: res, Seconds: time.Since(p.start).Seconds()})
-	if err := p.endHandover(ctx, st, 100, commit, route, done, dyn, ns); err != nil {
+	if err := p.endHandover(ctx, st, 100, false, commit, route, done, dyn, ns); err != nil {
 		_ = report()
 		return fmt.Errorf("step %d (100%%): %w", i+1, err)
 	}
@@ -302,24 +328,26 @@ func (p *stepped) handover(ctx context.Context, i int, st *promote.State,
 // endHandover ends a hand-over whose canary carries weight percent to the
 // new live color. Managed, one commit: the canary back to 0% on the new
 // idle color's Service (one object). Plain manifests, two: the canary to
-// 0% (it sends to the preview Service, still on the live color), then the
-// preview Service on to the new idle color (the canary, at 0%, follows
-// with it).
-func (p *stepped) endHandover(ctx context.Context, st *promote.State, weight int32,
+// 0% (it sends to the preview Service, still on the live color), then,
+// once the cluster serves that, the preview Service on to the new idle
+// color (the canary, at 0%, follows with it). resumed says st is from
+// after the flip (a re-run), not from before it.
+func (p *stepped) endHandover(ctx context.Context, st *promote.State, weight int32, resumed bool,
 	commit func(func(context.Context) (*promote.Result, error)) (*promote.Result, error),
 	route func(int32, spec.Color) error, done *[]stepResult, dyn dynamic.Interface, ns string) error {
-	// st is from after the flip when resumed, else from before it.
 	newLive, idle := st.Active, st.Active.Other()
-	if !st.Handover {
+	if !resumed {
 		newLive, idle = idle, newLive
 	}
+	again := fmt.Sprintf("a re-run with --to %s resumes", newLive)
 	stays := func(what string, res *promote.Result, err error) error {
-		return fmt.Errorf("%s: %w; the commit stays (%s) and a re-run resumes", what, err, landed(res))
+		return fmt.Errorf("%s: %w; the commit stays (%s) and %s", what, err, landed(res), again)
 	}
+	end := &promote.Shift{Target: *p.t, Weight: 0, EndHandover: true}
 	if !st.Plain || weight > 0 {
-		res, err := commit((&promote.Shift{Target: *p.t, Weight: 0}).Run)
+		res, err := commit(end.Run)
 		if err != nil {
-			return fmt.Errorf("the end of the hand-over: %w; %s is live on %s, its canary still at %d%% there (a re-run ends it)", err, st.App, newLive, weight)
+			return fmt.Errorf("the end of the hand-over: %w; %s is live on %s, its canary still at %d%% there (%s)", err, st.App, newLive, weight, again)
 		}
 		to := idle
 		if st.Plain {
@@ -328,21 +356,26 @@ func (p *stepped) endHandover(ctx context.Context, st *promote.State, weight int
 		if err := route(0, to); err != nil {
 			return stays("the canary back to 0%", res, err)
 		}
-		*done = append(*done, stepResult{Weight: 100, Phase: "end", Result: res, Seconds: time.Since(p.start).Seconds()})
+		*done = append(*done, stepResult{Weight: 0, Phase: "end", Result: res, Seconds: time.Since(p.start).Seconds()})
 	}
 	if !st.Plain {
 		return nil
 	}
-	res, err := commit((&promote.Shift{Target: *p.t, Weight: 0}).Run)
+	// The canary must be at 0% in the cluster before the preview Service
+	// it sends to moves on (a resumed run has not seen it yet).
+	if err := route(0, newLive); err != nil {
+		return fmt.Errorf("the canary of the hand-over is not at 0%% in the cluster yet: %w; nothing committed (%s)", err, again)
+	}
+	res, err := commit(end.Run)
 	if err != nil {
-		return fmt.Errorf("the end of the hand-over: %w; %s is live on %s, its preview Service still there (a re-run ends it)", err, st.App, newLive)
+		return fmt.Errorf("the end of the hand-over: %w; %s is live on %s, its preview Service still there (%s)", err, st.App, newLive, again)
 	}
 	if !p.g.dryRun {
 		if _, err := live.Wait(ctx, &live.Target{Client: dyn, Namespace: ns, Service: st.Preview, ColorLabel: st.ColorLabel, Color: string(idle), Timeout: p.after.timeout}); err != nil {
 			return stays("the preview Service on to "+string(idle), res, err)
 		}
 	}
-	*done = append(*done, stepResult{Weight: 100, Phase: "preview", Result: res, Seconds: time.Since(p.start).Seconds()})
+	*done = append(*done, stepResult{Weight: 0, Phase: "preview", Result: res, Seconds: time.Since(p.start).Seconds()})
 	return nil
 }
 

@@ -289,6 +289,17 @@ func TestSteppedPromotionPlainCanary(t *testing.T) {
 	}
 	s.waitServes(ctx, "application-service", "green", 3)
 	s.waitServes(ctx, "application-service-preview", "blue", 3)
+	// status reads the plain canary by the name Git gives it.
+	text, _ := s.must(ctx, 0, "status", "application-service", "--repo", url, "--path", appPath)
+	for _, want := range []string{"traffic: Ingress application-ingress-canary (NGINX canary): blue 0%, green 100%", "in sync"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("status lacks %q:\n%s", want, text)
+		}
+	}
+	// A re-run with --to green does nothing: the promotion is over.
+	if _, e := s.must(ctx, 0, "promote", "--steps", "25,100", "--to", "green", "--repo", url, "--path", appPath); !strings.Contains(e, "nothing to do") {
+		t.Errorf("the re-run after the end:\n%s", e)
+	}
 
 	log, err := exec.Command("git", "-C", git.RepoDir("gitops"), "log", "--reverse", "--format=%H %s", "main").Output()
 	if err != nil {
