@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -227,6 +228,27 @@ func runGuard(ctx context.Context, s streams, g *gitFlags, t *promote.Target, o 
 		guard.ErrorRate(gate.ErrorRate{URL: c.PrometheusURL, Query: q, Max: c.MaxErrorRate, Attempts: 1}, &measured),
 		guard.Ready(app.dyn, app.ns, deployment),
 	}}
+	// During a traffic shift the other color serves a share too: it is
+	// watched as well, and a breach there returns its share to the live
+	// color (a shift to 0) rather than rolling back the live color.
+	shifted := shiftedColor(o.folder, live)
+	if shifted != "" {
+		sq := gate.ExpandQuery(firstSet(c.Query, gate.DefaultErrorRateQuery), gate.QueryVars{App: app.Name, Namespace: app.ns, ColorLabel: app.ColorLabel, Color: shifted, Window: c.Window})
+		sd := app.Name + "-" + shifted
+		for _, col := range app.Colors {
+			if col.Color == shifted && col.Found {
+				sd = col.Deployment
+			}
+		}
+		for _, p := range []guard.Probe{
+			guard.ErrorRate(gate.ErrorRate{URL: c.PrometheusURL, Query: sq, Max: c.MaxErrorRate, Attempts: 1}, nil),
+			guard.Ready(app.dyn, app.ns, sd),
+		} {
+			p.Name = shifted + " " + p.Name
+			w.Probes = append(w.Probes, p)
+		}
+		say("watching %s %s too: Git sends it %d%% of the traffic (error rate under %s%%, deployment %s available)", app.Name, shifted, *o.folder.Weight, gate.FormatPercent(c.MaxErrorRate), sd)
+	}
 	say("watching %s %s for %s every %s: error rate under %s%%, deployment %s available", app.Name, live, o.window, o.interval, gate.FormatPercent(c.MaxErrorRate), deployment)
 	breach, err := w.Run(ctx)
 	if err != nil {
@@ -238,6 +260,9 @@ func runGuard(ctx context.Context, s streams, g *gitFlags, t *promote.Target, o 
 	if breach == nil {
 		_, err := fmt.Fprintf(s.out, "%s: %s held for %s: error rate under %s%%, deployment %s available\n", app.Name, live, o.window, gate.FormatPercent(c.MaxErrorRate), deployment)
 		return err
+	}
+	if shifted != "" && strings.HasPrefix(breach.Probe, shifted+" ") {
+		return guardShiftBack(ctx, s, g, t, o, app.Name, spec.Color(shifted), breach)
 	}
 	say("%s %s: %s; rolling back", app.Name, live, breach.Reason)
 	// Roll back only from the color that breached: when Git already
@@ -255,4 +280,37 @@ func runGuard(ctx context.Context, s streams, g *gitFlags, t *promote.Target, o 
 		return fmt.Errorf("%s %s: %s; rolled back (%s), but: %w", app.Name, live, breach.Reason, landed(res), err)
 	}
 	return exitcode.GateRefused(fmt.Errorf("%s %s: %s; rolled back (%s)", app.Name, live, breach.Reason, landed(res)))
+}
+
+// shiftedColor is the color, other than live, to which the app folder in
+// Git sends a share of the traffic, or "" when it sends none.
+func shiftedColor(st *promote.State, live string) string {
+	if st == nil || st.Weight == nil || *st.Weight == 0 || st.Handover {
+		return ""
+	}
+	if c := string(st.Shifted); c != "" && c != live {
+		return c
+	}
+	return ""
+}
+
+// guardShiftBack returns the shifted share to the live color after a
+// breach on the shifted color: one commit (shift --weight 0), exit 3.
+func guardShiftBack(ctx context.Context, s streams, g *gitFlags, t *promote.Target, o guardOptions, app string, shifted spec.Color, breach *guard.Breach) error {
+	fmt.Fprintf(s.err, "bgrender guard: %s %s: %s; returning its share to %s\n", app, shifted, breach.Reason, shifted.Other())
+	back := &promote.Shift{Target: *t, Weight: 0, To: shifted, Reason: "guard: " + string(shifted) + " " + breach.Reason}
+	res, err := act(ctx, s, g, back.Run)
+	switch {
+	case res == nil:
+		return fmt.Errorf("%s %s: %s; the return of its share failed: %w", app, shifted, breach.Reason, err)
+	case err == nil && !res.NoOp:
+		err = o.after.reconcileNow(ctx, s, "guard", o.cluster, res)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %s; its share returned (%s), but: %w", app, shifted, breach.Reason, landed(res), err)
+	}
+	if res.NoOp {
+		return exitcode.GateRefused(fmt.Errorf("%s %s: %s; its share was not returned: %s", app, shifted, breach.Reason, res.Message))
+	}
+	return exitcode.GateRefused(fmt.Errorf("%s %s: %s; its share returned to %s (%s)", app, shifted, breach.Reason, shifted.Other(), landed(res)))
 }

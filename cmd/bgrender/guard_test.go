@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -196,4 +197,56 @@ func TestGuardSpecGates(t *testing.T) {
 	// A spec without an error-rate gate gives guard nothing to read.
 	r.setSpecGates(t, "    rollout: {}\n")
 	expectRun(t, "guard without errorRate", r.run(t, cl...), exitcode.Invalid, "", "bgrender.yaml spec.gates has no errorRate gate to read them from")
+}
+
+// TestGuardWatchesTheShift: while Git sends a share to the idle color,
+// guard watches that color too, against a real API server, Prometheus and
+// Git server; a breach there returns its share to the live color (one
+// shift to 0 whose subject says why, exit 3) instead of rolling back the
+// live color, which stays.
+func TestGuardWatchesTheShift(t *testing.T) {
+	srv := apiServer(t)
+	exp := promtest.NewExporter()
+	const series = `http_requests_total{app_kubernetes_io_name="my-application",bgrender_io_color="%s",code="%s"}`
+	for _, c := range []string{"blue", "green"} {
+		exp.SetRate(fmt.Sprintf(series, c, "200"), 100)
+		exp.SetRate(fmt.Sprintf(series, c, "500"), 0.5)
+	}
+	prom := promtest.Start(t, exp)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kubeconfig, ns := clusterAppForGitops(t, ctx, srv, "guard-shift")
+	for _, d := range []string{"my-application-blue", "my-application-green"} {
+		if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, d, apptest.RolledOut); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
+	prom.WaitFor(t, waitCtx, `rate(http_requests_total{app_kubernetes_io_name="my-application"}[5s])`)
+	waitCancel()
+	r := managedNGINXRepoIn(t, ns, "  traffic:\n    weight: 20\n    nginx: {}\n")
+	before := r.commits(t)
+	done := make(chan result, 1)
+	go func() {
+		done <- runCLI(t, "", "guard", "my-application", "--kubeconfig", kubeconfig, "--prometheus-url", prom.URL, "--max-error-rate", "5",
+			"--window", "5s", "--for", "60s", "--interval", "500ms", "--repo", r.url, "--path", appPath)
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	exp.SetRate(fmt.Sprintf(series, "green", "500"), 50)
+	var res result
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		t.Fatal("guard did not end")
+	}
+	expectRun(t, "guard over a failing shifted color", res, exitcode.Refused,
+		"shift my-application: send 0% of traffic to green (blue keeps 100%): guard: green error rate ",
+		"watching my-application green too: Git sends it 20% of the traffic", "; its share returned to blue (commit ")
+	if n := r.commits(t); n != before+1 {
+		t.Fatalf("%d commits, want exactly one (%d)", n, before+1)
+	}
+	sp := r.file(t, "bgrender.yaml")
+	if !strings.Contains(sp, "weight: 0") || !strings.Contains(sp, "active: blue") {
+		t.Errorf("after guard:\n%s", sp)
+	}
 }
