@@ -35,12 +35,16 @@
 #                   e2e/gateway_test.go installs in the test API server
 #   actionlint      the GitHub Actions workflow linter (go install), into
 #                   .tools/bin/actionlint
+#   argo-rollouts   the Argo Rollouts controller, from the tools module in
+#                   hack/tools/argo-rollouts (built with GOTOOLCHAIN=go1.27.3),
+#                   into .tools/bin/rollouts-controller; its CRDs
+#                   (manifests/crds) stay in the Go module cache
 #
 # Usage: hack/install-tools.sh [component...]
 #   Without arguments every component is installed. Components: etcd,
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
 #   flux-source, flux-kustomize, helm3, helm4, gitea, prometheus, iproute2,
-#   kube-score, gateway-api-crds, actionlint.
+#   kube-score, gateway-api-crds, actionlint, argo-rollouts.
 #
 # Environment:
 #   TOOLS_BIN   where built binaries go (default: <repo>/.tools/bin)
@@ -60,6 +64,8 @@ FLUX_KUSTOMIZE_VERSION="v1.9.6" # must match hack/tools/flux-kustomize/go.mod an
 HELM3_VERSION="v3.22.0"
 HELM4_VERSION="v4.3.1"
 GATEWAY_API_VERSION="v1.6.3" # must match go.mod and e2e/gateway_test.go
+ARGO_ROLLOUTS_VERSION="v1.10.2" # must match hack/tools/argo-rollouts/go.mod and internal/testbed/loop
+ARGO_ROLLOUTS_TOOLCHAIN="go1.27.3" # Argo Rollouts' go.mod asks for Go 1.26.10
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'install-tools: %s\n' "$*" >&2; exit 1; }
@@ -363,11 +369,32 @@ install_actionlint() {
 		-trimpath -ldflags "-s -w -X github.com/rhysd/actionlint.version=$version"
 }
 
+# install_argo_rollouts: the Argo Rollouts controller into
+# .tools/bin/rollouts-controller, from the tools module in
+# hack/tools/argo-rollouts. Argo Rollouts' go.mod asks for a newer Go than
+# the repo's, so this build alone runs with GOTOOLCHAIN=$ARGO_ROLLOUTS_TOOLCHAIN
+# (the go command fetches that toolchain). Its CRDs (manifests/crds) are read
+# from the Go module cache by e2e/rollouts_test.go and internal/testbed/loop,
+# so the module is downloaded even when the binary is present (quick when
+# it is).
+install_argo_rollouts() {
+	local mod="github.com/argoproj/argo-rollouts"
+	local moddir="$REPO/hack/tools/argo-rollouts"
+	local out="$TOOLS_BIN/rollouts-controller"
+	(cd "$moddir" && GOTOOLCHAIN="$ARGO_ROLLOUTS_TOOLCHAIN" GOWORK=off GOFLAGS=-mod=mod go mod download "$mod")
+	if stamp_ok "$out" "$ARGO_ROLLOUTS_VERSION"; then
+		log "argo-rollouts: $out $ARGO_ROLLOUTS_VERSION (present)"
+		return
+	fi
+	GOTOOLCHAIN="$ARGO_ROLLOUTS_TOOLCHAIN" CGO_ENABLED=0 go_build_tool "$moddir" "$out" "$ARGO_ROLLOUTS_VERSION" \
+		-trimpath -ldflags "-s -w" "$mod/cmd/rollouts-controller"
+}
+
 # Later components go here, built the same way (a tools module under
 # hack/tools and go_build_tool, or go_install_tool; see TESTBED.md for the
 # recipes), and their names go into ALL_COMPONENTS below.
 
-ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2 kube-score gateway-api-crds actionlint)
+ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2 kube-score gateway-api-crds actionlint argo-rollouts)
 
 main() {
 	local components=("$@")
@@ -390,6 +417,7 @@ main() {
 		kube-score) install_kube_score ;;
 		gateway-api-crds) install_gateway_api_crds ;;
 		actionlint) install_actionlint ;;
+		argo-rollouts) install_argo_rollouts ;;
 		*) die "unknown component $c (known: ${ALL_COMPONENTS[*]})" ;;
 		esac
 	done

@@ -45,6 +45,7 @@ func commands() []*command {
 		checkCommand(),
 		guardCommand(),
 		schemaCommand(),
+		importCommand(), // the Argo Rollouts bridge (rollouts/)
 		versionCommand(),
 		completionCommand(),
 	}

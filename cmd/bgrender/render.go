@@ -10,6 +10,7 @@ import (
 
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/render"
+	"github.com/bgrender/bgrender/rollouts"
 	"github.com/bgrender/bgrender/spec"
 )
 
@@ -26,7 +27,14 @@ for them, the ResourceQuota, PodDisruptionBudgets and Ingresses.
 FILE "-" reads standard input; a file may hold several specs separated by
 "---". Output is deterministic: the same input gives byte-identical output.
 On invalid input nothing is written and every problem is listed with its
-file, line and field.`,
+file, line and field.
+
+--format argo-rollouts renders, for teams that keep the Argo Rollouts
+controller, one Rollout <name> (strategy blueGreen, activeService <name>,
+previewService <name>-preview, no automatic promotion) in place of the two
+Deployments, AnalysisTemplates from spec.gates, and the Services, policies,
+quota, budget and Ingresses fitted to the Rollout's pods. --output and
+--output-dir work with either format.`,
 		example: `  # Render the article's example as a YAML stream
   bgrender render examples/seed/app.yaml
 
@@ -34,13 +42,20 @@ file, line and field.`,
   bgrender render examples/seed/app.yaml --output-dir deploy/my-application
 
   # Read the spec from standard input and print a JSON List
-  cat app.yaml | bgrender render - -o json`,
+  cat app.yaml | bgrender render - -o json
+
+  # Render an Argo Rollout and its AnalysisTemplates instead of Deployments
+  bgrender render examples/seed/app.yaml --format argo-rollouts`,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			output := fs.StringP("output", "o", "yaml", "output format: yaml or json")
 			dir := fs.String("output-dir", "", "write one file per object and a kustomization.yaml into `DIR` instead of standard output")
+			format := fs.String("format", formatDeployments, "what to render: "+formatDeployments+" (blue and green Deployments) or "+formatArgoRollouts+" (an Argo Rollout)")
 			return func(args []string) error {
 				if *output != "yaml" && *output != "json" {
 					return usageError("--output %q: expected yaml or json", *output)
+				}
+				if *format != formatDeployments && *format != formatArgoRollouts {
+					return usageError("--format %q: expected %s or %s", *format, formatDeployments, formatArgoRollouts)
 				}
 				if *dir != "" && fs.Changed("output") {
 					return usageError("--output and --output-dir cannot be used together")
@@ -53,7 +68,7 @@ file, line and field.`,
 					return err
 				}
 				warn(s.err, apps)
-				objs := render.Render(apps)
+				objs := renderFormat(*format, apps, s.err)
 				if *dir != "" {
 					if err := render.WriteDir(*dir, objs); err != nil {
 						return err
@@ -74,6 +89,26 @@ file, line and field.`,
 			}
 		},
 	}
+}
+
+// The formats of render --format.
+const (
+	formatDeployments  = "deployments"
+	formatArgoRollouts = "argo-rollouts"
+)
+
+// renderFormat renders the apps in a format, printing on w what the
+// format cannot carry.
+func renderFormat(format string, apps []*spec.BlueGreenApp, w io.Writer) []render.Object {
+	if format != formatArgoRollouts {
+		return render.Render(apps)
+	}
+	for _, app := range apps {
+		for _, msg := range rollouts.Warnings(app) {
+			fmt.Fprintf(w, "warning: %s\n", msg)
+		}
+	}
+	return rollouts.Render(apps)
 }
 
 // MaxSpecSize bounds a spec file: two thousand apps fit in it, and
