@@ -1,6 +1,7 @@
 package rollouts
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -61,7 +62,24 @@ func Import(files []File) (*spec.BlueGreenApp, []*Note, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return app, im.notes, nil
+	// A template that both analyses run is read twice; say things once.
+	var notes []*Note
+	seen := map[Note]bool{}
+	for _, n := range im.notes {
+		if !seen[*n] {
+			seen[*n] = true
+			notes = append(notes, n)
+		}
+	}
+	// In the order of the input: file by file, line by line.
+	order := map[string]int{}
+	for i, f := range files {
+		order[f.Name] = i
+	}
+	slices.SortStableFunc(notes, func(a, b *Note) int {
+		return cmp.Or(cmp.Compare(order[a.File], order[b.File]), cmp.Compare(a.Line, b.Line))
+	})
+	return app, notes, nil
 }
 
 type importer struct {
@@ -408,6 +426,17 @@ func (im *importer) activeService(ro *document, app *spec.BlueGreenApp, name str
 	if svc == nil {
 		return
 	}
+	if len(s.Ports) == 0 {
+		// The container declares no ports: take them from the Service.
+		for _, sp := range svc.Spec.Ports {
+			target := sp.TargetPort.IntVal
+			if sp.TargetPort.Type == intstr.String || target == 0 {
+				target = sp.Port
+			}
+			s.Ports = append(s.Ports, spec.Port{Name: sp.Name, ContainerPort: target, ServicePort: target})
+		}
+		im.note(ro, "spec.template.spec.containers[0].ports", "missing: the container ports are taken from Service %s", name)
+	}
 	for _, sp := range svc.Spec.Ports {
 		i := slices.IndexFunc(s.Ports, func(p spec.Port) bool {
 			return (sp.TargetPort.Type == intstr.String && sp.TargetPort.StrVal == p.Name && p.Name != "") ||
@@ -694,7 +723,11 @@ func (im *importer) errorRate(app *spec.BlueGreenApp, m metric) (*spec.ErrorRate
 			e.Count = ptr.To(n)
 		}
 	} else if m.Interval != "" {
-		im.note(m.doc, m.path+".count", "missing: Argo Rollouts measures until the analysis is stopped; the error-rate gate takes gates.errorRate.count measurements (default 1)")
+		n := intOf(m.FailureLimit, 0) + 1
+		if n > 1 {
+			e.Count = ptr.To(n)
+		}
+		im.note(m.doc, m.path+".count", "missing: Argo Rollouts measures until the analysis is stopped or fails; the error-rate gate takes failureLimit+1 = %d measurements", n)
 	}
 	if m.Interval != "" && duration(m.Interval, defaultErrorRateEvery) != defaultErrorRateEvery {
 		e.Interval = formatDuration(duration(m.Interval, defaultErrorRateEvery))
