@@ -1,0 +1,135 @@
+package loop
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
+)
+
+// Argo Rollouts, as hack/install-tools.sh argo-rollouts builds it; the
+// version also names the module's folder in the Go module cache, whose
+// manifests/crds the controller's start applies.
+const (
+	ArgoRolloutsVersion   = "v1.10.2"
+	ArgoRolloutsNamespace = "argo-rollouts" // the controller's POD_NAMESPACE
+	argoRolloutsModule    = "github.com/argoproj/argo-rollouts"
+	argoRolloutsCRDFolder = "manifests/crds"
+)
+
+// RolloutGVR is Argo Rollouts' Rollout resource.
+var RolloutGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}
+
+// ArgoRollouts is an Argo Rollouts controller running against a bed.
+type ArgoRollouts struct {
+	proc *kubetest.Process
+	// Startup is how long CRDs, namespace and controller took to be ready.
+	Startup time.Duration
+}
+
+// StartArgoRollouts starts Argo Rollouts' controller for one test, which
+// stops it when it ends; the other tests of the bed never pay for it. It
+// applies the CRDs (server-side), creates the namespace argo-rollouts and
+// runs the controller out of the cluster with the bed's admin kubeconfig,
+// without leader election. The controller listens on every interface on
+// its health and metrics ports and has no flag to change that: both are
+// free ports, and nothing but the readiness check on loopback is ever sent
+// to them. A missing binary or CRD folder fails tb (skips it under go test
+// -short, never when CI=true).
+func (c *Cluster) StartArgoRollouts(tb testing.TB, ctx context.Context) *ArgoRollouts {
+	tb.Helper()
+	bin, crds, err := argoRolloutsFiles()
+	if err != nil {
+		missing(tb, err)
+	}
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
+	defer cancel()
+	var objs []*unstructured.Unstructured
+	for _, f := range crds {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		docs, err := DecodeYAML(data)
+		if err != nil {
+			tb.Fatalf("loop: %s: %v", f, err)
+		}
+		for _, d := range docs {
+			if d.GetKind() == "CustomResourceDefinition" {
+				objs = append(objs, d)
+			}
+		}
+	}
+	if err := c.Apply(ctx, objs); err != nil {
+		tb.Fatalf("loop: applying Argo Rollouts' CRDs: %v", err)
+	}
+	for _, crd := range objs {
+		if err := c.waitEstablished(ctx, crd.GetName()); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	c.RESTMapper().Reset()
+	if err := c.CreateNamespace(ctx, ArgoRolloutsNamespace, nil); err != nil && !apierrors.IsAlreadyExists(err) {
+		tb.Fatal(err)
+	}
+	ports, err := kubetest.FreePorts(2)
+	if err != nil {
+		tb.Fatalf("loop: picking free ports: %v", err)
+	}
+	env := append(os.Environ(), "POD_NAMESPACE="+ArgoRolloutsNamespace)
+	proc, err := kubetest.StartProcess("rollouts-controller", bin, filepath.Join(c.Dir(), "rollouts-controller.log"), env,
+		"--kubeconfig="+c.kubeconfig,
+		"--leader-elect=false",
+		"--healthzPort="+strconv.Itoa(ports[0]),
+		"--metricsPort="+strconv.Itoa(ports[1]),
+	)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ar := &ArgoRollouts{proc: proc}
+	tb.Cleanup(func() { proc.Stop(stopGrace) })
+	if err := waitHealthy(ctx, proc, fmt.Sprintf("http://127.0.0.1:%d/healthz", ports[0])); err != nil {
+		tb.Fatalf("loop: %v", err)
+	}
+	ar.Startup = time.Since(began)
+	return ar
+}
+
+// LogTail returns the last lines of the controller's log.
+func (a *ArgoRollouts) LogTail(n int) string { return a.proc.LogTail(n) }
+
+// argoRolloutsFiles finds the controller in <repo root>/.tools/bin and its
+// CRD files in the Go module cache.
+func argoRolloutsFiles() (bin string, crds []string, err error) {
+	var miss []string
+	root, rerr := kubetest.RepoRoot()
+	if rerr != nil {
+		miss = append(miss, fmt.Sprintf("rollouts-controller (%v)", rerr))
+	} else if bin = filepath.Join(root, ".tools", "bin", "rollouts-controller"); !isExecutable(bin) {
+		miss = append(miss, fmt.Sprintf("rollouts-controller (%s does not exist)", bin))
+	}
+	out, gerr := exec.Command("go", "env", "GOMODCACHE").Output()
+	if gerr == nil {
+		dir := filepath.Join(strings.TrimSpace(string(out)), escapeModulePath(argoRolloutsModule)+"@"+ArgoRolloutsVersion, argoRolloutsCRDFolder)
+		crds, _ = filepath.Glob(filepath.Join(dir, "*-crd.yaml"))
+	}
+	if len(crds) == 0 {
+		miss = append(miss, fmt.Sprintf("Argo Rollouts CRDs (no %s/*-crd.yaml of %s@%s in the Go module cache)", argoRolloutsCRDFolder, argoRolloutsModule, ArgoRolloutsVersion))
+	}
+	if len(miss) > 0 {
+		return "", nil, &MissingError{Missing: miss}
+	}
+	return bin, crds, nil
+}
