@@ -20,7 +20,8 @@ example:
 # kube-apiserver, kube-controller-manager, kube-scheduler, kwok, Flux's
 # source-controller and kustomize-controller, Helm 3, Helm 4, Gitea and
 # kube-score into
-# .tools/ (idempotent, quick when present).
+# .tools/ (idempotent, quick when present); also the Argo Rollouts
+# controller (with Go 1.27.3, fetched for that build only).
 tools:
 	hack/install-tools.sh
 
@@ -39,7 +40,7 @@ test-short:
 
 # Rewrite golden files after an intended output change; review the diff.
 golden:
-	$(GO) test ./cmd/bgrender -update
+	$(GO) test ./cmd/bgrender ./rollouts -update
 
 KUSTOMIZE_VERSION ?= v5.8.1
 
