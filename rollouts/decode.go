@@ -33,6 +33,9 @@ type document struct {
 	name       string
 	value      map[string]any
 	lines      map[string]int
+	// written maps a path without list indexes to the first written path
+	// it stands for.
+	written map[string]string
 }
 
 // lineOf returns the line of path, or of its nearest parent in the
@@ -93,7 +96,7 @@ func readDocuments(files []File) ([]*document, spec.ErrorList) {
 				continue
 			}
 			root := n.Content[0]
-			d := &document{file: f.Name, line: root.Line, lines: map[string]int{}}
+			d := &document{file: f.Name, line: root.Line, lines: map[string]int{}, written: map[string]string{}}
 			if root.Kind != yaml.MappingNode {
 				errs = append(errs, d.errorf("", "expected a Kubernetes object, got a %s", root.Tag))
 				continue
@@ -131,6 +134,9 @@ func (d *document) index(n *yaml.Node, path string) {
 				p = path + "." + p
 			}
 			d.lines[p] = n.Content[i].Line
+			if plain := indexRE.ReplaceAllString(p, ""); d.written[plain] == "" {
+				d.written[plain] = p
+			}
 			d.index(n.Content[i+1], p)
 		}
 	case yaml.SequenceNode:
@@ -139,11 +145,9 @@ func (d *document) index(n *yaml.Node, path string) {
 			d.lines[p] = item.Line
 			d.index(item, p)
 		}
-	case yaml.AliasNode:
-		if n.Alias != nil {
-			d.index(n.Alias, path)
-		}
 	}
+	// An alias is not followed: its fields have the anchor's lines, and
+	// following it would expand "billion laughs" inputs.
 }
 
 // decodeInto decodes the document into out (a pointer to a struct with
@@ -182,17 +186,10 @@ func (d *document) decodeInto(out any, strict []string) (unknown []string, errs 
 // exactPath finds the written path (with list indexes) of a json field
 // path (without them).
 func (d *document) exactPath(field string) string {
-	var best string
-	bestLine := 0
-	for p, l := range d.lines {
-		if indexRE.ReplaceAllString(p, "") == field && (best == "" || l < bestLine) {
-			best, bestLine = p, l
-		}
+	if p, ok := d.written[field]; ok {
+		return p
 	}
-	if best == "" {
-		return field
-	}
-	return best
+	return field
 }
 
 // unknownFields lists the paths in v that type t has no field for.
