@@ -472,4 +472,3 @@ func (im *importer) previewService(ro *document, name string, selector map[strin
 		im.note(d, "spec.type", "%s: not mapped: bgrender's preview Service is ClusterIP", svc.Spec.Type)
 	}
 }
-
