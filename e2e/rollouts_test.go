@@ -153,19 +153,16 @@ func TestRolloutFormatAcceptedByAPIServer(t *testing.T) {
 	requireArgoRollouts(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	created := map[string]bool{}
 	for name, apps := range rolloutSpecs(t) {
 		t.Run(name, func(t *testing.T) {
-			items := manifests(t, rollouts.Render(apps), "default-rollouts-"+name)
+			// A namespace of its own (other tests use the examples'), that
+			// enforces the restricted Pod Security Standard.
+			ns := srv.NewNamespace(t, ctx, "rollouts-"+name, restricted)
+			items := manifests(t, rollouts.Render(apps), ns)
 			kinds := map[string]int{}
 			for _, u := range items {
+				u.SetNamespace(ns)
 				kinds[u.GetKind()]++
-				if ns := u.GetNamespace(); !created[ns] {
-					if err := srv.CreateNamespace(ctx, ns, restricted); err != nil {
-						t.Fatal(err)
-					}
-					created[ns] = true
-				}
 				if u.GetKind() == "Rollout" {
 					items = append(items, podOf(t, u))
 				}
