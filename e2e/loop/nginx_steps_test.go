@@ -432,6 +432,7 @@ func TestSteppedPromotionPullRequests(t *testing.T) {
 	reviewCtx, stopReview := context.WithCancel(ctx)
 	defer stopReview()
 	go func() {
+		seen := map[int]bool{} // Gitea may list a merged pull request as open for a moment
 		for reviewCtx.Err() == nil {
 			var prs []struct {
 				Number int    `json:"number"`
@@ -439,6 +440,10 @@ func TestSteppedPromotionPullRequests(t *testing.T) {
 			}
 			gitea.API(t, "GET", "/repos/"+gitea.User+"/gitops/pulls?state=open", nil, &prs)
 			for _, pr := range prs {
+				if seen[pr.Number] {
+					continue
+				}
+				seen[pr.Number] = true
 				gitea.Merge(t, "gitops", pr.Number)
 				merged <- pr.Title
 			}
