@@ -46,6 +46,10 @@ type State struct {
 	// CanaryIngress and CanaryService name the canary Ingress and the
 	// Service it sends the weight to, when Canary is set.
 	CanaryIngress, CanaryService string
+	// RouteName and RouteServices name the HTTPRoute that splits the
+	// traffic (Gateway API mode) and its backend Service of each color.
+	RouteName     string
+	RouteServices map[spec.Color]string
 	// Shifted is the color the weight goes to: the idle color, except
 	// during a hand-over (see Handover).
 	Shifted spec.Color
@@ -165,6 +169,10 @@ func openManaged(dir string, data []byte) (*managed, error) {
 	if tr := app.Spec.Traffic; tr != nil {
 		st.Weight, st.Canary = tr.Weight, tr.NGINX != nil
 		st.Shifted = app.Spec.Shifted()
+		if tr.Gateway != nil {
+			st.RouteName = app.Metadata.Name
+			st.RouteServices = map[spec.Color]string{spec.Blue: app.Metadata.Name + "-blue", spec.Green: app.Metadata.Name + "-green"}
+		}
 		if st.Canary {
 			st.CanaryIngress, st.CanaryService = render.CanaryName(app), app.Metadata.Name+"-"+string(st.Shifted)
 			st.Handover = st.Shifted == st.Active

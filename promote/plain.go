@@ -72,8 +72,16 @@ type plain struct {
 	mainIngresses []*manifest
 	// keepPreview: setActive leaves the preview Service (a hand-over).
 	keepPreview bool
-	// canaryErr is why the canary Ingress cannot be shifted.
+	// canaryErr is why the canary Ingress (or the HTTPRoute) cannot be
+	// shifted.
 	canaryErr error
+	// route is the app's weighted HTTPRoute (see plainroute.go), when it
+	// has one and no canary; its weights are written at save, once the
+	// commit's live color (newActive, set by setActive) is known.
+	route         *manifest
+	routeRules    []routeRule
+	newActive     spec.Color
+	pendingWeight *int32
 }
 
 func openPlain(dir string, o PlainOptions) (*plain, error) {
@@ -200,6 +208,20 @@ func (p *plain) findService(objs []*manifest, o PlainOptions) error {
 			candidates = append(candidates, obj)
 		} else if errors.As(err, new(severalColorKeys)) && unclear == nil {
 			unclear = err
+		}
+	}
+	if len(candidates) > 1 && o.Service == "" {
+		// An HTTPRoute's per-color backends select a color too, but they
+		// are not the live Service.
+		backends := routeBackends(objs)
+		var rest []*manifest
+		for _, c := range candidates {
+			if !backends[c.name] {
+				rest = append(rest, c)
+			}
+		}
+		if len(rest) > 0 {
+			candidates = rest
 		}
 	}
 	switch {
@@ -391,6 +413,7 @@ func (p *plain) gates() (*spec.FolderGates, error) {
 
 func (p *plain) setActive(to spec.Color) error {
 	from := p.st.Active
+	p.newActive = to
 	s := p.service
 	if _, err := s.file.y.SetString(s.doc, []string{"spec", "selector", p.colorLabel}, string(to)); err != nil {
 		return s.file.wrap(err)
@@ -445,6 +468,11 @@ func (p *plain) setIdleReplicas(n int32) error {
 }
 
 func (p *plain) save() error {
+	if p.pendingWeight != nil {
+		if err := p.setRouteWeights(*p.pendingWeight); err != nil {
+			return err
+		}
+	}
 	for _, f := range p.files {
 		if f.changed {
 			if err := os.WriteFile(filepath.Join(p.dir, filepath.FromSlash(f.name)), f.y.Bytes(), 0o644); err != nil {

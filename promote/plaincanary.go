@@ -27,6 +27,9 @@ import (
 // before bgrender read canaries, and still do.
 func (p *plain) findCanary(objs []*manifest) {
 	p.canaryErr = p.readCanary(objs)
+	if p.canaryErr == nil && p.canary == nil {
+		p.canaryErr = p.readRoute(objs)
+	}
 }
 
 func (p *plain) readCanary(objs []*manifest) error {
@@ -177,6 +180,10 @@ func (p *plain) setWeight(n int32) error {
 	if p.canaryErr != nil {
 		return p.canaryErr
 	}
+	if p.route != nil {
+		p.pendingWeight = &n
+		return nil
+	}
 	c := p.canary
 	if n == 0 && p.st.PreviewOnLive {
 		// The hand-over's last commit: the preview Service, which the
@@ -196,7 +203,7 @@ func (p *plain) setWeight(n int32) error {
 				break
 			}
 		}
-		return exitcode.Invalidf("no canary Ingress for %s in the app folder%s: shift edits the canary-weight of an Ingress with the annotations %s: \"true\" and %s, beside the main Ingress, whose backend is a Service that selects the idle color (e.g. %s-preview, which promote flips with %s)",
+		return exitcode.Invalidf("no canary Ingress or weighted HTTPRoute for %s in the app folder%s: shift edits the canary-weight of an Ingress with the annotations %s: \"true\" and %s, beside the main Ingress, whose backend is a Service that selects the idle color (e.g. %s-preview, which promote flips with %s); or the weights of an HTTPRoute whose rule sends to a Service of each color",
 			p.service.name, hint, render.AnnotationCanary, render.AnnotationCanaryWeight, p.service.name, p.service.name)
 	}
 	if n > 0 && p.canaryColor != p.st.Active.Other() && !p.st.Handover {

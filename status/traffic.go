@@ -69,6 +69,11 @@ type routeList struct {
 
 // traffic reads the route of app name.
 func (r *route) traffic(app string) *Traffic {
+	return r.trafficTo(map[spec.Color]string{spec.Blue: app + "-blue", spec.Green: app + "-green"})
+}
+
+// trafficTo reads the route's split between the colors' Services named.
+func (r *route) trafficTo(names map[spec.Color]string) *Traffic {
 	t := &Traffic{Kind: "HTTPRoute", Route: r.Name, Weights: map[string]int32{}}
 	for _, rule := range r.Spec.Rules {
 		header := false
@@ -80,7 +85,7 @@ func (r *route) traffic(app string) *Traffic {
 		}
 		for _, ref := range rule.BackendRefs {
 			for _, c := range spec.Colors {
-				if ref.Name == app+"-"+string(c) {
+				if ref.Name == names[c] {
 					w := int32(1)
 					if ref.Weight != nil {
 						w = *ref.Weight
@@ -241,4 +246,15 @@ func (r *Reader) PlainCanary(ctx context.Context, ingress, colorLabel string) (*
 		return nil, nil
 	}
 	return &Traffic{Kind: "Ingress", Route: c.Name, Weights: map[string]int32{string(to): int32(w), string(to.Other()): 100 - int32(w)}}, nil
+}
+
+// PlainRoute reads the split of a plain folder's HTTPRoute (named in Git,
+// not labeled by bgrender) between the Services of each color; nil, without
+// an error, when it is missing or the Gateway API is not served.
+func (r *Reader) PlainRoute(ctx context.Context, name string, services map[spec.Color]string) (*Traffic, error) {
+	var l routeList
+	if err := r.list(ctx, HTTPRoutes, url.Values{"fieldSelector": {"metadata.name=" + name}}, &l); err != nil || len(l.Items) != 1 {
+		return nil, nil
+	}
+	return l.Items[0].trafficTo(services), nil
 }

@@ -565,8 +565,8 @@ func shiftCommand() *command {
 					text, err = live.WaitCanary(ctx, &live.Canary{Client: dyn, Namespace: ns, Name: st.CanaryIngress, Weight: *weight, Service: st.CanaryService, Timeout: after.timeout})
 					got = plainText(text)
 				} else {
-					got, err = live.WaitRoute(ctx, &live.Route{Client: dyn, Namespace: ns, Name: st.App, Timeout: after.timeout,
-						Weights: map[string]int32{st.App + "-" + string(idle): *weight, st.App + "-" + string(st.Active): 100 - *weight}})
+					got, err = live.WaitRoute(ctx, &live.Route{Client: dyn, Namespace: ns, Name: st.RouteName, Timeout: after.timeout,
+						Weights: map[string]int32{st.RouteServices[idle]: *weight, st.RouteServices[st.Active]: 100 - *weight}})
 				}
 				if err != nil {
 					return fmt.Errorf("%s: %w; the change stays (%s)", st.App, err, landed(res))

@@ -96,7 +96,7 @@ func TestShift(t *testing.T) {
 	}
 
 	plain := newGitopsRepo(t, "plain", 0)
-	if res := plain.run(t, "shift", "--weight", "10"); res.code != 2 || !strings.Contains(res.stderr, "no canary Ingress for application-service") || plain.commits(t) != 1 {
+	if res := plain.run(t, "shift", "--weight", "10"); res.code != 2 || !strings.Contains(res.stderr, "no canary Ingress or weighted HTTPRoute for application-service") || plain.commits(t) != 1 {
 		t.Errorf("plain: exit %d, stderr %q, %d commits", res.code, res.stderr, plain.commits(t))
 	}
 	managed := newGitopsRepo(t, "managed", 0)

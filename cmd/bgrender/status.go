@@ -116,10 +116,16 @@ in the namespace.`,
 					if err != nil {
 						return err
 					}
-					if target != nil && wanted.Plain && wanted.Canary && app.Traffic == nil {
-						// A plain folder's canary carries no bgrender label:
-						// read it by the name Git gives.
-						if app.Traffic, err = r.PlainCanary(ctx, wanted.CanaryIngress, wanted.ColorLabel); err != nil {
+					if target != nil && wanted.Plain && app.Traffic == nil {
+						// A plain folder's canary or route carries no
+						// bgrender label: read it by the name Git gives.
+						switch {
+						case wanted.Canary:
+							app.Traffic, err = r.PlainCanary(ctx, wanted.CanaryIngress, wanted.ColorLabel)
+						case wanted.RouteName != "":
+							app.Traffic, err = r.PlainRoute(ctx, wanted.RouteName, wanted.RouteServices)
+						}
+						if err != nil {
 							return err
 						}
 					}

@@ -157,9 +157,9 @@ func (p *stepped) run(ctx context.Context) error {
 			}
 			got, err = live.WaitCanary(ctx, &live.Canary{Client: dyn, Namespace: ns, Name: st.CanaryIngress, Weight: w, Service: svc, Timeout: p.after.timeout})
 		} else {
-			weights := map[string]int32{st.App + "-" + string(to): w, st.App + "-" + string(to.Other()): 100 - w}
+			weights := map[string]int32{st.RouteServices[to]: w, st.RouteServices[to.Other()]: 100 - w}
 			var r fmt.Stringer
-			r, err = live.WaitRoute(ctx, &live.Route{Client: dyn, Namespace: ns, Name: st.App, Weights: weights, Timeout: p.after.timeout})
+			r, err = live.WaitRoute(ctx, &live.Route{Client: dyn, Namespace: ns, Name: st.RouteName, Weights: weights, Timeout: p.after.timeout})
 			if r != nil {
 				got = r.String()
 			}

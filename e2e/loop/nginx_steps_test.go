@@ -467,3 +467,71 @@ func TestSteppedPromotionPullRequests(t *testing.T) {
 		t.Errorf("the canary after the promotion: %v %v", err, ing)
 	}
 }
+
+// TestSteppedPromotionPlainRoute: promote --steps on plain manifests that
+// route through the Gateway API (an HTTPRoute to a Service of each color),
+// on the loop bed with Flux and the test playing the Gateway controller:
+// each step's weights go live and are accepted, the last flips the live
+// Service with the route on green alone; status --repo reads the route by
+// the name Git gives it and finds no drift.
+func TestSteppedPromotionPlainRoute(t *testing.T) {
+	bed := loop.Require(t, loop.Flux)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	gatewayCRDs(t, ctx, bed)
+	s := &story{t: t, bed: bed, bin: helmtest.BuildBgrender(t), kubeconfig: bed.KubeconfigPath(), start: time.Now()}
+	s.ns = bed.NewNamespace(t, ctx, "plain-route", nil)
+	go actAsGateway(ctx, bed, s.ns)
+	root, err := kubetest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	folder := filepath.Join(work, filepath.FromSlash(appPath))
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	toleration := "      tolerations:\n        - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n      containers:\n"
+	for _, f := range []string{"service.yaml", "services-per-color.yaml", "httproute.yaml", "deployment-blue.yaml", "deployment-green.yaml"} {
+		data, err := os.ReadFile(filepath.Join(root, "testdata", "gitops", "plain-route", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(data), "  namespace: production\n", "  namespace: "+s.ns+"\n")
+		text = strings.Replace(text, "      containers:\n", toleration, 1)
+		if err := os.WriteFile(filepath.Join(folder, f), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git := gittest.NewServer(t)
+	url := git.CreateRepo(t, "gitops", work)
+	s.env = []string{"KUBECONFIG=" + s.kubeconfig}
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
+		"  name: gitops\n", "  name: plain-route\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: plain-route\n",
+		"    name: gitops\n", "    name: plain-route\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"blue", "green"} {
+		if _, err := bed.WaitDeploymentAvailable(ctx, s.ns, "application-"+c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, errOut := s.must(ctx, 0, "promote", "--steps", "30,100", "--to", "green", "--reconcile", "kustomization/flux-system/plain-route", "--live-timeout", "1m",
+		"--repo", url, "--path", appPath)
+	if !strings.Contains(errOut, "step live: weights application-blue=70 application-green=30") {
+		t.Errorf("the 30%% step did not go live:\n%s", errOut)
+	}
+	s.waitServes(ctx, "application-service", "green", 3)
+	if w := routeWeights(ctx, bed, s.ns, "application"); w["application-green"] != 100 || w["application-blue"] != 0 {
+		t.Errorf("after the promotion the route says %v", w)
+	}
+	text, _ := s.must(ctx, 0, "status", "application-service", "--repo", url, "--path", appPath)
+	for _, want := range []string{"traffic: HTTPRoute application: blue 0%, green 100% (public: accepted)", "in sync"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("status lacks %q:\n%s", want, text)
+		}
+	}
+}
