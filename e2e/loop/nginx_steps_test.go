@@ -3,9 +3,7 @@ package loop_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,19 +42,7 @@ func TestSteppedPromotionNGINX(t *testing.T) {
 	git := gittest.NewServer(t)
 	url := git.CreateRepo(t, "gitops", work)
 	s.env = []string{"KUBECONFIG=" + s.kubeconfig}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
-		"  name: gitops\n", "  name: nginx-steps\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: nginx-steps\n",
-		"    name: gitops\n", "    name: nginx-steps\n")); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []string{"blue", "green"} {
-		if _, err := bed.WaitDeploymentAvailable(ctx, s.ns, app+"-"+c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s.fluxSync(ctx, url, "nginx-steps", app+"-blue", app+"-green")
 	steps := []string{"promote", "--steps", "20,100", "--reconcile", "kustomization/flux-system/nginx-steps", "--live-timeout", "1m",
 		"--repo", url, "--path", appPath}
 
@@ -244,39 +230,11 @@ func TestSteppedPromotionPlainCanary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	work := t.TempDir()
-	folder := filepath.Join(work, filepath.FromSlash(appPath))
-	if err := os.MkdirAll(folder, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	toleration := "      tolerations:\n        - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n      containers:\n"
-	for _, f := range []string{"service.yaml", "service-preview.yaml", "ingress.yaml", "deployment-blue.yaml", "deployment-green.yaml"} {
-		data, err := os.ReadFile(filepath.Join(root, "testdata", "gitops", "plain-canary", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := strings.ReplaceAll(string(data), "  namespace: production\n", "  namespace: "+s.ns+"\n")
-		text = strings.Replace(text, "      containers:\n", toleration, 1)
-		if err := os.WriteFile(filepath.Join(folder, f), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	work := s.plainFolder(root, "plain-canary", "service.yaml", "service-preview.yaml", "ingress.yaml", "deployment-blue.yaml", "deployment-green.yaml")
 	git := gittest.NewServer(t)
 	url := git.CreateRepo(t, "gitops", work)
 	s.env = []string{"KUBECONFIG=" + s.kubeconfig}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
-		"  name: gitops\n", "  name: plain-steps\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: plain-steps\n",
-		"    name: gitops\n", "    name: plain-steps\n")); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []string{"blue", "green"} {
-		if _, err := bed.WaitDeploymentAvailable(ctx, s.ns, "application-"+c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s.fluxSync(ctx, url, "plain-steps", "application-blue", "application-green")
 	out, errOut := s.must(ctx, 0, "promote", "--steps", "25,100", "--reconcile", "kustomization/flux-system/plain-steps", "--live-timeout", "1m",
 		"--repo", url, "--path", appPath, "-o", "json")
 	var res struct {
@@ -413,19 +371,7 @@ func TestSteppedPromotionPullRequests(t *testing.T) {
 	gitea := giteatest.Start(t)
 	url := gitea.CreateRepo(t, "gitops", work)
 	s.env = []string{"KUBECONFIG=" + s.kubeconfig, "BGRENDER_GIT_TOKEN=" + gitea.Token}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
-		"  name: gitops\n", "  name: pr-steps\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: pr-steps\n",
-		"    name: gitops\n", "    name: pr-steps\n")); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []string{"blue", "green"} {
-		if _, err := bed.WaitDeploymentAvailable(ctx, s.ns, app+"-"+c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s.fluxSync(ctx, url, "pr-steps", app+"-blue", app+"-green")
 	// The reviewer merges every pull request as it opens, and remembers
 	// their titles.
 	merged := make(chan string, 16)
@@ -486,39 +432,11 @@ func TestSteppedPromotionPlainRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	work := t.TempDir()
-	folder := filepath.Join(work, filepath.FromSlash(appPath))
-	if err := os.MkdirAll(folder, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	toleration := "      tolerations:\n        - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n      containers:\n"
-	for _, f := range []string{"service.yaml", "services-per-color.yaml", "httproute.yaml", "deployment-blue.yaml", "deployment-green.yaml"} {
-		data, err := os.ReadFile(filepath.Join(root, "testdata", "gitops", "plain-route", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := strings.ReplaceAll(string(data), "  namespace: production\n", "  namespace: "+s.ns+"\n")
-		text = strings.Replace(text, "      containers:\n", toleration, 1)
-		if err := os.WriteFile(filepath.Join(folder, f), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	work := s.plainFolder(root, "plain-route", "service.yaml", "services-per-color.yaml", "httproute.yaml", "deployment-blue.yaml", "deployment-green.yaml")
 	git := gittest.NewServer(t)
 	url := git.CreateRepo(t, "gitops", work)
 	s.env = []string{"KUBECONFIG=" + s.kubeconfig}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
-		"  name: gitops\n", "  name: plain-route\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: plain-route\n",
-		"    name: gitops\n", "    name: plain-route\n")); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []string{"blue", "green"} {
-		if _, err := bed.WaitDeploymentAvailable(ctx, s.ns, "application-"+c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s.fluxSync(ctx, url, "plain-route", "application-blue", "application-green")
 	_, errOut := s.must(ctx, 0, "promote", "--steps", "30,100", "--to", "green", "--reconcile", "kustomization/flux-system/plain-route", "--live-timeout", "1m",
 		"--repo", url, "--path", appPath)
 	if !strings.Contains(errOut, "step live: weights application-blue=70 application-green=30") {

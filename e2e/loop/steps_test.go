@@ -150,19 +150,7 @@ func TestSteppedPromotion(t *testing.T) {
 	git := gittest.NewServer(t)
 	url := git.CreateRepo(t, "gitops", work)
 	s.env = []string{"KUBECONFIG=" + s.kubeconfig}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
-		"  name: gitops\n", "  name: steps\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: steps\n",
-		"    name: gitops\n", "    name: steps\n")); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []string{"blue", "green"} {
-		if _, err := bed.WaitDeploymentAvailable(ctx, s.ns, app+"-"+c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s.fluxSync(ctx, url, "steps", app+"-blue", app+"-green")
 
 	exp := promtest.NewExporter()
 	series := `http_requests_total{app_kubernetes_io_name="` + app + `",version="green",code="%s"}`

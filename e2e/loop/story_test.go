@@ -471,3 +471,48 @@ func TestArticlePlainLayout(t *testing.T) {
 		t.Errorf("blue's pods were restarted: %v, then %v", blue, got)
 	}
 }
+
+// plainFolder writes files of testdata/gitops/<dir> into a new work tree's
+// app folder, in the story's namespace and tolerating the bed's taint, and
+// returns the work tree.
+func (s *story) plainFolder(root, dir string, files ...string) string {
+	s.t.Helper()
+	work := s.t.TempDir()
+	folder := filepath.Join(work, filepath.FromSlash(appPath))
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		s.t.Fatal(err)
+	}
+	toleration := "      tolerations:\n        - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n      containers:\n"
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(root, "testdata", "gitops", dir, f))
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(data), "  namespace: production\n", "  namespace: "+s.ns+"\n")
+		text = strings.Replace(text, "      containers:\n", toleration, 1)
+		if err := os.WriteFile(filepath.Join(folder, f), []byte(text), 0o644); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	return work
+}
+
+// fluxSync points Flux at the repository url, as the example's
+// GitRepository and Kustomization both named name, and waits until the
+// Deployments are available.
+func (s *story) fluxSync(ctx context.Context, url, name string, deployments ...string) {
+	s.t.Helper()
+	if err := s.bed.ApplyYAML(ctx, loop.FluxExample(s.t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
+		"  name: gitops\n", "  name: "+name+"\n")); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.bed.ApplyYAML(ctx, loop.FluxExample(s.t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: "+name+"\n",
+		"    name: gitops\n", "    name: "+name+"\n")); err != nil {
+		s.t.Fatal(err)
+	}
+	for _, d := range deployments {
+		if _, err := s.bed.WaitDeploymentAvailable(ctx, s.ns, d); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
