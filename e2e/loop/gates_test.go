@@ -62,23 +62,8 @@ func TestPlainGatesFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	work := t.TempDir()
+	work := s.plainFolder(root, "plain", "service.yaml", "deployment-blue.yaml", "deployment-green.yaml")
 	folder := filepath.Join(work, filepath.FromSlash(appPath))
-	if err := os.MkdirAll(folder, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	toleration := "      tolerations:\n        - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n      containers:\n"
-	for _, f := range []string{"service.yaml", "deployment-blue.yaml", "deployment-green.yaml"} {
-		data, err := os.ReadFile(filepath.Join(root, "testdata", "gitops", "plain", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := strings.Replace(string(data), "  namespace: production\n", "  namespace: "+s.ns+"\n", 1)
-		text = strings.Replace(text, "      containers:\n", toleration, 1)
-		if err := os.WriteFile(filepath.Join(folder, f), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	gates := fmt.Sprintf(gatesFile, prom.URL)
 	if err := os.WriteFile(filepath.Join(folder, spec.GatesFile), []byte(gates), 0o644); err != nil {
 		t.Fatal(err)
@@ -87,14 +72,7 @@ func TestPlainGatesFile(t *testing.T) {
 	url := git.CreateRepo(t, "gitops", work)
 	s.env = []string{"KUBECONFIG=" + s.kubeconfig}
 	const name = "gates-file"
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
-		"  name: gitops\n", "  name: "+name+"\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: "+name+"\n",
-		"    name: gitops\n", "    name: "+name+"\n")); err != nil {
-		t.Fatal(err)
-	}
+	s.fluxSync(ctx, url, name)
 	head := func() string { return "main@sha1:" + git.Head(t, "gitops", "main") }
 	k := s.waitKustomization(ctx, name, "True", head())
 	if inv := inventory(k); !slices.Equal(inv, []string{
@@ -265,19 +243,7 @@ func TestSteppedPromotionSpecGates(t *testing.T) {
 	url := git.CreateRepo(t, "gitops", work)
 	s.env = []string{"KUBECONFIG=" + s.kubeconfig}
 	const name = "steps-gates"
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
-		"  name: gitops\n", "  name: "+name+"\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: "+name+"\n",
-		"    name: gitops\n", "    name: "+name+"\n")); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []string{"blue", "green"} {
-		if _, err := bed.WaitDeploymentAvailable(ctx, s.ns, app+"-"+c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s.fluxSync(ctx, url, name, app+"-blue", app+"-green")
 	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
 	prom.WaitFor(t, waitCtx, `rate(http_requests_total{app_kubernetes_io_name="`+app+`"}[3s])`)
 	waitCancel()

@@ -399,40 +399,12 @@ func TestArticlePlainLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	work := t.TempDir()
-	folder := filepath.Join(work, filepath.FromSlash(appPath))
-	if err := os.MkdirAll(folder, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	toleration := "      tolerations:\n        - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n      containers:\n"
-	for _, f := range []string{"service.yaml", "deployment-blue.yaml", "deployment-green.yaml"} {
-		data, err := os.ReadFile(filepath.Join(root, "testdata", "gitops", "plain", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := strings.Replace(string(data), "  namespace: production\n", "  namespace: "+s.ns+"\n", 1)
-		text = strings.Replace(text, "      containers:\n", toleration, 1)
-		if err := os.WriteFile(filepath.Join(folder, f), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	work := s.plainFolder(root, "plain", "service.yaml", "deployment-blue.yaml", "deployment-green.yaml")
 	git := gittest.NewServer(t)
 	url := git.CreateRepo(t, "gitops", work)
 	s.env = []string{"KUBECONFIG=" + s.kubeconfig}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
-		"  name: gitops\n", "  name: plain\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: plain\n",
-		"    name: gitops\n", "    name: plain\n")); err != nil {
-		t.Fatal(err)
-	}
+	s.fluxSync(ctx, url, "plain", "application-blue", "application-green")
 	const svc = "application-service"
-	for _, c := range []string{"blue", "green"} {
-		if _, err := bed.WaitDeploymentAvailable(ctx, s.ns, "application-"+c); err != nil {
-			t.Fatal(err)
-		}
-	}
 	s.waitServes(ctx, svc, "blue", 3)
 	blue := s.pods(ctx, "blue")
 
