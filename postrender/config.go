@@ -34,6 +34,8 @@ type Config struct {
 	FromCluster   bool                  `json:"fromCluster,omitempty"`
 	NetworkPolicy *NetworkPolicyOptions `json:"networkPolicy,omitempty"`
 	Quota         *QuotaOptions         `json:"quota,omitempty"`
+	// Weight is --weight: the idle color's percent on the chart's HTTPRoutes.
+	Weight *int32 `json:"weight,omitempty"`
 }
 
 // LoadConfig reads and strictly decodes a configuration file; errors name

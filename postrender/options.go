@@ -43,6 +43,11 @@ type Options struct {
 	NetworkPolicy *NetworkPolicyOptions
 	// Quota, when not nil, adds a ResourceQuota computed from both colors.
 	Quota *QuotaOptions
+	// Weight, when set, is the idle color's share of requests, in percent,
+	// on the chart's Gateway API HTTPRoutes: each rule whose only backend
+	// is a transformed Service S sends to two per-color Services S-blue
+	// and S-green instead, weighted (see weights.go).
+	Weight *int32
 	// Previous holds the previous release; nil on a first install or when
 	// neither --from-release nor --from-cluster is given.
 	Previous Previous

@@ -42,6 +42,10 @@ type object struct {
 	external bool              // a Service of type LoadBalancer or NodePort
 	target   string            // the Deployment an HPA scales
 	pdb      labels.Selector   // a PodDisruptionBudget's spec.selector
+	// routeRules are an HTTPRoute's rules' Service backends (with
+	// --weight), and backends an Ingress's Services.
+	routeRules [][]string
+	backends   []string
 }
 
 func (o *object) String() string {
@@ -117,6 +121,9 @@ type transformer struct {
 	// otherRoute names a route whose controller is likely not
 	// ingress-nginx (a Gateway API route, another Ingress class).
 	otherRoute string
+	// weighted holds namespace/name of the Services that get per-color
+	// copies for --weight.
+	weighted map[string]bool
 }
 
 // Run post-renders a manifest stream. It returns the whole output or an
@@ -202,7 +209,7 @@ func (t *transformer) read(in []byte) error {
 			}
 			d.objs = items
 			d.node = node // Lists are rare; keep them parsed
-		case interesting(o):
+		case interesting(o) || (t.opts.Weight != nil && (o.kind == "HTTPRoute" || o.kind == "Ingress")):
 			d.objs = []*object{o}
 		case podTemplateKinds[o.kind]:
 			if err := t.addWorkload(o); err != nil {
@@ -295,6 +302,10 @@ func (t *transformer) describe(o *object) error {
 		o.targets = serviceTargets(o.rn)
 		typ, _ := o.rn.GetString("spec.type")
 		o.external = typ == "LoadBalancer" || typ == "NodePort"
+	case "HTTPRoute":
+		o.routeRules = routeBackends(o.rn)
+	case "Ingress":
+		o.backends = ingressBackends(o.rn)
 	case "HorizontalPodAutoscaler":
 		if kind, _ := o.rn.GetString("spec.scaleTargetRef.kind"); kind == "Deployment" {
 			o.target, _ = o.rn.GetString("spec.scaleTargetRef.name")
@@ -627,6 +638,8 @@ func (t *transformer) changes(o *object) bool {
 		return len(selected) > 0
 	case "HorizontalPodAutoscaler":
 		return o.target != "" && t.byName[t.namespaceOf(o)+"/"+o.target] != nil
+	case "HTTPRoute":
+		return t.opts.Weight != nil && len(t.weightedRules(o)) > 0
 	case "PodDisruptionBudget":
 		if o.pdb == nil || o.skip {
 			return false
@@ -649,6 +662,9 @@ func (t *transformer) check() error {
 		all = append(all, d.objs...)
 	}
 	if err := t.checkNamespaces(all); err != nil {
+		return err
+	}
+	if err := t.checkWeights(all); err != nil {
 		return err
 	}
 	for _, o := range all {

@@ -129,6 +129,8 @@ func (t *transformer) expand(ctx context.Context, o *object) ([]*kyaml.RNode, er
 		return t.expandHPA(ctx, o)
 	case "PodDisruptionBudget":
 		return t.expandPDB(ctx, o)
+	case "HTTPRoute":
+		return t.expandRoute(o)
 	}
 	return nil, nil
 }
@@ -251,7 +253,15 @@ func (t *transformer) expandService(o *object) ([]*kyaml.RNode, error) {
 	if err := makeClusterIP(preview); err != nil {
 		return nil, fmt.Errorf("%s: %w", o, err)
 	}
-	return []*kyaml.RNode{main, preview}, nil
+	out := []*kyaml.RNode{main, preview}
+	if t.weighted[t.namespaceOf(o)+"/"+o.name] {
+		colors, err := t.colorServices(o, main)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, colors...)
+	}
+	return out, nil
 }
 
 func (t *transformer) routeService(svc *kyaml.RNode, c spec.Color) error {

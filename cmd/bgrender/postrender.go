@@ -78,6 +78,7 @@ is 2.`,
 			podCIDRs := fs.StringArray("pod-cidr", nil, "with --network-policy: the cluster's pod `CIDR`, excepted from the outside clients' ipBlock (repeatable; see the README for CNIs that need it)")
 			quota := fs.Bool("quota", false, "add a ResourceQuota computed from both colors")
 			quotaName := fs.String("quota-name", "bgrender", "`NAME` of the ResourceQuota")
+			weight := fs.Int32("weight", 0, "the idle color's share of requests in `PERCENT` (0 to 100) on the chart's Gateway API HTTPRoutes: each rule whose only backend is a transformed Service S sends to per-color Services S-blue and S-green, weighted; an Ingress to a transformed Service is refused")
 			return func(args []string) error {
 				if len(args) > 0 {
 					return usageError("postrender reads manifests from standard input and takes no arguments (got %q)", args[0])
@@ -112,6 +113,7 @@ is 2.`,
 				set("kubeconfig", func() { cfg.Kubeconfig = *kubeconfig })
 				set("kube-context", func() { cfg.Context = *kubeContext })
 				set("context", func() { cfg.Context = *kubeContext })
+				set("weight", func() { cfg.Weight = weight })
 				if *networkPolicy && cfg.NetworkPolicy == nil {
 					cfg.NetworkPolicy = &postrender.NetworkPolicyOptions{}
 				}
@@ -165,6 +167,7 @@ func postrenderOptions(ctx context.Context, cfg *postrender.Config, requestTimeo
 		Namespace:     cfg.Namespace,
 		NetworkPolicy: cfg.NetworkPolicy,
 		Quota:         cfg.Quota,
+		Weight:        cfg.Weight,
 		Warn:          func(msg string) { fmt.Fprintf(stderr, "bgrender postrender: warning: %s\n", msg) },
 	}
 	if opts.ColorLabel == "" {
@@ -177,6 +180,9 @@ func postrenderOptions(ctx context.Context, cfg *postrender.Config, requestTimeo
 		if errs := validation.IsDNS1123Subdomain(cfg.Quota.Name); len(errs) > 0 {
 			return opts, usageError("--quota-name %q is not a valid name: %s", cfg.Quota.Name, strings.Join(errs, "; "))
 		}
+	}
+	if w := cfg.Weight; w != nil && (*w < 0 || *w > 100) {
+		return opts, usageError("--weight %d: want a percentage, 0 to 100", *w)
 	}
 	for flag, c := range map[string]spec.Color{"--active": cfg.Active, "--target": cfg.Target} {
 		if c != "" && !c.Valid() {
