@@ -44,7 +44,7 @@ type object struct {
 	pdb      labels.Selector   // a PodDisruptionBudget's spec.selector
 	// routeRules are an HTTPRoute's rules' Service backends (with
 	// --weight), and backends an Ingress's Services.
-	routeRules [][]string
+	routeRules [][]backendRef
 	backends   []string
 }
 
@@ -209,7 +209,7 @@ func (t *transformer) read(in []byte) error {
 			}
 			d.objs = items
 			d.node = node // Lists are rare; keep them parsed
-		case interesting(o) || (t.opts.Weight != nil && (o.kind == "HTTPRoute" || o.kind == "Ingress")):
+		case interesting(o) || (t.opts.Weight != nil && (routeKinds[o.kind] || otherRouteKinds[o.kind] || o.kind == "Ingress")):
 			d.objs = []*object{o}
 		case podTemplateKinds[o.kind]:
 			if err := t.addWorkload(o); err != nil {
@@ -302,7 +302,7 @@ func (t *transformer) describe(o *object) error {
 		o.targets = serviceTargets(o.rn)
 		typ, _ := o.rn.GetString("spec.type")
 		o.external = typ == "LoadBalancer" || typ == "NodePort"
-	case "HTTPRoute":
+	case "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute":
 		o.routeRules = routeBackends(o.rn)
 	case "Ingress":
 		o.backends = ingressBackends(o.rn)
@@ -638,7 +638,7 @@ func (t *transformer) changes(o *object) bool {
 		return len(selected) > 0
 	case "HorizontalPodAutoscaler":
 		return o.target != "" && t.byName[t.namespaceOf(o)+"/"+o.target] != nil
-	case "HTTPRoute":
+	case "HTTPRoute", "GRPCRoute":
 		return t.opts.Weight != nil && len(t.weightedRules(o)) > 0
 	case "PodDisruptionBudget":
 		if o.pdb == nil || o.skip {

@@ -22,38 +22,56 @@ import (
 // weight: they are refused. Without --weight routes pass through and
 // follow the active Service.
 
-// routeBackends lists, per rule, the names of an HTTPRoute's Service
-// backends (a backendRef without group and kind, or kind Service).
-func routeBackends(rn *kyaml.RNode) [][]string {
+// backendRef is one backendRef of a route rule, as --weight reads it.
+type backendRef struct {
+	service   bool   // a Service: no group, kind Service or none
+	namespace string // as written; empty: the route's
+	name      string
+	off       bool // weight 0: the chart turned this backend off
+}
+
+// routeBackends lists, per rule, an HTTPRoute's or GRPCRoute's backendRefs.
+func routeBackends(rn *kyaml.RNode) [][]backendRef {
 	rules, _ := rn.Pipe(kyaml.Lookup("spec", "rules"))
-	if rules == nil {
+	if rules == nil || rules.YNode().Kind != yaml.SequenceNode {
 		return nil
 	}
-	var out [][]string
+	var out [][]backendRef
 	_ = rules.VisitElements(func(rule *kyaml.RNode) error {
-		var names []string
+		var list []backendRef
 		refs, _ := rule.Pipe(kyaml.Lookup("backendRefs"))
-		if refs != nil {
+		if refs != nil && refs.YNode().Kind == yaml.SequenceNode {
 			_ = refs.VisitElements(func(ref *kyaml.RNode) error {
-				group, _ := ref.GetString("group")
-				kind, _ := ref.GetString("kind")
-				name, _ := ref.GetString("name")
-				if ns, _ := ref.GetString("namespace"); ns != "" {
-					name = ns + "/" + name // another namespace: never the transformed Service
+				str := func(f string) string {
+					v, _ := ref.GetString(f)
+					if v == "null" || v == "~" {
+						return ""
+					}
+					return v
 				}
-				if group == "" && (kind == "" || kind == "Service") {
-					names = append(names, name)
-				} else {
-					names = append(names, "") // another kind of backend
+				w := ""
+				if f := ref.Field("weight"); f != nil && f.Value != nil {
+					w = f.Value.YNode().Value
 				}
+				list = append(list, backendRef{
+					service:   str("group") == "" && (str("kind") == "" || str("kind") == "Service"),
+					namespace: str("namespace"), name: str("name"), off: w == "0",
+				})
 				return nil
 			})
 		}
-		out = append(out, names)
+		out = append(out, list)
 		return nil
 	})
 	return out
 }
+
+// routeKinds are the Gateway API routes whose rules --weight splits; other
+// route kinds to a transformed Service are refused.
+var routeKinds = map[string]bool{"HTTPRoute": true, "GRPCRoute": true}
+
+// otherRouteKinds have backendRefs too, but bgrender does not split them.
+var otherRouteKinds = map[string]bool{"TCPRoute": true, "TLSRoute": true, "UDPRoute": true}
 
 // ingressBackends lists the Services an Ingress sends to.
 func ingressBackends(rn *kyaml.RNode) []string {
@@ -79,6 +97,19 @@ func ingressBackends(rn *kyaml.RNode) []string {
 	return out
 }
 
+// refService is the transformed Service a backendRef of route o names,
+// or nil.
+func (t *transformer) refService(o *object, ref backendRef) *object {
+	if !ref.service || ref.name == "" {
+		return nil
+	}
+	ns := ref.namespace
+	if ns == "" {
+		ns = t.namespaceOf(o)
+	}
+	return t.transformedService(ns, ref.name)
+}
+
 // transformedService returns the chart's Service name in namespace ns when
 // the post-renderer routes it to the active color.
 func (t *transformer) transformedService(ns, name string) *object {
@@ -96,8 +127,8 @@ func (t *transformer) transformedService(ns, name string) *object {
 // backend is a transformed Service.
 func (t *transformer) weightedRules(o *object) []int {
 	var out []int
-	for i, names := range o.routeRules {
-		if len(names) == 1 && names[0] != "" && t.transformedService(t.namespaceOf(o), names[0]) != nil {
+	for i, refs := range o.routeRules {
+		if len(refs) == 1 && !refs[0].off && t.refService(o, refs[0]) != nil {
 			out = append(out, i)
 		}
 	}
@@ -117,24 +148,31 @@ func (t *transformer) checkWeights(all []*object) error {
 	routes := 0
 	for _, o := range all {
 		ns := t.namespaceOf(o)
-		switch o.kind {
-		case "HTTPRoute":
-			if o.hook {
-				continue
-			}
-			for i, names := range o.routeRules {
-				for _, name := range names {
-					if name == "" || t.transformedService(ns, name) == nil || len(names) == 1 {
+		switch {
+		case o.hook:
+		case routeKinds[o.kind]:
+			for i, refs := range o.routeRules {
+				for _, ref := range refs {
+					if len(refs) == 1 || t.refService(o, ref) == nil || ref.off {
 						continue
 					}
-					return fmt.Errorf("%s: rule %d sends to Service %s beside other backends: --weight splits a rule whose only backend is a transformed Service; give %s a rule of its own, or leave out --weight", o, i+1, name, name)
+					return fmt.Errorf("%s: rule %d sends to Service %s beside other backends: --weight splits a rule whose only backend is a transformed Service; give %s a rule of its own, or leave out --weight", o, i+1, ref.name, ref.name)
 				}
 			}
 			for _, i := range t.weightedRules(o) {
-				t.weighted[ns+"/"+o.routeRules[i][0]] = true
+				svc := t.refService(o, o.routeRules[i][0])
+				t.weighted[t.namespaceOf(svc)+"/"+svc.name] = true
 				routes++
 			}
-		case "Ingress":
+		case otherRouteKinds[o.kind]:
+			for _, refs := range o.routeRules {
+				for _, ref := range refs {
+					if t.refService(o, ref) != nil {
+						return fmt.Errorf("%s: sends to Service %s, which bgrender routes to the active color: --weight splits HTTPRoutes and GRPCRoutes, not a %s; leave out --weight", o, ref.name, o.kind)
+					}
+				}
+			}
+		case o.kind == "Ingress":
 			for _, name := range o.backends {
 				if t.transformedService(ns, name) != nil {
 					return fmt.Errorf("%s: sends to Service %s, which bgrender routes to the active color: an Ingress cannot carry --weight (ingress-nginx's canary Ingresses are spec.traffic.nginx's, in a bgrender-managed folder); route it with a Gateway API HTTPRoute, or leave out --weight", o, name)
@@ -143,7 +181,7 @@ func (t *transformer) checkWeights(all []*object) error {
 		}
 	}
 	if routes == 0 {
-		return fmt.Errorf("--weight %d: no HTTPRoute of the chart has a rule whose only backend is a Service that bgrender routes to the active color, so there is nothing to split", *t.opts.Weight)
+		return fmt.Errorf("--weight %d: no HTTPRoute or GRPCRoute of the chart has a rule whose only backend is a Service that bgrender routes to the active color, so there is nothing to split", *t.opts.Weight)
 	}
 	for key := range t.weighted {
 		ns, name, _ := strings.Cut(key, "/")

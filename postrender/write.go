@@ -129,7 +129,7 @@ func (t *transformer) expand(ctx context.Context, o *object) ([]*kyaml.RNode, er
 		return t.expandHPA(ctx, o)
 	case "PodDisruptionBudget":
 		return t.expandPDB(ctx, o)
-	case "HTTPRoute":
+	case "HTTPRoute", "GRPCRoute":
 		return t.expandRoute(o)
 	}
 	return nil, nil

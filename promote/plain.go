@@ -211,12 +211,14 @@ func (p *plain) findService(objs []*manifest, o PlainOptions) error {
 		}
 	}
 	if len(candidates) > 1 && o.Service == "" {
-		// An HTTPRoute's per-color backends select a color too, but they
-		// are not the live Service.
+		// An HTTPRoute's per-color backends (named <name>-<the color they
+		// select>) select a color too, but they are not the live Service.
 		backends := routeBackends(objs)
 		var rest []*manifest
 		for _, c := range candidates {
-			if !backends[c.name] {
+			key, err := colorKey(c, o.ColorLabel)
+			color := yamledit.Scalar(yamledit.Lookup(c.node(), "spec", "selector"), key)
+			if err != nil || !backends[c.name] || !strings.HasSuffix(c.name, "-"+color) {
 				rest = append(rest, c)
 			}
 		}
@@ -414,6 +416,11 @@ func (p *plain) gates() (*spec.FolderGates, error) {
 func (p *plain) setActive(to spec.Color) error {
 	from := p.st.Active
 	p.newActive = to
+	if p.route != nil && p.pendingWeight == nil {
+		// Every flip ends with the route on the new live color alone.
+		var none int32
+		p.pendingWeight = &none
+	}
 	s := p.service
 	if _, err := s.file.y.SetString(s.doc, []string{"spec", "selector", p.colorLabel}, string(to)); err != nil {
 		return s.file.wrap(err)

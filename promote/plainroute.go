@@ -1,7 +1,6 @@
 package promote
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -20,50 +19,98 @@ import (
 // gives the new live color's backend 100 — whichever the agent applies
 // first, no request goes to a color the commit does not mean.
 
-// routeRule is one rule of the route that splits between the colors:
-// the backendRef node of each color.
+// routeRule is one rule of the route that splits between the colors: its
+// index in spec.rules, and the index in its backendRefs of each color's.
 type routeRule struct {
-	refs map[spec.Color]*yaml.Node
+	rule int
+	refs map[spec.Color]int
+}
+
+// perColorServices are the folder's Services that select the app's pods of
+// one color for good: every Service of the app but the live and the
+// preview one, whose selectors promote flips.
+func (p *plain) perColorServices(objs []*manifest) map[string]spec.Color {
+	out := map[string]spec.Color{}
+	for _, o := range objs {
+		if o.kind != "Service" || o == p.service || o == p.preview || !p.selectsApp(o) {
+			continue
+		}
+		c, _ := colorOf(yamledit.Scalar(o.node(), "spec", "selector", p.colorLabel))
+		out[o.name] = c
+	}
+	return out
+}
+
+// serviceRef returns the Service a backendRef names, "" when it names
+// another kind, or a Service in another namespace than the route's.
+func serviceRef(route, ref *yaml.Node) string {
+	kind, group := nullable(yamledit.Scalar(ref, "kind")), nullable(yamledit.Scalar(ref, "group"))
+	if (kind != "" && kind != "Service") || group != "" {
+		return ""
+	}
+	if ns := nullable(yamledit.Scalar(ref, "namespace")); ns != "" && ns != yamledit.Scalar(route, "metadata", "namespace") {
+		return ""
+	}
+	return yamledit.Scalar(ref, "name")
+}
+
+// nullable reads YAML's null as empty.
+func nullable(s string) string {
+	if s == "null" || s == "~" {
+		return ""
+	}
+	return s
+}
+
+// splitRules returns the route's rules that send to exactly two backends,
+// the per-color Services of blue and green.
+func splitRules(route *yaml.Node, services map[string]spec.Color) []routeRule {
+	list := yamledit.Lookup(route, "spec", "rules")
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return nil
+	}
+	var out []routeRule
+	for i, r := range list.Content {
+		refs := yamledit.Lookup(r, "backendRefs")
+		if refs == nil || refs.Kind != yaml.SequenceNode || len(refs.Content) != 2 {
+			continue
+		}
+		rr := routeRule{rule: i, refs: map[spec.Color]int{}}
+		for j, ref := range refs.Content {
+			if c, ok := services[serviceRef(route, ref)]; ok && c.Valid() {
+				rr.refs[c] = j
+			}
+		}
+		if len(rr.refs) == 2 {
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+// ref is the backendRef node of color c in rule rr of the route, as the
+// file holds it now (nodes are stale after an edit).
+func (p *plain) ref(rr routeRule, c spec.Color) *yaml.Node {
+	rule := yamledit.Lookup(p.route.node(), "spec", "rules").Content[rr.rule]
+	return yamledit.Lookup(rule, "backendRefs").Content[rr.refs[c]]
 }
 
 // readRoute finds the app's weighted HTTPRoute, when the folder has one
 // (and no canary Ingress).
-func (p *plain) readRoute(objs []*manifest) error {
-	services := map[string]spec.Color{}
-	for _, o := range objs {
-		if o.kind == "Service" && p.selectsApp(o) {
-			c, _ := colorOf(yamledit.Scalar(o.node(), "spec", "selector", p.colorLabel))
-			services[o.name] = c
+func (p *plain) readRoute(objs []*manifest) (err error) {
+	defer func() {
+		if err != nil { // a route bgrender cannot read is not edited
+			p.route, p.routeRules = nil, nil
 		}
-	}
+	}()
+	services := p.perColorServices(objs)
 	var found []*manifest
 	var rules [][]routeRule
 	for _, o := range objs {
 		if o.kind != "HTTPRoute" {
 			continue
 		}
-		var rs []routeRule
-		list := yamledit.Lookup(o.node(), "spec", "rules")
-		if list == nil || list.Kind != yaml.SequenceNode {
-			continue
-		}
-		for _, r := range list.Content {
-			refs := yamledit.Lookup(r, "backendRefs")
-			if refs == nil || refs.Kind != yaml.SequenceNode || len(refs.Content) != 2 {
-				continue
-			}
-			rr := routeRule{refs: map[spec.Color]*yaml.Node{}}
-			for _, ref := range refs.Content {
-				kind, group := yamledit.Scalar(ref, "kind"), yamledit.Scalar(ref, "group")
-				if c, ok := services[yamledit.Scalar(ref, "name")]; ok && (kind == "" || kind == "Service") && group == "" {
-					rr.refs[c] = ref
-				}
-			}
-			if len(rr.refs) == 2 && p.selectsOneColor(services, rr) {
-				rs = append(rs, rr)
-			}
-		}
-		if len(rs) > 0 {
+		if rs := splitRules(o.node(), services); len(rs) > 0 {
 			found = append(found, o)
 			rules = append(rules, rs)
 		}
@@ -79,15 +126,16 @@ func (p *plain) readRoute(objs []*manifest) error {
 		}
 		return exitcode.Invalidf("several HTTPRoutes split %s's traffic between the colors: %s; keep one per app", p.service.name, strings.Join(names, ", "))
 	}
-	r := found[0]
+	p.route, p.routeRules = found[0], rules[0]
+	r := p.route
 	idle := p.st.Active.Other()
 	var share int32 = -1
-	for i, rr := range rules[0] {
-		wi, err := refWeight(r, rr.refs[idle])
+	for i, rr := range p.routeRules {
+		wi, err := refWeight(r, p.ref(rr, idle))
 		if err != nil {
 			return err
 		}
-		wa, err := refWeight(r, rr.refs[p.st.Active])
+		wa, err := refWeight(r, p.ref(rr, p.st.Active))
 		if err != nil {
 			return err
 		}
@@ -99,19 +147,13 @@ func (p *plain) readRoute(objs []*manifest) error {
 		}
 		share = wi
 	}
-	p.route, p.routeRules = r, rules[0]
 	p.st.Weight, p.st.Shifted = &share, idle
 	p.st.RouteName = r.name
 	p.st.RouteServices = map[spec.Color]string{}
-	for c, ref := range rules[0][0].refs {
-		p.st.RouteServices[c] = yamledit.Scalar(ref, "name")
+	for _, c := range spec.Colors {
+		p.st.RouteServices[c] = yamledit.Scalar(p.ref(p.routeRules[0], c), "name")
 	}
 	return nil
-}
-
-// selectsOneColor: the rule's two Services are each another color's.
-func (p *plain) selectsOneColor(services map[string]spec.Color, rr routeRule) bool {
-	return services[yamledit.Scalar(rr.refs[spec.Blue], "name")] == spec.Blue && services[yamledit.Scalar(rr.refs[spec.Green], "name")] == spec.Green
 }
 
 // refWeight is a backendRef's weight (the Gateway API's default 1 when it
@@ -136,51 +178,18 @@ func (p *plain) setRouteWeights(n int32) error {
 		live = p.newActive
 	}
 	f := p.route.file
-	for i := range p.routeRules {
+	for _, rr := range p.routeRules {
 		for _, c := range spec.Colors {
 			w := n
 			if c == live {
 				w = 100 - n
 			}
-			// Nodes are stale after an edit: find the rules again.
-			if err := p.rereadRoute(); err != nil {
-				return err
-			}
-			if _, err := f.y.SetNodeInt(p.routeRules[i].refs[c], []string{"weight"}, int64(w)); err != nil {
+			if _, err := f.y.SetNodeInt(p.ref(rr, c), []string{"weight"}, int64(w)); err != nil {
 				return exitcode.Invalidf("%s: %v", p.route.where(), err)
 			}
 		}
 	}
 	f.changed = true
-	return nil
-}
-
-// rereadRoute finds the route's rules again in the edited file.
-func (p *plain) rereadRoute() error {
-	r := p.route
-	list := yamledit.Lookup(r.node(), "spec", "rules")
-	var rules []routeRule
-	for _, rule := range list.Content {
-		refs := yamledit.Lookup(rule, "backendRefs")
-		if refs == nil || refs.Kind != yaml.SequenceNode || len(refs.Content) != 2 {
-			continue
-		}
-		rr := routeRule{refs: map[spec.Color]*yaml.Node{}}
-		for _, ref := range refs.Content {
-			for c, name := range p.st.RouteServices {
-				if yamledit.Scalar(ref, "name") == name {
-					rr.refs[c] = ref
-				}
-			}
-		}
-		if len(rr.refs) == 2 {
-			rules = append(rules, rr)
-		}
-	}
-	if len(rules) != len(p.routeRules) {
-		return fmt.Errorf("%s: the route's rules changed while being edited", r.where())
-	}
-	p.routeRules = rules
 	return nil
 }
 

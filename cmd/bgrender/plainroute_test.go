@@ -68,3 +68,33 @@ func TestGitopsPlainRouteBadWeights(t *testing.T) {
 	}
 	r.mustRun(t, "scale-idle", "--replicas", "1")
 }
+
+// TestGitopsPlainRouteFlips: every flip puts the route on the new live
+// color alone, shifted or not: a promote from weight 0 changes the Service
+// and the route in one commit, and a rollback brings both back. A rule that
+// pairs the live Service (whose selector flips) with a per-color one is no
+// split of bgrender's, and a pair of Services in another namespace neither.
+func TestGitopsPlainRouteFlips(t *testing.T) {
+	r := newGitopsRepo(t, "plain-route", 0)
+	r.mustRun(t, "promote")
+	if got := r.changedFiles(t); strings.Join(got, " ") != appPath+"/httproute.yaml "+appPath+"/service.yaml" {
+		t.Errorf("promote changed %v", got)
+	}
+	wantLines(t, r.lastDiff(t),
+		"-          weight: 100 # the live color", "+          weight: 0 # the live color",
+		"-          weight: 0 # the idle color's share", "+          weight: 100 # the idle color's share",
+		"+  annotations:", "+    bgrender.io/active-color: green", "+    bgrender.io/previous-color: blue",
+		"-    version: blue # Switch to 'green' for deployment", "+    version: green # Switch to 'green' for deployment")
+	r.mustRun(t, "rollback")
+	route := r.file(t, "httproute.yaml")
+	if !strings.Contains(route, "weight: 100 # the live color") || !strings.Contains(route, "weight: 0 # the idle color's share") ||
+		!strings.Contains(r.file(t, "service.yaml"), "version: blue") {
+		t.Errorf("rollback did not bring the route and the Service back to blue:\n%s", route)
+	}
+
+	other := newGitopsRepo(t, "plain-route", 0)
+	other.handCommit(t, "httproute.yaml", "        - name: application-blue\n          port: 80\n", "        - name: application-blue\n          namespace: staging\n          port: 80\n")
+	if res := other.run(t, "shift", "--weight", "10"); res.code != exitcode.Invalid || !strings.Contains(res.stderr, "no canary Ingress or weighted HTTPRoute") {
+		t.Errorf("a backend in another namespace: exit %d\n%s", res.code, res.stderr)
+	}
+}

@@ -69,12 +69,26 @@ func TestPostrenderWeight(t *testing.T) {
 		t.Errorf("weight from the config file: exit %d %s", byFile.code, byFile.stderr)
 	}
 
+	// A GRPCRoute is split as an HTTPRoute is; a backendRef that names the
+	// route's own namespace is the same Service.
+	grpc := strings.Replace(weightChart, "kind: HTTPRoute", "kind: GRPCRoute", 1)
+	if res := runCLI(t, grpc, "postrender", "--weight", "30"); res.code != 0 || !strings.Contains(res.stdout, "name: web-green, port: 80, group: \"\", kind: Service, weight: 30") {
+		t.Errorf("a GRPCRoute: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	sameNS := strings.Replace(strings.Replace(weightChart, "metadata: {name: web}\nspec:\n  parentRefs", "metadata: {name: web, namespace: shop}\nspec:\n  parentRefs", 1),
+		"[{name: web, port: 80}]", "[{name: web, namespace: shop, port: 80}]", 1)
+	if res := runCLI(t, sameNS, "postrender", "--weight", "30", "--namespace", "shop"); res.code != 0 || !strings.Contains(res.stdout, "{name: web-green, namespace: shop, port: 80") {
+		t.Errorf("a backendRef naming the route's namespace: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+
 	ingress := "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\nspec: {rules: [{http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}}]}\n"
 	for _, c := range []struct{ name, chart, weight, want string }{
 		{"shared rule", strings.Replace(weightChart, "[{name: web, port: 80}]", "[{name: web, port: 80}, {name: other, port: 80}]", 1), "30", "beside other backends"},
 		{"ingress", weightChart + ingress, "30", "an Ingress cannot carry --weight"},
 		{"nothing to split", strings.Replace(weightChart, "[{name: web, port: 80}]", "[{name: other, port: 80}]", 1), "30", "nothing to split"},
 		{"out of range", weightChart, "101", "want a percentage, 0 to 100"},
+		{"a backend the chart turned off", strings.Replace(weightChart, "[{name: web, port: 80}]", "[{name: web, port: 80, weight: 0}]", 1), "30", "nothing to split"},
+		{"tcp route", weightChart + "---\napiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: t}\nspec: {rules: [{backendRefs: [{name: web, port: 80}]}]}\n", "30", "not a TCPRoute"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res := runCLI(t, c.chart, "postrender", "--weight", c.weight)
