@@ -15,6 +15,7 @@ import (
 
 	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/gate"
+	"github.com/bgrender/bgrender/gitops"
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/spec"
@@ -200,7 +201,7 @@ func checkCommand() *command {
 	return &command{
 		name:    "check",
 		summary: "run the promotion gates against the cluster without changing anything",
-		usage:   "[APP] [-f bgrender.yaml|bgrender.gates] [flags]",
+		usage:   "[APP] [-f bgrender.yaml|bgrender.gates | --repo URL --path DIR] [flags]",
 		long: `Run the gates that guard a promotion against the live cluster, and change
 nothing: the color that would go live (by default the one the preview Service
 selects) must be fully rolled out (--require-rollout), answer its health
@@ -211,7 +212,9 @@ Prometheus under --max-error-rate.
 With -f, the gates come from a file: an app spec (bgrender.yaml, whose
 spec.gates run, and whose metadata.name and metadata.namespace are the
 defaults of APP and -n) or a plain folder's bgrender.gates; -f DIR reads
-DIR/bgrender.yaml, else DIR/bgrender.gates. Each gate flag overrides one
+DIR/bgrender.yaml, else DIR/bgrender.gates. With --repo and --path they come
+from the app folder in the GitOps repository, as promote reads them (the
+folder also names the app and its namespace). Each gate flag overrides one
 setting of the file's gates; --no-spec-gates leaves them out.
 
 At least one gate is needed. Exits 0 when every gate passes, 3 when one
@@ -230,7 +233,13 @@ services/proxy (see examples/rbac/role.yaml).`,
 			opts := addClusterFlags(fs, nsFromKubeconfig)
 			color := fs.String("color", "", "`COLOR` to check (default: the one the preview Service selects)")
 			file := fs.StringP("file", "f", "", "read the gates from `FILE`: an app spec (its spec.gates) or a plain folder's bgrender.gates; a folder reads its bgrender.yaml or bgrender.gates")
-			noSpec := fs.Bool(noSpecGatesFlag, false, "with -f: do not run the file's gates, only the gate flags (the spec still names the app and namespace)")
+			noSpec := fs.Bool(noSpecGatesFlag, false, "with -f or --repo: do not run the file's gates, only the gate flags (the spec still names the app and namespace)")
+			repo := fs.String("repo", "", "read the gates from the app folder --path of this GitOps repository (as promote does): its bgrender.yaml's spec.gates, or a plain folder's bgrender.gates")
+			path := fs.String("path", "", "with --repo: the app's folder in the repository")
+			branch := fs.String("branch", "", "with --repo: the branch to read (default: the remote's default branch)")
+			sshKey := fs.String("ssh-key", "", "with --repo: private key `FILE` for ssh URLs (default: the SSH agent)")
+			knownHosts := fs.StringSlice("known-hosts", nil, "with --repo: known_hosts `FILE`s (default: $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)")
+			insecure := fs.Bool("insecure-ignore-host-key", false, "with --repo: do not verify the ssh server's host key (unsafe)")
 			checks := addGateFlags(fs, "timeout")
 			return func(args []string) error {
 				if len(args) > 1 {
@@ -243,9 +252,31 @@ services/proxy (see examples/rbac/role.yaml).`,
 				if len(args) == 1 {
 					app = args[0]
 				}
-				fg, name, ns, err := readGatesFile(*file)
-				if err != nil {
-					return err
+				var fg *spec.FolderGates
+				var name, ns string
+				var err error
+				switch {
+				case *repo != "" || *path != "":
+					if *repo == "" || *path == "" || *file != "" {
+						return usageError("--repo and --path go together, and not with -f")
+					}
+					r, err := openRepo(s, *repo, gitops.RepoOptions{SSHKey: *sshKey, KnownHosts: *knownHosts, InsecureIgnoreHostKey: *insecure})
+					if err != nil {
+						return err
+					}
+					t := &promote.Target{Repo: r, Branch: *branch, Path: *path, MaxAttempts: 1}
+					st, err := t.Read(context.Background())
+					if err != nil {
+						return fmt.Errorf("read %s in %s: %w", t.Path, t.Repo.URL, err)
+					}
+					if st.NamespaceErr != nil {
+						return st.NamespaceErr
+					}
+					fg, name, ns = st.Gates, st.App, st.Namespace
+				default:
+					if fg, name, ns, err = readGatesFile(*file); err != nil {
+						return err
+					}
 				}
 				if app == "" {
 					app = name

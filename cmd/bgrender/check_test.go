@@ -145,6 +145,13 @@ func TestCheckSpecFile(t *testing.T) {
 	}
 	expectRun(t, "check -f spec, rolled out", runCLI(t, "", append([]string{"check", "-f", specFile}, kc...)...), 0, "my-application: green passed rollout")
 
+	// --repo and --path read the app folder in Git, as promote does.
+	r := newGitopsRepoIn(t, "managed", ns)
+	r.handCommit(t, "bgrender.yaml", "  blue:\n", "  gates:\n    rollout: {timeout: 3s}\n  blue:\n")
+	expectRun(t, "check --repo", r.run(t, append([]string{"check"}, kc...)...), 0, "my-application: green passed rollout",
+		"gates rollout (from bgrender.yaml spec.gates)")
+	expectRun(t, "check --repo with -f", r.run(t, append([]string{"check", "-f", specFile}, kc...)...), exitcode.Invalid, "", "not with -f")
+
 	if err := os.WriteFile(gatesFile, []byte("rollout:\n  timeout: 2s\nwarmUp:\n  paths: []\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
