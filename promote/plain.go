@@ -236,11 +236,7 @@ func (p *plain) findService(objs []*manifest, o PlainOptions) error {
 	case len(candidates) == 0:
 		return exitcode.Invalidf("no %s, and no Service whose selector has a blue or green value (lower case) in %s; name the Service with --service", SpecFile, p.where(o.File))
 	case len(candidates) > 1:
-		var names []string
-		for _, c := range candidates {
-			names = append(names, c.name+" ("+c.file.name+")")
-		}
-		return exitcode.Invalidf("several Services select a color: %s; name one with --service (and --file)", strings.Join(names, ", "))
+		return exitcode.Invalidf("several Services select a color: %s; name one with --service (and --file)", listed(candidates))
 	}
 	p.service = candidates[0]
 	key, err := colorKey(p.service, o.ColorLabel)
@@ -335,11 +331,7 @@ func (p *plain) findDeployment(objs []*manifest, selector *yaml.Node, c spec.Col
 	case 1:
 		return matches[0], nil
 	}
-	var names []string
-	for _, m := range matches {
-		names = append(names, m.name+" ("+m.file.name+")")
-	}
-	return nil, exitcode.Invalidf("several Deployments run the %s pods of Service %s: %s; keep one per color in the app folder, or narrow --path to a folder that has one", c, p.service.name, strings.Join(names, ", "))
+	return nil, exitcode.Invalidf("several Deployments run the %s pods of Service %s: %s; keep one per color in the app folder, or narrow --path to a folder that has one", c, p.service.name, listed(matches))
 }
 
 // containerOf returns the container whose image an action edits.
@@ -488,4 +480,13 @@ func (p *plain) save() error {
 		}
 	}
 	return nil
+}
+
+// listed names objects with their files, for a message.
+func listed(objs []*manifest) string {
+	var names []string
+	for _, o := range objs {
+		names = append(names, o.name+" ("+o.file.name+")")
+	}
+	return strings.Join(names, ", ")
 }

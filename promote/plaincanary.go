@@ -3,7 +3,6 @@ package promote
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -62,11 +61,7 @@ func (p *plain) readCanary(objs []*manifest) error {
 		return nil
 	case 1:
 	default:
-		var names []string
-		for _, c := range found {
-			names = append(names, c.name+" ("+c.file.name+")")
-		}
-		return exitcode.Invalidf("several canary Ingresses send to %s's Services: %s; keep one per app", p.service.name, strings.Join(names, ", "))
+		return exitcode.Invalidf("several canary Ingresses send to %s's Services: %s; keep one per app", p.service.name, listed(found))
 	}
 	c := found[0]
 	ann := yamledit.Lookup(c.node(), "metadata", "annotations")

@@ -2,7 +2,6 @@ package promote
 
 import (
 	"strconv"
-	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -120,11 +119,7 @@ func (p *plain) readRoute(objs []*manifest) (err error) {
 		return nil
 	case 1:
 	default:
-		var names []string
-		for _, r := range found {
-			names = append(names, r.name+" ("+r.file.name+")")
-		}
-		return exitcode.Invalidf("several HTTPRoutes split %s's traffic between the colors: %s; keep one per app", p.service.name, strings.Join(names, ", "))
+		return exitcode.Invalidf("several HTTPRoutes split %s's traffic between the colors: %s; keep one per app", p.service.name, listed(found))
 	}
 	p.route, p.routeRules = found[0], rules[0]
 	r := p.route
