@@ -2,6 +2,7 @@ package promote
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -145,7 +146,7 @@ func (p *plain) selectsApp(svc *manifest) bool {
 func ingressBackends(ing *yaml.Node) []string {
 	var names []string
 	add := func(n *yaml.Node) {
-		if s := yamledit.Scalar(n, "service", "name"); s != "" && !contains(names, s) {
+		if s := yamledit.Scalar(n, "service", "name"); s != "" && !slices.Contains(names, s) {
 			names = append(names, s)
 		}
 	}
@@ -160,15 +161,6 @@ func ingressBackends(ing *yaml.Node) []string {
 		}
 	}
 	return names
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *plain) setWeight(n int32) error {

@@ -194,6 +194,12 @@ func (c *canaryIngress) traffic(app string) *Traffic {
 	if to == "" {
 		return nil
 	}
+	return c.split(to)
+}
+
+// split is the canary's canary-weight percent (ingress-nginx's default 0)
+// to color to, the rest to the other; nil when the weight is no percentage.
+func (c *canaryIngress) split(to spec.Color) *Traffic {
 	w := int64(0)
 	if s := c.Annotations[render.AnnotationCanaryWeight]; s != "" {
 		var err error
@@ -238,14 +244,10 @@ func (r *Reader) PlainCanary(ctx context.Context, ingress, colorLabel string) (*
 		return nil, nil
 	}
 	to := spec.Color(svcs.Items[0].Spec.Selector[colorLabel])
-	w, err := strconv.ParseInt(c.Annotations[render.AnnotationCanaryWeight], 10, 32)
-	if c.Annotations[render.AnnotationCanaryWeight] == "" {
-		w, err = 0, nil
-	}
-	if !to.Valid() || err != nil || w < 0 || w > 100 {
+	if !to.Valid() {
 		return nil, nil
 	}
-	return &Traffic{Kind: "Ingress", Route: c.Name, Weights: map[string]int32{string(to): int32(w), string(to.Other()): 100 - int32(w)}}, nil
+	return c.split(to), nil
 }
 
 // PlainRoute reads the split of a plain folder's HTTPRoute (named in Git,

@@ -150,6 +150,7 @@ func (p *stepped) run(ctx context.Context) error {
 			return nil
 		}
 		var got string
+		var err error
 		if st.Canary {
 			svc := st.App + "-" + string(to)
 			if st.Plain {
