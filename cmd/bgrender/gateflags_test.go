@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/testbed/kubetest"
@@ -217,8 +218,8 @@ func TestGateFlagsSayTheyOverrideTheSpec(t *testing.T) {
 				t.Errorf("%s --%s: its help does not say which spec.gates setting it overrides: %q", cmd, f, lines[f])
 			}
 		}
-		if !strings.Contains(lines[noSpecGatesFlag], "do not run the") {
-			t.Errorf("%s has no --%s: %q", cmd, noSpecGatesFlag, lines[noSpecGatesFlag])
+		if !strings.Contains(lines[gate.NoSpecGatesFlag], "do not run the") {
+			t.Errorf("%s has no --%s: %q", cmd, gate.NoSpecGatesFlag, lines[gate.NoSpecGatesFlag])
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
@@ -277,7 +278,7 @@ func TestPromoteSpecGates(t *testing.T) {
 	}
 	var out struct {
 		DryRun bool           `json:"dryRun"`
-		Gates  effectiveGates `json:"gates"`
+		Gates  gate.Effective `json:"gates"`
 	}
 	if err := json.Unmarshal([]byte(res.stdout), &out); err != nil {
 		t.Fatalf("%v\n%s", err, res.stdout)
@@ -291,7 +292,7 @@ func TestPromoteSpecGates(t *testing.T) {
 		t.Fatalf("%s not in bgrender.yaml", field)
 		return ""
 	}
-	want := map[string]gateSetting{
+	want := map[string]gate.Setting{
 		"rollout":                 {Value: true, Source: "spec", From: line("rollout") + "rollout"},
 		"rollout.timeout":         {Value: "7s", Source: "flag", From: "--rollout-timeout"},
 		"errorRate.maxPercent":    {Value: 1.0, Source: "flag", From: "--max-error-rate"},

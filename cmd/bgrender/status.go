@@ -10,6 +10,7 @@ import (
 
 	"github.com/bgrender/bgrender/gitops"
 	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/release"
 	"github.com/bgrender/bgrender/status"
 )
 
@@ -98,7 +99,7 @@ in the namespace.`,
 						return err
 					}
 					var err error
-					if wanted, err = folderNamespace(ctx, opts, target); err != nil {
+					if wanted, err = release.ReadFolder(ctx, opts, target); err != nil {
 						return err
 					}
 				}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/release"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// The GitOps actions: each command parses its flags into the options of a
+// planner (package release), and the runner executes the plan.
+
+// interruptible is a context that ends on interrupt.
+func interruptible() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt)
+}
+
+// execute runs a plan with the command's collaborators. A dry run in text
+// first prints the plan on standard error; -o json prints it with each
+// step's result and time.
+func execute(ctx context.Context, s streams, g *gitFlags, t *promote.Target, opts *cluster.Options, cmd string, p *release.Plan, st *promote.State, start time.Time) (*release.Run, error) {
+	if g.dryRun && g.output != "json" {
+		if err := p.Describe(s.err); err != nil {
+			return nil, err
+		}
+	}
+	env := &release.Env{Target: t, Cluster: opts, Command: cmd, Log: s.err, Out: s.out, JSON: g.output == "json", Start: start}
+	return release.Runner{}.Execute(ctx, p, env, st)
+}
+
+// noArgs refuses positional arguments.
+func noArgs(args []string) error {
+	if len(args) > 0 {
+		return usageError("unexpected arguments %q", args)
+	}
+	return nil
+}
+
+// parseSteps reads --steps: increasing percentages that end at 100.
+func parseSteps(s string) ([]int32, error) {
+	var out []int32
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 100 {
+			return nil, usageError("--steps %q: %q is not a percentage from 1 to 100", s, f)
+		}
+		if len(out) > 0 && int32(n) <= out[len(out)-1] {
+			return nil, usageError("--steps %q: the steps must increase", s)
+		}
+		out = append(out, int32(n))
+	}
+	if len(out) == 0 || out[len(out)-1] != 100 {
+		return nil, usageError("--steps %q: the last step must be 100 (the flip)", s)
+	}
+	return out, nil
+}
+
+// promoteFlags are promote's flags.
+type promoteFlags struct {
+	g                  gitFlags
+	fs                 *pflag.FlagSet
+	to, steps          string
+	force              bool
+	gates              *clusterGates
+	after              *liveFlags
+	stepWait, interval time.Duration
+}
+
+func (o *promoteFlags) register(fs *pflag.FlagSet) {
+	o.fs = fs
+	o.g.register(fs)
+	fs.StringVar(&o.to, "to", "", "the color to send traffic to: blue or green (default: the idle color; with a gate, the color the preview Service selects); with --steps, name it so that a re-run after the promotion ended does nothing instead of promoting back")
+	fs.BoolVar(&o.force, "force", false, "promote even to a color that has 0 replicas")
+	o.gates = addClusterGates(fs)
+	o.after = addLiveFlags(fs, "the active Service selects the promoted color and its EndpointSlices list only ready pods of it")
+	fs.StringVar(&o.steps, "steps", "", "promote in steps of the idle color's share of traffic, e.g. 10,25,50,100 (needs spec.traffic): gates before each, a commit per step, a wait until the HTTPRoute carries it (--live-timeout), --step-wait after it; 100 flips the Services (with --dry-run: every step's diff, nothing run or pushed)")
+	fs.DurationVar(&o.stepWait, "step-wait", 0, "with --steps: how long to hold each step before the next, the error-rate gate reading meanwhile")
+	fs.DurationVar(&o.interval, "step-interval", 10*time.Second, "with --steps and an error-rate gate: how often to read it during --step-wait")
+}
+
+// parse checks promote's flags (bad usage, exit 2) and returns the steps
+// of a stepped promotion (nil: one commit).
+func (o *promoteFlags) parse() ([]int32, error) {
+	var steps []int32
+	var err error
+	if o.fs.Changed("steps") {
+		if steps, err = parseSteps(o.steps); err != nil {
+			return nil, err
+		}
+		switch {
+		case o.g.pullRequest && !o.g.waitMerge:
+			return nil, usageError("--steps with --pull-request needs --wait-merge: one pull request per step, each merged before the next")
+		case o.stepWait < 0 || o.interval <= 0:
+			return nil, usageError("--step-wait and --step-interval: want positive durations")
+		}
+	} else if o.fs.Changed("step-wait") || o.fs.Changed("step-interval") {
+		return nil, usageError("--step-wait and --step-interval need --steps")
+	}
+	// A stepped dry run runs no gate and reads no cluster.
+	o.gates.noCluster = steps != nil && o.g.dryRun
+	if err := o.gates.validate(); err != nil {
+		return nil, err
+	}
+	if err := o.after.validate(&o.g, o.gates.opts); err != nil {
+		return nil, err
+	}
+	if steps != nil && !o.g.dryRun {
+		if err := checkKubeconfig(o.gates.opts); err != nil {
+			return nil, err
+		}
+	}
+	return steps, nil
+}
+
+func (o *promoteFlags) run(s streams, args []string) error {
+	start := time.Now()
+	if err := noArgs(args); err != nil {
+		return err
+	}
+	color, err := parseColor("--to", o.to, false)
+	if err != nil {
+		return err
+	}
+	steps, err := o.parse()
+	if err != nil {
+		return err
+	}
+	t, err := o.g.target(s)
+	if err != nil {
+		return err
+	}
+	ctx, stop := interruptible()
+	defer stop()
+	gates := o.gates.release()
+	if steps != nil {
+		return o.runSteps(ctx, s, t, gates, steps, color, start)
+	}
+	st, err := gates.ReadFolder(ctx, t, o.after.any())
+	if err != nil {
+		return nothingCommitted(err)
+	}
+	p := release.PlanPromote(release.PromoteOptions{Target: t, To: color, Force: o.force, Gates: gates, Live: o.after.live()}, st)
+	_, err = execute(ctx, s, &o.g, t, o.gates.opts, "promote", p, st, start)
+	return err
+}
+
+// runSteps runs promote --steps.
+func (o *promoteFlags) runSteps(ctx context.Context, s streams, t *promote.Target, gates *release.Gates, steps []int32, to spec.Color, start time.Time) error {
+	st, err := release.ReadFolder(ctx, o.gates.opts, t)
+	if err != nil {
+		return nothingCommitted(err)
+	}
+	if err := gates.UseFolder(st); err != nil {
+		return nothingCommitted(err)
+	}
+	p, err := release.PlanSteps(release.StepsOptions{Target: t, Steps: steps, To: to, Gates: gates, Live: o.after.live(),
+		Hold: o.stepWait, Interval: o.interval}, st)
+	if err != nil {
+		return err
+	}
+	_, err = execute(ctx, s, &o.g, t, o.gates.opts, "promote", p, st, start)
+	return err
+}
+
+func promoteCommand() *command {
+	return &command{
+		name:    "promote",
+		summary: "flip traffic to the idle color, as a Git commit",
+		usage:   "--repo URL --path DIR [--to blue|green] [flags]",
+		long:    "Flip the live Service of an app to the idle color (or --to), as one commit\nor pull request in the GitOps repository." + promoteGatesLong + gitopsLong,
+		example: `  # Flip my-application to its idle color on the default branch
+  BGRENDER_GIT_TOKEN=... bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application
+
+  # Show the plan and the diff only
+  bgrender promote --repo ./gitops --path apps/my-application --to green --dry-run
+
+  # As a pull request, waiting for the merge
+  bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application --pull-request --wait-merge
+
+  # Only when the preview color is rolled out, healthy and under 1% errors
+  bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application -n production \
+    --require-rollout --rollout-timeout 10m --health-path /health \
+    --prometheus-url http://prometheus.monitoring:9090 --max-error-rate 1`,
+		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
+			var o promoteFlags
+			o.register(fs)
+			return func(args []string) error { return o.run(s, args) }
+		},
+	}
+}
+
+const promoteGatesLong = `
+
+With a gate (--require-rollout, --health-path, --health-url, --warm,
+--prometheus-url; as in 'bgrender check'), the gates run against the cluster
+before anything is committed, on --to or else the color the preview Service
+selects (which is then promoted). A gate that refuses exits 3, names the
+gate and what it saw, and commits nothing.
+
+The app folder's gates (spec.gates in bgrender.yaml, or bgrender.gates
+beside plain manifests) run by default, --dry-run included; each gate flag
+overrides one of their settings, and --no-spec-gates leaves them out.`
+
+const deployWaitLong = `
+
+With --wait, once the commit is on the branch (with --pull-request, once
+--wait-merge has seen the merge) deploy watches the color's Deployment
+until its pod template runs the image and it is fully rolled out, up to
+--rollout-timeout, then runs any other gate asked for. A refusal exits 3;
+the commit stays.`
+
+// nothingCommitted says that an error came before any commit.
+func nothingCommitted(err error) error { return fmt.Errorf("%w; nothing committed", err) }

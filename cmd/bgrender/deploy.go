@@ -1,0 +1,246 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/release"
+)
+
+// deployFlags are deploy's flags.
+type deployFlags struct {
+	g            gitFlags
+	image, color string
+	force, wait  bool
+	gates        *clusterGates
+	after        *liveFlags
+}
+
+func (o *deployFlags) run(s streams, args []string) error {
+	start := time.Now()
+	if err := noArgs(args); err != nil {
+		return err
+	}
+	if o.image == "" {
+		return usageError("--image is required")
+	}
+	c, err := parseColor("--color", o.color, true)
+	if err != nil {
+		return err
+	}
+	if err := o.usage(); err != nil {
+		return err
+	}
+	t, err := o.g.target(s)
+	if err != nil {
+		return err
+	}
+	ctx, stop := interruptible()
+	defer stop()
+	gates := o.gates.release()
+	var st *promote.State
+	if o.wait || o.after.any() {
+		if st, err = release.ReadFolder(ctx, o.gates.opts, t); err != nil {
+			return nothingCommitted(err)
+		}
+		if err := gates.UseFolder(st); err != nil {
+			return nothingCommitted(err)
+		}
+	}
+	p, err := release.PlanDeploy(release.DeployOptions{Target: t, Image: o.image, Color: c, Force: o.force, Wait: o.wait,
+		Gates: gates, Live: o.after.live()}, st)
+	if err != nil {
+		return err
+	}
+	_, err = execute(ctx, s, &o.g, t, o.gates.opts, "deploy", p, st, start)
+	return err
+}
+
+// usage checks the flags of deploy --wait and --wait-live.
+func (o *deployFlags) usage() error {
+	switch {
+	case !o.wait && o.gates.checks.Any():
+		return usageError("the gates of deploy run after the commit: add --wait")
+	case o.wait && o.g.dryRun:
+		return usageError("--wait and --dry-run exclude each other")
+	case o.wait && o.g.pullRequest && !o.g.waitMerge:
+		return usageError("--wait with --pull-request needs --wait-merge")
+	}
+	if err := o.gates.validate(); err != nil {
+		return err
+	}
+	return o.after.validate(&o.g, o.gates.opts)
+}
+
+func deployCommand() *command {
+	return &command{
+		name:    "deploy",
+		summary: "put a new image on the idle color, as a Git commit",
+		usage:   "--repo URL --path DIR --image IMAGE [--color idle|blue|green] [flags]",
+		long:    "Put an image on the idle color of an app (or --color), as one commit or pull\nrequest in the GitOps repository. Changing the live color's image needs --force." + deployWaitLong + gitopsLong,
+		example: `  # Put myapp:v1.3.0 on the idle color
+  bgrender deploy --repo https://git.example.com/ops/gitops.git --path apps/my-application --image myapp:v1.3.0
+
+  # ... and wait until the cluster runs it, rolled out and healthy
+  bgrender deploy --repo https://git.example.com/ops/gitops.git --path apps/my-application --image myapp:v1.3.0 \
+    -n production --wait --rollout-timeout 10m --health-path /health`,
+		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
+			var o deployFlags
+			o.g.register(fs)
+			fs.StringVar(&o.image, "image", "", "the container image to deploy (required)")
+			fs.StringVar(&o.color, "color", "idle", "the color to deploy to: idle, blue or green")
+			fs.BoolVar(&o.force, "force", false, "allow changing the image of the live color")
+			fs.BoolVar(&o.wait, "wait", false, "after the commit lands (with --pull-request, after --wait-merge), wait until the color's Deployment runs the image and is rolled out, up to --rollout-timeout; then run the other gates asked for")
+			o.gates = addClusterGates(fs)
+			o.after = addLiveFlags(fs, "the preview Service selects the color and its EndpointSlices list only ready pods of it that run the image")
+			return func(args []string) error { o.gates.wait = o.wait; return o.run(s, args) }
+		},
+	}
+}
+
+// folderAfter reads the app folder when the action waits for the cluster
+// (its Services and namespace); nil otherwise.
+func folderAfter(s streams, g *gitFlags, after *liveFlags, opts *cluster.Options, t *promote.Target) (*promote.State, error) {
+	if !after.any() {
+		return nil, nil
+	}
+	ctx, stop := interruptible()
+	defer stop()
+	st, err := release.ReadFolder(ctx, opts, t)
+	if err != nil {
+		return nil, nothingCommitted(err)
+	}
+	return st, nil
+}
+
+func rollbackCommand() *command {
+	return &command{
+		name:    "rollback",
+		summary: "flip traffic back to the previous color, as a Git commit",
+		usage:   "--repo URL --path DIR [flags]",
+		long:    "Flip the live Service of an app back to the color in bgrender.io/previous-color,\nas one commit or pull request. When that color now runs another image than when\nit was last live (a deploy or a hand edit, read from the app folder in the last\n200 commits), the rollback would not return to the previous release: it refuses\n(exit 3) unless --force. So does a color with no Deployment or 0 replicas." + gitopsLong,
+		example: `  bgrender rollback --repo https://git.example.com/ops/gitops.git --path apps/my-application`,
+		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
+			var g gitFlags
+			g.register(fs)
+			force := fs.Bool("force", false, "roll back even when the previous color got a new image since it was live")
+			opts := addClusterFlags(fs, nsFromFolder)
+			after := addLiveFlags(fs, "the active Service selects the color rolled back to and its EndpointSlices list only ready pods of it")
+			return func(args []string) error {
+				start := time.Now()
+				t, err := gitopsUsage(s, &g, after, opts, args)
+				if err != nil {
+					return err
+				}
+				st, err := folderAfter(s, &g, after, opts, t)
+				if err != nil {
+					return err
+				}
+				a := &promote.Rollback{Target: *t, Force: *force}
+				return plan(s, &g, t, opts, "rollback", release.PlanRollback(a, after.live(), st), st, start)
+			}
+		},
+	}
+}
+
+// gitopsUsage checks the arguments and the flags of an action that may
+// wait for the cluster, and builds its target.
+func gitopsUsage(s streams, g *gitFlags, after *liveFlags, opts *cluster.Options, args []string) (*promote.Target, error) {
+	if err := noArgs(args); err != nil {
+		return nil, err
+	}
+	if err := after.validate(g, opts); err != nil {
+		return nil, err
+	}
+	return g.target(s)
+}
+
+// plan runs p with a context that ends on interrupt.
+func plan(s streams, g *gitFlags, t *promote.Target, opts *cluster.Options, cmd string, p *release.Plan, st *promote.State, start time.Time) error {
+	ctx, stop := interruptible()
+	defer stop()
+	_, err := execute(ctx, s, g, t, opts, cmd, p, st, start)
+	return err
+}
+
+func scaleIdleCommand() *command {
+	return &command{
+		name:    "scale-idle",
+		summary: "scale the idle color, as a Git commit",
+		usage:   "--repo URL --path DIR --replicas N [flags]",
+		long:    "Set the replica count of the idle color of an app (0 frees its resources), as\none commit or pull request. A managed folder gets spec.idleReplicas; plain\nmanifests get the idle Deployment's spec.replicas." + gitopsLong,
+		example: `  bgrender scale-idle --repo https://git.example.com/ops/gitops.git --path apps/my-application --replicas 0`,
+		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
+			var g gitFlags
+			g.register(fs)
+			replicas := fs.Int32("replicas", -1, "the idle color's replica count (required)")
+			return func(args []string) error {
+				if err := noArgs(args); err != nil {
+					return err
+				}
+				switch {
+				case !fs.Changed("replicas"):
+					return usageError("--replicas is required (0 or more)")
+				case *replicas < 0:
+					return usageError("--replicas %d: must be 0 or more", *replicas)
+				}
+				t, err := g.target(s)
+				if err != nil {
+					return err
+				}
+				a := &promote.ScaleIdle{Target: *t, Replicas: *replicas}
+				return plan(s, &g, t, nil, "scale-idle", release.PlanScaleIdle(a), nil, time.Now())
+			}
+		},
+	}
+}
+
+func shiftCommand() *command {
+	return &command{
+		name:    "shift",
+		summary: "send a share of the traffic to the idle color, as a Git commit",
+		usage:   "--repo URL --path DIR --weight PERCENT [flags]",
+		long: "Give the idle color of an app PERCENT of its requests (0 to 100), as one\n" +
+			"commit or pull request: spec.traffic.weight in a managed folder, which the\n" +
+			"app's Gateway API HTTPRoute (or NGINX canary Ingress) renders; in plain\n" +
+			"manifests the canary-weight annotation of the canary Ingress, whose backend\n" +
+			"Service selects the idle color.\n" +
+			"The active color keeps the rest; the Services do not change. 'promote' moves\n" +
+			"all traffic, 'shift --weight 0' takes it back." + gitopsLong,
+		example: `  # Canary: 10% of requests to the idle color
+  bgrender shift --repo https://git.example.com/ops/gitops.git --path apps/my-application --weight 10`,
+		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
+			var g gitFlags
+			g.register(fs)
+			weight := fs.Int32("weight", -1, "the idle color's share of requests, in `PERCENT` (0 to 100; required)")
+			force := fs.Bool("force", false, "shift even to a color that has 0 replicas")
+			opts := addClusterFlags(fs, nsFromFolder)
+			after := addLiveFlags(fs, "the HTTPRoute carries the weights and its Gateways accepted it")
+			return func(args []string) error {
+				start := time.Now()
+				if err := noArgs(args); err != nil {
+					return err
+				}
+				switch {
+				case !fs.Changed("weight"):
+					return usageError("--weight is required (0 to 100)")
+				case *weight < 0 || *weight > 100:
+					return usageError("--weight %d: want a percentage, 0 to 100", *weight)
+				}
+				t, err := gitopsUsage(s, &g, after, opts, args)
+				if err != nil {
+					return err
+				}
+				st, err := folderAfter(s, &g, after, opts, t)
+				if err != nil {
+					return err
+				}
+				a := &promote.Shift{Target: *t, Weight: *weight, Force: *force}
+				return plan(s, &g, t, opts, "shift", release.PlanShift(a, after.live(), st), st, start)
+			}
+		},
+	}
+}

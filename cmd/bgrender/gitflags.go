@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bgrender/bgrender/gitops"
+	"github.com/bgrender/bgrender/internal/forge"
+	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// gitFlags are the flags every GitOps action shares.
+type gitFlags struct {
+	repo, path, branch      string
+	pullRequest, waitMerge  bool
+	timeout, pollInterval   time.Duration
+	forge, forgeAPI         string
+	dryRun                  bool
+	messageTemplate         string
+	authorName, authorEmail string
+	maxAttempts             int
+	output                  string
+	sshKey, signKey         string
+	knownHosts              []string
+	insecureIgnoreHostKey   bool
+	plain                   promote.PlainOptions
+}
+
+func (g *gitFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&g.repo, "repo", "", "the GitOps repository: an https, ssh, git:// or file:// `URL`, or a local path (required)")
+	fs.StringVar(&g.path, "path", "", "the app's folder in the repository (required)")
+	fs.StringVar(&g.branch, "branch", "", "the branch to change (default: the remote's default branch)")
+	fs.BoolVar(&g.pullRequest, "pull-request", false, "push to a branch named after the action, app and color and open (or reuse) a pull request")
+	fs.BoolVar(&g.waitMerge, "wait-merge", false, "with --pull-request: wait until the pull request is merged (or fail when it is closed)")
+	fs.DurationVar(&g.timeout, "timeout", 30*time.Minute, "with --wait-merge: how long to wait")
+	fs.DurationVar(&g.pollInterval, "poll-interval", 10*time.Second, "with --wait-merge: how often to look at the pull request")
+	fs.StringVar(&g.forge, "forge", "", "the forge for --pull-request: gitea, github or gitlab (default: from the URL)")
+	fs.StringVar(&g.forgeAPI, "forge-api", "", "the forge's API base `URL` (default: derived from --repo; token from $BGRENDER_FORGE_TOKEN, else the Git token)")
+	fs.BoolVar(&g.dryRun, "dry-run", false, "print the unified diff of the commit and push nothing")
+	fs.StringVar(&g.messageTemplate, "message-template", "", "a Go text/template `FILE` for the commit message (default: templates/commit.tmpl); the Bgrender-* trailers are always added")
+	fs.StringVar(&g.authorName, "author-name", "", "commit author name (default: $BGRENDER_AUTHOR_NAME, $GIT_AUTHOR_NAME, or bgrender)")
+	fs.StringVar(&g.authorEmail, "author-email", "", "commit author email (default: $BGRENDER_AUTHOR_EMAIL, $GIT_AUTHOR_EMAIL, or bgrender@localhost)")
+	fs.StringVar(&g.signKey, "sign-key", "", "sign commits with this private key `FILE`: OpenSSH (an SSH signature) or armored OpenPGP; passphrase from $BGRENDER_SIGN_KEY_PASSPHRASE")
+	fs.IntVar(&g.maxAttempts, "max-attempts", 10, "how many times to push when the branch keeps moving")
+	fs.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	fs.StringVar(&g.sshKey, "ssh-key", "", "private key `FILE` for ssh URLs (default: the SSH agent)")
+	fs.StringSliceVar(&g.knownHosts, "known-hosts", nil, "known_hosts `FILE`s that verify ssh host keys (default: $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)")
+	fs.BoolVar(&g.insecureIgnoreHostKey, "insecure-ignore-host-key", false, "do not verify the ssh server's host key (unsafe: anyone on the path can read and change the repository)")
+	fs.StringVar(&g.plain.Service, "service", "", "plain manifests: the live Service's `NAME` (default: the only Service that selects a color)")
+	fs.StringVar(&g.plain.File, "file", "", "plain manifests: the file holding the Service, relative to --path (default: search the folder)")
+	fs.StringVar(&g.plain.ColorLabel, "color-label", "", "plain manifests: the selector key that carries the color (default: the key whose value is blue or green)")
+	fs.StringVar(&g.plain.Container, "container", "", "plain manifests: the container whose image deploy sets, when a pod has several")
+}
+
+// openRepo opens --repo, and warns when host key verification is off.
+func openRepo(s streams, url string, o gitops.RepoOptions) (*gitops.Repo, error) {
+	repo, err := gitops.OpenRepo(url, o)
+	if err != nil {
+		return nil, usageError("--repo: %v", err)
+	}
+	if o.InsecureIgnoreHostKey {
+		fmt.Fprintln(s.err, "bgrender: warning: --insecure-ignore-host-key: the ssh server's host key is not verified")
+	}
+	return repo, nil
+}
+
+// target checks the flags and builds the action's target.
+func (g *gitFlags) target(s streams) (*promote.Target, error) {
+	if g.repo == "" || g.path == "" {
+		return nil, usageError("--repo and --path are required")
+	}
+	if g.output != "text" && g.output != "json" {
+		return nil, usageError("--output %q: expected text or json", g.output)
+	}
+	if slices.Contains(strings.Split(filepath.ToSlash(g.path), "/"), "..") {
+		return nil, usageError("--path %q: name a folder inside the repository, without ..", g.path)
+	}
+	if g.maxAttempts < 1 {
+		return nil, usageError("--max-attempts %d: must be at least 1", g.maxAttempts)
+	}
+	if g.waitMerge && !g.pullRequest {
+		return nil, usageError("--wait-merge needs --pull-request")
+	}
+	repo, err := openRepo(s, g.repo, gitops.RepoOptions{SSHKey: g.sshKey, KnownHosts: g.knownHosts, InsecureIgnoreHostKey: g.insecureIgnoreHostKey})
+	if err != nil {
+		return nil, err
+	}
+	t := &promote.Target{
+		Repo: repo, Branch: g.branch, Path: g.path, Plain: g.plain,
+		PullRequest: g.pullRequest, WaitMerge: g.waitMerge, Timeout: g.timeout, PollInterval: g.pollInterval,
+		DryRun: g.dryRun, AuthorName: firstSet(g.authorName, os.Getenv("BGRENDER_AUTHOR_NAME"), os.Getenv("GIT_AUTHOR_NAME")),
+		AuthorEmail: firstSet(g.authorEmail, os.Getenv("BGRENDER_AUTHOR_EMAIL"), os.Getenv("GIT_AUTHOR_EMAIL")),
+		MaxAttempts: g.maxAttempts, Log: s.err,
+	}
+	if g.messageTemplate != "" {
+		text, err := os.ReadFile(g.messageTemplate)
+		if err != nil {
+			return nil, usageError("--message-template %s: %v", g.messageTemplate, unwrapPathError(err))
+		}
+		if t.Message, err = gitops.ParseMessageTemplate(g.messageTemplate, string(text)); err != nil {
+			return nil, usageError("--message-template: %v", err)
+		}
+	}
+	if g.signKey != "" {
+		if t.Signer, err = gitops.LoadSigner(g.signKey, os.Getenv("BGRENDER_SIGN_KEY_PASSPHRASE")); err != nil {
+			return nil, usageError("--sign-key %s: %v", g.signKey, unwrapPathError(err))
+		}
+	}
+	if g.pullRequest && !g.dryRun {
+		t.Forge, err = forge.New(forge.Options{Kind: g.forge, RepoURL: repo.URL, APIURL: g.forgeAPI,
+			Token: firstSet(os.Getenv("BGRENDER_FORGE_TOKEN"), repo.Token)})
+		if err != nil {
+			return nil, usageError("--pull-request: %v", err)
+		}
+	}
+	return t, nil
+}
+
+func firstSet(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func parseColor(flag, v string, allowIdle bool) (spec.Color, error) {
+	switch {
+	case v == "" || (allowIdle && v == "idle"):
+		return "", nil
+	case spec.Color(v).Valid():
+		return spec.Color(v), nil
+	}
+	if allowIdle {
+		return "", usageError("%s %q: expected idle, blue or green", flag, v)
+	}
+	return "", usageError("%s %q: expected blue or green", flag, v)
+}
+
+const gitopsLong = `
+
+The app folder (--path) is either bgrender-managed — bgrender.yaml beside
+the manifests that 'bgrender render --output-dir' wrote; the spec is edited
+in place (only the changed lines) and the folder re-rendered in the same
+commit — or plain manifests as in the article: a Service whose selector
+carries the color (version: blue) and Deployments <app>-blue and
+<app>-green, edited in place.
+
+The branch is cloned shallowly into memory; only the app folder is read and
+written. When the push is rejected because the branch moved, the change is
+made again on the new tip and pushed again, with backoff, up to
+--max-attempts times; if the app itself changed meanwhile, the command
+stops with a conflict. It never force-pushes the branch. Already in the
+wanted state: exit 0, no commit. HTTPS tokens come from BGRENDER_GIT_TOKEN
+(or GITHUB_TOKEN, GITLAB_TOKEN, GITEA_TOKEN) and never appear in output.
+Commit messages end with Bgrender-App, Bgrender-Action, Bgrender-From,
+Bgrender-To (and Bgrender-Image) trailers.`

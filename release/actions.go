@@ -1,0 +1,151 @@
+package release
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/bgrender/bgrender/agent"
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// Live is what an action does once its change is on the branch: ask the
+// GitOps agent to apply it now (Refs, --reconcile), and wait until the
+// cluster serves it (Wait, --wait-live, at most Timeout).
+type Live struct {
+	Wait    bool
+	Timeout time.Duration
+	Refs    []agent.Ref
+}
+
+// Any reports whether the action does anything after the push.
+func (l Live) Any() bool { return l.Wait || len(l.Refs) > 0 }
+
+// after appends the reconcile request and, with Wait, wait.
+func (l Live) after(p *Plan, wait Step) {
+	if len(l.Refs) > 0 {
+		p.Add(&Reconcile{Refs: l.Refs}, "", Stop)
+	}
+	if l.Wait && wait != nil {
+		p.Add(wait, "", Stop)
+	}
+}
+
+// appName is the app as the folder names it, or the folder.
+func appName(st *promote.State, t *promote.Target) string {
+	if st != nil && st.App != "" {
+		return st.App
+	}
+	return t.Path
+}
+
+// PromoteOptions are the inputs of a promotion in one commit.
+type PromoteOptions struct {
+	Target *promote.Target
+	To     spec.Color // empty: the idle color, or the one the gates checked
+	Force  bool
+	Gates  *Gates // nil or none: no gate
+	Live   Live
+}
+
+// PlanPromote plans a promotion in one commit: the gates on the color to
+// promote, the commit that flips the live Service, then the reconcile
+// request and the wait until the cluster serves it. st is the app folder
+// as read before (nil when nothing needed it).
+func PlanPromote(o PromoteOptions, st *promote.State) *Plan {
+	a := &promote.Promote{Target: *o.Target, To: o.To, Force: o.Force}
+	p := &Plan{Action: "promote", App: appName(st, o.Target), To: o.To}
+	if o.Gates != nil && o.Gates.Any() {
+		e := p.Add(&RunGates{Gates: o.Gates, Color: o.To, Into: &a.To}, "", Custom)
+		e.Wrap = func(_ *Run, err error) error { return fmt.Errorf("%w; nothing committed", err) }
+	}
+	p.Add(&Commit{Action: a, What: promoteWhat(o.To), Gates: o.Gates}, "", Stop)
+	o.Live.after(p, &WaitLive{Timeout: o.Live.Timeout})
+	return p
+}
+
+func promoteWhat(to spec.Color) string {
+	if to == "" {
+		return "flip the live Service to the idle color"
+	}
+	return "flip the live Service to " + string(to)
+}
+
+// DeployOptions are the inputs of a deploy.
+type DeployOptions struct {
+	Target *promote.Target
+	Image  string
+	Color  spec.Color // empty: the idle color
+	Force  bool
+	// Wait: once the commit is served, the rollout gate (and the other
+	// gates asked for) on the color.
+	Wait  bool
+	Gates *Gates
+	Live  Live
+}
+
+// PlanDeploy plans a deploy: the commit of the image, the reconcile
+// request, the wait until the color's Service serves the image, and with
+// Wait the gates on the color. st is the app folder as read before (nil
+// when nothing after the commit needs it).
+func PlanDeploy(o DeployOptions, st *promote.State) (*Plan, error) {
+	a := &promote.Deploy{Target: *o.Target, Image: o.Image, Color: o.Color, Force: o.Force}
+	p := &Plan{Action: "deploy", App: appName(st, o.Target)}
+	if st != nil {
+		target := o.Color
+		if target == "" {
+			target = st.Active.Other()
+		}
+		switch {
+		case o.Live.Wait && target != st.Active && st.Preview == "":
+			return nil, exitcode.Invalidf("--wait-live: the app folder %s has no preview Service to watch (--wait waits for the rollout instead); nothing committed", o.Target.Path)
+		case o.Live.Wait && st.Replicas[target] == 0:
+			return nil, exitcode.Invalidf("--wait-live: %s runs 0 replicas in the app folder %s, so no Service can serve it (scale it up first: scale-idle --replicas N); nothing committed", target, o.Target.Path)
+		}
+	}
+	what := "set the idle color's image to " + o.Image
+	if o.Color != "" {
+		what = "set " + string(o.Color) + "'s image to " + o.Image
+	}
+	p.Add(&Commit{Action: a, What: what}, "", Stop)
+	o.Live.after(p, &WaitLive{Preview: true, Image: o.Image, Timeout: o.Live.Timeout})
+	if o.Wait {
+		e := p.Add(&RunGates{Gates: o.Gates, Image: o.Image}, "", Custom)
+		e.Wrap = func(r *Run, err error) error { return fmt.Errorf("%w; the deploy stays (%s)", err, Landed(r.Last)) }
+	}
+	return p, nil
+}
+
+// PlanRollback plans a rollback: the commit that flips the live Service
+// back, the reconcile request and the wait until the cluster serves it.
+func PlanRollback(a *promote.Rollback, l Live, st *promote.State) *Plan {
+	p := &Plan{Action: "rollback", App: appName(st, &a.Target)}
+	p.Add(&Commit{Action: a, What: "flip the live Service back to the previous color"}, "", Stop)
+	l.after(p, &WaitLive{Timeout: l.Timeout})
+	return p
+}
+
+// PlanScaleIdle plans the commit that scales the idle color.
+func PlanScaleIdle(a *promote.ScaleIdle) *Plan {
+	p := &Plan{Action: "scale-idle", App: a.Target.Path}
+	p.Add(&Commit{Action: a, What: fmt.Sprintf("scale the idle color to %d replicas", a.Replicas)}, "", Stop)
+	return p
+}
+
+// PlanShift plans a shift of traffic: the commit of the idle color's
+// share, the reconcile request and the wait until the cluster routes it.
+func PlanShift(a *promote.Shift, l Live, st *promote.State) *Plan {
+	p := &Plan{Action: "shift", App: appName(st, &a.Target)}
+	p.Add(&Commit{Action: a, What: fmt.Sprintf("send %d%% of the traffic to the idle color", a.Weight)}, "", Stop)
+	if len(l.Refs) > 0 {
+		p.Add(&Reconcile{Refs: l.Refs}, "", Stop)
+	}
+	if l.Wait && st != nil {
+		e := p.Add(&WaitTraffic{Weight: a.Weight, To: st.Active.Other(), Service: st.CanaryService, Timeout: l.Timeout}, "", Custom)
+		e.Wrap = func(r *Run, err error) error {
+			return fmt.Errorf("%s: %w; the change stays (%s)", st.App, err, Landed(r.Last))
+		}
+	}
+	return p
+}

@@ -1,0 +1,28 @@
+// Package release runs bgrender's actions as plans.
+//
+// A release is a plan: an ordered list of typed steps — run the gates on a
+// color, commit one change to the app folder (or open and merge a pull
+// request for it), ask the GitOps agent to reconcile, wait until the
+// cluster serves a state, hold while the error rate is read. Planners turn
+// an action and its inputs (the app folder as Git holds it, the folder's
+// gates, the options a command parsed from its flags) into a plan:
+// PlanDeploy, PlanPromote (one commit, or in steps of traffic with the
+// NGINX and plain-canary hand-overs), PlanRollback, PlanScaleIdle,
+// PlanShift, and Guard's reaction to a breach.
+//
+// One Runner executes any plan with injected collaborators (the Git
+// target, the cluster, the clock, a progress writer): it reports each
+// step's start, result and time, and stops at the first failure with the
+// exit code it carries. When a plan moved traffic before a gate refused,
+// the runner commits the plan's fallback (the share back to the live
+// color) before it stops.
+//
+// Resume from Git is the planners' rule: a planner reads where the app
+// folder stands and plans only what is left (a stepped promotion starts at
+// the first weight above the one in Git; a hand-over interrupted after its
+// flip plans only its end; a commit already in Git is a no-op, and the
+// waits after it still run), so a re-run after a kill finishes the release.
+//
+// The plan is data: Plan.Describe and the JSON of a Report show each step
+// with what it does, its diff on a dry run, and the gates it runs.
+package release

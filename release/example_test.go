@@ -1,0 +1,61 @@
+package release_test
+
+import (
+	"os"
+	"time"
+
+	"github.com/bgrender/bgrender/gate"
+	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/release"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// A stepped promotion of an app whose HTTPRoute splits traffic between
+// its per-color Services: each step a commit, a wait until the route
+// carries it, and a hold; the last step flips the Services and waits until
+// the live Service serves the new color.
+func ExamplePlanSteps() {
+	zero := int32(0)
+	st := &promote.State{App: "my-application", Active: spec.Blue, Weight: &zero}
+	p, err := release.PlanSteps(release.StepsOptions{
+		Target: &promote.Target{Path: "apps/my-application"},
+		Steps:  []int32{10, 50, 100},
+		Live:   release.Live{Timeout: 5 * time.Minute},
+		Hold:   time.Minute, Interval: 10 * time.Second,
+		Gates:  &release.Gates{Checks: &gate.Checks{}},
+	}, st)
+	if err != nil {
+		panic(err)
+	}
+	_ = p.Describe(os.Stdout)
+	// Output:
+	// plan: promote my-application, 9 steps
+	//   1. step 1 (10%): commit: send 10% to green
+	//   2. step 1 (10%): wait-traffic: until the cluster sends 10% to green (at most 5m0s)
+	//   3. step 1 (10%): hold: 1m0s
+	//   4. step 2 (50%): commit: send 50% to green
+	//   5. step 2 (50%): wait-traffic: until the cluster sends 50% to green (at most 5m0s)
+	//   6. step 2 (50%): hold: 1m0s
+	//   7. step 3 (100%): commit: flip the Services to green and end the shift
+	//   8. step 3 (100%): wait-traffic: until the cluster sends 100% to green (at most 5m0s)
+	//   9. wait-live: until the live Service serves green with only ready endpoints (at most 5m0s)
+}
+
+// A promotion in one commit, gated: the gates on the color to promote,
+// the commit, the agent asked to apply it, and the wait until the cluster
+// serves it.
+func ExamplePlanPromote() {
+	st := &promote.State{App: "my-application", Active: spec.Blue}
+	p := release.PlanPromote(release.PromoteOptions{
+		Target: &promote.Target{Path: "apps/my-application"},
+		To:     spec.Green,
+		Gates:  &release.Gates{Checks: &gate.Checks{RequireRollout: true, HealthPath: "/health"}},
+		Live:   release.Live{Wait: true, Timeout: 5 * time.Minute},
+	}, st)
+	_ = p.Describe(os.Stdout)
+	// Output:
+	// plan: promote my-application, 3 steps
+	//   1. gates: rollout, health on green
+	//   2. commit: flip the live Service to green
+	//   3. wait-live: until the live Service serves the committed color with only ready endpoints (at most 5m0s)
+}
