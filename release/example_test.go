@@ -22,7 +22,7 @@ func ExamplePlanSteps() {
 		Steps:  []int32{10, 50, 100},
 		Live:   release.Live{Timeout: 5 * time.Minute},
 		Hold:   time.Minute, Interval: 10 * time.Second,
-		Gates:  &release.Gates{Checks: &gate.Checks{}},
+		Gates: &release.Gates{Checks: &gate.Checks{}},
 	}, st)
 	if err != nil {
 		panic(err)

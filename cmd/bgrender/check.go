@@ -2,20 +2,14 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/gitops"
-	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/release"
-	"github.com/bgrender/bgrender/spec"
 )
 
 // The --help of -n: a command that reads an app folder looks where the
@@ -107,32 +101,13 @@ services/proxy (see examples/rbac/role.yaml).`,
 				if len(args) == 1 {
 					app = args[0]
 				}
-				var fg *spec.FolderGates
-				var name, ns string
-				var err error
-				switch {
-				case *repo != "" || *path != "":
-					if *repo == "" || *path == "" || *file != "" {
-						return usageError("--repo and --path go together, and not with -f")
-					}
-					r, err := openRepo(s, *repo, gitops.RepoOptions{SSHKey: *sshKey, KnownHosts: *knownHosts, InsecureIgnoreHostKey: *insecure})
-					if err != nil {
-						return err
-					}
-					t := &promote.Target{Repo: r, Branch: *branch, Path: *path, MaxAttempts: 1}
-					st, err := t.Read(context.Background())
-					if err != nil {
-						return fmt.Errorf("read %s in %s: %w", t.Path, t.Repo.URL, err)
-					}
-					if st.NamespaceErr != nil {
-						return st.NamespaceErr
-					}
-					fg, name, ns = st.Gates, st.App, st.Namespace
-				default:
-					if fg, name, ns, err = readGatesFile(*file); err != nil {
-						return err
-					}
+				fg, err := checkGates(s, *file, *repo, *path, func(r *gitops.Repo) *promote.Target {
+					return &promote.Target{Repo: r, Branch: *branch, Path: *path, MaxAttempts: 1}
+				}, gitops.RepoOptions{SSHKey: *sshKey, KnownHosts: *knownHosts, InsecureIgnoreHostKey: *insecure})
+				if err != nil {
+					return err
 				}
+				name, ns := fg.App, fg.Namespace
 				if app == "" {
 					app = name
 				}
@@ -142,7 +117,7 @@ services/proxy (see examples/rbac/role.yaml).`,
 				if opts.Namespace == "" {
 					opts.Namespace = ns
 				}
-				eff, err := gate.Merge(fs.Changed, checks, "timeout", fg, *noSpec)
+				eff, err := gate.Merge(fs.Changed, checks, "timeout", fg.Gates, *noSpec)
 				if err != nil {
 					return err
 				}
@@ -157,59 +132,25 @@ services/proxy (see examples/rbac/role.yaml).`,
 				}
 				ctx, stop := interruptible()
 				defer stop()
-				live, err := release.ReadApp(ctx, opts, app)
-				if err != nil {
-					return err
-				}
-				subject, err := live.Subject(*color, checks)
-				if err != nil {
-					return fmt.Errorf("%w (--color)", err)
-				}
-				if eff.Spec != "" {
-					fmt.Fprintf(s.err, "bgrender check: %s\n", eff.Describe())
-				}
-				checks.Progress = func(m string) { fmt.Fprintf(s.err, "bgrender check: %s\n", m) }
-				if err := checks.Run(ctx, subject); err != nil {
-					return fmt.Errorf("%s %s: %w", live.Name, subject.Color, err)
-				}
-				fmt.Fprintf(s.out, "%s: %s passed %s\n", live.Name, subject.Color, strings.Join(checks.Names(), ", "))
-				return nil
+				c := &release.Check{Cluster: opts, App: app, Color: *color, Checks: checks, Effective: eff}
+				return c.Run(ctx, &release.Env{Command: "check", Log: s.err, Out: s.out})
 			}
 		},
 	}
 }
 
-// readGatesFile reads check's -f: an app spec (its gates, name and
-// namespace) or a GatesFile; a folder holds one of them. An empty name
-// reads nothing.
-func readGatesFile(name string) (fg *spec.FolderGates, app, ns string, err error) {
-	if name == "" {
-		return nil, "", "", nil
+// checkGates reads check's gates: from the app folder in Git (--repo and
+// --path), else from -f (nothing without it).
+func checkGates(s streams, file, repo, path string, target func(*gitops.Repo) *promote.Target, o gitops.RepoOptions) (*release.FolderGates, error) {
+	if repo == "" && path == "" {
+		return release.GatesFromFile(file)
 	}
-	if fi, err := os.Stat(name); err == nil && fi.IsDir() {
-		dir := name
-		name = filepath.Join(dir, promote.SpecFile)
-		if _, err := os.Stat(name); err != nil {
-			name = filepath.Join(dir, spec.GatesFile)
-		}
+	if repo == "" || path == "" || file != "" {
+		return nil, usageError("--repo and --path go together, and not with -f")
 	}
-	data, err := os.ReadFile(name)
+	r, err := openRepo(s, repo, o)
 	if err != nil {
-		return nil, "", "", usageError("-f %s: %v", name, unwrapPathError(err))
+		return nil, err
 	}
-	if filepath.Ext(name) == filepath.Ext(spec.GatesFile) {
-		fg, err := spec.LoadGates(name, data)
-		if err != nil {
-			return nil, "", "", exitcode.InvalidInput(err)
-		}
-		return fg, "", "", nil
-	}
-	apps, err := spec.Load(name, data)
-	if err != nil {
-		return nil, "", "", exitcode.InvalidInput(err)
-	}
-	if len(apps) != 1 {
-		return nil, "", "", usageError("-f %s: holds %d apps; name one spec", name, len(apps))
-	}
-	return spec.GatesOf(apps[0]), apps[0].Metadata.Name, apps[0].Metadata.Namespace, nil
+	return release.GatesFromGit(context.Background(), target(r))
 }

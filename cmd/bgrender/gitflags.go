@@ -102,7 +102,7 @@ func (g *gitFlags) target(s streams) (*promote.Target, error) {
 	if g.messageTemplate != "" {
 		text, err := os.ReadFile(g.messageTemplate)
 		if err != nil {
-			return nil, usageError("--message-template %s: %v", g.messageTemplate, unwrapPathError(err))
+			return nil, usageError("--message-template %s: %v", g.messageTemplate, spec.UnwrapPathError(err))
 		}
 		if t.Message, err = gitops.ParseMessageTemplate(g.messageTemplate, string(text)); err != nil {
 			return nil, usageError("--message-template: %v", err)
@@ -110,7 +110,7 @@ func (g *gitFlags) target(s streams) (*promote.Target, error) {
 	}
 	if g.signKey != "" {
 		if t.Signer, err = gitops.LoadSigner(g.signKey, os.Getenv("BGRENDER_SIGN_KEY_PASSPHRASE")); err != nil {
-			return nil, usageError("--sign-key %s: %v", g.signKey, unwrapPathError(err))
+			return nil, usageError("--sign-key %s: %v", g.signKey, spec.UnwrapPathError(err))
 		}
 	}
 	if g.pullRequest && !g.dryRun {

@@ -84,13 +84,13 @@ func readInputs(args []string, s streams) ([]rollouts.File, error) {
 				return nil, usageError("standard input (-) can be read only once")
 			}
 			readStdin = true
-			data, err = readLimited(s.in)
+			data, err = spec.ReadLimited(s.in)
 			name = "<stdin>"
 		} else {
-			data, err = readFileLimited(name)
+			data, err = spec.ReadFile(name)
 		}
 		if err != nil {
-			return nil, exitcode.InvalidInput(fmt.Errorf("read %s: %w", name, unwrapPathError(err)))
+			return nil, exitcode.InvalidInput(fmt.Errorf("read %s: %w", name, spec.UnwrapPathError(err)))
 		}
 		files = append(files, rollouts.File{Name: name, Data: data})
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/pflag"
 
@@ -111,68 +110,11 @@ func renderFormat(format string, apps []*spec.BlueGreenApp, w io.Writer) []rende
 	return rollouts.Render(apps)
 }
 
-// MaxSpecSize bounds a spec file: two thousand apps fit in it, and
-// decoding, validating and rendering hold up to ~300 times the input.
-const MaxSpecSize = 2 << 20
-
-func readFileLimited(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return readLimited(f)
-}
-
-func readLimited(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxSpecSize+1))
-	if err == nil && len(data) > MaxSpecSize {
-		err = fmt.Errorf("larger than %d MiB; split it into several files", MaxSpecSize>>20)
-	}
-	return data, err
-}
-
 // loadApps reads, decodes, defaults and validates every file, and reports
-// the problems of all files together.
+// the problems of all files together (exit 2).
 func loadApps(files []string, stdin io.Reader) ([]*spec.BlueGreenApp, error) {
-	if len(files) == 0 {
-		return nil, usageError("no input: name one or more spec files, or - for standard input")
-	}
-	var (
-		apps []*spec.BlueGreenApp
-		errs spec.ErrorList
-	)
-	readStdin := false
-	for _, file := range files {
-		var (
-			data []byte
-			err  error
-			name = file
-		)
-		if file == "-" {
-			if readStdin {
-				return nil, usageError("standard input (-) can be read only once")
-			}
-			readStdin = true
-			name = "<stdin>"
-			data, err = readLimited(stdin)
-		} else {
-			data, err = readFileLimited(file)
-		}
-		if err != nil {
-			return nil, exitcode.InvalidInput(fmt.Errorf("read %s: %w", name, unwrapPathError(err)))
-		}
-		loaded, err := spec.Load(name, data)
-		if list, ok := err.(spec.ErrorList); ok {
-			errs = append(errs, list...)
-			continue
-		}
-		apps = append(apps, loaded...)
-	}
-	if len(errs) > 0 {
-		return nil, exitcode.InvalidInput(errs)
-	}
-	if err := checkUnique(apps); err != nil {
+	apps, err := spec.LoadFiles(files, stdin)
+	if err != nil {
 		return nil, exitcode.InvalidInput(err)
 	}
 	return apps, nil
@@ -185,32 +127,4 @@ func warn(w io.Writer, apps []*spec.BlueGreenApp) {
 			fmt.Fprintf(w, "warning: %s\n", problem)
 		}
 	}
-}
-
-// checkUnique rejects two specs for the same app, which would render the
-// same objects twice.
-func checkUnique(apps []*spec.BlueGreenApp) error {
-	seen := map[string]*spec.BlueGreenApp{}
-	var errs spec.ErrorList
-	for _, app := range apps {
-		key := app.Metadata.Namespace + "/" + app.Metadata.Name
-		if first, dup := seen[key]; dup {
-			errs = append(errs, &spec.FieldError{
-				File: app.Source.File, Line: app.Source.LineOf("metadata.name"), Path: "metadata.name",
-				Msg: fmt.Sprintf("app %q is also defined in %s:%d", app.Metadata.Name, first.Source.File, first.Source.LineOf("metadata.name")),
-			})
-			continue
-		}
-		seen[key] = app
-	}
-	return errs.Err()
-}
-
-// unwrapPathError drops the operation and path that os adds, since the
-// caller already names the file.
-func unwrapPathError(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/bgrender/bgrender/spec"
 )
 
 func TestRenderGolden(t *testing.T) {
@@ -223,12 +225,12 @@ func concatResources(t *testing.T, dir string) string {
 	return strings.Join(docs, "---\n")
 }
 
-// TestSpecSizeLimit: a spec larger than MaxSpecSize is refused before it is
+// TestSpecSizeLimit: a spec larger than spec.MaxFileSize is refused before it is
 // decoded (decoding holds many times the input), from a file or stdin;
 // and a spec with very many problems lists the first hundred and counts
 // the rest.
 func TestSpecSizeLimit(t *testing.T) {
-	big := strings.Repeat("# padding\n", MaxSpecSize/10+1)
+	big := strings.Repeat("# padding\n", spec.MaxFileSize/10+1)
 	res := runCLI(t, big, "validate", "-")
 	if res.code != 2 || res.stdout != "" || !strings.Contains(res.stderr, "larger than 2 MiB") {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)

@@ -2,9 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"os"
-	"os/signal"
 
 	"github.com/spf13/pflag"
 
@@ -13,24 +10,6 @@ import (
 	"github.com/bgrender/bgrender/release"
 	"github.com/bgrender/bgrender/status"
 )
-
-// compareWithGit records the drift of app from what the app folder in
-// Git holds.
-func compareWithGit(app *status.App, t *promote.Target, st *promote.State) {
-	w := status.Wanted{Repo: t.Repo.URL, Path: t.Path, Branch: t.Branch, Live: string(st.Active),
-		Images: map[string]string{}, Replicas: map[string]int32{}}
-	for c, im := range st.Images {
-		w.Images[string(c)] = im
-	}
-	for c, n := range st.Replicas {
-		w.Replicas[string(c)] = n
-	}
-	w.Weight = st.Weight
-	if st.Weight != nil {
-		w.Shifted, w.Handover = string(st.Shifted), st.Handover
-	}
-	app.CompareWith(w)
-}
 
 func statusCommand() *command {
 	return &command{
@@ -90,7 +69,7 @@ in the namespace.`,
 					}
 					target = &promote.Target{Repo: r, Branch: *branch, Path: *path, Plain: plain, MaxAttempts: 1}
 				}
-				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+				ctx, stop := interruptible()
 				defer stop()
 				var wanted *promote.State
 				if target != nil {
@@ -113,25 +92,9 @@ in the namespace.`,
 				}
 				var buf bytes.Buffer
 				if len(args) == 1 {
-					app, err := r.Get(ctx, args[0])
+					app, err := release.AppStatus(ctx, r, args[0], target, wanted)
 					if err != nil {
 						return err
-					}
-					if target != nil && wanted.Plain && app.Traffic == nil {
-						// A plain folder's canary or route carries no
-						// bgrender label: read it by the name Git gives.
-						switch {
-						case wanted.Canary:
-							app.Traffic, err = r.PlainCanary(ctx, wanted.CanaryIngress, wanted.ColorLabel)
-						case wanted.RouteName != "":
-							app.Traffic, err = r.PlainRoute(ctx, wanted.RouteName, wanted.RouteServices)
-						}
-						if err != nil {
-							return err
-						}
-					}
-					if target != nil {
-						compareWithGit(app, target, wanted)
 					}
 					if *output == "json" {
 						err = status.WriteJSON(&buf, app)
