@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"github.com/bgrender/bgrender/internal/completion"
 )
 
 // completionScript is what `bgrender completion SHELL` prints, written to a file.
@@ -49,7 +51,7 @@ func bashComplete(t *testing.T, bash, script, dir, line string) []string {
 	words := bashWords(line)
 	var quoted []string
 	for _, w := range words {
-		quoted = append(quoted, shellQuote(w))
+		quoted = append(quoted, completion.ShellQuote(w))
 	}
 	prog := `set -u
 source "$1"
@@ -57,7 +59,7 @@ fn=$(complete -p bgrender | sed -n 's/.*-F \([^ ]*\) .*/\1/p')
 [ -n "$fn" ] || { echo "no completion function registered for bgrender" >&2; exit 9; }
 COMP_WORDS=(` + strings.Join(quoted, " ") + `)
 COMP_CWORD=` + strconv.Itoa(len(words)-1) + `
-COMP_LINE=` + shellQuote(line) + `
+COMP_LINE=` + completion.ShellQuote(line) + `
 COMP_POINT=${#COMP_LINE}
 "$fn" bgrender "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
 printf '%s\n' "${COMPREPLY[@]}"
