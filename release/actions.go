@@ -32,12 +32,13 @@ func (l Live) after(p *Plan, wait Step) {
 	}
 }
 
-// appName is the app as the folder names it, or the folder.
+// appName is the app as the folder names it, or, when the folder was not
+// read before the plan, the folder.
 func appName(st *promote.State, t *promote.Target) string {
 	if st != nil && st.App != "" {
 		return st.App
 	}
-	return t.Path
+	return "in " + t.Path
 }
 
 // PromoteOptions are the inputs of a promotion in one commit.
@@ -128,7 +129,7 @@ func PlanRollback(a *promote.Rollback, l Live, st *promote.State) *Plan {
 
 // PlanScaleIdle plans the commit that scales the idle color.
 func PlanScaleIdle(a *promote.ScaleIdle) *Plan {
-	p := &Plan{Action: "scale-idle", App: a.Target.Path}
+	p := &Plan{Action: "scale-idle", App: appName(nil, &a.Target)}
 	p.Add(&Commit{Action: a, What: fmt.Sprintf("scale the idle color to %d replicas", a.Replicas)}, "", Stop)
 	return p
 }

@@ -108,7 +108,11 @@ type Milestone struct {
 // Describe writes the plan, one numbered step a line.
 func (p *Plan) Describe(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "plan: %s %s, %d steps\n", p.Action, p.App, len(p.Entries))
+	steps := "steps"
+	if len(p.Entries) == 1 {
+		steps = "step"
+	}
+	fmt.Fprintf(&b, "plan: %s %s, %d %s\n", p.Action, p.App, len(p.Entries), steps)
 	for i, e := range p.Entries {
 		label := ""
 		if e.Label != "" {

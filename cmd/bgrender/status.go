@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
 
 	"github.com/spf13/pflag"
 
@@ -92,37 +94,44 @@ in the namespace.`,
 				}
 				var buf bytes.Buffer
 				if len(args) == 1 {
-					app, err := release.AppStatus(ctx, r, args[0], target, wanted)
-					if err != nil {
-						return err
-					}
-					if *output == "json" {
-						err = status.WriteJSON(&buf, app)
-					} else {
-						err = status.WriteApp(&buf, app)
-					}
-					if err != nil {
-						return err
-					}
+					err = statusOne(ctx, &buf, r, args[0], *output, target, wanted)
 				} else {
-					apps, err := r.List(ctx)
-					if err != nil {
-						return err
-					}
-					if *output == "json" {
-						err = status.WriteJSON(&buf, status.List{Namespace: ns, Apps: apps})
-					} else if len(apps) == 0 {
-						_, err = s.err.Write([]byte("no bgrender apps in namespace " + ns + "\n"))
-					} else {
-						err = status.WriteTable(&buf, apps)
-					}
-					if err != nil {
-						return err
-					}
+					err = statusList(ctx, &buf, s, r, ns, *output)
+				}
+				if err != nil {
+					return err
 				}
 				_, err = s.out.Write(buf.Bytes())
 				return err
 			}
 		},
 	}
+}
+
+// statusOne writes one app's status, with its drift from Git when wanted
+// (the app folder read from target) is given.
+func statusOne(ctx context.Context, w io.Writer, r *status.Reader, name, output string, target *promote.Target, wanted *promote.State) error {
+	app, err := release.AppStatus(ctx, r, name, target, wanted)
+	if err != nil {
+		return err
+	}
+	if output == "json" {
+		return status.WriteJSON(w, app)
+	}
+	return status.WriteApp(w, app)
+}
+
+// statusList writes every bgrender app of the namespace.
+func statusList(ctx context.Context, w io.Writer, s streams, r *status.Reader, ns, output string) error {
+	apps, err := r.List(ctx)
+	switch {
+	case err != nil:
+		return err
+	case output == "json":
+		return status.WriteJSON(w, status.List{Namespace: ns, Apps: apps})
+	case len(apps) == 0:
+		_, err = s.err.Write([]byte("no bgrender apps in namespace " + ns + "\n"))
+		return err
+	}
+	return status.WriteTable(w, apps)
 }
