@@ -199,25 +199,5 @@ func promoteCommand() *command {
 	}
 }
 
-const promoteGatesLong = `
-
-With a gate (--require-rollout, --health-path, --health-url, --warm,
---prometheus-url; as in 'bgrender check'), the gates run against the cluster
-before anything is committed, on --to or else the color the preview Service
-selects (which is then promoted). A gate that refuses exits 3, names the
-gate and what it saw, and commits nothing.
-
-The app folder's gates (spec.gates in bgrender.yaml, or bgrender.gates
-beside plain manifests) run by default, --dry-run included; each gate flag
-overrides one of their settings, and --no-spec-gates leaves them out.`
-
-const deployWaitLong = `
-
-With --wait, once the commit is on the branch (with --pull-request, once
---wait-merge has seen the merge) deploy watches the color's Deployment
-until its pod template runs the image and it is fully rolled out, up to
---rollout-timeout, then runs any other gate asked for. A refusal exits 3;
-the commit stays.`
-
 // nothingCommitted says that an error came before any commit.
 func nothingCommitted(err error) error { return fmt.Errorf("%w; nothing committed", err) }

@@ -51,27 +51,7 @@ func checkCommand() *command {
 		name:    "check",
 		summary: "run the promotion gates against the cluster without changing anything",
 		usage:   "[APP] [-f bgrender.yaml|bgrender.gates | --repo URL --path DIR] [flags]",
-		long: `Run the gates that guard a promotion against the live cluster, and change
-nothing: the color that would go live (by default the one the preview Service
-selects) must be fully rolled out (--require-rollout), answer its health
-check through the API server's service proxy (--health-path) or directly
-(--health-url), take the warm-up requests (--warm), and keep its 5xx rate in
-Prometheus under --max-error-rate.
-
-With -f, the gates come from a file: an app spec (bgrender.yaml, whose
-spec.gates run, and whose metadata.name and metadata.namespace are the
-defaults of APP and -n) or a plain folder's bgrender.gates; -f DIR reads
-DIR/bgrender.yaml, else DIR/bgrender.gates. With --repo and --path they come
-from the app folder in the GitOps repository, as promote reads them (the
-folder also names the app and its namespace). Each gate flag overrides one
-setting of the file's gates; --no-spec-gates leaves them out.
-
-At least one gate is needed. Exits 0 when every gate passes, 3 when one
-refuses (the message names the gate and what it saw; an error-rate
-measurement without data blocks, and so refuses, unless noData is pass),
-1 when the cluster or Prometheus cannot be read, 2 on bad flags or a bad file.
-Needs the permissions of bgrender status plus watch on deployments and get on
-services/proxy (see examples/rbac/role.yaml).`,
+		long:    checkLong,
 		example: `  bgrender check my-application -n production --require-rollout --timeout 10m \
     --health-path /health --warm / --warm /products \
     --prometheus-url http://prometheus.monitoring:9090 --max-error-rate 1

@@ -144,22 +144,3 @@ func parseColor(flag, v string, allowIdle bool) (spec.Color, error) {
 	}
 	return "", usageError("%s %q: expected blue or green", flag, v)
 }
-
-const gitopsLong = `
-
-The app folder (--path) is either bgrender-managed — bgrender.yaml beside
-the manifests that 'bgrender render --output-dir' wrote; the spec is edited
-in place (only the changed lines) and the folder re-rendered in the same
-commit — or plain manifests as in the article: a Service whose selector
-carries the color (version: blue) and Deployments <app>-blue and
-<app>-green, edited in place.
-
-The branch is cloned shallowly into memory; only the app folder is read and
-written. When the push is rejected because the branch moved, the change is
-made again on the new tip and pushed again, with backoff, up to
---max-attempts times; if the app itself changed meanwhile, the command
-stops with a conflict. It never force-pushes the branch. Already in the
-wanted state: exit 0, no commit. HTTPS tokens come from BGRENDER_GIT_TOKEN
-(or GITHUB_TOKEN, GITLAB_TOKEN, GITEA_TOKEN) and never appear in output.
-Commit messages end with Bgrender-App, Bgrender-Action, Bgrender-From,
-Bgrender-To (and Bgrender-Image) trailers.`

@@ -15,26 +15,7 @@ func guardCommand() *command {
 		name:    "guard",
 		summary: "watch the live color after a promotion and roll back in Git on a breach",
 		usage:   "APP --repo URL --path DIR [--prometheus-url URL --max-error-rate PERCENT] [--for 5m] [--interval 10s] [flags]",
-		long: `Watch the live color of an app after a promotion: every --interval, for
---for, its error rate in Prometheus (the query of the error-rate gate, or
---query) must stay under --max-error-rate, and its Deployment must keep every
-wanted replica available and not be past its progress deadline.
-
-On the first breach, guard rolls back as 'bgrender rollback' does — one commit
-or pull request, whose subject says what tripped it — and exits 3. It
-never rolls back twice: after the rollback it stops. When the window ends
-without a breach it exits 0. A failed Prometheus query or API request is
-reported on standard error and retried at the next tick, never taken for a
-breach; if a probe could not be read even once, guard exits 1.
-
-The settings come from the app folder's gates by default: spec.gates.errorRate
-(prometheusURL, query, window, noData) says how the error rate is read, and
-spec.gates.guard (for, interval, maxPercent, by default errorRate.maxPercent)
-how it is watched; a flag overrides one setting, --no-spec-gates all of them.
-Without those gates, --prometheus-url and --max-error-rate are required.
-
-Needs the read permissions of bgrender status, and write access to the
-GitOps repository.` + gitopsLong,
+		long:    guardLong + gitopsLong,
 		example: `  bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application
   bgrender guard my-application -n production --repo https://git.example.com/ops/gitops.git --path apps/my-application \
     --prometheus-url http://prometheus.monitoring:9090 --max-error-rate 1 --for 5m --interval 10s`,

@@ -13,15 +13,7 @@ func helmPluginCommand() *command {
 		name:    "helm-plugin",
 		summary: "install or print the Helm 4 post-renderer plugin",
 		usage:   "install|print [flags]",
-		long: `Helm 4 runs post-renderers as plugins of type postrenderer/v1.
-
-'install' writes the bgrender plugin into Helm's plugins folder (found with
-'helm env HELM_PLUGINS', or given with --plugins-dir): a plugin.yaml and a
-link to this bgrender binary. Then 'helm install ... --post-renderer bgrender'
-uses it; --post-renderer-args are passed on to 'bgrender postrender'.
-
-'print' writes the plugin.yaml to standard output, for a plugin folder that
-'helm plugin install <folder>' installs (by default it runs bgrender from PATH).`,
+		long:    helmpluginLong,
 		example: `  # Install for the helm on PATH
   bgrender helm-plugin install
 

@@ -16,22 +16,7 @@ func importCommand() *command {
 		name:    "import",
 		summary: "turn an Argo Rollout (blueGreen) into a BlueGreenApp spec",
 		usage:   "FILE...",
-		long: `Read an Argo Rollout with a blueGreen strategy, the Services it names and
-the AnalysisTemplates its analyses use, from one or more files (several
-documents each; "-" reads standard input), and print the BlueGreenApp spec
-that renders the same app on standard output.
-
-What the spec cannot carry is listed on standard error, each with its
-file, line and field, and the command still succeeds (exit 0). A canary
-strategy, a Rollout that takes its pods from a workloadRef, or a malformed
-Rollout is exit 2 with nothing on standard output.
-
-The pod template becomes both colors (both get its image); the
-activeService and previewService become the Services <name> and
-<name>-preview; previewReplicaCount becomes idleReplicas; the
-pre-promotion analysis's web and prometheus metrics become gates.health,
-gates.warmUp and gates.errorRate, the post-promotion analysis's prometheus
-metric gates.guard, and progressDeadlineSeconds gates.rollout.timeout.`,
+		long:    importLong,
 		example: `  # The article's Rollout, its Services and its success-rate template
   bgrender import examples/argo-rollouts/*.yaml > app.yaml
 

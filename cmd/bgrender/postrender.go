@@ -20,22 +20,7 @@ func postrenderCommand() *command {
 		name:    "postrender",
 		summary: "Helm post-renderer: turn a chart's Deployments and Services into a blue/green pair",
 		usage:   "[flags] < manifests.yaml",
-		long: `Read Helm's rendered manifests on standard input and write them, blue/green,
-on standard output. Each selected Deployment D becomes D-blue and D-green
-(only the color label differs); each Service that selects D's pods routes to
-the active color and gets a <service>-preview twin for the idle color; HPAs
-and PDBs of D become one per color. Everything else passes through byte for
-byte, Helm hooks included.
-
-On an upgrade the new render goes to the idle color: with --from-release (the
-previous deployed release, read from Helm's release storage) or --from-cluster
-(the live Deployment), the active color keeps running exactly what it ran.
-Without either, or on a first install, both colors get the new render. The
-active color is --active, else what the previous release routed to, else
-blue; flipping --active is the promotion.
-
-On malformed input nothing is written to standard output and the exit code
-is 2.`,
+		long:    postrenderLong,
 		example: `  # Helm 3: the post-renderer is a path (given only flags and piped
   # manifests, bgrender acts as "bgrender postrender")
   helm upgrade --install web ./chart --namespace shop \

@@ -18,22 +18,7 @@ func renderCommand() *command {
 		name:    "render",
 		summary: "render BlueGreenApp specs into Kubernetes manifests",
 		usage:   "FILE... [flags]",
-		long: `Render one or more BlueGreenApp specs into Kubernetes manifests: the blue and
-green Deployments, the active Service <name> and the preview Service
-<name>-preview, the ServiceAccount, NetworkPolicies, and, when the spec asks
-for them, the ResourceQuota, PodDisruptionBudgets and Ingresses.
-
-FILE "-" reads standard input; a file may hold several specs separated by
-"---". Output is deterministic: the same input gives byte-identical output.
-On invalid input nothing is written and every problem is listed with its
-file, line and field.
-
---format argo-rollouts renders, for teams that keep the Argo Rollouts
-controller, one Rollout <name> (strategy blueGreen, activeService <name>,
-previewService <name>-preview, no automatic promotion) in place of the two
-Deployments, AnalysisTemplates from spec.gates, and the Services, policies,
-quota, budget and Ingresses fitted to the Rollout's pods. --output and
---output-dir work with either format.`,
+		long:    renderLong,
 		example: `  # Render the article's example as a YAML stream
   bgrender render examples/seed/app.yaml
 

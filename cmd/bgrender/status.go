@@ -18,17 +18,7 @@ func statusCommand() *command {
 		name:    "status",
 		summary: "show the live color, rollout and endpoints of apps in the cluster",
 		usage:   "[APP] [flags]",
-		long: `Show what the cluster runs, read with client-go (no kubectl): the color that
-the active Service routes to, each color's Deployment (desired, updated, ready
-and available replicas, images, rollout state as 'kubectl rollout status'
-judges it), and the endpoints behind the active and preview Services.
-
-Without APP, every bgrender app in the namespace is listed, one line each,
-with one list request per kind (Services, Deployments, EndpointSlices)
-selected by the label app.kubernetes.io/managed-by=bgrender.
-
-Needs list on services, deployments.apps and endpointslices.discovery.k8s.io
-in the namespace.`,
+		long:    statusLong,
 		example: `  bgrender status my-application --namespace production
   bgrender status -n production
   bgrender status my-application -o json | jq -r .live`,

@@ -11,10 +11,7 @@ func validateCommand() *command {
 		name:    "validate",
 		summary: "check BlueGreenApp specs without rendering them",
 		usage:   "FILE... [flags]",
-		long: `Check one or more BlueGreenApp specs: strict decoding (unknown fields, wrong
-types, duplicate keys, tabs) and every validation rule that render applies.
-All problems are listed at once, each with its file, line and field path;
-the exit code is 2 if there is any.`,
+		long:    validateLong,
 		example: `  # Check the bundled examples
   bgrender validate examples/*/app.yaml
 
