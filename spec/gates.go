@@ -1,3 +1,7 @@
+// The gates, in spec.gates or in a plain folder's GatesFile: loading a
+// GatesFile, and the checks of the gate blocks (rollout, health, warmUp,
+// errorRate, guard) that both share.
+
 package spec
 
 import (
@@ -119,6 +123,11 @@ func LoadGates(name string, data []byte) (*FolderGates, error) {
 		return nil, v.errs
 	}
 	return f, nil
+}
+
+// specGates checks spec.gates, against the app's ports.
+func (v *validator) specGates() {
+	v.gates("spec.gates", v.app.Spec.Gates, v.app.Spec.Ports)
 }
 
 // gates checks the gate blocks at path (spec.gates, or "" in a
