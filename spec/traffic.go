@@ -7,6 +7,7 @@ package spec
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -90,7 +91,7 @@ func (v *validator) gateway(g *GatewayRouteSpec) {
 	seen := map[string]int{}
 	for i, p := range g.ParentRefs {
 		path := indexPath("spec.traffic.gateway.parentRefs", i)
-		key := fmt.Sprintf("%s/%s/%s/%v", p.Namespace, p.Name, p.SectionName, p.Port)
+		key := listener(p)
 		if j, dup := seen[key]; dup {
 			v.add(path, "names the same Gateway listener as parentRefs[%d]; give each a distinct sectionName or port", j)
 		}
@@ -108,6 +109,16 @@ func (v *validator) gateway(g *GatewayRouteSpec) {
 	case strings.Contains(g.Path, "//") || strings.ContainsAny(g.Path, "#?%") || strings.Contains(g.Path, "/./") || strings.Contains(g.Path, "/../") || strings.HasSuffix(g.Path, "/.") || strings.HasSuffix(g.Path, "/.."):
 		v.add("spec.traffic.gateway.path", "%q: a path prefix without //, /./, /../, #, ? or %%", g.Path)
 	}
+}
+
+// listener identifies the Gateway listener that p names: two parentRefs
+// with the same key attach the route to it twice.
+func listener(p ParentRef) string {
+	port := "-"
+	if p.Port != nil {
+		port = strconv.Itoa(int(*p.Port))
+	}
+	return fmt.Sprintf("%q/%q/%q/%s", p.Namespace, p.Name, p.SectionName, port)
 }
 
 // parentRef checks one parentRef's fields, and that the app's namespace
