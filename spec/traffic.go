@@ -77,7 +77,8 @@ func (v *validator) nginx() {
 	}
 }
 
-// gateway checks the HTTPRoute's parentRefs, hostnames and path.
+// gateway checks the HTTPRoute's parentRefs (and that the app's namespace
+// is known when a Gateway is in another), hostnames and path.
 func (v *validator) gateway(g *GatewayRouteSpec) {
 	if len(g.ParentRefs) == 0 {
 		v.add("spec.traffic.gateway.parentRefs", "required: the Gateway the route attaches to")
@@ -88,7 +89,7 @@ func (v *validator) gateway(g *GatewayRouteSpec) {
 	if len(g.Hostnames) > 16 {
 		v.add("spec.traffic.gateway.hostnames", "%d entries, more than the Gateway API's 16", len(g.Hostnames))
 	}
-	seen := map[string]int{}
+	seen, elsewhere := map[string]int{}, map[string]bool{}
 	for i, p := range g.ParentRefs {
 		path := indexPath("spec.traffic.gateway.parentRefs", i)
 		key := listener(p)
@@ -96,6 +97,10 @@ func (v *validator) gateway(g *GatewayRouteSpec) {
 			v.add(path, "names the same Gateway listener as parentRefs[%d]; give each a distinct sectionName or port", j)
 		}
 		seen[key] = i
+		if p.Namespace != "" && v.app.Metadata.Namespace == "" && !elsewhere[p.Namespace] {
+			elsewhere[p.Namespace] = true
+			v.add("metadata.namespace", "required with a parentRef in namespace %s: the NetworkPolicies admit the Gateway's namespace, and could not tell it from the app's own", p.Namespace)
+		}
 		v.parentRef(path, p)
 	}
 	for i, h := range g.Hostnames {
@@ -121,12 +126,8 @@ func listener(p ParentRef) string {
 	return fmt.Sprintf("%q/%q/%q/%s", p.Namespace, p.Name, p.SectionName, port)
 }
 
-// parentRef checks one parentRef's fields, and that the app's namespace
-// is known when the Gateway is in another.
+// parentRef checks one parentRef's fields.
 func (v *validator) parentRef(path string, p ParentRef) {
-	if p.Namespace != "" && v.app.Metadata.Namespace == "" {
-		v.add("metadata.namespace", "required with a parentRef in namespace %s: the NetworkPolicies admit the Gateway's namespace, and could not tell it from the app's own", p.Namespace)
-	}
 	if p.Name == "" {
 		v.add(path+".name", "required")
 	} else {

@@ -40,3 +40,26 @@ spec:
 		}
 	}
 }
+
+func TestNamespaceRequiredOncePerGatewayNamespace(t *testing.T) {
+	_, err := spec.Load("app.yaml", []byte(`apiVersion: bgrender.io/v1alpha1
+kind: BlueGreenApp
+metadata: {name: web}
+spec:
+  blue: {image: web:1}
+  green: {image: web:1}
+  ports: [{containerPort: 8080}]
+  traffic:
+    gateway:
+      parentRefs: [{name: gw, namespace: infra, sectionName: a}, {name: gw, namespace: infra, sectionName: b}, {name: edge, namespace: dmz}]
+`))
+	if err == nil {
+		t.Fatal("a parentRef in another namespace without metadata.namespace passed")
+	}
+	for ns, want := range map[string]int{"infra": 1, "dmz": 1} {
+		msg := "metadata.namespace: required with a parentRef in namespace " + ns + ":"
+		if n := strings.Count(err.Error(), msg); n != want {
+			t.Errorf("%q reported %d times, want %d:\n%v", msg, n, want, err)
+		}
+	}
+}
