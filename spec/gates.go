@@ -1,3 +1,7 @@
+// The gates, in spec.gates or in a plain folder's GatesFile: loading a
+// GatesFile, and the checks of the gate blocks (rollout, health, warmUp,
+// errorRate, guard) that both share.
+
 package spec
 
 import (
@@ -121,6 +125,11 @@ func LoadGates(name string, data []byte) (*FolderGates, error) {
 	return f, nil
 }
 
+// specGates checks spec.gates, against the app's ports.
+func (v *validator) specGates() {
+	v.gates("spec.gates", v.app.Spec.Gates, v.app.Spec.Ports)
+}
+
 // gates checks the gate blocks at path (spec.gates, or "" in a
 // GatesFile); ports are the app's, nil when unknown (a plain folder).
 func (v *validator) gates(path string, g *GatesSpec, ports []Port) {
@@ -136,72 +145,96 @@ func (v *validator) gates(path string, g *GatesSpec, ports []Port) {
 	if r := g.Rollout; r != nil {
 		v.duration(at("rollout.timeout"), r.Timeout, 0)
 	}
-	if h := g.Health; h != nil {
-		switch {
-		case h.Path != "" && h.URL != "":
-			v.add(at("health"), "set path (requested through the API server's service proxy) or url (requested directly), not both")
-		case h.Path == "" && h.URL == "":
-			v.add(at("health"), "set path (requested through the API server's service proxy) or url (requested directly)")
-		case h.Path != "" && !strings.HasPrefix(h.Path, "/"):
-			v.add(at("health.path"), "%q must start with /", h.Path)
-		case h.URL != "":
-			v.httpURL(at("health.url"), h.URL)
-		}
-		if h.Port != nil {
-			if h.URL != "" {
-				v.add(at("health.port"), "applies to path only: url is requested as it is")
-			} else {
-				v.gatePort(at("health.port"), *h.Port, ports)
-			}
-		}
-		v.positive(at("health.attempts"), h.Attempts)
+	if g.Health != nil {
+		v.healthGate(at("health"), g.Health, ports)
 	}
-	if w := g.WarmUp; w != nil {
-		if len(w.Paths) == 0 {
-			v.add(at("warmUp.paths"), "at least one path is required")
-		}
-		for i, p := range w.Paths {
-			if !strings.HasPrefix(p, "/") {
-				v.add(indexPath(at("warmUp.paths"), i), "%q must start with /", p)
-			}
-		}
-		v.positive(at("warmUp.requests"), w.Requests)
+	if g.WarmUp != nil {
+		v.warmUpGate(at("warmUp"), g.WarmUp)
 	}
-	if e := g.ErrorRate; e != nil {
-		if e.PrometheusURL == "" {
-			v.add(at("errorRate.prometheusURL"), "required: Prometheus's base URL, such as http://prometheus.monitoring:9090")
-		} else {
-			v.httpURL(at("errorRate.prometheusURL"), e.PrometheusURL)
-		}
-		v.percent(at("errorRate.maxPercent"), e.MaxPercent)
-		if u := UnknownPlaceholder(e.Query); u != "" {
-			v.add(at("errorRate.query"), "unknown placeholder at %q; the placeholders are %s", u, strings.Join(QueryPlaceholders, " "))
-		}
-		v.duration(at("errorRate.window"), e.Window, time.Second)
-		v.duration(at("errorRate.interval"), e.Interval, 0)
-		v.positive(at("errorRate.count"), e.Count)
-		switch {
-		case e.FailureLimit == nil:
-		case *e.FailureLimit < 0:
-			v.add(at("errorRate.failureLimit"), "must not be negative, got %d", *e.FailureLimit)
-		case e.Count != nil && *e.Count > 0 && *e.FailureLimit >= *e.Count:
-			v.add(at("errorRate.failureLimit"), "%d must be less than count (%d): with as many failures allowed as measurements, the gate could never refuse", *e.FailureLimit, *e.Count)
-		}
-		switch e.NoData {
-		case NoDataBlock, NoDataPass:
-		default:
-			v.add(at("errorRate.noData"), "%q: want block (a measurement without data refuses) or pass", e.NoData)
-		}
+	if g.ErrorRate != nil {
+		v.errorRateGate(at("errorRate"), g.ErrorRate)
 	}
-	if gd := g.Guard; gd != nil {
+	if g.Guard != nil {
 		if g.ErrorRate == nil {
 			v.add(at("guard"), "needs %s: the guard reads the error rate with its prometheusURL and query", at("errorRate"))
 		}
-		v.duration(at("guard.for"), gd.For, 0)
-		v.duration(at("guard.interval"), gd.Interval, 0)
-		if gd.MaxPercent != nil {
-			v.percent(at("guard.maxPercent"), *gd.MaxPercent)
+		v.guardGate(at("guard"), g.Guard)
+	}
+}
+
+// healthGate checks the health gate at path: a path through the service
+// proxy, or a URL.
+func (v *validator) healthGate(path string, h *HealthGateSpec, ports []Port) {
+	at := func(field string) string { return fieldPath(path, field) }
+	switch {
+	case h.Path != "" && h.URL != "":
+		v.add(path, "set path (requested through the API server's service proxy) or url (requested directly), not both")
+	case h.Path == "" && h.URL == "":
+		v.add(path, "set path (requested through the API server's service proxy) or url (requested directly)")
+	case h.Path != "" && !strings.HasPrefix(h.Path, "/"):
+		v.add(at("path"), "%q must start with /", h.Path)
+	case h.URL != "":
+		v.httpURL(at("url"), h.URL)
+	}
+	if h.Port != nil {
+		if h.URL != "" {
+			v.add(at("port"), "applies to path only: url is requested as it is")
+		} else {
+			v.gatePort(at("port"), *h.Port, ports)
 		}
+	}
+	v.positive(at("attempts"), h.Attempts)
+}
+
+// warmUpGate checks the warm-up gate at path.
+func (v *validator) warmUpGate(path string, w *WarmUpGateSpec) {
+	if len(w.Paths) == 0 {
+		v.add(fieldPath(path, "paths"), "at least one path is required")
+	}
+	for i, p := range w.Paths {
+		if !strings.HasPrefix(p, "/") {
+			v.add(indexPath(fieldPath(path, "paths"), i), "%q must start with /", p)
+		}
+	}
+	v.positive(fieldPath(path, "requests"), w.Requests)
+}
+
+// errorRateGate checks the error-rate gate at path: where it reads the
+// rate, and how it measures and judges it.
+func (v *validator) errorRateGate(path string, e *ErrorRateGateSpec) {
+	at := func(field string) string { return fieldPath(path, field) }
+	if e.PrometheusURL == "" {
+		v.add(at("prometheusURL"), "required: Prometheus's base URL, such as http://prometheus.monitoring:9090")
+	} else {
+		v.httpURL(at("prometheusURL"), e.PrometheusURL)
+	}
+	v.percent(at("maxPercent"), e.MaxPercent)
+	if u := UnknownPlaceholder(e.Query); u != "" {
+		v.add(at("query"), "unknown placeholder at %q; the placeholders are %s", u, strings.Join(QueryPlaceholders, " "))
+	}
+	v.duration(at("window"), e.Window, time.Second)
+	v.duration(at("interval"), e.Interval, 0)
+	v.positive(at("count"), e.Count)
+	switch {
+	case e.FailureLimit == nil:
+	case *e.FailureLimit < 0:
+		v.add(at("failureLimit"), "must not be negative, got %d", *e.FailureLimit)
+	case e.Count != nil && *e.Count > 0 && *e.FailureLimit >= *e.Count:
+		v.add(at("failureLimit"), "%d must be less than count (%d): with as many failures allowed as measurements, the gate could never refuse", *e.FailureLimit, *e.Count)
+	}
+	switch e.NoData {
+	case NoDataBlock, NoDataPass:
+	default:
+		v.add(at("noData"), "%q: want block (a measurement without data refuses) or pass", e.NoData)
+	}
+}
+
+// guardGate checks the guard's own fields at path.
+func (v *validator) guardGate(path string, gd *GuardGateSpec) {
+	v.duration(fieldPath(path, "for"), gd.For, 0)
+	v.duration(fieldPath(path, "interval"), gd.Interval, 0)
+	if gd.MaxPercent != nil {
+		v.percent(fieldPath(path, "maxPercent"), *gd.MaxPercent)
 	}
 }
 
