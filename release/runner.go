@@ -209,17 +209,13 @@ func (r *Run) report(failed error) error {
 	}
 	var doc any
 	if r.Plan.Stepped {
-		steps := r.Milestones
-		if steps == nil {
-			steps = []Milestone{}
-		}
 		doc = struct {
 			App   string       `json:"app"`
 			From  string       `json:"from"`
 			To    string       `json:"to"`
 			Steps []Milestone  `json:"steps"`
 			Plan  []StepReport `json:"plan"`
-		}{r.Plan.App, string(r.Plan.From), string(r.Plan.To), steps, r.Reports}
+		}{r.Plan.App, string(r.Plan.From), string(r.Plan.To), r.Milestones, r.Reports}
 	} else {
 		res := *r.Last
 		if !res.DryRun {
