@@ -289,7 +289,7 @@ type Hold struct {
 
 func (s *Hold) Kind() string { return "hold" }
 func (s *Hold) Describe() string {
-	if s.Gates.Checks.PrometheusURL != "" {
+	if s.rate() != nil {
 		return fmt.Sprintf("%s, reading %s's error rate every %s", s.For, s.Color, s.Interval)
 	}
 	return s.For.String()
@@ -300,8 +300,7 @@ func (s *Hold) Run(ctx context.Context, r *Run) error {
 		return nil
 	}
 	end := r.now().Add(s.For)
-	c := s.Gates.Checks
-	rate := &gate.Checks{PrometheusURL: c.PrometheusURL, MaxErrorRate: c.MaxErrorRate, Query: c.Query, Window: c.Window, AllowNoData: c.AllowNoData}
+	rate := s.rate()
 	for {
 		left := end.Sub(r.now())
 		if left <= 0 {
@@ -312,10 +311,19 @@ func (s *Hold) Run(ctx context.Context, r *Run) error {
 			return ctx.Err()
 		case <-time.After(min(left, s.Interval)):
 		}
-		if rate.PrometheusURL != "" {
+		if rate != nil {
 			if _, err := s.Gates.RunChecks(ctx, r.Env, r.Target.Path, string(s.Color), rate); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// rate is the error-rate gate read during the hold, or nil.
+func (s *Hold) rate() *gate.Checks {
+	if s.Gates == nil || s.Gates.Checks.PrometheusURL == "" {
+		return nil
+	}
+	c := s.Gates.Checks
+	return &gate.Checks{PrometheusURL: c.PrometheusURL, MaxErrorRate: c.MaxErrorRate, Query: c.Query, Window: c.Window, AllowNoData: c.AllowNoData}
 }
