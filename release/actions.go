@@ -1,6 +1,7 @@
 package release
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -91,6 +92,9 @@ type DeployOptions struct {
 // Wait the gates on the color. st is the app folder as read before (nil
 // when nothing after the commit needs it).
 func PlanDeploy(o DeployOptions, st *promote.State) (*Plan, error) {
+	if o.Wait && o.Gates == nil {
+		return nil, errors.New("deploy: waiting for the rollout needs Gates (the cluster to read)")
+	}
 	a := &promote.Deploy{Target: *o.Target, Image: o.Image, Color: o.Color, Force: o.Force}
 	p := &Plan{Action: "deploy", App: appName(st, o.Target)}
 	if st != nil {
