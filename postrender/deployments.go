@@ -31,7 +31,7 @@ func splitDeployment(ctx context.Context, r *run, o *object) ([]*kyaml.RNode, er
 		if err := d.fileWith(old); err != nil {
 			return nil, err
 		}
-		if err := r.tally.addDeployment(r.opts, old); err != nil {
+		if err := r.tally.addDeployment(r.opts, d.namespace, old); err != nil {
 			return nil, err
 		}
 		out = append(out, old)
@@ -49,7 +49,7 @@ func splitDeployment(ctx context.Context, r *run, o *object) ([]*kyaml.RNode, er
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.object, err)
 		}
-		if err := r.tally.addDeployment(r.opts, clone); err != nil {
+		if err := r.tally.addDeployment(r.opts, d.namespace, clone); err != nil {
 			return nil, err
 		}
 		out = append(out, clone)
@@ -81,7 +81,7 @@ func (r *run) keptDeployment(ctx context.Context, d *deployment, c spec.Color) (
 	if err := d.fileWith(prev); err != nil {
 		return nil, err
 	}
-	if err := r.tally.addDeployment(r.opts, prev); err != nil {
+	if err := r.tally.addDeployment(r.opts, d.namespace, prev); err != nil {
 		return nil, err
 	}
 	return prev, nil

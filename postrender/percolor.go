@@ -41,7 +41,7 @@ func splitAutoscaler(ctx context.Context, r *run, o *object) ([]*kyaml.RNode, er
 		return ref.PipeE(kyaml.SetField("name", kyaml.NewStringRNode(colorName(o.target, c))))
 	})
 	for _, hpa := range out {
-		r.tally.addAutoscaler(hpa)
+		r.tally.addAutoscaler(r.namespaceOf(o), hpa)
 	}
 	return out, err
 }

@@ -32,22 +32,23 @@ func resourceQuota(r *run) []render.Object {
 type usageTally struct {
 	usage []podUsage
 	// hpaMax is the maxReplicas of each written Deployment's autoscaler,
-	// by Deployment name.
+	// by the Deployment's namespace/name.
 	hpaMax map[string]int32
 }
 
 // podUsage is what one written Deployment runs: its replicas and what
 // each pod requests and limits, as ResourceQuota keys.
 type podUsage struct {
-	name     string
+	key      string // namespace/name
 	replicas int64
 	perPod   corev1.ResourceList
 }
 
 func newUsageTally() usageTally { return usageTally{hpaMax: map[string]int32{}} }
 
-// addDeployment records a written Deployment, when a quota is wanted.
-func (t *usageTally) addDeployment(opts Options, rn *kyaml.RNode) error {
+// addDeployment records a Deployment written in namespace, when a quota
+// is wanted.
+func (t *usageTally) addDeployment(opts Options, namespace string, rn *kyaml.RNode) error {
 	if opts.Quota == nil {
 		return nil
 	}
@@ -59,7 +60,7 @@ func (t *usageTally) addDeployment(opts Options, rn *kyaml.RNode) error {
 	if err := json.Unmarshal(raw, &dep); err != nil {
 		return fmt.Errorf("Deployment %s: %w", rn.GetName(), err)
 	}
-	u := podUsage{name: dep.Name, replicas: int64(ptr.Deref(dep.Spec.Replicas, 1)), perPod: corev1.ResourceList{}}
+	u := podUsage{key: namespace + "/" + dep.Name, replicas: int64(ptr.Deref(dep.Spec.Replicas, 1)), perPod: corev1.ResourceList{}}
 	for _, c := range dep.Spec.Template.Spec.Containers {
 		for side, list := range map[string]corev1.ResourceList{"requests.": c.Resources.Requests, "limits.": c.Resources.Limits} {
 			for res, q := range list {
@@ -75,15 +76,15 @@ func (t *usageTally) addDeployment(opts Options, rn *kyaml.RNode) error {
 	return nil
 }
 
-// addAutoscaler records the most that a written HPA may scale its
-// Deployment to. maxReplicas is an integer, which kyaml's GetString
-// refuses.
-func (t *usageTally) addAutoscaler(hpa *kyaml.RNode) {
+// addAutoscaler records the most that an HPA written in namespace may
+// scale its Deployment (in the same namespace) to. maxReplicas is an
+// integer, which kyaml's GetString refuses.
+func (t *usageTally) addAutoscaler(namespace string, hpa *kyaml.RNode) {
 	hs := mappingValue(hpa.YNode(), "spec")
 	target := mappingValue(mappingValue(hs, "scaleTargetRef"), "name")
 	if m := mappingValue(hs, "maxReplicas"); target != nil && m != nil && m.Kind == yaml.ScalarNode {
 		if n, err := strconv.ParseInt(m.Value, 10, 32); err == nil {
-			t.hpaMax[target.Value] = int32(n)
+			t.hpaMax[namespace+"/"+target.Value] = int32(n)
 		}
 	}
 }
@@ -102,7 +103,7 @@ func (t *usageTally) quota(o *QuotaOptions) *corev1.ResourceQuota {
 	var pods int64
 	usage := corev1.ResourceList{}
 	for _, u := range t.usage {
-		replicas := max(u.replicas, int64(t.hpaMax[u.name]))
+		replicas := max(u.replicas, int64(t.hpaMax[u.key]))
 		pods += replicas
 		for key, q := range u.perPod {
 			q.Mul(replicas)
