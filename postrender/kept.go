@@ -3,6 +3,8 @@ package postrender
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
@@ -76,7 +78,7 @@ func (r *run) checkPromoted(ctx context.Context) error {
 }
 
 // keptMismatch says how the pods of a kept Deployment fail the Service o:
-// a selector label they lack, or a target port that the new render's pods
+// a selector label they lack (the first by key), or a target port that the new render's pods
 // declare and theirs do not (a port declared by neither may still be
 // listened on: that is not a change).
 func keptMismatch(o *object, dep *deployment, prev *kyaml.RNode) string {
@@ -84,8 +86,8 @@ func keptMismatch(o *object, dep *deployment, prev *kyaml.RNode) string {
 	if err != nil {
 		return ""
 	}
-	for k, v := range o.selector {
-		if podLabels[k] != v {
+	for _, k := range slices.Sorted(maps.Keys(o.selector)) {
+		if v := o.selector[k]; podLabels[k] != v {
 			return fmt.Sprintf("lack the label %s=%s that the Service now selects", k, v)
 		}
 	}

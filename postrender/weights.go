@@ -3,6 +3,8 @@ package postrender
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
@@ -103,9 +105,9 @@ func (r *run) checkIngress(o *object) error {
 }
 
 // checkColorServiceNames refuses per-color Services whose names are too
-// long or taken.
+// long or taken, the first by namespace/name.
 func (r *run) checkColorServiceNames() error {
-	for key := range r.weighted {
+	for _, key := range slices.Sorted(maps.Keys(r.weighted)) {
 		ns, name, _ := strings.Cut(key, "/")
 		for _, c := range spec.Colors {
 			n := colorName(name, c)
