@@ -12,6 +12,10 @@ import (
 	"github.com/bgrender/bgrender/spec"
 )
 
+// The post-renderer in one place: postRenderer lists the steps of a run,
+// the filters that transform the chart's objects and the generators that
+// add objects; Run runs it.
+
 // A step is one stage of a post-render, over the whole stream. fail
 // gives its errors their exit code.
 type step struct {
@@ -25,7 +29,8 @@ type step struct {
 // kinds that changes; the check step asks it first.
 type filter struct {
 	kinds []string
-	// changes reports whether the filter transforms o (never a hook).
+	// changes reports whether the filter transforms o; it is never asked
+	// about a Helm hook, which passes through.
 	changes func(r *run, o *object) bool
 	// check, if set, refuses o before anything is written.
 	check func(r *run, o *object) error
