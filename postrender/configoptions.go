@@ -67,10 +67,16 @@ func (cfg *Config) Options(ctx context.Context, requestTimeout time.Duration, st
 	if cfg.FromRelease == "" && !cfg.FromCluster {
 		return opts, nil
 	}
+	return opts, cfg.previous(ctx, &opts, requestTimeout, stderr)
+}
+
+// previous connects to the cluster to read the previous state: the last
+// deployed revision of the release, or the live cluster.
+func (cfg *Config) previous(ctx context.Context, opts *Options, requestTimeout time.Duration, stderr io.Writer) error {
 	explicit := opts.Namespace != ""
 	client, ns, err := cluster.Options{Kubeconfig: cfg.Kubeconfig, Context: cfg.Context, Namespace: opts.Namespace, RequestTimeout: requestTimeout}.Dynamic()
 	if err != nil {
-		return opts, err
+		return err
 	}
 	if cfg.FromRelease != "" && !explicit {
 		// Helm does not pass the release namespace to a post-renderer,
@@ -83,9 +89,9 @@ func (cfg *Config) Options(ctx context.Context, requestTimeout time.Duration, st
 		case apierrors.IsForbidden(err):
 			fmt.Fprintf(stderr, "bgrender postrender: warning: may not search every namespace for release %s; reading it in namespace %s (pass --namespace)\n", cfg.FromRelease, ns)
 		case err != nil:
-			return opts, fmt.Errorf("look for release %s: %w", cfg.FromRelease, err)
+			return fmt.Errorf("look for release %s: %w", cfg.FromRelease, err)
 		case len(found) > 0 && !slices.Contains(found, ns):
-			return opts, exitcode.Invalidf("release %s is not in namespace %s (the kubeconfig's) but in %s: Helm does not tell a post-renderer the release namespace; pass --post-renderer-args --namespace=NAMESPACE", cfg.FromRelease, ns, strings.Join(found, ", "))
+			return exitcode.Invalidf("release %s is not in namespace %s (the kubeconfig's) but in %s: Helm does not tell a post-renderer the release namespace; pass --post-renderer-args --namespace=NAMESPACE", cfg.FromRelease, ns, strings.Join(found, ", "))
 		}
 	}
 	opts.Namespace = ns
@@ -94,5 +100,5 @@ func (cfg *Config) Options(ctx context.Context, requestTimeout time.Duration, st
 	} else {
 		opts.Previous = &Cluster{Client: client, NamespaceGuessed: !explicit}
 	}
-	return opts, nil
+	return nil
 }
