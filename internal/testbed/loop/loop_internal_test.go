@@ -3,7 +3,7 @@ package loop
 import "testing"
 
 // TestKwokStages: the embedded stage configuration holds the five Stages
-// copied from kwok (no binary needed).
+// copied from kwok and the data plane's pod-ready (no binary needed).
 func TestKwokStages(t *testing.T) {
 	objs, err := DecodeYAML(kwokStages)
 	if err != nil {
@@ -16,7 +16,7 @@ func TestKwokStages(t *testing.T) {
 		}
 		names = append(names, o.GetName())
 	}
-	want := []string{"node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-complete", "pod-delete"}
+	want := []string{"node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-ready-data-plane", "pod-complete", "pod-delete"}
 	if len(names) != len(want) {
 		t.Fatalf("stages %v, want %v", names, want)
 	}
