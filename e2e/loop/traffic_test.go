@@ -46,7 +46,7 @@ func startTraffic(t *testing.T, ctx context.Context, bed *loop.Cluster, ns, svc 
 		URL:      "http://" + net.JoinHostPort(s.Spec.ClusterIP, "80") + "/",
 		Clients:  keepClients,
 		Duration: max,
-		Pause:    10 * time.Millisecond,
+		Pause:    20 * time.Millisecond,
 		Dial:     bed.DataPlane().DialFrom,
 	}
 	tr := &traffic{t: t, began: time.Now()}
