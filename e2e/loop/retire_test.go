@@ -43,6 +43,15 @@ func TestRetiringAColor(t *testing.T) {
 	s.must(ctx, 0, append(append([]string{"deploy", "--image", "myapp:v2", "--wait"}, repo...), reconcile...)...)
 
 	tr := startTraffic(t, ctx, bed, s.ns, app, 3*time.Minute)
+	// Besides, keep-alive clients that POST: Go's client does not retry a
+	// POST on a new connection when a kept-alive one turns out closed, so
+	// they show what a client that never retries would see (logged only).
+	post, err := load.Start(context.Background(), load.Config{URL: tr.keep.URL(), Clients: 2, Method: "POST", Duration: 3 * time.Minute,
+		Pause: 20 * time.Millisecond, Dial: bed.DataPlane().DialFrom, ClientOffset: keepClients + freshClients})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { post.Stop() })
 	tr.waitServed(ctx, 20)
 	if got := colorsOf(tr.keep.Records()); !slices.Equal(got, []string{"blue"}) {
 		t.Fatalf("before the promote, keep-alive clients were served by %v", got)
@@ -89,6 +98,7 @@ func TestRetiringAColor(t *testing.T) {
 	time.Sleep(time.Second)
 	end := time.Now()
 	keep, fresh := tr.stop()
+	t.Logf("keep-alive POST clients (not retried by the client), whole test: %s", load.Summarize(post.Stop(), time.Time{}, time.Time{}))
 	logPhases(t, keep, fresh, []phase{
 		{"promote --wait-live", promoteStart, promoted, "blue", "green"},
 		{"scale-idle --replicas 0", retireStart, gone, "blue", "green"},

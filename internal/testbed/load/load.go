@@ -270,6 +270,9 @@ func classify(err error) Kind {
 	return Other
 }
 
+// URL is the URL the clients request.
+func (r *Run) URL() string { return r.cfg.URL }
+
 // Stop ends the run and waits for the clients; it returns every record.
 func (r *Run) Stop() []Record {
 	r.cancel()
