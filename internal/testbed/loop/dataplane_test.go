@@ -34,13 +34,6 @@ func TestDataPlaneServes(t *testing.T) {
 	cs := bed.Clientset()
 	ns := bed.NewNamespace(t, ctx, "dataplane", nil)
 
-	if out, err := exec.Command("nft", "list", "tables").CombinedOutput(); err != nil || strings.Contains(string(out), "kube-proxy") {
-		t.Errorf("the host's own nftables tables (%v):\n%s", err, out)
-	}
-	if out, err := exec.Command("ip", "netns", "exec", dp.Namespace(), "nft", "list", "tables").CombinedOutput(); err != nil || !strings.Contains(string(out), "kube-proxy") {
-		t.Errorf("no kube-proxy table in the node's namespace (%v):\n%s", err, out)
-	}
-
 	svc, err := cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
 		Spec: corev1.ServiceSpec{
@@ -79,7 +72,27 @@ func TestDataPlaneServes(t *testing.T) {
 	}
 	oldPods := runningPods(t, ctx, bed, ns, "registry.example/web:1")
 
+	// kube-proxy follows the EndpointSlices after its own delay (at most
+	// its --min-sync-period, 1 s, after its last sync).
 	url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/"
+	client := dp.HTTPClient(time.Second)
+	if err := loop.WaitFor(ctx, "the Service's ClusterIP to answer", func(context.Context) (bool, error) {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.Header.Get(loop.HeaderPod) != "", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the ClusterIP answers %s after create", loop.Since(began))
+	if out, err := exec.Command("nft", "list", "tables").CombinedOutput(); err != nil || strings.Contains(string(out), "kube-proxy") {
+		t.Errorf("the host's own nftables tables (%v):\n%s", err, out)
+	}
+	if out, err := exec.Command("ip", "netns", "exec", dp.Namespace(), "nft", "list", "tables").CombinedOutput(); err != nil || !strings.Contains(string(out), "kube-proxy") {
+		t.Errorf("no kube-proxy table in the node's namespace (%v):\n%s", err, out)
+	}
 	cfg := load.Config{URL: url, Clients: 2, Duration: time.Minute, Pause: 5 * time.Millisecond, Dial: dp.DialFrom}
 	keep, err := load.Start(ctx, cfg)
 	if err != nil {
