@@ -48,8 +48,11 @@ func TestDataPlaneServes(t *testing.T) {
 	spec := &d.Spec.Template.Spec
 	spec.Tolerations = append(spec.Tolerations, loop.DataPlaneToleration)
 	spec.NodeSelector = loop.DataPlaneNodeSelector
-	spec.TerminationGracePeriodSeconds = ptr.To[int64](3)
-	spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 1}}}
+	// The preStop sleep outlasts kube-proxy's delay in following the
+	// EndpointSlices (up to its --min-sync-period, 1 s, after its last
+	// sync): with 1 s, new connections were refused now and then.
+	spec.TerminationGracePeriodSeconds = ptr.To[int64](4)
+	spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 3}}}
 	d.Spec.Template.Labels["version"] = "blue"
 	began := time.Now()
 	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
@@ -114,8 +117,8 @@ func TestDataPlaneServes(t *testing.T) {
 	}
 	rolled := time.Now()
 	newPods := runningPods(t, ctx, bed, ns, "registry.example/web:2")
-	// The old pods' grace period (3 s) ends; then a second more of load.
-	time.Sleep(5 * time.Second)
+	// The old pods' grace period (4 s) ends; then a second more of load.
+	time.Sleep(6 * time.Second)
 	settled := time.Now().Add(-time.Second)
 	keepRecs, freshRecs := keep.Stop(), fresh.Stop()
 	for _, c := range []struct {
