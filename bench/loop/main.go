@@ -128,6 +128,16 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 
 	svc, err := cs.CoreV1().Services(ns).Get(ctx, app, metav1.GetOptions{})
 	check(err)
+	// kube-proxy follows the EndpointSlices after its own delay.
+	client := bed.DataPlane().HTTPClient(time.Second)
+	check(loop.WaitFor(ctx, "the active Service's ClusterIP to answer", func(context.Context) (bool, error) {
+		resp, err := client.Get("http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.Header.Get(loop.HeaderPod) != "", nil
+	}))
 	cfg := load.Config{
 		URL:      "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/",
 		Clients:  2,
@@ -216,29 +226,33 @@ type transition struct {
 	requests, failed  int
 	p50, p99          time.Duration
 	firstNew, lastOld time.Duration // from the command's start; -1: none
-	keepOnNew         bool          // a keep-alive client was served by the new color
+	errors            map[load.Kind]int
+	keepColors        []string // the colors that served keep-alive clients
 }
 
 func (t transition) String() string {
-	keep := "keep-alive clients stay on the old color"
-	if t.keepOnNew {
-		keep = "keep-alive clients reached the new color"
+	failed := fmt.Sprint(t.failed)
+	if t.failed > 0 {
+		failed += fmt.Sprint(" ", t.errors)
 	}
-	return fmt.Sprintf("%d requests, %d failed, p50 %s p99 %s; new connections: first on new color after %s, last on old after %s; %s",
-		t.requests, t.failed, t.p50.Round(10*time.Microsecond), t.p99.Round(10*time.Microsecond), dur(t.firstNew), dur(t.lastOld), keep)
+	return fmt.Sprintf("%d requests, %s failed, p50 %s p99 %s; new connections: first on new color after %s, last on old after %s; keep-alive clients served by %v",
+		t.requests, failed, t.p50.Round(10*time.Microsecond), t.p99.Round(10*time.Microsecond), dur(t.firstNew), dur(t.lastOld), t.keepColors)
 }
 
 func measure(keep, fresh []load.Record, from, to time.Time, old, new string) transition {
 	k, f := load.Summarize(keep, from, to), load.Summarize(fresh, from, to)
 	all := load.Summarize(append(append([]load.Record(nil), keep...), fresh...), from, to)
-	t := transition{requests: all.Requests, failed: all.Failed, p50: all.P50, p99: all.P99, firstNew: -1, lastOld: -1}
+	t := transition{requests: all.Requests, failed: all.Failed, p50: all.P50, p99: all.P99, firstNew: -1, lastOld: -1, errors: all.Errors}
 	if at, ok := f.First[new]; ok {
 		t.firstNew = at.Sub(from)
 	}
 	if at, ok := f.Last[old]; ok {
 		t.lastOld = at.Sub(from)
 	}
-	_, t.keepOnNew = k.First[new]
+	for c := range k.First {
+		t.keepColors = append(t.keepColors, c)
+	}
+	slices.Sort(t.keepColors)
 	return t
 }
 
