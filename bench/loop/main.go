@@ -177,6 +177,7 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 				run(*bin, env, append(append([]string{"promote"}, repo...), reconcile...)...)
 				live = other(live)
 				check(waitServes(ctx, bed, live))
+				time.Sleep(settle) // until kube-proxy follows
 			}
 			start := time.Now()
 			rss := run(*bin, env, v.args...)
