@@ -16,8 +16,8 @@ build:
 example:
 	$(GO) run ./cmd/bgrender render examples/seed/app.yaml
 
-# Install Prometheus and iproute2 (Debian packages) and build etcd,
-# kube-apiserver, kube-controller-manager, kube-scheduler, kwok, Flux's
+# Install Prometheus, iproute2 and nftables (Debian packages) and build etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, kwok, Flux's
 # source-controller and kustomize-controller, Helm 3, Helm 4, Gitea and
 # kube-score into
 # .tools/ (idempotent, quick when present); also the Argo Rollouts

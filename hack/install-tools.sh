@@ -13,6 +13,10 @@
 #   kube-controller-manager, kube-scheduler
 #                   the same way, from the same module, into .tools/bin
 #                   (see internal/testbed/loop)
+#   kube-proxy      the same way (nftables mode; the loop bed's data plane,
+#                   internal/testbed/loop DataPlane)
+#   nftables        the nft command (Debian package nftables), which
+#                   kube-proxy's nftables mode runs
 #   kwok            sigs.k8s.io/kwok (fake nodes and pods), built with
 #                   `go install sigs.k8s.io/kwok/cmd/kwok@V` into .tools/bin/kwok
 #   flux-source     Flux's source-controller, from the tools module in
@@ -42,7 +46,8 @@
 #
 # Usage: hack/install-tools.sh [component...]
 #   Without arguments every component is installed. Components: etcd,
-#   kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy,
+#   nftables, kwok,
 #   flux-source, flux-kustomize, helm3, helm4, gitea, prometheus, iproute2,
 #   kube-score, gateway-api-crds, actionlint, argo-rollouts.
 #
@@ -123,15 +128,15 @@ go_build_tool() {
 # so it is stopped. HINT says what to do without apt-get.
 debian_install() {
 	local cmd="$1" pkg="$2" service="$3" hint="$4"
-	if command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/bin/$cmd" ]; then
-		log "$cmd: $(command -v "$cmd" || echo "/usr/bin/$cmd") (present)"
+	if command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/bin/$cmd" ] || [ -x "/usr/sbin/$cmd" ]; then
+		log "$cmd: $(command -v "$cmd" || ls /usr/bin/"$cmd" /usr/sbin/"$cmd" 2>/dev/null | head -1) (present)"
 		return
 	fi
 	command -v apt-get >/dev/null 2>&1 || die "$cmd is missing and apt-get is not available; $hint"
 	log "$cmd: installing Debian package $pkg"
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get update
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg"
-	command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/bin/$cmd" ] || die "$pkg installed but no $cmd found"
+	command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/bin/$cmd" ] || [ -x "/usr/sbin/$cmd" ] || die "$pkg installed but no $cmd found"
 	if [ -n "$service" ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
 		as_root systemctl disable --now "$service" || true
 	fi
@@ -183,6 +188,7 @@ install_kube() {
 install_kube_apiserver() { install_kube kube-apiserver; }
 install_kube_controller_manager() { install_kube kube-controller-manager; }
 install_kube_scheduler() { install_kube kube-scheduler; }
+install_kube_proxy() { install_kube kube-proxy; }
 
 # go_install_tool PKG@VERSION OUT STAMP [go install args...]: builds a command
 # straight from the Go module proxy with `go install PKG@VERSION` (the
@@ -325,6 +331,13 @@ install_iproute2() {
 	debian_install ip iproute2 "" "install iproute2"
 }
 
+# install_nftables: the nft command (>= 1.0.1), which kube-proxy's
+# nftables mode runs; the loop bed runs kube-proxy in a network namespace of
+# its own, so the host's rules are never touched.
+install_nftables() {
+	debian_install nft nftables "" "install nftables (>= 1.0.1)"
+}
+
 # install_prometheus: Prometheus from the Debian package prometheus (2.42 on
 # Debian 12); internal/testbed/promtest starts it with its own config.
 install_prometheus() {
@@ -394,7 +407,7 @@ install_argo_rollouts() {
 # hack/tools and go_build_tool, or go_install_tool; see TESTBED.md for the
 # recipes), and their names go into ALL_COMPONENTS below.
 
-ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2 kube-score gateway-api-crds actionlint argo-rollouts)
+ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy nftables kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2 kube-score gateway-api-crds actionlint argo-rollouts)
 
 main() {
 	local components=("$@")
@@ -406,6 +419,8 @@ main() {
 		kube-apiserver) install_kube_apiserver ;;
 		kube-controller-manager) install_kube_controller_manager ;;
 		kube-scheduler) install_kube_scheduler ;;
+		kube-proxy) install_kube_proxy ;;
+		nftables) install_nftables ;;
 		kwok) install_kwok ;;
 		flux-source) install_flux_source ;;
 		flux-kustomize) install_flux_kustomize ;;

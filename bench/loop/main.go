@@ -1,11 +1,19 @@
 // Command loop measures, on the loop bed (internal/testbed/loop: a cluster
-// whose controllers run, kwok's fake nodes, Flux), how long a bgrender
-// commit takes to move traffic: from the start of `bgrender promote` (and of
-// `bgrender rollback`) until the active Service's EndpointSlices list only
-// ready pods of the new color, as an independent watcher in this program
-// sees it, with Flux fetching at its interval and with --reconcile. It
-// prints every round, the medians with min–max, and the peak RSS of the
-// bgrender processes.
+// whose controllers run, kwok's fake nodes, Flux, and its data plane:
+// kube-proxy and pods that answer), how long a bgrender commit takes to
+// move traffic: from the start of `bgrender promote` (and of `bgrender
+// rollback`) until the active Service's EndpointSlices list only ready pods
+// of the new color, as an independent watcher in this program sees it, with
+// Flux fetching at its interval and with --reconcile. All along, clients
+// send requests to the active Service's ClusterIP through kube-proxy
+// (internal/testbed/load: some keep their connection alive, some open one
+// per request); for each transition it prints the requests sent from the
+// command's start until 2 s after the EndpointSlices switched, how many
+// failed, their p50/p99 latency, and, as clients on new connections see it,
+// the time from the command's start to the first request served by the new
+// color and to the last one served by the old color. It prints every
+// round, the medians with min–max, and the peak RSS of the bgrender
+// processes. It needs root (network namespaces).
 //
 //	go run ./bench/loop [-n 5] [-interval 5s] [-bin PATH]
 //
@@ -16,6 +24,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +39,7 @@ import (
 
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
 	"github.com/bgrender/bgrender/internal/testbed/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/load"
 	"github.com/bgrender/bgrender/internal/testbed/loop"
 )
 
@@ -61,10 +71,11 @@ func main() {
 
 	ctx := context.Background()
 	began := time.Now()
-	bed, err := loop.Start(ctx, loop.Config{}, loop.Flux)
+	bed, err := loop.Start(ctx, loop.Config{}, loop.Flux, loop.DataPlane)
 	check(err)
 	defer bed.Stop()
-	fmt.Printf("bed: core %s, Flux %s\n", bed.StartupTime().Round(time.Millisecond), bed.FluxStartupTime().Round(time.Millisecond))
+	fmt.Printf("bed: core %s, Flux %s, data plane %s\n", bed.StartupTime().Round(time.Millisecond), bed.FluxStartupTime().Round(time.Millisecond),
+		bed.DataPlane().StartupTime().Round(time.Millisecond))
 	cs := bed.Clientset()
 	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	check(err)
@@ -77,7 +88,9 @@ func main() {
 	spec, err := os.ReadFile(filepath.Join(root, "examples", "seed", "app.yaml"))
 	check(err)
 	text := strings.Replace(string(spec), "  namespace: production\n", "  namespace: "+ns+"\n", 1) +
-		"  tolerations:\n    - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n"
+		"  tolerations:\n    - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n" +
+		"    - {key: " + loop.DataPlaneTaintKey + ", operator: Exists, effect: NoSchedule}\n" +
+		"  nodeSelector: {kubernetes.io/hostname: " + loop.DataPlaneNodeName + "}\n"
 	check(os.WriteFile(filepath.Join(folder, "bgrender.yaml"), []byte(text), 0o644))
 	run(*bin, nil, "render", filepath.Join(folder, "bgrender.yaml"), "--output-dir", folder)
 	srvRoot := filepath.Join(work, "srv")
@@ -113,6 +126,34 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 	check(waitServes(ctx, bed, "blue"))
 	fmt.Printf("app applied by Flux and rolled out %s after start\n", time.Since(began).Round(time.Millisecond))
 
+	svc, err := cs.CoreV1().Services(ns).Get(ctx, app, metav1.GetOptions{})
+	check(err)
+	// kube-proxy follows the EndpointSlices after its own delay.
+	client := bed.DataPlane().HTTPClient(time.Second)
+	check(loop.WaitFor(ctx, "the active Service's ClusterIP to answer", func(context.Context) (bool, error) {
+		resp, err := client.Get("http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.Header.Get(loop.HeaderPod) != "", nil
+	}))
+	cfg := load.Config{
+		URL:      "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/",
+		Clients:  2,
+		Duration: load.MaxDuration,
+		Pause:    10 * time.Millisecond,
+		Dial:     bed.DataPlane().DialFrom,
+	}
+	keep, err := load.Start(ctx, cfg)
+	check(err)
+	cfg.Mode, cfg.ClientOffset = load.NewConnection, 2
+	fresh, err := load.Start(ctx, cfg)
+	check(err)
+	defer keep.Stop()
+	defer fresh.Stop()
+	fmt.Printf("load: 2 keep-alive and 2 new-connection clients to %s (each pausing %s between requests; at most %s)\n", cfg.URL, cfg.Pause, load.MaxDuration)
+
 	env := []string{"KUBECONFIG=" + bed.KubeconfigPath()}
 	repo := []string{"--repo", url, "--path", appPath}
 	reconcile := []string{"--reconcile", "kustomization/flux-system/" + app}
@@ -121,6 +162,7 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 		args []string
 	}
 	results := map[string][]time.Duration{}
+	traffic := map[string][]transition{}
 	var peak int64
 	live := "blue"
 	for _, v := range []variant{
@@ -135,15 +177,20 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 				run(*bin, env, append(append([]string{"promote"}, repo...), reconcile...)...)
 				live = other(live)
 				check(waitServes(ctx, bed, live))
+				time.Sleep(settle) // until kube-proxy follows
 			}
 			start := time.Now()
 			rss := run(*bin, env, v.args...)
 			peak = max(peak, rss)
+			from := live
 			live = other(live)
 			check(waitServes(ctx, bed, live))
 			d := time.Since(start)
 			results[v.name] = append(results[v.name], d)
-			fmt.Printf("%-22s round %d: traffic on %s after %s (bgrender max RSS %.1f MB)\n", v.name, i+1, live, d.Round(time.Millisecond), float64(rss)/1024)
+			time.Sleep(settle)
+			tt := measure(keep.Records(), fresh.Records(), start, start.Add(d+settle), from, live)
+			traffic[v.name] = append(traffic[v.name], tt)
+			fmt.Printf("%-22s round %d: EndpointSlices on %s after %s (bgrender max RSS %.1f MB); %s\n", v.name, i+1, live, d.Round(time.Millisecond), float64(rss)/1024, tt)
 		}
 	}
 	fmt.Printf("\nfrom the command's start to the active Service's EndpointSlices all on the new color (GitRepository interval %s, %d rounds):\n", *interval, *n)
@@ -152,7 +199,99 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 		slices.Sort(ds)
 		fmt.Printf("  %-22s median %s (min %s, max %s)\n", name, ds[len(ds)/2].Round(time.Millisecond), ds[0].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
 	}
+	fmt.Printf("\nrequests during each transition (from the command's start until %s after the EndpointSlices switched; all clients), and as new connections see it, from the command's start to the first request on the new color and the last on the old one (%d rounds):\n", settle, *n)
+	fmt.Printf("  %-22s %9s %7s %9s %9s %-26s %-26s\n", "transition", "requests", "failed", "p50", "p99", "first on new: median (min-max)", "last on old: median (min-max)")
+	for _, name := range []string{"promote", "promote --reconcile", "rollback", "rollback --reconcile"} {
+		ts := traffic[name]
+		var reqs, failed int
+		var p50, p99, first, last []time.Duration
+		for _, t := range ts {
+			reqs += t.requests
+			failed += t.failed
+			p50, p99 = append(p50, t.p50), append(p99, t.p99)
+			first, last = append(first, t.firstNew), append(last, t.lastOld)
+		}
+		fmt.Printf("  %-22s %9d %7d %9s %9s %-30s %-30s\n", name, reqs, failed, median(p50), median(p99), spread(first), spread(last))
+	}
+	k, f := load.Summarize(keep.Stop(), time.Time{}, time.Time{}), load.Summarize(fresh.Stop(), time.Time{}, time.Time{})
+	fmt.Printf("whole run: keep-alive clients %s\n           new-connection clients %s\n", k, f)
 	fmt.Printf("peak RSS of bgrender: %.1f MB\n", float64(peak)/1024)
+}
+
+// settle is how long each round goes on after the EndpointSlices switched,
+// so that the requests kube-proxy still sent to the old color are counted.
+const settle = 2 * time.Second
+
+// transition is what the clients saw during one transition.
+type transition struct {
+	requests, failed  int
+	p50, p99          time.Duration
+	firstNew, lastOld time.Duration // from the command's start; -1: none
+	errors            map[load.Kind]int
+	keepColors        []string // the colors that served keep-alive clients
+}
+
+func (t transition) String() string {
+	failed := fmt.Sprint(t.failed)
+	if t.failed > 0 {
+		failed += fmt.Sprint(" ", t.errors)
+	}
+	return fmt.Sprintf("%d requests, %s failed, p50 %s p99 %s; new connections: first on new color after %s, last on old after %s; keep-alive clients served by %v",
+		t.requests, failed, t.p50.Round(10*time.Microsecond), t.p99.Round(10*time.Microsecond), dur(t.firstNew), dur(t.lastOld), t.keepColors)
+}
+
+func measure(keep, fresh []load.Record, from, to time.Time, old, new string) transition {
+	k, f := load.Summarize(keep, from, to), load.Summarize(fresh, from, to)
+	all := load.Summarize(append(append([]load.Record(nil), keep...), fresh...), from, to)
+	t := transition{requests: all.Requests, failed: all.Failed, p50: all.P50, p99: all.P99, firstNew: -1, lastOld: -1, errors: all.Errors}
+	if at, ok := f.First[new]; ok {
+		t.firstNew = at.Sub(from)
+	}
+	if at, ok := f.Last[old]; ok {
+		t.lastOld = at.Sub(from)
+	}
+	for c := range k.First {
+		t.keepColors = append(t.keepColors, c)
+	}
+	slices.Sort(t.keepColors)
+	return t
+}
+
+func dur(d time.Duration) string {
+	if d < 0 {
+		return "none"
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+func median(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	return ds[len(ds)/2].Round(10 * time.Microsecond).String()
+}
+
+// spread is the median and the min-max of durations, "none" counted as
+// missing.
+func spread(ds []time.Duration) string {
+	var ok []time.Duration
+	for _, d := range ds {
+		if d >= 0 {
+			ok = append(ok, d)
+		}
+	}
+	if len(ok) == 0 {
+		return "none"
+	}
+	slices.Sort(ok)
+	r := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
+	s := fmt.Sprintf("%s (%s-%s)", r(ok[len(ok)/2]), r(ok[0]), r(ok[len(ok)-1]))
+	if len(ok) < len(ds) {
+		s += fmt.Sprintf(", %d none", len(ds)-len(ok))
+	}
+	return s
 }
 
 func other(c string) string {

@@ -24,6 +24,7 @@ import (
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
 	"github.com/bgrender/bgrender/internal/testbed/helmtest"
 	"github.com/bgrender/bgrender/internal/testbed/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/load"
 	"github.com/bgrender/bgrender/internal/testbed/loop"
 	"github.com/bgrender/bgrender/internal/testbed/promtest"
 )
@@ -196,8 +197,15 @@ func (s *story) watchEndpoints(ctx context.Context) *endpointWatch {
 // Service's EndpointSlices checks that it never had fewer ready endpoints
 // than the live color's replicas minus its PDB allowance, and the live
 // color's pods are never restarted by a deploy to the idle one.
+//
+// The pods run on the bed's data plane and clients send requests to the
+// active Service's ClusterIP all along, through kube-proxy: some keep their
+// connection alive, some open one per request. No request may fail, and
+// once promote --wait-live (and guard's rollback) has returned and
+// kube-proxy has caught up (kubeProxyLag), every request on a new
+// connection is served by the color it made live.
 func TestArticleLifecycle(t *testing.T) {
-	bed := loop.Require(t, loop.Flux)
+	bed := loop.Require(t, loop.Flux, loop.DataPlane)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	s := &story{t: t, bed: bed, bin: helmtest.BuildBgrender(t), kubeconfig: bed.KubeconfigPath(), start: time.Now()}
@@ -209,7 +217,7 @@ func TestArticleLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	work := s.managedFolder(ctx, root, "")
+	work := s.managedFolder(ctx, root, dataPlaneSpec)
 
 	gitea := giteatest.Start(t)
 	url := gitea.CreateRepo(t, "gitops", work)
@@ -251,9 +259,16 @@ func TestArticleLifecycle(t *testing.T) {
 	ew.arm(3)
 	blue := s.pods(ctx, "blue")
 
+	// Requests to the active Service, from now to the end.
+	tr := startTraffic(t, ctx, bed, s.ns, app, 4*time.Minute)
+	tr.waitServed(ctx, 20)
+	var phases []phase
+
 	// 2. deploy --wait: returns when green runs v2, fully available.
 	repo := []string{"--repo", url, "--path", appPath}
+	began := time.Now()
 	s.must(ctx, 0, append([]string{"deploy", "--image", "myapp:v2", "--wait", "--rollout-timeout", "2m"}, repo...)...)
+	phases = append(phases, phase{"deploy --wait", began, time.Now(), "blue", "blue"})
 	rsList, err := bed.Clientset().AppsV1().ReplicaSets(s.ns).List(ctx, metav1.ListOptions{LabelSelector: label + "=green"})
 	if err != nil {
 		t.Fatal(err)
@@ -275,8 +290,11 @@ func TestArticleLifecycle(t *testing.T) {
 	// 3. promote as a pull request, merged by a reviewer; --wait-live
 	// returns when the active Service's endpoints are all green.
 	go mergeWhenOpen(ctx, t, gitea, "gitops")
+	began = time.Now()
 	_, errOut := s.must(ctx, 0, append([]string{"promote", "--pull-request", "--forge", "gitea", "--wait-merge", "--poll-interval", "200ms", "--timeout", "2m",
 		"--wait-live", "--reconcile", "kustomization/flux-system/" + app}, repo...)...)
+	promoted := time.Now()
+	phases = append(phases, phase{"promote --wait-live", began, promoted, "blue", "green"})
 	if !strings.Contains(errOut, "live: Service "+s.ns+"/"+app+" serves green, 3 ready endpoints") {
 		t.Errorf("promote --wait-live did not report green live:\n%s", errOut)
 	}
@@ -301,8 +319,12 @@ func TestArticleLifecycle(t *testing.T) {
 		time.Sleep(3 * time.Second)
 		exp.SetRate(fmt.Sprintf(series, "500"), 60)
 	}()
+	// Until the error rate rises, green is live for sure.
+	guardStart := time.Now()
 	_, errOut = s.must(ctx, 3, append([]string{"guard", app, "--prometheus-url", prom.URL, "--max-error-rate", "5", "--window", "5s",
 		"--for", "90s", "--interval", "500ms", "--wait-live", "--reconcile", "kustomization/flux-system/" + app}, repo...)...)
+	rolledBack := time.Now()
+	phases = append(phases, phase{"guard's rollback", guardStart, rolledBack, "green", "blue"})
 	if !strings.Contains(errOut, "live: Service "+s.ns+"/"+app+" serves blue") {
 		t.Errorf("guard --wait-live did not report blue live:\n%s", errOut)
 	}
@@ -312,6 +334,7 @@ func TestArticleLifecycle(t *testing.T) {
 	}
 
 	// 5. scale-idle --replicas 0: green's pods go, blue's stay.
+	began = time.Now()
 	s.must(ctx, 0, append([]string{"scale-idle", "--replicas", "0"}, repo...)...)
 	if err := bed.RequestReconcile(ctx, loop.GitRepositoryGVR, loop.FluxNamespace, "gitops"); err != nil {
 		t.Fatal(err)
@@ -325,6 +348,11 @@ func TestArticleLifecycle(t *testing.T) {
 	if got := s.pods(ctx, "blue"); !mapsEqual(got, blue) {
 		t.Errorf("scale-idle restarted blue pods: %v, then %v", blue, got)
 	}
+	phases = append(phases, phase{"scale-idle --replicas 0", began, time.Now(), "blue", "blue"})
+	time.Sleep(time.Second)
+	end := time.Now()
+	keep, fresh := tr.stop()
+	s.judgeTraffic(keep, fresh, phases, end, promoted, guardStart.Add(3*time.Second), rolledBack)
 	min, events := ew.result()
 	t.Logf("[%6.2fs] the active Service's EndpointSlices: %d watch events, never fewer than %d ready endpoints", time.Since(s.start).Seconds(), events, min)
 	if min < 2 {
@@ -487,4 +515,52 @@ func (s *story) fluxSync(ctx context.Context, url, name string, deployments ...s
 			s.t.Fatal(err)
 		}
 	}
+}
+
+// kubeProxyLag bounds how long after the EndpointSlices kube-proxy's rules
+// follow: its --min-sync-period (1 s) and the time to load them.
+const kubeProxyLag = 2 * time.Second
+
+// judgeTraffic checks the lifecycle's requests: none failed; on new
+// connections, green served every one in [promoted+kubeProxyLag,
+// guardRise) and blue every one from rolledBack+kubeProxyLag on. It logs the table and what ClientIP session
+// affinity (the article's Service has it) did across the flips.
+func (s *story) judgeTraffic(keep, fresh []load.Record, phases []phase, end, promoted, guardRise, rolledBack time.Time) {
+	t := s.t
+	t.Helper()
+	logPhases(t, keep, fresh, phases, end)
+	for _, c := range []struct {
+		name string
+		recs []load.Record
+	}{{"keep-alive", keep}, {"new-connection", fresh}} {
+		all := load.Summarize(c.recs, time.Time{}, time.Time{})
+		t.Logf("%s clients, whole story: %s", c.name, all)
+		if all.Failed != 0 {
+			t.Errorf("%s clients: %d of %d requests failed: %v; first ones: %+v", c.name, all.Failed, all.Requests, all.Errors, all.Samples)
+		}
+	}
+	onNew := func(from, to time.Time) []load.Record {
+		return load.Split(fresh, func(r load.Record) bool { return !r.Start.Before(from) && r.Start.Before(to) })
+	}
+	// --wait-live reads the EndpointSlices; kube-proxy follows them after
+	// its own delay (measured here at about half a second: the lag is
+	// logged), so the check starts kubeProxyLag after it returned.
+	for _, c := range []struct {
+		what     string
+		returned time.Time
+		to       time.Time
+		old, new string
+	}{{"promote --wait-live", promoted, guardRise, "blue", "green"}, {"guard's rollback", rolledBack, end, "green", "blue"}} {
+		w := load.Summarize(fresh, c.returned.Add(-time.Minute), c.to)
+		if last, ok := w.Last[c.old]; ok && last.After(c.returned) {
+			t.Logf("after %s returned, new connections still reached %s for %s", c.what, c.old, last.Sub(c.returned).Round(time.Millisecond))
+		}
+		if got := colorsOf(onNew(c.returned.Add(kubeProxyLag), c.to)); !slices.Equal(got, []string{c.new}) {
+			t.Errorf("requests on new connections from %s after %s returned were served by %v, want only %s", kubeProxyLag, c.what, got, c.new)
+		}
+	}
+	kept := load.Split(keep, func(r load.Record) bool { return !r.Start.Before(promoted) && r.Start.Before(guardRise) })
+	t.Logf("keep-alive clients after promote --wait-live returned, until guard: served by %v (connections opened before the flip stay with the pod they reached)", colorsOf(kept))
+	t.Logf("ClientIP affinity, pods per new-connection client: before the promote %v; after promote --wait-live %v; after guard's rollback %v",
+		podsByClient(fresh, time.Time{}, phases[1].start), podsByClient(fresh, promoted, guardRise), podsByClient(fresh, rolledBack, end))
 }

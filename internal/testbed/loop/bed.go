@@ -60,6 +60,11 @@ const (
 	// their CRDs applied and the namespace flux-system created. They run
 	// with the admin credentials of the bed and watch every namespace.
 	Flux Part = iota + 1
+	// DataPlane adds a data plane: a node (DataPlaneNodeName) whose pods
+	// answer HTTP at their addresses, and kube-proxy (nftables mode) in
+	// that node's network namespace, so that requests to a Service's
+	// ClusterIP reach them (see DataNode). It needs root.
+	DataPlane
 )
 
 // FluxNamespace is the namespace of Flux's objects (RUNTIME_NAMESPACE).
@@ -97,6 +102,9 @@ type Cluster struct {
 	kustomize   *kubetest.Process
 	fluxStartup time.Duration
 	storageURL  string
+
+	dpMu sync.Mutex
+	dp   *DataNode
 
 	stopOnce sync.Once
 	stopErr  error
@@ -142,6 +150,11 @@ func StartWith(ctx context.Context, cfg Config, bins Binaries, parts ...Part) (_
 	c.startup = time.Since(began)
 	if hasPart(parts, Flux) {
 		if err := c.StartFlux(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if hasPart(parts, DataPlane) {
+		if err := c.StartDataPlane(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -409,6 +422,13 @@ func (c *Cluster) kill() {
 }
 
 func (c *Cluster) stopProcesses(grace time.Duration) {
+	c.dpMu.Lock()
+	dp := c.dp
+	c.dp = nil
+	c.dpMu.Unlock()
+	if dp != nil {
+		dp.stop()
+	}
 	c.fluxMu.Lock()
 	flux := []*kubetest.Process{c.kustomize, c.source}
 	c.fluxMu.Unlock()

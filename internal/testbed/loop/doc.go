@@ -39,6 +39,47 @@
 // pushed (WaitDeploymentAvailable, WaitFor). RequestReconcile asks Flux to
 // fetch at once, as `flux reconcile` does, instead of at the interval.
 //
+// # The data plane
+//
+// With DataPlane (loop.Require(t, loop.DataPlane), it needs root), requests
+// reach pods for real. The bed adds a node, DataPlaneNodeName, tainted so
+// that only pods with DataPlaneToleration (and DataPlaneNodeSelector, to
+// stay off the other nodes) run there, and a network namespace for it
+// (bgrdp-PID-node) holding its address NodeIP and ClientAddrs client
+// addresses. kube-proxy runs inside that namespace (`ip netns exec`) in
+// nftables mode, so its rules are the namespace's and the host's are never
+// touched; it reaches the API server through a forwarder whose listening
+// socket is in the namespace, and runs with the conntrack flags that keep
+// it from writing the host-wide conntrack sysctls. For each pod that the
+// scheduler binds to the node, the bed plays the part of the network plugin
+// and of the container: it gives the pod an address from DataPlanePodCIDR
+// (one that no pod holds, draining ones included), creates a namespace
+// (bgrdp-PID-pN) with that address, a veth to the node's namespace and a
+// /32 route there, serves HTTP on the pod's container ports with a handler
+// of the test process that answers with the pod's name, color (the first
+// of ColorLabels) and image, writes the address into the pod's status and
+// sets ServingAnnotation; kwok's pod-ready-data-plane Stage makes the pod
+// Running and Ready only then. A test dials from the node's namespace with
+// DataNode.DialFrom (internal/testbed/load runs clients with it) to a
+// Service's ClusterIP, and kube-proxy takes the connection to a pod.
+//
+// What this models of a kubelet: the pod is Ready exactly when its server
+// answers; on deletion (kwok deletes the pod object at once, so its
+// endpoint goes as on a real node) the server keeps answering during the
+// pod's preStop sleep (a sleep action, or an exec of sleep N), then shuts
+// down as a well-behaved server does on SIGTERM (Go's
+// http.Server.Shutdown: no new connections, idle keep-alive connections
+// closed, active ones closed after their response), and at the end of the
+// grace period (terminationGracePeriodSeconds, or the deletion's own)
+// everything left is closed, as SIGKILL would, and the namespace goes. What
+// it does not model: readiness, liveness and startup probes (the pod is
+// Ready once served, never unready later), container restarts, images,
+// resource limits, a pod's own processes (the handler is the test's),
+// NetworkPolicies (kube-proxy does not enforce them), DNS, and the
+// terminating-endpoint phase (the pod object is gone, not Terminating,
+// while it drains). Namespaces left by a killed test process are deleted
+// by the next data plane's start. kube-proxy.log is in Dir.
+//
 // Tests that only need an API server should keep using internal/testbed/kubetest,
 // which starts in about a second. The binaries come from <repo
 // root>/.tools/bin, where hack/install-tools.sh (make tools) builds them.

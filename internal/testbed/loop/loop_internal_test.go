@@ -1,9 +1,15 @@
 package loop
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
 
 // TestKwokStages: the embedded stage configuration holds the five Stages
-// copied from kwok (no binary needed).
+// copied from kwok and the data plane's pod-ready (no binary needed).
 func TestKwokStages(t *testing.T) {
 	objs, err := DecodeYAML(kwokStages)
 	if err != nil {
@@ -16,7 +22,7 @@ func TestKwokStages(t *testing.T) {
 		}
 		names = append(names, o.GetName())
 	}
-	want := []string{"node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-complete", "pod-delete"}
+	want := []string{"node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-ready-data-plane", "pod-complete", "pod-delete"}
 	if len(names) != len(want) {
 		t.Fatalf("stages %v, want %v", names, want)
 	}
@@ -30,5 +36,47 @@ func TestKwokStages(t *testing.T) {
 func TestEscapeModulePath(t *testing.T) {
 	if got := escapeModulePath("github.com/BurntSushi/toml"); got != "github.com/!burnt!sushi/toml" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestPreStopSleep: a sleep action, an exec of sleep (also in a shell),
+// the longest of the containers; none is 0.
+func TestPreStopSleep(t *testing.T) {
+	c := func(h *corev1.LifecycleHandler) corev1.Container {
+		return corev1.Container{Lifecycle: &corev1.Lifecycle{PreStop: h}}
+	}
+	pod := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{
+		c(&corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 5}}),
+		c(&corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"/bin/sh", "-c", "sleep 7.5 && echo done"}}}),
+		{},
+	}}}
+	if got := preStopSleep(pod); got != 7500*time.Millisecond {
+		t.Errorf("got %s", got)
+	}
+	if got := preStopSleep(&corev1.Pod{}); got != 0 {
+		t.Errorf("got %s", got)
+	}
+}
+
+// TestTakeIP: addresses come from the pod CIDR, never the network's own
+// address, and one held (a draining pod's) is not handed out again.
+func TestTakeIP(t *testing.T) {
+	d := &DataNode{used: map[netip.Addr]bool{}}
+	prefix := netip.MustParsePrefix(DataPlanePodCIDR)
+	first, err := d.takeIP()
+	if err != nil || !prefix.Contains(first) || first == prefix.Addr() {
+		t.Fatalf("%s, %v", first, err)
+	}
+	seen := map[netip.Addr]bool{first: true}
+	for range 100 {
+		a, err := d.takeIP()
+		if err != nil || seen[a] || !prefix.Contains(a) {
+			t.Fatalf("%s, %v (seen: %v)", a, err, seen[a])
+		}
+		seen[a] = true
+	}
+	d.releaseIP(first)
+	if a, _ := d.takeIP(); a == first {
+		t.Errorf("a released address came back at once: %s", a)
 	}
 }

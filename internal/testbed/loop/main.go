@@ -21,6 +21,7 @@ var shared struct {
 	bed     *Cluster
 	err     error // a failed start of the core, sticky
 	fluxErr error // a failed start of Flux, sticky
+	dpErr   error // a failed start of the data plane, sticky
 }
 
 // Main is for TestMain: it runs the tests and then stops the bed if one of
@@ -133,6 +134,23 @@ func Require(tb testing.TB, parts ...Part) *Cluster {
 		}
 		if testing.Verbose() {
 			fmt.Fprintf(os.Stderr, "loop: Flux ready in %s\n", bed.FluxStartupTime().Round(time.Millisecond))
+		}
+	}
+	if hasPart(parts, DataPlane) && bed.DataPlane() == nil {
+		if shared.dpErr != nil {
+			tb.Fatal(shared.dpErr)
+		}
+		if _, err := findDataPlane(); err != nil {
+			missing(tb, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+		defer cancel()
+		if err := bed.StartDataPlane(ctx); err != nil {
+			shared.dpErr = err
+			tb.Fatal(err)
+		}
+		if testing.Verbose() {
+			fmt.Fprintf(os.Stderr, "loop: data plane ready in %s\n", bed.DataPlane().StartupTime().Round(time.Millisecond))
 		}
 	}
 	return bed

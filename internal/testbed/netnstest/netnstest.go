@@ -22,16 +22,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 const prefix = "bgrtest-"
@@ -141,37 +137,14 @@ func start(port int, h http.Handler) (_ *Server, err error) {
 	return s, nil
 }
 
-// listenIn opens a TCP listener inside the named network namespace: a
-// socket belongs to the namespace it was created in, so only the thread
-// that creates it has to switch.
+// listenIn opens a TCP listener inside the named network namespace.
 func listenIn(netns, addr string) (net.Listener, error) {
-	target, err := os.Open(filepath.Join("/run/netns", netns))
+	ns, err := OpenNamespace(netns)
 	if err != nil {
 		return nil, err
 	}
-	defer target.Close()
-	runtime.LockOSThread()
-	orig, err := os.Open(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()))
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	defer orig.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("netnstest: enter %s: %w", netns, err)
-	}
-	ln, lerr := net.Listen("tcp", addr)
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		// Leave the thread locked: it dies with this goroutine rather than
-		// run other goroutines in the wrong namespace.
-		if ln != nil {
-			ln.Close()
-		}
-		return nil, fmt.Errorf("netnstest: leave %s: %w", netns, err)
-	}
-	runtime.UnlockOSThread()
-	return ln, lerr
+	defer ns.Close()
+	return ns.Listen("tcp", addr)
 }
 
 // Namespace is the name of the server's network namespace.
