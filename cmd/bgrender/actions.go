@@ -178,19 +178,7 @@ func promoteCommand() *command {
 		summary: "flip traffic to the idle color, as a Git commit",
 		usage:   "--repo URL --path DIR [--to blue|green] [flags]",
 		long:    "Flip the live Service of an app to the idle color (or --to), as one commit\nor pull request in the GitOps repository." + promoteGatesLong + gitopsLong,
-		example: `  # Flip my-application to its idle color on the default branch
-  BGRENDER_GIT_TOKEN=... bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application
-
-  # Show the plan and the diff only
-  bgrender promote --repo ./gitops --path apps/my-application --to green --dry-run
-
-  # As a pull request, waiting for the merge
-  bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application --pull-request --wait-merge
-
-  # Only when the preview color is rolled out, healthy and under 1% errors
-  bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application -n production \
-    --require-rollout --rollout-timeout 10m --health-path /health \
-    --prometheus-url http://prometheus.monitoring:9090 --max-error-rate 1`,
+		example: promoteExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var o promoteFlags
 			o.register(fs)

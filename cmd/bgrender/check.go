@@ -52,12 +52,7 @@ func checkCommand() *command {
 		summary: "run the promotion gates against the cluster without changing anything",
 		usage:   "[APP] [-f bgrender.yaml|bgrender.gates | --repo URL --path DIR] [flags]",
 		long:    checkLong,
-		example: `  bgrender check my-application -n production --require-rollout --timeout 10m \
-    --health-path /health --warm / --warm /products \
-    --prometheus-url http://prometheus.monitoring:9090 --max-error-rate 1
-
-  # The gates of the spec, with a stricter maximum
-  bgrender check -f apps/my-application/bgrender.yaml --max-error-rate 0.5`,
+		example: checkExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			opts := addClusterFlags(fs, nsFromKubeconfig)
 			color := fs.String("color", "", "`COLOR` to check (default: the one the preview Service selects)")

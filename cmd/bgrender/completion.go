@@ -19,17 +19,7 @@ func completionCommand() *command {
 		long: `Print a completion script for bash, zsh or fish. It completes the commands,
 each command's flags, color values (blue, green, and idle where a flag takes
 it), the -o/--output formats, and file and folder arguments.`,
-		example: `  # bash, for the current shell
-  source <(bgrender completion bash)
-
-  # bash, for every new shell
-  bgrender completion bash > /etc/bash_completion.d/bgrender
-
-  # zsh: a file named _bgrender in a folder of $fpath
-  bgrender completion zsh > "${fpath[1]}/_bgrender"
-
-  # fish
-  bgrender completion fish > ~/.config/fish/completions/bgrender.fish`,
+		example: completionExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			return func(args []string) error {
 				if len(args) != 1 {

@@ -81,12 +81,7 @@ func deployCommand() *command {
 		summary: "put a new image on the idle color, as a Git commit",
 		usage:   "--repo URL --path DIR --image IMAGE [--color idle|blue|green] [flags]",
 		long:    "Put an image on the idle color of an app (or --color), as one commit or pull\nrequest in the GitOps repository. Changing the live color's image needs --force." + deployWaitLong + gitopsLong,
-		example: `  # Put myapp:v1.3.0 on the idle color
-  bgrender deploy --repo https://git.example.com/ops/gitops.git --path apps/my-application --image myapp:v1.3.0
-
-  # ... and wait until the cluster runs it, rolled out and healthy
-  bgrender deploy --repo https://git.example.com/ops/gitops.git --path apps/my-application --image myapp:v1.3.0 \
-    -n production --wait --rollout-timeout 10m --health-path /health`,
+		example: deployExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var o deployFlags
 			o.g.register(fs)

@@ -16,9 +16,7 @@ func guardCommand() *command {
 		summary: "watch the live color after a promotion and roll back in Git on a breach",
 		usage:   "APP --repo URL --path DIR [--prometheus-url URL --max-error-rate PERCENT] [--for 5m] [--interval 10s] [flags]",
 		long:    guardLong + gitopsLong,
-		example: `  bgrender promote --repo https://git.example.com/ops/gitops.git --path apps/my-application
-  bgrender guard my-application -n production --repo https://git.example.com/ops/gitops.git --path apps/my-application \
-    --prometheus-url http://prometheus.monitoring:9090 --max-error-rate 1 --for 5m --interval 10s`,
+		example: guardExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var g gitFlags
 			g.register(fs)

@@ -14,15 +14,7 @@ func helmPluginCommand() *command {
 		summary: "install or print the Helm 4 post-renderer plugin",
 		usage:   "install|print [flags]",
 		long:    helmpluginLong,
-		example: `  # Install for the helm on PATH
-  bgrender helm-plugin install
-
-  # Install into a given plugins folder
-  bgrender helm-plugin install --plugins-dir "$(helm env HELM_PLUGINS)"
-
-  # Or make a plugin folder and let Helm install it
-  mkdir -p bgrender-plugin && bgrender helm-plugin print > bgrender-plugin/plugin.yaml
-  helm plugin install ./bgrender-plugin`,
+		example: helmPluginExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var o helmPluginOptions
 			fs.StringVar(&o.helm, "helm", "helm", "the Helm 4 `BINARY` whose plugins folder to use")

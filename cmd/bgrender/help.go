@@ -2,9 +2,8 @@ package main
 
 import _ "embed" // the long help of the commands, as text files
 
-// The long help of the commands lives in help/, as text that reads (and
-// diffs) like the prose it is; each command's examples stay beside its
-// flags.
+// The long help and the examples of the commands live in help/, as text
+// that reads (and diffs) like the prose it is.
 var (
 	//go:embed help/check.txt
 	checkLong string
@@ -28,4 +27,28 @@ var (
 	deployWaitLong string
 	//go:embed help/gitops.txt
 	gitopsLong string
+	//go:embed help/check.examples.txt
+	checkExamples string
+	//go:embed help/completion.examples.txt
+	completionExamples string
+	//go:embed help/deploy.examples.txt
+	deployExamples string
+	//go:embed help/guard.examples.txt
+	guardExamples string
+	//go:embed help/helm-plugin.examples.txt
+	helmPluginExamples string
+	//go:embed help/import.examples.txt
+	importExamples string
+	//go:embed help/postrender.examples.txt
+	postrenderExamples string
+	//go:embed help/promote.examples.txt
+	promoteExamples string
+	//go:embed help/render.examples.txt
+	renderExamples string
+	//go:embed help/schema.examples.txt
+	schemaExamples string
+	//go:embed help/status.examples.txt
+	statusExamples string
+	//go:embed help/validate.examples.txt
+	validateExamples string
 )

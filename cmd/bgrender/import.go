@@ -17,11 +17,7 @@ func importCommand() *command {
 		summary: "turn an Argo Rollout (blueGreen) into a BlueGreenApp spec",
 		usage:   "FILE...",
 		long:    importLong,
-		example: `  # The article's Rollout, its Services and its success-rate template
-  bgrender import examples/argo-rollouts/*.yaml > app.yaml
-
-  # Round trip
-  bgrender render app.yaml --format argo-rollouts | bgrender import -`,
+		example: importExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			return func(args []string) error {
 				if len(args) == 0 {

@@ -21,23 +21,7 @@ func postrenderCommand() *command {
 		summary: "Helm post-renderer: turn a chart's Deployments and Services into a blue/green pair",
 		usage:   "[flags] < manifests.yaml",
 		long:    postrenderLong,
-		example: `  # Helm 3: the post-renderer is a path (given only flags and piped
-  # manifests, bgrender acts as "bgrender postrender")
-  helm upgrade --install web ./chart --namespace shop \
-    --post-renderer "$(command -v bgrender)" --post-renderer-args --from-release=web
-
-  # Helm 4: install the plugin once, then name it
-  bgrender helm-plugin install
-  helm upgrade --install web ./chart --namespace shop \
-    --post-renderer bgrender --post-renderer-args --from-release=web
-
-  # Promote: route the Service to green
-  helm upgrade web ./chart --namespace shop --reuse-values \
-    --post-renderer bgrender --post-renderer-args --from-release=web \
-    --post-renderer-args --active=green
-
-  # Try it without a cluster
-  helm template web ./chart | bgrender postrender --color-label version`,
+		example: postrenderExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			f := &postrenderFlags{fs: fs}
 			f.register(fs)

@@ -19,17 +19,7 @@ func renderCommand() *command {
 		summary: "render BlueGreenApp specs into Kubernetes manifests",
 		usage:   "FILE... [flags]",
 		long:    renderLong,
-		example: `  # Render the article's example as a YAML stream
-  bgrender render examples/seed/app.yaml
-
-  # Render to a directory with a kustomization.yaml, for Argo CD or Flux
-  bgrender render examples/seed/app.yaml --output-dir deploy/my-application
-
-  # Read the spec from standard input and print a JSON List
-  cat app.yaml | bgrender render - -o json
-
-  # Render an Argo Rollout and its AnalysisTemplates instead of Deployments
-  bgrender render examples/seed/app.yaml --format argo-rollouts`,
+		example: renderExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			output := fs.StringP("output", "o", "yaml", "output format: yaml or json")
 			dir := fs.String("output-dir", "", "write one file per object and a kustomization.yaml into `DIR` instead of standard output")

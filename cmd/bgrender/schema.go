@@ -14,10 +14,7 @@ func schemaCommand() *command {
 		long: `Print a JSON Schema (draft-07) of the BlueGreenApp spec. Editors that use
 yaml-language-server (VS Code's YAML extension, Neovim, Helix) offer
 completion and checks with it: save it and point a modeline at it.`,
-		example: `  bgrender schema > bluegreenapp.schema.json
-
-  # then, as the first line of app.yaml:
-  # yaml-language-server: $schema=./bluegreenapp.schema.json`,
+		example: schemaExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			return func(args []string) error {
 				if len(args) > 0 {

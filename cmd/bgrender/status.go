@@ -19,9 +19,7 @@ func statusCommand() *command {
 		summary: "show the live color, rollout and endpoints of apps in the cluster",
 		usage:   "[APP] [flags]",
 		long:    statusLong,
-		example: `  bgrender status my-application --namespace production
-  bgrender status -n production
-  bgrender status my-application -o json | jq -r .live`,
+		example: statusExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			opts := addClusterFlags(fs, nsFromRepo)
 			output := fs.StringP("output", "o", "table", "output format: table or json")

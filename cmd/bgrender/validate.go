@@ -12,11 +12,7 @@ func validateCommand() *command {
 		summary: "check BlueGreenApp specs without rendering them",
 		usage:   "FILE... [flags]",
 		long:    validateLong,
-		example: `  # Check the bundled examples
-  bgrender validate examples/*/app.yaml
-
-  # Check a spec in a CI step, reading it from standard input
-  bgrender validate - < app.yaml`,
+		example: validateExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			quiet := fs.BoolP("quiet", "q", false, "print nothing on success")
 			return func(args []string) error {
