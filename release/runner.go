@@ -56,9 +56,8 @@ type Run struct {
 	Plan *Plan
 	// State is the app folder as Git held it when the plan was made.
 	State *promote.State
-	// Last is the last commit's result; Results every commit's.
-	Last    *promote.Result
-	Results []*promote.Result
+	// Last is the last commit's result.
+	Last *promote.Result
 	// Milestones are the steps of traffic the cluster served.
 	Milestones []Milestone
 	// Reports are the steps run so far, for -o json.

@@ -46,7 +46,6 @@ func (c *Commit) Run(ctx context.Context, r *Run) error {
 		res.Gates = c.Gates.Effective
 	}
 	r.Last = res
-	r.Results = append(r.Results, res)
 	r.shifted = r.shifted || c.Shifts
 	if r.JSON {
 		return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -96,21 +97,6 @@ func deployCommand() *command {
 	}
 }
 
-// folderAfter reads the app folder when the action waits for the cluster
-// (its Services and namespace); nil otherwise.
-func folderAfter(s streams, g *gitFlags, after *liveFlags, opts *cluster.Options, t *promote.Target) (*promote.State, error) {
-	if !after.any() {
-		return nil, nil
-	}
-	ctx, stop := interruptible()
-	defer stop()
-	st, err := release.ReadFolder(ctx, opts, t)
-	if err != nil {
-		return nil, nothingCommitted(err)
-	}
-	return st, nil
-}
-
 func rollbackCommand() *command {
 	return &command{
 		name:    "rollback",
@@ -126,39 +112,39 @@ func rollbackCommand() *command {
 			after := addLiveFlags(fs, "the active Service selects the color rolled back to and its EndpointSlices list only ready pods of it")
 			return func(args []string) error {
 				start := time.Now()
-				t, err := gitopsUsage(s, &g, after, opts, args)
-				if err != nil {
-					return err
-				}
-				st, err := folderAfter(s, &g, after, opts, t)
+				ctx, stop := interruptible()
+				defer stop()
+				t, st, err := gitopsUsage(ctx, s, &g, after, opts, args)
 				if err != nil {
 					return err
 				}
 				a := &promote.Rollback{Target: *t, Force: *force}
-				return plan(s, &g, t, opts, "rollback", release.PlanRollback(a, after.live(), st), st, start)
+				_, err = execute(ctx, s, &g, t, opts, "rollback", release.PlanRollback(a, after.live(), st), st, start)
+				return err
 			}
 		},
 	}
 }
 
 // gitopsUsage checks the arguments and the flags of an action that may
-// wait for the cluster, and builds its target.
-func gitopsUsage(s streams, g *gitFlags, after *liveFlags, opts *cluster.Options, args []string) (*promote.Target, error) {
+// wait for the cluster, builds its target and, when the action waits for
+// the cluster, reads the app folder (its Services and namespace).
+func gitopsUsage(ctx context.Context, s streams, g *gitFlags, after *liveFlags, opts *cluster.Options, args []string) (*promote.Target, *promote.State, error) {
 	if err := noArgs(args); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := after.validate(g, opts); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return g.target(s)
-}
-
-// plan runs p with a context that ends on interrupt.
-func plan(s streams, g *gitFlags, t *promote.Target, opts *cluster.Options, cmd string, p *release.Plan, st *promote.State, start time.Time) error {
-	ctx, stop := interruptible()
-	defer stop()
-	_, err := execute(ctx, s, g, t, opts, cmd, p, st, start)
-	return err
+	t, err := g.target(s)
+	if err != nil || !after.any() {
+		return t, nil, err
+	}
+	st, err := release.ReadFolder(ctx, opts, t)
+	if err != nil {
+		return nil, nil, nothingCommitted(err)
+	}
+	return t, st, nil
 }
 
 func scaleIdleCommand() *command {
@@ -187,7 +173,10 @@ func scaleIdleCommand() *command {
 					return err
 				}
 				a := &promote.ScaleIdle{Target: *t, Replicas: *replicas}
-				return plan(s, &g, t, nil, "scale-idle", release.PlanScaleIdle(a), nil, time.Now())
+				ctx, stop := interruptible()
+				defer stop()
+				_, err = execute(ctx, s, &g, t, nil, "scale-idle", release.PlanScaleIdle(a), nil, time.Now())
+				return err
 			}
 		},
 	}
@@ -225,16 +214,15 @@ func shiftCommand() *command {
 				case *weight < 0 || *weight > 100:
 					return usageError("--weight %d: want a percentage, 0 to 100", *weight)
 				}
-				t, err := gitopsUsage(s, &g, after, opts, args)
-				if err != nil {
-					return err
-				}
-				st, err := folderAfter(s, &g, after, opts, t)
+				ctx, stop := interruptible()
+				defer stop()
+				t, st, err := gitopsUsage(ctx, s, &g, after, opts, args)
 				if err != nil {
 					return err
 				}
 				a := &promote.Shift{Target: *t, Weight: *weight, Force: *force}
-				return plan(s, &g, t, opts, "shift", release.PlanShift(a, after.live(), st), st, start)
+				_, err = execute(ctx, s, &g, t, opts, "shift", release.PlanShift(a, after.live(), st), st, start)
+				return err
 			}
 		},
 	}
