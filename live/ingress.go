@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 )
@@ -22,7 +23,9 @@ const CanaryWeight = "nginx.ingress.kubernetes.io/canary-weight"
 // Canary is a weighted state of an NGINX canary Ingress to wait for: Name
 // carries Weight and sends it to Service.
 type Canary struct {
-	Client    dynamic.Interface
+	Client dynamic.Interface
+	// WatchClient watches the Ingress (default: Client; see Target).
+	WatchClient dynamic.Interface
 	Namespace string
 	Name      string
 	Weight    int32
@@ -35,7 +38,8 @@ type Canary struct {
 // ingress-nginx reports no per-Ingress status to wait for beyond that.
 func WaitCanary(ctx context.Context, c *Canary) (string, error) {
 	last := "the canary Ingress is missing"
-	err := pollUntil(ctx, c.Timeout, func(ctx context.Context) (bool, error) {
+	watched := []source{{resource: Ingresses, namespace: c.Namespace, fields: fields.OneTermEqualSelector("metadata.name", c.Name).String()}}
+	err := until(ctx, watchClient(c.WatchClient, c.Client), c.Timeout, watched, func(ctx context.Context) (bool, error) {
 		u, err := c.Client.Resource(Ingresses).Namespace(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):

@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -45,9 +46,10 @@ type Target struct {
 	Image string
 	// Timeout bounds the wait (default 5 minutes).
 	Timeout time.Duration
-	// Poll is the first interval between reads; it doubles up to 1s
-	// (default 100ms).
-	Poll time.Duration
+	// WatchClient watches the Service and its EndpointSlices (default:
+	// Client); it should have no per-request timeout (see
+	// cluster.ForWatch).
+	WatchClient dynamic.Interface
 }
 
 // State is what the cluster serves at one moment.
@@ -126,48 +128,45 @@ func (e *TimeoutError) Error() string {
 }
 
 // Wait reads the cluster until it serves the target, and returns the state
-// it found. A missing Service is waited for (the agent may create it); an
-// API error other than not-found ends the wait.
+// it found. It reads again on every change of the Service and of its
+// EndpointSlices (see until), so it notices the switch milliseconds after
+// the EndpointSlice controller writes it. A missing Service is waited for
+// (the agent may create it); an API error other than not-found ends the
+// wait.
 func Wait(ctx context.Context, t *Target) (State, error) {
-	timeout, poll := t.Timeout, t.Poll
-	if timeout <= 0 {
-		timeout = 5 * time.Minute
-	}
-	if poll <= 0 {
-		poll = 100 * time.Millisecond
-	}
 	start := time.Now()
 	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	var last State
-	// ended says why the wait stopped: the caller's context (an interrupt)
-	// or the timeout.
-	ended := func() error {
-		if err := parent.Err(); err != nil {
-			return fmt.Errorf("waiting for Service %s/%s to serve %s: %w after %s: %s", t.Namespace, t.Service, t.Color, err, time.Since(start).Round(time.Millisecond), last)
-		}
-		return &TimeoutError{Target: t, After: time.Since(start), Last: last}
+	sources := []source{
+		{resource: Services, namespace: t.Namespace, fields: fields.OneTermEqualSelector("metadata.name", t.Service).String()},
+		{resource: EndpointSlices, namespace: t.Namespace, labels: discoveryv1.LabelServiceName + "=" + t.Service},
 	}
-	for {
+	err := until(ctx, t.watchClient(), t.Timeout, sources, func(ctx context.Context) (bool, error) {
 		st, err := Read(ctx, t)
 		if err != nil {
-			if ctx.Err() != nil {
-				return last, ended()
-			}
-			return st, err
+			return false, err
 		}
 		last = st
-		if st.Live(t.Color) {
-			return st, nil
-		}
-		select {
-		case <-ctx.Done():
-			return last, ended()
-		case <-time.After(poll):
-		}
-		poll = min(2*poll, time.Second)
+		return st.Live(t.Color), nil
+	})
+	switch {
+	case err == nil:
+		return last, nil
+	case parent.Err() != nil: // an interrupt
+		return last, fmt.Errorf("waiting for Service %s/%s to serve %s: %w after %s: %s", t.Namespace, t.Service, t.Color, parent.Err(), time.Since(start).Round(time.Millisecond), last)
+	case errors.Is(err, errGaveUp):
+		return last, &TimeoutError{Target: t, After: time.Since(start), Last: last}
 	}
+	return last, err
+}
+
+func (t *Target) watchClient() dynamic.Interface { return watchClient(t.WatchClient, t.Client) }
+
+func watchClient(watch, client dynamic.Interface) dynamic.Interface {
+	if watch != nil {
+		return watch
+	}
+	return client
 }
 
 // Read returns what the cluster serves now.

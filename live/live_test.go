@@ -67,7 +67,7 @@ func TestWait(t *testing.T) {
 	}
 	mustCreate(slice("web-1", "web-blue-1=true"))
 
-	target := &live.Target{Client: dyn, Namespace: ns, Service: "web", ColorLabel: "bgrender.io/color", Color: "green", Timeout: 500 * time.Millisecond, Poll: 20 * time.Millisecond}
+	target := &live.Target{Client: dyn, Namespace: ns, Service: "web", ColorLabel: "bgrender.io/color", Color: "green", Timeout: 500 * time.Millisecond}
 	_, err := live.Wait(ctx, target)
 	if !live.IsTimeout(err) || !strings.Contains(err.Error(), "the Service selects blue; endpoints: 1 ready blue") {
 		t.Fatalf("want a timeout saying blue is served, got %v", err)
@@ -121,6 +121,21 @@ func TestWait(t *testing.T) {
 		t.Errorf("wait with examples/rbac/role.yaml: %v", err)
 	}
 
+	// A role without the watch verb still waits: it polls instead.
+	noWatch, err := apptest.ServiceAccountConfig(ctx, srv, ns, "poller", "testdata/role-nowatch.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	polling, err := dynamic.NewForConfig(noWatch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asPoller := *target
+	asPoller.Client = polling
+	if _, err := live.Wait(ctx, &asPoller); err != nil {
+		t.Errorf("wait without the watch verb: %v", err)
+	}
+
 	// A missing Service is waited for, and named on timeout.
 	target.Service, target.Timeout = "nope", 200*time.Millisecond
 	if _, err := live.Wait(ctx, target); !live.IsTimeout(err) || !strings.Contains(err.Error(), "the Service is missing") {
@@ -146,7 +161,7 @@ func TestWaitEdges(t *testing.T) {
 	create(live.Services, `{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"version":"green"},"ports":[{"port":80}]}}`)
 	create(live.Pods, `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-green-1","labels":{"version":"green"}},"spec":{"containers":[{"name":"c","image":"x"}]}}`)
 	create(live.EndpointSlices, fmt.Sprintf(`{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"web-1","labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4","endpoints":[{"addresses":["10.0.0.1"],"conditions":{},"targetRef":{"kind":"Pod","name":"web-green-1","namespace":%q}}]}`, ns))
-	target := &live.Target{Client: dyn, Namespace: ns, Service: "web", ColorLabel: "version", Color: "green", Timeout: 5 * time.Second, Poll: 20 * time.Millisecond}
+	target := &live.Target{Client: dyn, Namespace: ns, Service: "web", ColorLabel: "version", Color: "green", Timeout: 5 * time.Second}
 	if st, err := live.Wait(ctx, target); err != nil || st.Ready["green"] != 1 {
 		t.Errorf("color-only selector, endpoint without a ready condition: %v (%s)", err, st)
 	}

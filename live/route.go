@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 )
@@ -22,7 +23,9 @@ var HTTPRoutes = schema.GroupVersionResource{Group: "gateway.networking.k8s.io",
 // on headers, and every parent Gateway reports Accepted and ResolvedRefs
 // for the route's current generation.
 type Route struct {
-	Client    dynamic.Interface
+	Client dynamic.Interface
+	// WatchClient watches the route (default: Client; see Target).
+	WatchClient dynamic.Interface
 	Namespace string
 	Name      string
 	Weights   map[string]int32
@@ -73,10 +76,11 @@ func (s RouteState) accepted() bool {
 }
 
 // WaitRoute reads the route until it carries the weights and its parents
-// accepted it, or the timeout (default 5 minutes) passes.
+// accepted it (again on every change of the route: see until), or the timeout (default 5 minutes) passes.
 func WaitRoute(ctx context.Context, r *Route) (RouteState, error) {
 	var last RouteState
-	err := pollUntil(ctx, r.Timeout, func(ctx context.Context) (bool, error) {
+	watched := []source{{resource: HTTPRoutes, namespace: r.Namespace, fields: fields.OneTermEqualSelector("metadata.name", r.Name).String()}}
+	err := until(ctx, watchClient(r.WatchClient, r.Client), r.Timeout, watched, func(ctx context.Context) (bool, error) {
 		st, err := ReadRoute(ctx, r)
 		if err != nil {
 			return false, err
@@ -88,34 +92,6 @@ func WaitRoute(ctx context.Context, r *Route) (RouteState, error) {
 		return last, fmt.Errorf("HTTPRoute %s/%s does not carry the step: %w: %s", r.Namespace, r.Name, err, last)
 	}
 	return last, nil
-}
-
-// pollUntil calls done every 100 ms, backing off to 1 s, until it is true,
-// returns an error (unless that error is the deadline's), or timeout
-// (default 5 minutes) passes; then it says after how long it gave up.
-func pollUntil(ctx context.Context, timeout time.Duration, done func(context.Context) (bool, error)) error {
-	if timeout <= 0 {
-		timeout = 5 * time.Minute
-	}
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	poll := 100 * time.Millisecond
-	for {
-		ok, err := done(ctx)
-		switch {
-		case ok:
-			return nil
-		case err != nil && ctx.Err() == nil:
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("gave up after %s", time.Since(start).Round(time.Millisecond))
-		case <-time.After(poll):
-		}
-		poll = min(2*poll, time.Second)
-	}
 }
 
 func weightsEqual(got, want map[string]int32) bool {

@@ -64,10 +64,13 @@ type Run struct {
 	Reports []StepReport
 	shifted bool
 	dyn     dynamic.Interface
-	ns      string
+	// watching watches: no request timeout (see Dynamic).
+	watching dynamic.Interface
+	ns       string
 }
 
-// Dynamic is the cluster client of the run and the namespace, made once.
+// Dynamic is the cluster client of the run and the namespace, made once
+// (with the run's client for watches: see Watching).
 func (r *Run) Dynamic() (dynamic.Interface, string, error) {
 	if r.dyn != nil {
 		return r.dyn, r.ns, nil
@@ -75,13 +78,25 @@ func (r *Run) Dynamic() (dynamic.Interface, string, error) {
 	if r.Cluster == nil {
 		return nil, "", errors.New("no cluster to read (a step needs one)")
 	}
-	dyn, ns, err := r.Cluster.Dynamic()
+	cfg, ns, err := r.Cluster.Config()
 	if err != nil {
 		return nil, "", err
 	}
-	r.dyn, r.ns = dyn, ns
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("create Kubernetes client: %w", err)
+	}
+	watching, err := dynamic.NewForConfig(cluster.ForWatch(cfg))
+	if err != nil {
+		return nil, "", fmt.Errorf("create Kubernetes client: %w", err)
+	}
+	r.dyn, r.watching, r.ns = dyn, watching, ns
 	return dyn, ns, nil
 }
+
+// Watching is the run's client for watches, without the per-request
+// timeout (see cluster.ForWatch); nil before Dynamic succeeded.
+func (r *Run) Watching() dynamic.Interface { return r.watching }
 
 // StepReport is a step as -o json reports it: the plan before a run, the
 // result and time of each step after it.

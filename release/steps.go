@@ -148,7 +148,7 @@ func (s *WaitLive) Run(ctx context.Context, r *Run) error {
 			svc = st.Preview
 		}
 	}
-	t := &live.Target{Client: dyn, Namespace: ns, Service: svc, ColorLabel: st.ColorLabel, Color: color, Image: s.Image, Timeout: s.Timeout}
+	t := &live.Target{Client: dyn, WatchClient: r.Watching(), Namespace: ns, Service: svc, ColorLabel: st.ColorLabel, Color: color, Image: s.Image, Timeout: s.Timeout}
 	if s.Quiet {
 		_, err := live.Wait(ctx, t)
 		return err
@@ -204,11 +204,11 @@ func (s *WaitTraffic) Run(ctx context.Context, r *Run) error {
 		default:
 			svc = st.App + "-" + string(s.To)
 		}
-		got, err = live.WaitCanary(ctx, &live.Canary{Client: dyn, Namespace: ns, Name: st.CanaryIngress, Weight: s.Weight, Service: svc, Timeout: s.Timeout})
+		got, err = live.WaitCanary(ctx, &live.Canary{Client: dyn, WatchClient: r.Watching(), Namespace: ns, Name: st.CanaryIngress, Weight: s.Weight, Service: svc, Timeout: s.Timeout})
 	} else {
 		weights := map[string]int32{st.RouteServices[s.To]: s.Weight, st.RouteServices[s.To.Other()]: 100 - s.Weight}
 		var rs live.RouteState
-		rs, err = live.WaitRoute(ctx, &live.Route{Client: dyn, Namespace: ns, Name: st.RouteName, Weights: weights, Timeout: s.Timeout})
+		rs, err = live.WaitRoute(ctx, &live.Route{Client: dyn, WatchClient: r.Watching(), Namespace: ns, Name: st.RouteName, Weights: weights, Timeout: s.Timeout})
 		got = rs.String()
 	}
 	if err != nil {
