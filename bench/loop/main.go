@@ -13,7 +13,9 @@
 // the time from the command's start to the first request served by the new
 // color and to the last one served by the old color. It prints every
 // round, the medians with min–max, and the peak RSS of the bgrender
-// processes. It needs root (network namespaces).
+// processes. For `promote --reconcile --wait-live` it also prints how long
+// after the watcher saw the switch the bgrender process exited: the lag of
+// --wait-live as CI feels it. It needs root (network namespaces).
 //
 //	go run ./bench/loop [-n 5] [-interval 5s] [-bin PATH]
 //
@@ -163,6 +165,7 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 	}
 	results := map[string][]time.Duration{}
 	traffic := map[string][]transition{}
+	lags := []time.Duration{} // --wait-live's exit after the watcher saw the switch
 	var peak int64
 	live := "blue"
 	for _, v := range []variant{
@@ -170,6 +173,7 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 		{"promote --reconcile", append(append([]string{"promote"}, repo...), reconcile...)},
 		{"rollback", append([]string{"rollback"}, repo...)},
 		{"rollback --reconcile", append(append([]string{"rollback"}, repo...), reconcile...)},
+		{"promote --wait-live", append(append(append([]string{"promote"}, repo...), reconcile...), "--wait-live")},
 	} {
 		for i := 0; i < *n; i++ {
 			// rollback needs a promotion to return from; promote flips.
@@ -180,12 +184,17 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 				time.Sleep(settle) // until kube-proxy follows
 			}
 			start := time.Now()
-			rss := run(*bin, env, v.args...)
-			peak = max(peak, rss)
+			exited := make(chan int64, 1)
+			go func() { exited <- run(*bin, env, v.args...) }()
 			from := live
 			live = other(live)
 			check(waitServes(ctx, bed, live))
 			d := time.Since(start)
+			rss := <-exited
+			if strings.HasSuffix(v.name, "--wait-live") {
+				lags = append(lags, time.Since(start)-d)
+			}
+			peak = max(peak, rss)
 			results[v.name] = append(results[v.name], d)
 			time.Sleep(settle)
 			tt := measure(keep.Records(), fresh.Records(), start, start.Add(d+settle), from, live)
@@ -194,14 +203,17 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 		}
 	}
 	fmt.Printf("\nfrom the command's start to the active Service's EndpointSlices all on the new color (GitRepository interval %s, %d rounds):\n", *interval, *n)
-	for _, name := range []string{"promote", "promote --reconcile", "rollback", "rollback --reconcile"} {
+	for _, name := range []string{"promote", "promote --reconcile", "rollback", "rollback --reconcile", "promote --wait-live"} {
 		ds := results[name]
 		slices.Sort(ds)
 		fmt.Printf("  %-22s median %s (min %s, max %s)\n", name, ds[len(ds)/2].Round(time.Millisecond), ds[0].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
 	}
+	slices.Sort(lags)
+	fmt.Printf("promote --reconcile --wait-live exited after this program's watcher (EndpointSlices read every 10 ms) saw the switch by: median %s (min %s, max %s)\n",
+		lags[len(lags)/2].Round(time.Millisecond), lags[0].Round(time.Millisecond), lags[len(lags)-1].Round(time.Millisecond))
 	fmt.Printf("\nrequests during each transition (from the command's start until %s after the EndpointSlices switched; all clients), and as new connections see it, from the command's start to the first request on the new color and the last on the old one (%d rounds):\n", settle, *n)
 	fmt.Printf("  %-22s %9s %7s %9s %9s %-26s %-26s\n", "transition", "requests", "failed", "p50", "p99", "first on new: median (min-max)", "last on old: median (min-max)")
-	for _, name := range []string{"promote", "promote --reconcile", "rollback", "rollback --reconcile"} {
+	for _, name := range []string{"promote", "promote --reconcile", "rollback", "rollback --reconcile", "promote --wait-live"} {
 		ts := traffic[name]
 		var reqs, failed int
 		var p50, p99, first, last []time.Duration
