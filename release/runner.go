@@ -56,8 +56,9 @@ type Run struct {
 	Plan *Plan
 	// State is the app folder as Git held it when the plan was made.
 	State *promote.State
-	// Last is the last commit's result.
-	Last *promote.Result
+	// Last is the last commit's result; Commits are all of them.
+	Last    *promote.Result
+	Commits []*promote.Result
 	// Milestones are the steps of traffic the cluster served.
 	Milestones []Milestone
 	// Reports are the steps run so far, for -o json.
@@ -218,11 +219,15 @@ func (r *Run) fallback(ctx context.Context, e *Entry, why error) error {
 // report writes the JSON report: for a stepped promotion, whenever it ran;
 // for another plan, once a commit was made.
 func (r *Run) report(failed error) error {
-	if !r.JSON || (!r.Plan.Stepped && r.Last == nil) {
+	release := r.Plan.Action == "release"
+	if !r.JSON || (!r.Plan.Stepped && !release && r.Last == nil) {
 		return nil
 	}
 	var doc any
-	if r.Plan.Stepped {
+	switch {
+	case release:
+		doc = releaseReport{App: r.Plan.App, From: r.Plan.From, To: r.Plan.To, Commits: r.Commits, Plan: r.Reports}
+	case r.Plan.Stepped:
 		doc = struct {
 			App   string       `json:"app"`
 			From  string       `json:"from"`
@@ -230,7 +235,7 @@ func (r *Run) report(failed error) error {
 			Steps []Milestone  `json:"steps"`
 			Plan  []StepReport `json:"plan"`
 		}{r.Plan.App, string(r.Plan.From), string(r.Plan.To), r.Milestones, r.Reports}
-	} else {
+	default:
 		res := *r.Last
 		if !res.DryRun {
 			res.Diff = ""

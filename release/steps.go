@@ -46,6 +46,7 @@ func (c *Commit) Run(ctx context.Context, r *Run) error {
 		res.Gates = c.Gates.Effective
 	}
 	r.Last = res
+	r.Commits = append(r.Commits, res)
 	r.shifted = r.shifted || c.Shifts
 	if r.JSON {
 		return nil

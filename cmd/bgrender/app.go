@@ -38,6 +38,7 @@ func commands() []*command {
 		helmPluginCommand(),
 		deployCommand(),
 		promoteCommand(),
+		releaseCommand(),
 		rollbackCommand(),
 		scaleIdleCommand(),
 		shiftCommand(),

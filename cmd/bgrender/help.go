@@ -25,6 +25,8 @@ var (
 	promoteGatesLong string
 	//go:embed help/deploy-wait.txt
 	deployWaitLong string
+	//go:embed help/release.txt
+	releaseLong string
 	//go:embed help/gitops.txt
 	gitopsLong string
 	//go:embed help/check.examples.txt
@@ -43,6 +45,8 @@ var (
 	postrenderExamples string
 	//go:embed help/promote.examples.txt
 	promoteExamples string
+	//go:embed help/release.examples.txt
+	releaseExamples string
 	//go:embed help/render.examples.txt
 	renderExamples string
 	//go:embed help/schema.examples.txt
