@@ -13,7 +13,9 @@
 // the time from the command's start to the first request served by the new
 // color and to the last one served by the old color. It prints every
 // round, the medians with min–max, and the peak RSS of the bgrender
-// processes. For `promote --reconcile --wait-live` it also prints how long
+// processes. `release --reconcile --wait-live` rounds deploy a new image
+// to the idle color, wait for its rollout, and flip: the whole release.
+// For `promote --reconcile --wait-live` it also prints how long
 // after the watcher saw the switch the bgrender process exited: the lag of
 // --wait-live as CI feels it. It needs root (network namespaces).
 //
@@ -163,6 +165,7 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 		name string
 		args []string
 	}
+	variants := []string{"promote", "promote --reconcile", "rollback", "rollback --reconcile", "promote --wait-live", "release --wait-live"}
 	results := map[string][]time.Duration{}
 	traffic := map[string][]transition{}
 	lags := []time.Duration{} // --wait-live's exit after the watcher saw the switch
@@ -174,6 +177,7 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 		{"rollback", append([]string{"rollback"}, repo...)},
 		{"rollback --reconcile", append(append([]string{"rollback"}, repo...), reconcile...)},
 		{"promote --wait-live", append(append(append([]string{"promote"}, repo...), reconcile...), "--wait-live")},
+		{"release --wait-live", append(append(append([]string{"release"}, repo...), reconcile...), "--wait-live")},
 	} {
 		for i := 0; i < *n; i++ {
 			// rollback needs a promotion to return from; promote flips.
@@ -183,15 +187,19 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 				check(waitServes(ctx, bed, live))
 				time.Sleep(settle) // until kube-proxy follows
 			}
+			args := v.args
+			if strings.HasPrefix(v.name, "release") { // a new image each round
+				args = append(slices.Clip(args), "--image", fmt.Sprintf("myapp:bench-%d", i+1))
+			}
 			start := time.Now()
 			exited := make(chan int64, 1)
-			go func() { exited <- run(*bin, env, v.args...) }()
+			go func() { exited <- run(*bin, env, args...) }()
 			from := live
 			live = other(live)
 			check(waitServes(ctx, bed, live))
 			d := time.Since(start)
 			rss := <-exited
-			if strings.HasSuffix(v.name, "--wait-live") {
+			if v.name == "promote --wait-live" {
 				lags = append(lags, time.Since(start)-d)
 			}
 			peak = max(peak, rss)
@@ -203,7 +211,7 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 		}
 	}
 	fmt.Printf("\nfrom the command's start to the active Service's EndpointSlices all on the new color (GitRepository interval %s, %d rounds):\n", *interval, *n)
-	for _, name := range []string{"promote", "promote --reconcile", "rollback", "rollback --reconcile", "promote --wait-live"} {
+	for _, name := range variants {
 		ds := results[name]
 		slices.Sort(ds)
 		fmt.Printf("  %-22s median %s (min %s, max %s)\n", name, ds[len(ds)/2].Round(time.Millisecond), ds[0].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
@@ -213,7 +221,7 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 		lags[len(lags)/2].Round(time.Millisecond), lags[0].Round(time.Millisecond), lags[len(lags)-1].Round(time.Millisecond))
 	fmt.Printf("\nrequests during each transition (from the command's start until %s after the EndpointSlices switched; all clients), and as new connections see it, from the command's start to the first request on the new color and the last on the old one (%d rounds):\n", settle, *n)
 	fmt.Printf("  %-22s %9s %7s %9s %9s %-26s %-26s\n", "transition", "requests", "failed", "p50", "p99", "first on new: median (min-max)", "last on old: median (min-max)")
-	for _, name := range []string{"promote", "promote --reconcile", "rollback", "rollback --reconcile", "promote --wait-live"} {
+	for _, name := range variants {
 		ts := traffic[name]
 		var reqs, failed int
 		var p50, p99, first, last []time.Duration
