@@ -59,6 +59,12 @@ type Checks struct {
 	MeasurementInterval time.Duration
 	FailureLimit        int
 
+	// Capacity refuses when the color has fewer ready pods than Share
+	// percent (0: 100, a flip) of what the live color runs now (see
+	// Capacity); it runs after the rollout gate.
+	Capacity bool
+	Share    int32
+
 	// Progress, if set, is told what each gate is doing.
 	Progress func(msg string)
 }
@@ -81,11 +87,14 @@ type Subject struct {
 	Service string
 	// Deployment runs Color (default <app>-<color>).
 	Deployment string
+	// LiveDeployment runs the live color, for the capacity gate (empty:
+	// Color is live, or nothing is; the gate then has nothing to match).
+	LiveDeployment string
 }
 
 // Any reports whether any gate is enabled.
 func (c Checks) Any() bool {
-	return c.RequireRollout || c.HealthPath != "" || c.HealthURL != "" || len(c.Warm) > 0 || c.PrometheusURL != ""
+	return c.RequireRollout || c.Capacity || c.HealthPath != "" || c.HealthURL != "" || len(c.Warm) > 0 || c.PrometheusURL != ""
 }
 
 // Validate reports contradictory or impossible settings (bad usage),
@@ -136,6 +145,31 @@ func (c Checks) Validate() error {
 	return nil
 }
 
+// runCapacity runs the capacity gate, when asked and when another color
+// is live.
+func (c Checks) runCapacity(ctx context.Context, s Subject) error {
+	if !c.Capacity {
+		return nil
+	}
+	if s.LiveDeployment == "" {
+		c.say("capacity: no other color is live: nothing to match")
+		return nil
+	}
+	share := c.Share
+	if share == 0 {
+		share = 100
+	}
+	deploy := s.Deployment
+	if deploy == "" {
+		deploy = s.App + "-" + s.Color
+	}
+	r, err := Capacity{Client: s.Client, Namespace: s.Namespace, Live: s.LiveDeployment, To: deploy, Share: share}.Run(ctx)
+	if err == nil {
+		c.say("capacity: %s: %s", s.Color, r)
+	}
+	return err
+}
+
 // ValidHTTPURL reports a URL that is not an absolute http or https URL
 // with a host; the error shows the URL redacted (see RedactURL).
 func ValidHTTPURL(rawURL string) error {
@@ -161,6 +195,9 @@ func (c Checks) Run(ctx context.Context, s Subject) error {
 		if err := g.Run(ctx); err != nil {
 			return err
 		}
+	}
+	if err := c.runCapacity(ctx, s); err != nil {
+		return err
 	}
 	if c.HealthPath != "" || c.HealthURL != "" || len(c.Warm) > 0 {
 		target, err := c.target(ctx, s)

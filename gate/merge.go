@@ -267,6 +267,9 @@ func (c Checks) Names() []string {
 	if c.RequireRollout {
 		names = append(names, "rollout")
 	}
+	if c.Capacity {
+		names = append(names, "capacity")
+	}
 	if c.HealthPath != "" || c.HealthURL != "" {
 		names = append(names, "health")
 	}

@@ -59,7 +59,13 @@ func PlanPromote(o PromoteOptions, st *promote.State) *Plan {
 	a := &promote.Promote{Target: *o.Target, To: o.To, Force: o.Force}
 	p := &Plan{Action: "promote", App: appName(st, o.Target), To: o.To}
 	if o.Gates != nil && o.Gates.Any() {
-		e := p.Add(&RunGates{Gates: o.Gates, Color: o.To, Into: &a.To}, "", Custom)
+		color := o.To
+		if color == "" && st != nil && st.Preview == "" {
+			// No preview Service to say which color to check: the idle
+			// color in Git.
+			color = st.Idle()
+		}
+		e := p.Add(&RunGates{Gates: o.Gates, Color: color, Into: &a.To, Share: 100}, "", Custom)
 		e.Wrap = func(_ *Run, err error) error { return fmt.Errorf("%w; nothing committed", err) }
 	}
 	p.Add(&Commit{Action: a, What: promoteWhat(o.To), Gates: o.Gates}, "", Stop)
@@ -129,6 +135,17 @@ func PlanRollback(a *promote.Rollback, l Live, st *promote.State) *Plan {
 	p.Add(&Commit{Action: a, What: "flip the live Service back to the previous color"}, "", Stop)
 	l.after(p, &WaitLive{Timeout: l.Timeout})
 	return p
+}
+
+// CapacityFirst puts the capacity gate before the plan's first step: the
+// gates g (with only the capacity gate on) on color, about to take share
+// percent of the traffic. A refusal commits nothing. It is how rollback
+// and shift gate their traffic; promote and release plan it with their
+// other gates.
+func (p *Plan) CapacityFirst(g *Gates, color spec.Color, share int32) {
+	e := Entry{Step: &RunGates{Gates: g, Color: color, Share: share}, OnError: Custom,
+		Wrap: func(_ *Run, err error) error { return fmt.Errorf("%w; nothing committed", err) }}
+	p.Entries = append([]Entry{e}, p.Entries...)
 }
 
 // PlanScaleIdle plans the commit that scales the idle color.

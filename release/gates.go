@@ -182,6 +182,9 @@ func (a *App) Subject(color string, checks *gate.Checks) (gate.Subject, error) {
 			a.Name, s.Color, orNone(a.Services[0].Selects), orNone(a.Services[1].Selects))
 	}
 	s.Deployment = a.Deployment(s.Color, s.Deployment)
+	if a.Live != "" && a.Live != s.Color {
+		s.LiveDeployment = a.Deployment(a.Live, a.Name+"-"+a.Live)
+	}
 	return s, nil
 }
 

@@ -55,7 +55,7 @@ func PlanRelease(o ReleaseOptions, st *promote.State) (*Plan, error) {
 		}
 	}
 	o.Gates.Wait = true
-	gates := &RunGates{Gates: o.Gates, Color: idle, Image: o.Image}
+	gates := &RunGates{Gates: o.Gates, Color: idle, Image: o.Image, Share: 100}
 	if o.Target.DryRun {
 		gates.DryRunSays = fmt.Sprintf("dry run: the rollout of %s on %s and its gates would run here", o.Image, idle)
 	}

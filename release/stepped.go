@@ -107,7 +107,7 @@ func (b *stepPlanner) step(i int) bool {
 	reason := fmt.Sprintf("step %d of %d (%d%%)", i+1, len(o.Steps), w)
 	if o.Gates != nil && o.Gates.Any() {
 		say := fmt.Sprintf("dry run: %s would first run %s on %s", label, strings.Join(o.Gates.Checks.Names(), ", "), idle)
-		p.Add(&RunGates{Gates: o.Gates, Color: idle, DryRunSays: say}, label, Return).Reason = reason
+		p.Add(&RunGates{Gates: o.Gates, Color: idle, DryRunSays: say, Share: w}, label, Return).Reason = reason
 	}
 	if w == 100 && st.Canary {
 		b.handover(i)

@@ -237,11 +237,14 @@ type RunGates struct {
 	Image string
 	// DryRunSays, on a dry run, is said instead of running the gates.
 	DryRunSays string
+	// Share is the percent of the traffic Color is about to take, for
+	// the capacity gate; 0 (a deploy) leaves that gate out.
+	Share int32
 }
 
 func (s *RunGates) Kind() string { return "gates" }
 func (s *RunGates) Describe() string {
-	names := s.Gates.Checks.Names()
+	names := s.checks().Names()
 	if s.Image != "" && !s.Gates.Checks.RequireRollout {
 		names = append([]string{"rollout"}, names...)
 	}
@@ -267,7 +270,10 @@ func (s *RunGates) Run(ctx context.Context, r *Run) error {
 	if s.Image != "" {
 		s.Gates.Checks.RequireRollout, s.Gates.Checks.Image = true, s.Image
 	}
+	capacity := s.Gates.Checks.Capacity
+	s.Gates.Checks.Capacity, s.Gates.Checks.Share = capacity && s.Share > 0, s.Share
 	passed, err := s.Gates.Run(ctx, r.Env, r.Target.Path, color)
+	s.Gates.Checks.Capacity = capacity
 	if err != nil {
 		return err
 	}
@@ -275,6 +281,14 @@ func (s *RunGates) Run(ctx context.Context, r *Run) error {
 		*s.Into = spec.Color(passed)
 	}
 	return nil
+}
+
+// checks are the gates as this step runs them: the capacity gate only
+// before a share of traffic moves.
+func (s *RunGates) checks() gate.Checks {
+	c := *s.Gates.Checks
+	c.Capacity = c.Capacity && s.Share > 0
+	return c
 }
 
 // Hold holds a step of traffic for For before the next one; with an

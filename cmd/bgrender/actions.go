@@ -108,6 +108,7 @@ func (o *promoteFlags) parse() ([]int32, error) {
 	}
 	// A stepped dry run runs no gate and reads no cluster.
 	o.gates.noCluster = steps != nil && o.g.dryRun
+	o.gates.useCapacity(o.after.any() || steps != nil)
 	if err := o.gates.validate(); err != nil {
 		return nil, err
 	}

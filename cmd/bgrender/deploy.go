@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/release"
 )
@@ -65,6 +66,8 @@ func (o *deployFlags) usage() error {
 	switch {
 	case !o.wait && o.gates.checks.Any():
 		return usageError("the gates of deploy run after the commit: add --wait")
+	case o.gates.fs.Changed("capacity"):
+		return usageError("--capacity gates a flip (promote, release, shift, rollback); a deploy moves no traffic")
 	case o.wait && o.g.dryRun:
 		return usageError("--wait and --dry-run exclude each other")
 	case o.wait && o.g.pullRequest && !o.g.waitMerge:
@@ -110,16 +113,27 @@ func rollbackCommand() *command {
 			force := fs.Bool("force", false, "roll back even when the previous color got a new image since it was live")
 			opts := addClusterFlags(fs, nsFromFolder)
 			after := addLiveFlags(fs, "the active Service selects the color rolled back to and its EndpointSlices list only ready pods of it")
+			var capacity bool
+			addCapacityFlag(fs, &capacity)
 			return func(args []string) error {
 				start := time.Now()
 				ctx, stop := interruptible()
 				defer stop()
+				on := capacityOn(fs, capacity, after.any())
 				t, st, err := gitopsUsage(ctx, s, &g, after, opts, args)
 				if err != nil {
 					return err
 				}
+				gates, st, err := capacityGates(ctx, on, opts, t, st)
+				if err != nil {
+					return err
+				}
 				a := &promote.Rollback{Target: *t, Force: *force}
-				_, err = execute(ctx, s, &g, t, opts, "rollback", release.PlanRollback(a, after.live(), st), st, start)
+				p := release.PlanRollback(a, after.live(), st)
+				if gates != nil {
+					p.CapacityFirst(gates, st.Previous, 100)
+				}
+				_, err = execute(ctx, s, &g, t, opts, "rollback", p, st, start)
 				return err
 			}
 		},
@@ -145,6 +159,30 @@ func gitopsUsage(ctx context.Context, s streams, g *gitFlags, after *liveFlags, 
 		return nil, nil, nothingCommitted(err)
 	}
 	return t, st, nil
+}
+
+// capacityGates are the gates of rollback and shift when the capacity
+// gate runs (on): that gate alone, the folder's other gates left out.
+// They need the app folder (its app's name and namespace): st, read now
+// when the action did not read it already.
+func capacityGates(ctx context.Context, on bool, opts *cluster.Options, t *promote.Target, st *promote.State) (*release.Gates, *promote.State, error) {
+	if !on || t.DryRun {
+		return nil, st, nil
+	}
+	if err := checkKubeconfig(opts); err != nil {
+		return nil, nil, err
+	}
+	if st == nil {
+		var err error
+		if st, err = release.ReadFolder(ctx, opts, t); err != nil {
+			return nil, nil, nothingCommitted(err)
+		}
+	}
+	g := &release.Gates{Cluster: opts, Checks: &gate.Checks{Capacity: true}, NoSpec: true}
+	if err := g.UseFolder(st); err != nil {
+		return nil, nil, nothingCommitted(err)
+	}
+	return g, st, nil
 }
 
 func scaleIdleCommand() *command {
@@ -203,6 +241,8 @@ func shiftCommand() *command {
 			force := fs.Bool("force", false, "shift even to a color that has 0 replicas")
 			opts := addClusterFlags(fs, nsFromFolder)
 			after := addLiveFlags(fs, "the HTTPRoute carries the weights and its Gateways accepted it")
+			var capacity bool
+			addCapacityFlag(fs, &capacity)
 			return func(args []string) error {
 				start := time.Now()
 				if err := noArgs(args); err != nil {
@@ -216,12 +256,21 @@ func shiftCommand() *command {
 				}
 				ctx, stop := interruptible()
 				defer stop()
+				on := capacityOn(fs, capacity, after.any())
 				t, st, err := gitopsUsage(ctx, s, &g, after, opts, args)
 				if err != nil {
 					return err
 				}
+				gates, st, err := capacityGates(ctx, on, opts, t, st)
+				if err != nil {
+					return err
+				}
 				a := &promote.Shift{Target: *t, Weight: *weight, Force: *force}
-				_, err = execute(ctx, s, &g, t, opts, "shift", release.PlanShift(a, after.live(), st), st, start)
+				p := release.PlanShift(a, after.live(), st)
+				if gates != nil && (st.Weight == nil || *weight > *st.Weight) { // only a share that grows
+					p.CapacityFirst(gates, st.Active.Other(), *weight)
+				}
+				_, err = execute(ctx, s, &g, t, opts, "shift", p, st, start)
 				return err
 			}
 		},

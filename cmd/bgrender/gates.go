@@ -30,6 +30,8 @@ type clusterGates struct {
 	// wait: deploy --wait runs the gates; noCluster: a stepped dry run
 	// only names them.
 	wait, noCluster bool
+	// capacity is --capacity (see useCapacity).
+	capacity bool
 }
 
 func addClusterGates(fs *pflag.FlagSet) *clusterGates {
@@ -37,7 +39,29 @@ func addClusterGates(fs *pflag.FlagSet) *clusterGates {
 	fs.StringVar(&g.app, "app", "", "the app's `NAME` in the cluster, for the gates (default: the app folder's: bgrender.yaml's metadata.name, or a plain folder's live Service)")
 	g.checks = addGateFlags(fs, "rollout-timeout")
 	fs.BoolVar(&g.noSpec, gate.NoSpecGatesFlag, false, noSpecGatesUsage)
+	addCapacityFlag(fs, &g.capacity)
 	return g
+}
+
+// addCapacityFlag registers --capacity.
+func addCapacityFlag(fs *pflag.FlagSet, p *bool) {
+	fs.BoolVar(p, "capacity", false, "gate: before traffic moves to a color, it must have as many ready pods as its share of what the live color runs now (its HorizontalPodAutoscaler's desired replicas, else its ready pods); on by default whenever the command reads the cluster anyway (a gate, --wait-live, --reconcile); =false turns it off")
+}
+
+// capacityOn says whether the capacity gate runs: as --capacity says, else
+// whenever the command reads the cluster anyway.
+func capacityOn(fs *pflag.FlagSet, flag, readsCluster bool) bool {
+	if fs.Changed("capacity") {
+		return flag
+	}
+	return readsCluster
+}
+
+// useCapacity turns the capacity gate on or off (see capacityOn), before
+// validate checks the kubeconfig for it.
+func (g *clusterGates) useCapacity(readsCluster bool) {
+	g.checks.Capacity = false
+	g.checks.Capacity = capacityOn(g.fs, g.capacity, readsCluster || g.checks.Any())
 }
 
 // validate checks the gate and cluster flags, and, when the gates will run

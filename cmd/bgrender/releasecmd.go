@@ -62,6 +62,7 @@ func (o *releaseFlags) usage() error {
 		return usageError("release with --pull-request needs --wait-merge: the rollout is waited for once the deploy's pull request is merged, and the flip's pull request is opened only then")
 	}
 	o.gates.noCluster = o.g.dryRun
+	o.gates.useCapacity(true) // the rollout is read anyway
 	if err := o.gates.validate(); err != nil {
 		return err
 	}
