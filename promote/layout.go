@@ -70,6 +70,11 @@ type State struct {
 	// Gates are the gates the folder declares (spec.gates, or a plain
 	// folder's spec.GatesFile); nil when none. Only Read fills them in.
 	Gates *spec.FolderGates
+	// Autoscalers name the HorizontalPodAutoscaler of each color that
+	// has one in the folder; a flip then checks capacity in the cluster.
+	Autoscalers map[spec.Color]string
+	// Floors are what the folder holds each color at (see RaiseFloor).
+	Floors map[spec.Color]Floor
 }
 
 // String is the fingerprint of the state, compared between two attempts
@@ -92,6 +97,8 @@ type layout interface {
 	setActive(to spec.Color) error
 	setImage(c spec.Color, image string) error
 	setIdleReplicas(n int32) error
+	// setFloor holds color c at n pods at least (see RaiseFloor).
+	setFloor(c spec.Color, n, configured int32) error
 	// setWeight sets the idle color's share of traffic; 0 also ends a
 	// hand-over.
 	setWeight(n int32) error

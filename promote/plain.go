@@ -62,6 +62,8 @@ type plain struct {
 	preview     *manifest // <service>-preview, when it selects a color too
 	colorLabel  string
 	deployments map[spec.Color]*manifest
+	// autoscalers are the HorizontalPodAutoscalers that scale them.
+	autoscalers map[spec.Color]*manifest
 	container   string
 	st          *State
 	// canary is the NGINX canary Ingress (see plaincanary.go), sending to
@@ -85,7 +87,7 @@ type plain struct {
 }
 
 func openPlain(dir string, o PlainOptions) (*plain, error) {
-	p := &plain{dir: dir, deployments: map[spec.Color]*manifest{}, container: o.Container}
+	p := &plain{dir: dir, deployments: map[spec.Color]*manifest{}, autoscalers: map[spec.Color]*manifest{}, container: o.Container}
 	objs, err := p.load(o.File)
 	if err != nil {
 		return nil, err
@@ -120,6 +122,12 @@ func openPlain(dir string, o PlainOptions) (*plain, error) {
 			continue
 		}
 		p.deployments[c] = d
+		if hpa := autoscalerOf(objs, d); hpa != nil {
+			if p.st.Autoscalers == nil {
+				p.st.Autoscalers = map[spec.Color]string{}
+			}
+			p.st.Autoscalers[c], p.autoscalers[c] = hpa.name, hpa
+		}
 		if ctr, err := p.containerOf(d); err == nil {
 			p.st.Images[c] = yamledit.Scalar(ctr, "image")
 		}
@@ -132,6 +140,7 @@ func openPlain(dir string, o PlainOptions) (*plain, error) {
 			p.st.Replicas[c] = int32(n)
 		}
 	}
+	p.floors()
 	return p, nil
 }
 
@@ -332,6 +341,21 @@ func (p *plain) findDeployment(objs []*manifest, selector *yaml.Node, c spec.Col
 		return matches[0], nil
 	}
 	return nil, exitcode.Invalidf("several Deployments run the %s pods of Service %s: %s; keep one per color in the app folder, or narrow --path to a folder that has one", c, p.service.name, listed(matches))
+}
+
+// autoscalerOf returns the HorizontalPodAutoscaler of the folder that
+// scales Deployment d, or nil.
+func autoscalerOf(objs []*manifest, d *manifest) *manifest {
+	for _, o := range objs {
+		if o.kind != "HorizontalPodAutoscaler" {
+			continue
+		}
+		ref := yamledit.Lookup(o.node(), "spec", "scaleTargetRef")
+		if yamledit.Scalar(ref, "kind") == "Deployment" && yamledit.Scalar(ref, "name") == d.name {
+			return o
+		}
+	}
+	return nil
 }
 
 // containerOf returns the container whose image an action edits.

@@ -49,6 +49,11 @@ type PromoteOptions struct {
 	Force  bool
 	Gates  *Gates // nil or none: no gate
 	Live   Live
+	// Match: before the gates, raise the color's floor to what the live
+	// color runs now and wait for the pods (MatchCapacity); after the
+	// flip, restore the floor it raised. It needs st and Gates.
+	Match        bool
+	MatchTimeout time.Duration
 }
 
 // PlanPromote plans a promotion in one commit: the gates on the color to
@@ -56,6 +61,9 @@ type PromoteOptions struct {
 // request and the wait until the cluster serves it. st is the app folder
 // as read before (nil when nothing needed it).
 func PlanPromote(o PromoteOptions, st *promote.State) *Plan {
+	if o.Match && o.Target.DryRun { // each commit's diff builds on the one before
+		o.Target.Series = &promote.DrySeries{}
+	}
 	a := &promote.Promote{Target: *o.Target, To: o.To, Force: o.Force}
 	p := &Plan{Action: "promote", App: appName(st, o.Target), To: o.To}
 	if o.Gates != nil && o.Gates.Any() {
@@ -65,11 +73,34 @@ func PlanPromote(o PromoteOptions, st *promote.State) *Plan {
 			// color in Git.
 			color = st.Idle()
 		}
-		e := p.Add(&RunGates{Gates: o.Gates, Color: color, Into: &a.To, Share: 100}, "", Custom)
-		e.Wrap = func(_ *Run, err error) error { return fmt.Errorf("%w; nothing committed", err) }
+		if o.Match {
+			if color == "" {
+				color = st.Idle()
+			}
+			a.To = color
+			p.Add(&MatchCapacity{Gates: o.Gates, Target: o.Target, To: color, Refs: o.Live.Refs, Timeout: o.MatchTimeout}, "", Stop)
+		}
+		gates := &RunGates{Gates: o.Gates, Color: color, Into: &a.To, Share: 100}
+		if o.Match && o.Target.DryRun {
+			gates.DryRunSays = fmt.Sprintf("dry run: the gates would run here on %s, once its raised floor is ready", color)
+		}
+		e := p.Add(gates, "", Custom)
+		e.Wrap = func(r *Run, err error) error {
+			if r.Last != nil {
+				return fmt.Errorf("%w; nothing promoted (the raised floor stays: %s)", err, Landed(r.Last))
+			}
+			return fmt.Errorf("%w; nothing committed", err)
+		}
 	}
 	p.Add(&Commit{Action: a, What: promoteWhat(o.To), Gates: o.Gates}, "", Stop)
 	o.Live.after(p, &WaitLive{Timeout: o.Live.Timeout})
+	if o.Match {
+		restore := &promote.RaiseFloor{Target: *o.Target, Color: a.To, Restore: true}
+		p.Add(&Commit{Action: restore, What: "restore the floor the match raised (its autoscaler then scales down by its own rules)"}, "", Stop)
+		if len(o.Live.Refs) > 0 {
+			p.Add(&Reconcile{Refs: o.Live.Refs}, "", Stop)
+		}
+	}
 	return p
 }
 

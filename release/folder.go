@@ -62,6 +62,14 @@ func (g *Gates) ReadFolder(ctx context.Context, t *promote.Target, after bool) (
 		}
 		return nil, fmt.Errorf("read %s in %s: %w", t.Path, t.Repo.URL, err)
 	}
+	if len(st.Autoscalers) > 0 && !g.CapacityOff && !g.Checks.Capacity && !g.NoCluster {
+		// The colors scale on their own: what the folder says of their
+		// replicas is no guide, so the flip reads the cluster first.
+		g.Checks.Capacity = true
+		if _, _, err := g.Cluster.Config(); err != nil {
+			return nil, fmt.Errorf("%w (the folder's HorizontalPodAutoscalers make a flip check capacity in the cluster first; --capacity=false turns that off)", err)
+		}
+	}
 	if !after && !g.Checks.Any() && (st.Gates == nil || g.NoSpec) {
 		return nil, nil
 	}

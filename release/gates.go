@@ -31,6 +31,9 @@ type Gates struct {
 	TimeoutFlag string
 	// NoSpec leaves the folder's gates out (--no-spec-gates).
 	NoSpec bool
+	// CapacityOff: --capacity=false; the capacity gate does not run even
+	// for a folder whose colors have autoscalers (see ReadFolder).
+	CapacityOff bool
 	// Wait: the gates run after the commit whatever was asked (deploy
 	// --wait); NoCluster: they are only named, never run (a stepped dry
 	// run), so the kubeconfig need not be read.

@@ -219,7 +219,8 @@ func (r *Run) fallback(ctx context.Context, e *Entry, why error) error {
 // report writes the JSON report: for a stepped promotion, whenever it ran;
 // for another plan, once a commit was made.
 func (r *Run) report(failed error) error {
-	release := r.Plan.Action == "release"
+	// A plan of several commits (a release, a matched promotion) lists them.
+	release := r.Plan.Action == "release" || (!r.Plan.Stepped && len(r.Commits) > 1)
 	if !r.JSON || (!r.Plan.Stepped && !release && r.Last == nil) {
 		return nil
 	}

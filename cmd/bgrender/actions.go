@@ -74,6 +74,8 @@ type promoteFlags struct {
 	gates              *clusterGates
 	after              *liveFlags
 	stepWait, interval time.Duration
+	match              bool
+	matchTimeout       time.Duration
 }
 
 func (o *promoteFlags) register(fs *pflag.FlagSet) {
@@ -86,6 +88,8 @@ func (o *promoteFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.steps, "steps", "", "promote in steps of the idle color's share of traffic, e.g. 10,25,50,100 (needs spec.traffic): gates before each, a commit per step, a wait until the HTTPRoute carries it (--live-timeout), --step-wait after it; 100 flips the Services (with --dry-run: every step's diff, nothing run or pushed)")
 	fs.DurationVar(&o.stepWait, "step-wait", 0, "with --steps: how long to hold each step before the next, the error-rate gate reading meanwhile")
 	fs.DurationVar(&o.interval, "step-interval", 10*time.Second, "with --steps and an error-rate gate: how often to read it during --step-wait")
+	fs.BoolVar(&o.match, "match-capacity", false, "when the color to promote has fewer ready pods than the live color runs now, first commit its floor raised to that (its HorizontalPodAutoscaler's minReplicas, else its replicas) and wait until the pods are ready; after the flip, commit the autoscaler's minReplicas back (it then scales down by its own rules)")
+	fs.DurationVar(&o.matchTimeout, "match-timeout", 10*time.Minute, "with --match-capacity: how long to wait for the raised pods")
 }
 
 // parse checks promote's flags (bad usage, exit 2) and returns the steps
@@ -108,11 +112,21 @@ func (o *promoteFlags) parse() ([]int32, error) {
 	}
 	// A stepped dry run runs no gate and reads no cluster.
 	o.gates.noCluster = steps != nil && o.g.dryRun
-	o.gates.useCapacity(o.after.any() || steps != nil)
-	if err := o.gates.validate(); err != nil {
+	switch {
+	case o.match && steps != nil:
+		return nil, usageError("--match-capacity and --steps exclude each other: each step's capacity gate refuses a share the color cannot carry")
+	case o.match && o.fs.Changed("capacity") && !o.gates.capacity:
+		return nil, usageError("--match-capacity needs the capacity gate: drop --capacity=false")
+	case o.match && o.g.pullRequest && !o.g.waitMerge:
+		return nil, usageError("--match-capacity with --pull-request needs --wait-merge: the raised floor must be applied before the flip")
+	}
+	o.gates.useCapacity(o.after.any() || steps != nil || o.match)
+	// The live flags first: their bad usage says more than a missing
+	// kubeconfig, which both check.
+	if err := o.after.validate(&o.g, o.gates.opts); err != nil {
 		return nil, err
 	}
-	if err := o.after.validate(&o.g, o.gates.opts); err != nil {
+	if err := o.gates.validate(); err != nil {
 		return nil, err
 	}
 	if steps != nil && !o.g.dryRun {
@@ -150,7 +164,8 @@ func (o *promoteFlags) run(s streams, args []string) error {
 	if err != nil {
 		return nothingCommitted(err)
 	}
-	p := release.PlanPromote(release.PromoteOptions{Target: t, To: color, Force: o.force, Gates: gates, Live: o.after.live()}, st)
+	p := release.PlanPromote(release.PromoteOptions{Target: t, To: color, Force: o.force, Gates: gates, Live: o.after.live(),
+		Match: o.match, MatchTimeout: o.matchTimeout}, st)
 	_, err = execute(ctx, s, &o.g, t, o.gates.opts, "promote", p, st, start)
 	return err
 }

@@ -87,7 +87,7 @@ func (g *clusterGates) validate() error {
 // release is the gates as the planners take them.
 func (g *clusterGates) release() *release.Gates {
 	return &release.Gates{Cluster: g.opts, App: g.app, Checks: g.checks, Changed: g.fs.Changed, TimeoutFlag: "rollout-timeout",
-		NoSpec: g.noSpec, Wait: g.wait, NoCluster: g.noCluster}
+		NoSpec: g.noSpec, Wait: g.wait, NoCluster: g.noCluster, CapacityOff: g.fs.Changed("capacity") && !g.capacity}
 }
 
 // addGateFlags registers the flags of the promotion gates on fs and

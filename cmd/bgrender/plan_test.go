@@ -74,7 +74,8 @@ func TestDryRunPrintsThePlan(t *testing.T) {
 		for _, p := range got.Plan {
 			kinds = append(kinds, p.Kind)
 		}
-		if want := "commit wait-traffic commit wait-traffic wait-live"; strings.Join(kinds, " ") != want {
+		// Each step reads the cluster, so the capacity gate runs before it.
+		if want := "gates commit wait-traffic gates commit wait-traffic wait-live"; strings.Join(kinds, " ") != want {
 			t.Errorf("stepped plan %q, want %q", kinds, want)
 		}
 	})

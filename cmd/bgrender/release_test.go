@@ -18,7 +18,7 @@ func TestReleaseDryRun(t *testing.T) {
 	for _, want := range []string{
 		"plan: release application-service, 3 steps",
 		"1. deploy: commit: set green's image to myapp:v2",
-		"2. gates: rollout on green",
+		"2. gates: rollout, capacity on green",
 		"3. promote: commit: flip the live Service to green",
 		"dry run: the rollout of myapp:v2 on green and its gates would run here",
 	} {

@@ -23,7 +23,7 @@ func TestSteppedDryRun(t *testing.T) {
 	if n := strings.Count(res.stderr, "(dry run: nothing pushed)"); n != 3 {
 		t.Errorf("%d dry-run messages, want 3:\n%s", n, res.stderr)
 	}
-	if n := strings.Count(res.stderr, "would first run rollout on green"); n != 3 {
+	if n := strings.Count(res.stderr, "would first run rollout, capacity on green"); n != 3 {
 		t.Errorf("%d notes of the gates that would run, want 3:\n%s", n, res.stderr)
 	}
 	if r.commits(t) != before || r.srv.Pushes() != 0 {

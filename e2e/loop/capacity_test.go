@@ -49,7 +49,8 @@ spec:
 // TestCapacityBeforeFlip: with an autoscaler on each color and the
 // Deployments' replicas left to them, the real HPA controller scales
 // blue to 6 and green to 2; promote --wait-live reads that and refuses
-// (exit 3, both figures, nothing committed); once green's floor is raised
+// (exit 3, both figures, nothing committed) — with no cluster flag, since
+// the folder's autoscalers make a flip check capacity; once green's floor is raised
 // in Git to 6 and the controller has scaled it, the promotion passes the
 // gate and goes live.
 func TestCapacityBeforeFlip(t *testing.T) {
@@ -102,7 +103,9 @@ func TestCapacityBeforeFlip(t *testing.T) {
 	repo := []string{"--repo", url, "--path", appPath}
 	live := []string{"--reconcile", "kustomization/flux-system/" + name, "--wait-live"}
 	before := git.CommitCount(t, "gitops", "main")
-	_, errOut := s.must(ctx, 3, append(append([]string{"promote"}, repo...), live...)...)
+	// No cluster flag: the folder's autoscalers make promote read the
+	// cluster all the same.
+	_, errOut := s.must(ctx, 3, append([]string{"promote"}, repo...)...)
 	if !strings.Contains(errOut, "capacity gate refused: Deployment application-green has 2 ready pods; taking 100% of the traffic from application-blue, which runs 6 (desired replicas of HorizontalPodAutoscaler application-blue), needs 6") ||
 		!strings.Contains(errOut, "nothing committed") {
 		t.Errorf("promote onto 2 pods of 6:\n%s", errOut)
@@ -110,24 +113,37 @@ func TestCapacityBeforeFlip(t *testing.T) {
 	if n := git.CommitCount(t, "gitops", "main"); n != before {
 		t.Errorf("a refused promote committed: %d commits, want %d", n, before)
 	}
-	// --capacity=false is the user's call: not taken here.
-
-	// Raise green's floor in Git, as a reviewer would; the controller
-	// scales it; the promotion then passes.
-	clone := git.Clone(t, "gitops")
-	p := filepath.Join(clone, filepath.FromSlash(appPath), "hpa.yaml")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
+	// --match-capacity raises green's floor to what blue runs, waits for
+	// the pods, flips, and gives the floor back to green's autoscaler:
+	// three commits, and the Service never has fewer ready endpoints than
+	// blue's 6.
+	w := s.watchServiceEndpoints(ctx, svc)
+	w.arm(6)
+	out, errOut := s.must(ctx, 0, append(append([]string{"promote", "--match-capacity"}, repo...), live...)...)
+	for _, want := range []string{
+		"raise green's minReplicas from 2 to 6 to match the live color (HorizontalPodAutoscaler application-green)",
+		"match-capacity: application-green has 6 ready pods",
+		"capacity: green: 6 ready, 6 needed",
+		"serves green, 6 ready endpoints",
+		"restore green's minReplicas to 2",
+	} {
+		if !strings.Contains(out+errOut, want) {
+			t.Errorf("promote --match-capacity: output lacks %q:\n%s%s", want, out, errOut)
+		}
 	}
-	if err := os.WriteFile(p, []byte(strings.Replace(string(data), "  minReplicas: 2\n", "  minReplicas: 6\n", 1)), 0o644); err != nil {
-		t.Fatal(err)
+	if n := git.CommitCount(t, "gitops", "main"); n != before+3 {
+		t.Errorf("promote --match-capacity: %d commits, want %d (raise, flip, restore)", n, before+3)
 	}
-	gittest.Commit(t, git.RepoDir("gitops"), clone, "green's floor to 6")
+	if min, _ := w.result(); min < 6 {
+		t.Errorf("the Service had %d ready endpoints at one moment; want at least 6", min)
+	}
+	hpaNow := gittest.Git(t, git.RepoDir("gitops"), "show", "main:"+appPath+"/hpa.yaml") + "\n"
+	if hpaNow != hpa {
+		t.Errorf("after the restore, hpa.yaml is not as it was:\n%s", hpaNow)
+	}
+	// Flux applies the restore with no drift; the autoscaler keeps green
+	// (now live) at the 6 it runs, within its 2..10.
 	s.reconcileNow(ctx, name)
+	s.waitKustomization(ctx, name, "True", "main@sha1:"+git.Head(t, "gitops", "main"))
 	waitReady("green", 6)
-	_, errOut = s.must(ctx, 0, append(append([]string{"promote"}, repo...), live...)...)
-	if !strings.Contains(errOut, "capacity: green: 6 ready, 6 needed") || !strings.Contains(errOut, "serves green, 6 ready endpoints") {
-		t.Errorf("promote onto 6 pods:\n%s", errOut)
-	}
 }

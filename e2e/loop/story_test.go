@@ -175,8 +175,14 @@ func (w *endpointWatch) result() (int, int) {
 
 func (s *story) watchEndpoints(ctx context.Context) *endpointWatch {
 	s.t.Helper()
+	return s.watchServiceEndpoints(ctx, app)
+}
+
+// watchServiceEndpoints watches the EndpointSlices of Service svc.
+func (s *story) watchServiceEndpoints(ctx context.Context, svc string) *endpointWatch {
+	s.t.Helper()
 	w := &endpointWatch{slices: map[string]int{}}
-	wi, err := s.bed.Clientset().DiscoveryV1().EndpointSlices(s.ns).Watch(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + app})
+	wi, err := s.bed.Clientset().DiscoveryV1().EndpointSlices(s.ns).Watch(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -333,8 +333,11 @@ func scalarEnd(data []byte, start int, n *yaml.Node) (int, error) {
 // Delete removes the key at path in document doc, with its scalar value,
 // by removing its line: the key must start its line in a block mapping
 // and its value must be a scalar on the same line (a trailing comment goes
-// with it). It reports whether the key was there. A mapping left without
-// keys, or a key that shares its line, cannot be removed this way.
+// with it). It reports whether the key was there. A mapping that the key
+// would leave empty goes with it, when that mapping is itself the value of
+// a key that starts its line in a block mapping with other keys (so
+// metadata.annotations goes when its last annotation does); a key that
+// shares its line cannot be removed this way.
 func (f *File) Delete(doc int, path []string) (bool, error) {
 	if doc < 0 || doc >= len(f.docs) || len(path) == 0 {
 		return false, fmt.Errorf("document %d, path %q not found", doc, path)
@@ -349,25 +352,66 @@ func (f *File) Delete(doc int, path []string) (bool, error) {
 		if k.Value != path[len(path)-1] {
 			continue
 		}
-		if m.Style&yaml.FlowStyle != 0 || len(m.Content) == 2 || v.Kind != yaml.ScalarNode || v.Line != k.Line {
-			return false, fmt.Errorf("line %d: cannot remove %s: it is not a one-line entry of a block mapping with other keys; remove it by hand: %w", k.Line, where, ErrCannotInsert)
+		if m.Style&yaml.FlowStyle != 0 || v.Kind != yaml.ScalarNode || v.Line != k.Line {
+			return false, fmt.Errorf("line %d: cannot remove %s: it is not a one-line entry of a block mapping; remove it by hand: %w", k.Line, where, ErrCannotInsert)
 		}
-		start, err := f.offset(k.Line, 1)
+		first := k
+		if len(m.Content) == 2 { // the mapping goes too, with its key
+			parent := f.keyOf(doc, path[:len(path)-1])
+			if parent == nil {
+				return false, fmt.Errorf("line %d: cannot remove %s: it is the only key of its mapping; remove it by hand: %w", k.Line, where, ErrCannotInsert)
+			}
+			first = parent
+		}
+		start, err := f.lineStart(first, where)
 		if err != nil {
 			return false, err
-		}
-		keyStart, err := f.offset(k.Line, k.Column)
-		if err != nil {
-			return false, err
-		}
-		if strings.TrimLeft(string(f.data[start:keyStart]), " ") != "" {
-			return false, fmt.Errorf("line %d: cannot remove %s: it shares its line; remove it by hand: %w", k.Line, where, ErrCannotInsert)
 		}
 		end := len(f.data)
-		if j := bytes.IndexByte(f.data[start:], '\n'); j >= 0 {
-			end = start + j + 1
+		if lineEnd, err := f.offset(k.Line, 1); err == nil {
+			if j := bytes.IndexByte(f.data[lineEnd:], '\n'); j >= 0 {
+				end = lineEnd + j + 1
+			}
 		}
 		return true, f.splice(start, end, "")
 	}
 	return false, nil
+}
+
+// keyOf returns the key node of path in document doc when it can be
+// removed with its value: it starts its line in a block mapping that has
+// other keys. Else nil.
+func (f *File) keyOf(doc int, path []string) *yaml.Node {
+	if len(path) == 0 {
+		return nil
+	}
+	m := Lookup(f.docs[doc], path[:len(path)-1]...)
+	if m == nil || m.Kind != yaml.MappingNode || m.Style&yaml.FlowStyle != 0 || len(m.Content) <= 2 {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; k.Value == path[len(path)-1] {
+			if v := m.Content[i+1]; v.Kind != yaml.MappingNode || v.Style&yaml.FlowStyle != 0 {
+				return nil
+			}
+			return k
+		}
+	}
+	return nil
+}
+
+// lineStart returns the offset of the line of key k, which must start it.
+func (f *File) lineStart(k *yaml.Node, where string) (int, error) {
+	start, err := f.offset(k.Line, 1)
+	if err != nil {
+		return 0, err
+	}
+	keyStart, err := f.offset(k.Line, k.Column)
+	if err != nil {
+		return 0, err
+	}
+	if strings.TrimLeft(string(f.data[start:keyStart]), " ") != "" {
+		return 0, fmt.Errorf("line %d: cannot remove %s: it shares its line; remove it by hand: %w", k.Line, where, ErrCannotInsert)
+	}
+	return start, nil
 }

@@ -166,7 +166,18 @@ func TestDelete(t *testing.T) {
 	if ok, err := f.Delete(0, []string{"spec", "traffic", "canaryColor"}); ok || err != nil {
 		t.Errorf("a missing key: %v %v", ok, err)
 	}
-	for _, doc := range []string{"a: {b: 1, c: 2}\n", "a:\n  b: 1\n", "a:\n  b:\n    x: 1\n  c: 2\n"} {
+	// The last annotation takes metadata.annotations with it.
+	f, err = Parse([]byte("metadata:\n  annotations:\n    x: \"2\" # why\n  name: web # the app\nspec: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := f.Delete(0, []string{"metadata", "annotations", "x"}); !ok || err != nil {
+		t.Fatalf("the last annotation: %v %v", ok, err)
+	}
+	if got, want := string(f.Bytes()), "metadata:\n  name: web # the app\nspec: {}\n"; got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	for _, doc := range []string{"a: {b: 1, c: 2}\n", "a:\n  b: 1\n", "a:\n  b:\n    x: 1\n  c: 2\n", "a: {b: {x: 1}, c: 2}\n"} {
 		f, err := Parse([]byte(doc))
 		if err != nil {
 			t.Fatal(err)

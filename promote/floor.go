@@ -1,0 +1,138 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/bgrender/bgrender/gitops"
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/yamledit"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// AnnotationConfiguredMin records, on a HorizontalPodAutoscaler whose
+// minReplicas promote --match-capacity raised, the minReplicas the folder
+// had before; RaiseFloor's restore puts it back.
+const AnnotationConfiguredMin = "bgrender.io/configured-min-replicas"
+
+// Floor is what a color is held at by the folder: its autoscaler's
+// minReplicas, or its Deployment's replicas when no autoscaler scales it.
+type Floor struct {
+	// Autoscaler names the color's HorizontalPodAutoscaler ("" when none).
+	Autoscaler string
+	Min        int32
+	// Configured is the minReplicas before a raise (0: not raised).
+	Configured int32
+}
+
+// RaiseFloor raises a color's floor to Min before a flip (promote
+// --match-capacity), or, with Restore, puts back the floor it raised.
+// With an autoscaler the raise sets its minReplicas and records the one
+// configured before (AnnotationConfiguredMin); the restore writes that
+// back, and the autoscaler then scales the color down by its own rules
+// (its scale-down stabilization, 5 minutes by default), never below what
+// its metrics ask for. Without an autoscaler the raise sets the
+// Deployment's replicas, and there is nothing to restore: lowering them
+// would shrink the color that now carries the traffic.
+type RaiseFloor struct {
+	Target
+	Color   spec.Color
+	Min     int32
+	Restore bool
+}
+
+// Run commits the raised (or restored) floor.
+func (a *RaiseFloor) Run(ctx context.Context) (*Result, error) {
+	action := "match-capacity"
+	if a.Restore {
+		action = "restore-floor"
+	}
+	return a.run(ctx, action, 1, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
+		st := l.state()
+		f := st.Floors[a.Color]
+		c := &gitops.Change{From: string(st.Active), To: string(a.Color)}
+		if a.Restore {
+			if f.Configured == 0 {
+				c.Done, c.Reason = true, fmt.Sprintf("%s's floor on %s was not raised; nothing to restore", st.App, a.Color)
+				return c, nil
+			}
+			c.Summary = fmt.Sprintf("restore %s's minReplicas to %d (HorizontalPodAutoscaler %s)", a.Color, f.Configured, f.Autoscaler)
+			return c, l.setFloor(a.Color, f.Configured, 0)
+		}
+		if f.Min >= a.Min {
+			c.Done, c.Reason = true, fmt.Sprintf("%s's floor on %s is %d already; nothing to raise", st.App, a.Color, f.Min)
+			return c, nil
+		}
+		configured := f.Configured
+		if configured == 0 {
+			configured = f.Min
+		}
+		if f.Autoscaler == "" {
+			configured = 0
+			c.Summary = fmt.Sprintf("scale %s from %d to %d replicas to match the live color", a.Color, f.Min, a.Min)
+		} else {
+			c.Summary = fmt.Sprintf("raise %s's minReplicas from %d to %d to match the live color (HorizontalPodAutoscaler %s)", a.Color, f.Min, a.Min, f.Autoscaler)
+		}
+		c.Replicas = strconv.Itoa(int(a.Min))
+		return c, l.setFloor(a.Color, a.Min, configured)
+	})
+}
+
+// errNoFloor is a managed folder's answer: its spec has no per-color
+// autoscaling to raise yet.
+var errNoFloor = errors.New("--match-capacity needs a plain folder (its HorizontalPodAutoscalers or Deployments); a bgrender.yaml folder scales with spec.replicas and idleReplicas: set them with scale-idle")
+
+// floors reads each color's floor in a plain folder.
+func (p *plain) floors() {
+	for c := range p.deployments {
+		f := Floor{Min: p.st.Replicas[c]}
+		if hpa := p.autoscalers[c]; hpa != nil {
+			f.Autoscaler, f.Min = hpa.name, 1
+			if n, err := strconv.ParseInt(yamledit.Scalar(hpa.node(), "spec", "minReplicas"), 10, 32); err == nil {
+				f.Min = int32(n)
+			}
+			if n, err := strconv.ParseInt(yamledit.Scalar(hpa.node(), "metadata", "annotations", AnnotationConfiguredMin), 10, 32); err == nil {
+				f.Configured = int32(n)
+			}
+		}
+		if p.st.Floors == nil {
+			p.st.Floors = map[spec.Color]Floor{}
+		}
+		p.st.Floors[c] = f
+	}
+}
+
+// setFloor sets color c's floor to n; configured > 0 records the floor to
+// restore, 0 removes that record.
+func (p *plain) setFloor(c spec.Color, n, configured int32) error {
+	hpa := p.autoscalers[c]
+	if hpa == nil {
+		d, err := p.deployment(c)
+		if err != nil {
+			return err
+		}
+		_, err = d.file.y.SetInt(d.doc, []string{"spec", "replicas"}, int64(n))
+		return d.file.wrap(err)
+	}
+	f := hpa.file.y
+	if _, err := f.SetInt(hpa.doc, []string{"spec", "minReplicas"}, int64(n)); err != nil {
+		return hpa.file.wrap(err)
+	}
+	annotation := []string{"metadata", "annotations", AnnotationConfiguredMin}
+	var err error
+	if configured > 0 {
+		_, err = f.SetString(hpa.doc, annotation, strconv.Itoa(int(configured)))
+	} else {
+		_, err = f.Delete(hpa.doc, annotation)
+	}
+	if errors.Is(err, yamledit.ErrCannotInsert) {
+		return exitcode.Invalidf("%s: metadata.annotations: %v (write metadata in block style, one key per line, for %s)", hpa.where(), err, AnnotationConfiguredMin)
+	}
+	return hpa.file.wrap(err)
+}
+
+func (m *managed) setFloor(spec.Color, int32, int32) error { return exitcode.InvalidInput(errNoFloor) }
