@@ -51,7 +51,7 @@ func (e *DuplicateKeyError) Error() string {
 // Aliases are not followed: an anchored mapping is checked where it is
 // written, once.
 func DuplicateKeys(n *yaml.Node) []*DuplicateKeyError {
-	w := &keyWalker{}
+	w := &keyWalker{path: make([]step, 0, 16)} // deep enough for most manifests: one allocation
 	w.walk(n)
 	// A mapping is checked before the mappings in it: put the keys of
 	// nested ones that come first in the text first.
