@@ -372,6 +372,8 @@ func FuzzRun(f *testing.F) {
 	f.Add([]byte(stream))
 	f.Add([]byte("apiVersion: v1\nkind: List\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: a}\n  spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}}}\n"))
 	f.Add([]byte("---\n--- \n...\n"))
+	f.Add([]byte("apiVersion: v1\nkind: Service\nmetadata: {name: a, name: b}\napiVersion: v1\n"))
+	f.Add([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: &l {x: y}}\ndata:\n  <<: *l\n  x: z\n  <<: *l\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		out, err := postrender.Run(context.Background(), in, postrender.Options{})
 		if err != nil {

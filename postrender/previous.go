@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/yamlerr"
 	"github.com/bgrender/bgrender/spec"
 )
 
@@ -179,6 +181,11 @@ func indexManifest(manifest []byte, namespace string) (*manifestState, error) {
 	st := &manifestState{deployments: map[string]*kyaml.RNode{}, colors: map[string]spec.Color{}, others: map[string]*kyaml.RNode{}}
 	for i, c := range split(manifest) {
 		node, err := c.parse()
+		if errors.As(err, new(*yamlerr.DuplicateKeyError)) {
+			// Helm applied it keeping the last of the two values; which one
+			// runs is for the cluster to say.
+			return nil, fmt.Errorf("document %d: %w: read the previous state with --from-cluster instead", i+1, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}

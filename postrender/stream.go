@@ -51,7 +51,8 @@ func isSeparator(line []byte) bool {
 }
 
 // parse decodes one chunk. It returns nil for a document that holds only
-// comments or whitespace.
+// comments or whitespace. A key written twice in one mapping is a
+// *yamlerr.DuplicateKeyError with lines of the stream.
 func (c chunk) parse() (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(c.raw))
 	var doc yaml.Node
@@ -70,6 +71,13 @@ func (c chunk) parse() (*yaml.Node, error) {
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
 		return nil, nil
+	}
+	if dups := yamlerr.DuplicateKeys(&doc); len(dups) > 0 {
+		// Helm and kubectl would keep the last of the two values, and
+		// the filters read the first.
+		dup := *dups[0]
+		dup.Line, dup.First = c.line+dup.Line-1, c.line+dup.First-1
+		return nil, &dup
 	}
 	if err := expandAliases(&doc); err != nil {
 		return nil, fmt.Errorf("line %d: %w", c.line, err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/internal/yamledit"
+	"github.com/bgrender/bgrender/internal/yamlerr"
 	"github.com/bgrender/bgrender/render"
 	"github.com/bgrender/bgrender/spec"
 )
@@ -28,7 +29,15 @@ type yamlFile struct {
 
 func parseYAMLFile(name string, data []byte) (*yamlFile, error) {
 	y, err := yamledit.Parse(data)
-	if err != nil {
+	var dup *yamlerr.DuplicateKeyError
+	switch {
+	case errors.As(err, &dup):
+		dup.File = name
+		return nil, exitcode.InvalidInput(dup)
+	case err != nil:
+		if line, msg := yamlerr.Parse(err); line > 0 {
+			return nil, exitcode.Invalidf("%s:%d: invalid YAML: %s", name, line, msg)
+		}
 		return nil, exitcode.Invalidf("%s: %v", name, err)
 	}
 	return &yamlFile{name: name, y: y}, nil

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/yamlerr"
 )
 
 // KustomizationHeader marks a kustomization.yaml that bgrender wrote, so
@@ -162,8 +163,8 @@ func writtenByBgrender(dir, name string) bool {
 			Labels map[string]string `json:"labels"`
 		} `json:"metadata"`
 	}
-	if err := yaml.Unmarshal(data, &obj); err != nil {
-		return false
+	if yamlerr.CheckStream(name, data) != nil || yaml.Unmarshal(data, &obj) != nil {
+		return false // bgrender writes no duplicate key: a person edited it
 	}
 	return obj.Metadata.Labels[LabelManagedBy] == ManagedBy
 }
@@ -183,6 +184,10 @@ func previousKustomization(dir string) (resources []string, more []byte, err err
 	}
 	if !bytes.HasPrefix(data, []byte(KustomizationHeader)) {
 		return nil, nil, exitcode.InvalidInput(foreignKustomization{dir})
+	}
+	// sigs.k8s.io/yaml keeps the last of two equal keys without a word.
+	if err := yamlerr.CheckStream("kustomization.yaml", data); err != nil {
+		return nil, nil, exitcode.InvalidInput(err)
 	}
 	var fields map[string]any
 	if err := yaml.Unmarshal(data, &fields); err != nil {

@@ -101,6 +101,12 @@ func readDocuments(files []File) ([]*document, spec.ErrorList) {
 				errs = append(errs, d.errorf("", "expected a Kubernetes object, got a %s", root.Tag))
 				continue
 			}
+			if dups := yamlerr.DuplicateKeys(root); len(dups) > 0 {
+				for _, dup := range dups {
+					errs = append(errs, &spec.FieldError{File: f.Name, Line: dup.Line, Path: dup.Path, Msg: dup.Msg()})
+				}
+				continue
+			}
 			d.index(root, "")
 			var v any
 			if err := root.Decode(&v); err != nil {

@@ -114,6 +114,9 @@ func decodeDocument(name string, index int, root *yaml.Node) (*BlueGreenApp, Err
 	if root.Kind != yaml.MappingNode {
 		return nil, ErrorList{d.errorf(root, "", "expected a BlueGreenApp mapping, got %s", describe(root))}
 	}
+	if errs := duplicateKeys(name, root); len(errs) > 0 {
+		return nil, errs
+	}
 	// Check the type of the document before its fields, so that another
 	// Kubernetes object gets one clear message instead of a list of unknown fields.
 	apiVersion, kind := lookupScalar(root, "apiVersion"), lookupScalar(root, "kind")
@@ -144,6 +147,18 @@ func decodeDocument(name string, index int, root *yaml.Node) (*BlueGreenApp, Err
 	}
 	app.Source = Source{File: name, Index: index, Line: root.Line, lines: d.lines}
 	return app, nil
+}
+
+// duplicateKeys reports the keys written twice in one mapping below root,
+// with the check that every reader of YAML in bgrender runs. A document
+// with one is refused before its fields are read: which of the two values
+// counts is the question, not what is wrong with either.
+func duplicateKeys(file string, root *yaml.Node) ErrorList {
+	var errs ErrorList
+	for _, dup := range yamlerr.DuplicateKeys(root) {
+		errs = append(errs, &FieldError{File: file, Line: dup.Line, Path: dup.Path, Msg: dup.Msg()})
+	}
+	return errs
 }
 
 func lookupScalar(m *yaml.Node, key string) *yaml.Node {
@@ -294,7 +309,6 @@ func (d *decoder) object(n *yaml.Node, t reflect.Type, path string) any {
 	}
 	fields := jsonFields(t)
 	out := map[string]any{}
-	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
@@ -302,11 +316,6 @@ func (d *decoder) object(n *yaml.Node, t reflect.Type, path string) any {
 			continue
 		}
 		p := fieldPath(path, k.Value)
-		if line, dup := seen[k.Value]; dup {
-			d.fail(k, p, "duplicate key (first defined on line %d)", line)
-			continue
-		}
-		seen[k.Value] = k.Line
 		f, ok := fields[k.Value]
 		if !ok {
 			d.fail(k, p, "unknown field%s", suggest(k.Value, fields))
@@ -325,7 +334,6 @@ func (d *decoder) mapping(n *yaml.Node, t reflect.Type, path string) any {
 		return d.fail(n, path, "expected a mapping, got %s", describe(n))
 	}
 	out := map[string]any{}
-	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
@@ -333,11 +341,6 @@ func (d *decoder) mapping(n *yaml.Node, t reflect.Type, path string) any {
 			continue
 		}
 		p := keyPath(path, k.Value)
-		if line, dup := seen[k.Value]; dup {
-			d.fail(k, p, "duplicate key (first defined on line %d)", line)
-			continue
-		}
-		seen[k.Value] = k.Line
 		d.lines[p] = k.Line
 		val := d.decode(v, t.Elem(), p)
 		if val == nil && t.Elem().Kind() != reflect.Pointer && v.Tag == "!!null" {
@@ -494,6 +497,9 @@ func Unmarshal(name string, data []byte, out any) error {
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
 		return ErrorList{{File: name, Msg: "the file is empty"}}
+	}
+	if errs := duplicateKeys(name, doc.Content[0]); len(errs) > 0 {
+		return errs
 	}
 	d := &decoder{file: name, lines: map[string]int{}}
 	value := d.decode(doc.Content[0], reflect.TypeOf(out).Elem(), "")

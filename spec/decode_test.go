@@ -144,6 +144,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("apiVersion: bgrender.io/v1alpha1\nkind: BlueGreenApp\nmetadata: {name: a}\nspec: {blue: {image: a}, green: {image: a}, ports: [{containerPort: 1}]}\n"))
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("\t- x"))
+	f.Add([]byte("apiVersion: bgrender.io/v1alpha1\nkind: BlueGreenApp\nmetadata: {name: a, labels: {x: y, x: z}}\nkind: BlueGreenApp\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		apps, err := spec.Load("fuzz.yaml", data)
 		if err != nil {

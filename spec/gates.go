@@ -99,6 +99,9 @@ func LoadGates(name string, data []byte) (*FolderGates, error) {
 	}
 	d := &decoder{file: name, lines: map[string]int{}}
 	root := doc.Content[0]
+	if errs := duplicateKeys(name, root); len(errs) > 0 {
+		return nil, errs
+	}
 	if root.Kind != yaml.MappingNode {
 		return nil, ErrorList{d.errorf(root, "", "expected a mapping of gates (rollout, health, warmUp, errorRate, guard), got %s", describe(root))}
 	}

@@ -70,6 +70,8 @@ func TestBadInput(t *testing.T) {
 		{"boolean for integer", edit("  replicas: 2", "  replicas: yes"), []string{"app.yaml:12: spec.replicas: expected integer"}},
 		{"integer overflow", edit("  replicas: 2", "  replicas: 99999999999"), []string{"app.yaml:12: spec.replicas: integer 99999999999 out of range"}},
 		{"duplicate key", edit("  replicas: 2", "  replicas: 2\n  replicas: 3"), []string{"app.yaml:13: spec.replicas: duplicate key (first defined on line 12)"}},
+		{"duplicate key in a flow mapping", edit("  namespace: prod\n", "  namespace: prod\n  labels: {team: a, tier: web, team: b}\n"), []string{"app.yaml:6: metadata.labels.team: duplicate key (first defined on line 6)"}},
+		{"two specs without --- between them", base + strings.Replace(base, "name: web", "name: api", 1), []string{"app.yaml:29: apiVersion: duplicate key (first defined on line 1); two documents without a --- line between them?"}},
 		{"invalid color", edit("  active: blue", "  active: purple"), []string{"app.yaml:7: spec.active:", "expected blue or green"}},
 		{"missing image", edit("  green:\n    image: example/web:1.0.0", "  green:\n    replicas: 1"), []string{"app.yaml:10: spec.green.image: required"}},
 		{"malformed image", edit("  blue:\n    image: example/web:1.0.0", "  blue:\n    image: Example Web"), []string{"app.yaml:9: spec.blue.image:", "not a valid image reference"}},

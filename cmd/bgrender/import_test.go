@@ -182,6 +182,8 @@ func TestImportBadInput(t *testing.T) {
 			"spec.strategy.blueGreen.activeService: missing"},
 		{"syntax", strings.Replace(goodRollout, "  replicas: 2\n", "  replicas: [2\n", 1),
 			"<stdin>:6: invalid YAML"},
+		{"duplicate key", strings.Replace(goodRollout, "        image: example/web:1.0.0\n", "        image: example/web:1.0.0\n        image: example/web:2.0.0\n", 1),
+			"<stdin>:21: spec.template.spec.containers[0].image: duplicate key (first defined on line 20)"},
 		{"no Rollout", "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n",
 			"no Rollout (argoproj.io/v1alpha1) found"},
 		{"two Rollouts", goodRollout + "---\n" + strings.Replace(goodRollout, "name: web\n", "name: api\n", 1),

@@ -98,6 +98,14 @@ func TestPostrenderBadInput(t *testing.T) {
 		{"whitespace only", "\n\n---\n", nil, "no manifests on standard input"},
 		{"bad YAML", chartStream + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: [}\n", nil, "document 3: line 27: invalid YAML"},
 		{"tab indentation", chartStream + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: x\n", nil, "document 3: line 28: invalid YAML"},
+		{"two Deployments without --- between them", chartStream[:strings.Index(chartStream, "---\n# Source: web/templates/service.yaml")] +
+			strings.ReplaceAll(strings.TrimPrefix(chartStream[:strings.Index(chartStream, "---\n# Source: web/templates/service.yaml")], "---\n"), "web", "api") +
+			chartStream[strings.Index(chartStream, "---\n# Source: web/templates/service.yaml"):], nil,
+			"stdin: document 1: line 16: apiVersion: duplicate key (first defined on line 3); two documents without a --- line between them?"},
+		{"duplicate key in a flow mapping", strings.Replace(chartStream, "      labels: {app: web}", "      labels: {app: web, app: api}", 1), nil,
+			"stdin: document 1: line 12: spec.template.metadata.labels.app: duplicate key (first defined on line 12)"},
+		{"duplicate key in a list item", strings.Replace(chartStream, `[{name: web, image: "example/web:1"}]`, "\n        - name: web\n          image: example/web:1\n          image: example/web:2", 1), nil,
+			"stdin: document 1: line 17: spec.template.spec.containers[0].image: duplicate key (first defined on line 16)"},
 		{"document with no kind", chartStream + "---\napiVersion: v1\nmetadata: {name: x}\n", nil, "document 3 (line 25): kind: required"},
 		{"document with no apiVersion", "kind: ConfigMap\nmetadata: {name: x}\n", nil, "apiVersion: required"},
 		{"deployment without selector", strings.Replace(chartStream, "  selector:\n    matchLabels: {app: web}\n", "", 1), nil, `document 1 (line 3, Deployment "web"): spec.selector: required`},

@@ -18,6 +18,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bgrender/bgrender/internal/yamlerr"
 )
 
 // File is a YAML stream of one or more documents.
@@ -26,7 +28,9 @@ type File struct {
 	docs []*yaml.Node // the root node of each document
 }
 
-// Parse parses a YAML stream.
+// Parse parses a YAML stream. A key written twice in one mapping is an
+// error (a *yamlerr.DuplicateKeyError with both lines): which of the two
+// an edit should change, and which one Kubernetes reads, is unclear.
 func Parse(data []byte) (*File, error) {
 	f := &File{data: data}
 	return f, f.parse()
@@ -46,6 +50,9 @@ func (f *File) parse() error {
 		}
 		if len(doc.Content) == 0 {
 			continue
+		}
+		if err := yamlerr.CheckKeys(&doc); err != nil {
+			return err
 		}
 		f.docs = append(f.docs, doc.Content[0])
 	}

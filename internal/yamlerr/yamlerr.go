@@ -1,9 +1,16 @@
-// Package yamlerr reads the line number out of a go.yaml.in/yaml/v3 error.
+// Package yamlerr locates the errors of YAML that bgrender reads: the line
+// of a go.yaml.in/yaml/v3 syntax error, and keys written twice.
 //
 // yaml.v3 reports scanner errors ("found character that cannot start any
 // token") with a 1-based line but parser errors ("did not find expected
 // key") with a 0-based one; Parse corrects the latter so that every error
 // bgrender prints points at the right line.
+//
+// yaml.v3 takes a duplicate key silently when it decodes into a yaml.Node,
+// as every reader in bgrender does, and so do sigs.k8s.io/yaml and kyaml.
+// DuplicateKeys is the one check that every reader of YAML runs (specs,
+// plain folders, post-render streams, configuration files), so that a
+// duplicate key is bad input (exit 2) naming the file and both lines.
 package yamlerr
 
 import (
