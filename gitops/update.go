@@ -87,6 +87,9 @@ type Update struct {
 	Signer Signer
 	// HistoryDepth is how many commits the clone fetches (default 1).
 	HistoryDepth int
+	// Session, when set, carries the clone from one Update to the next
+	// of the same process (see Session).
+	Session *Session
 
 	Now   func() time.Time                                 // time.Now when nil
 	Sleep func(ctx context.Context, d time.Duration) error // a context-aware sleep when nil
@@ -136,10 +139,14 @@ func (u *Update) Run(ctx context.Context) (*Result, error) {
 			first = res.Change
 		}
 		if res.Commit == "" || u.DryRun {
+			if !u.DryRun {
+				u.Session.keep(res)
+			}
 			return res, nil
 		}
 		perr := u.push(ctx, res)
 		if perr == nil {
+			u.Session.keep(res)
 			return res, nil
 		}
 		if !errors.Is(perr, errMoved) {
@@ -196,8 +203,10 @@ func (u *Update) attempt(ctx context.Context, n int, first *Change) (*Result, er
 	var err error
 	if u.DryRun && u.After != nil && u.After.repo != nil {
 		repo, branch = u.After.repo, u.After.Branch
-	} else if repo, branch, err = u.clone(ctx); err != nil {
-		return nil, err
+	} else if repo, branch = u.Session.reuse(u, n); repo == nil {
+		if repo, branch, err = u.clone(ctx); err != nil {
+			return nil, err
+		}
 	}
 	ref, err := repo.Reference(plumbing.NewBranchReferenceName(branch), true)
 	if err != nil {

@@ -40,6 +40,9 @@ type Target struct {
 	AuthorEmail string
 	MaxAttempts int
 	Signer      gitops.Signer // signs the commits when set
+	// Session, when set, carries the clone from one action of the
+	// process to the next (see gitops.Session).
+	Session *gitops.Session
 
 	Log   io.Writer
 	Now   func() time.Time
@@ -107,7 +110,7 @@ func (t *Target) run(ctx context.Context, action string, historyDepth int, p pla
 	u := &gitops.Update{
 		Repo: t.Repo, Branch: t.Branch, Path: t.Path, Editor: editor,
 		DryRun: t.DryRun, Message: t.Message, AuthorName: t.AuthorName, AuthorEmail: t.AuthorEmail,
-		MaxAttempts: t.MaxAttempts, HistoryDepth: historyDepth, Signer: t.Signer,
+		MaxAttempts: t.MaxAttempts, HistoryDepth: historyDepth, Signer: t.Signer, Session: t.Session,
 		Now: t.Now, Sleep: t.Sleep, Log: t.Log,
 	}
 	if t.PullRequest {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/gitops"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/release"
 	"github.com/bgrender/bgrender/spec"
@@ -160,6 +161,7 @@ func (o *promoteFlags) run(s streams, args []string) error {
 	if steps != nil {
 		return o.runSteps(ctx, s, t, gates, steps, color, start)
 	}
+	t.Session = &gitops.Session{} // one clone for the read and the commit
 	st, err := gates.ReadFolder(ctx, t, o.after.any())
 	if err != nil {
 		return nothingCommitted(err)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/bgrender/bgrender/gitops"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/release"
 )
@@ -33,6 +34,8 @@ func (o *releaseFlags) run(s streams, args []string) error {
 		// The flip's diff follows the deploy's.
 		t.Series = &promote.DrySeries{}
 	}
+	// One clone for the read, the deploy and the flip.
+	t.Session = &gitops.Session{}
 	ctx, stop := interruptible()
 	defer stop()
 	gates := o.gates.release()
