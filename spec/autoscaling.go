@@ -385,6 +385,10 @@ func (v *validator) blockingBudget() {
 		return
 	}
 	ma := db.MinAvailable
+	if ma != nil && ma.Type == intstr.String && ma.StrVal == "100%" {
+		v.add("spec.disruptionBudget.minAvailable", "100%% admits no eviction: with spec.autoscaling it would block every node drain; use maxUnavailable")
+		return
+	}
 	if ma == nil || ma.Type != intstr.Int {
 		return
 	}

@@ -79,6 +79,7 @@ func TestAutoscalingValidation(t *testing.T) {
 		"behavior policy":        {"", "  autoscaling:\n    maxReplicas: 3\n    behavior:\n      scaleUp:\n        policies: [{type: Pod, value: 0, periodSeconds: 3600}]", `app.yaml:14: spec.autoscaling.behavior.scaleUp.policies[0].periodSeconds: 3600 is out of range (1-1800)`},
 		"behavior window":        {"", "  autoscaling:\n    maxReplicas: 3\n    behavior:\n      scaleDown: {stabilizationWindowSeconds: 7200}", "app.yaml:13: spec.autoscaling.behavior.scaleDown.stabilizationWindowSeconds: 7200 is out of range (0-3600)"},
 		"blocking budget":        {"", "  disruptionBudget: {minAvailable: 2}\n  autoscaling: {minReplicas: 2, maxReplicas: 5}", "app.yaml:10: spec.disruptionBudget.minAvailable: 2 admits no eviction while the blue color runs at its minReplicas (2)"},
+		"budget of all":          {"", "  disruptionBudget: {minAvailable: 100%}\n  autoscaling: {minReplicas: 2, maxReplicas: 5}", "app.yaml:10: spec.disruptionBudget.minAvailable: 100% admits no eviction"},
 		"budget of none":         {"", "  disruptionBudget: {maxUnavailable: 0}\n  autoscaling: {minReplicas: 2, maxReplicas: 5}", "app.yaml:10: spec.disruptionBudget.maxUnavailable: 0 admits no eviction"},
 		"cpu default no request": {"", "  resources: {requests: {memory: 1Gi}}\n  autoscaling: {maxReplicas: 3}", "spec.autoscaling: has no metrics, so the HPA scales on CPU utilization (80%, the API server's default), but spec.resources.requests.cpu is not set"},
 	} {
