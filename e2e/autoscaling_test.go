@@ -38,9 +38,9 @@ const gitopsManager = "gitops-agent"
 //     leaves the count alone: the applier does not own the field;
 //   - an app that gains autoscaling: applying the manifests without
 //     replicas over a Deployment whose replicas the applier set resets it
-//     to 1, unless the count was first handed over (the Kubernetes docs'
-//     "Transferring ownership": apply replicas alone with another field
-//     manager first).
+//     to 1, unless the HPA has changed the count since, or the count was
+//     first handed over (the Kubernetes docs' "Transferring ownership":
+//     apply replicas alone with another field manager first).
 func TestAutoscaledAppOnTheAPIServer(t *testing.T) {
 	srv := kubetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -79,6 +79,15 @@ func TestAutoscaledAppOnTheAPIServer(t *testing.T) {
 	applyAll(t, ctx, dyn, ns2, objs)
 	if got := replicas(t, ctx, dyn, ns2, "catalog-green"); got != 1 {
 		t.Errorf("dropping replicas that the applier owned: %d, want the reset to 1 the README warns of", got)
+	}
+	// ... unless the HPA changed the count since the applier set it: its
+	// scale update took the field over.
+	ns4 := srv.NewNamespace(t, ctx, "autoscaling-scaled", nil)
+	applyAll(t, ctx, dyn, ns4, fixed)
+	scale(t, ctx, dyn, ns4, "catalog-green", 6, "kube-controller-manager")
+	applyAll(t, ctx, dyn, ns4, objs)
+	if got := replicas(t, ctx, dyn, ns4, "catalog-green"); got != 6 {
+		t.Errorf("dropping replicas after the HPA scaled to 6: %d, want 6 kept", got)
 	}
 	ns3 := srv.NewNamespace(t, ctx, "autoscaling-handover", nil)
 	applyAll(t, ctx, dyn, ns3, fixed)
