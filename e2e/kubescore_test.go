@@ -32,6 +32,10 @@ var kubeScoreHolds = []string{
 	"stable-version",
 	"label-values",
 	"environment-variable-key-duplication",
+	// spec.autoscaling: each HPA targets its color's Deployment, which
+	// then has no replicas of its own.
+	"deployment-targeted-by-hpa-does-not-have-replicas-configured",
+	"horizontalpodautoscaler-has-target",
 }
 
 // TestKubeScore asks kube-score, a widely used manifest linter, to judge

@@ -11,7 +11,8 @@ import (
 
 // deployments makes each selected Deployment D into D-blue and D-green.
 // The color that receives the new render is D with the color label added
-// to its labels, selector and pod template; a color that keeps what it
+// to its labels, selector and pod template, and without spec.replicas when
+// one of the chart's HPAs scales D (each color's HPA then owns the count); a color that keeps what it
 // ran (see run.keeps) is the previous state's copy, when it has one. On
 // adoption D itself keeps running beside them, as it ran.
 var deployments = filter{
@@ -68,14 +69,12 @@ func (r *run) keptDeployment(ctx context.Context, d *deployment, c spec.Color) (
 		return nil, err
 	}
 	prev = prev.Copy()
-	if mappingValue(mappingValue(d.rn.YNode(), "spec"), "replicas") == nil {
+	if r.autoscaled(d) || mappingValue(mappingValue(d.rn.YNode(), "spec"), "replicas") == nil {
 		// The chart leaves the count to an autoscaler: so does
 		// the kept color (the live count read from the cluster
 		// would be set again on every upgrade).
-		if mappingValue(prev.YNode(), "spec") != nil {
-			if _, err := prev.Pipe(kyaml.Lookup("spec"), kyaml.Clear("replicas")); err != nil {
-				return nil, err
-			}
+		if err := clearReplicas(prev); err != nil {
+			return nil, err
 		}
 	}
 	if err := d.fileWith(prev); err != nil {
@@ -103,7 +102,22 @@ func (r *run) colorDeployment(d *deployment, c spec.Color) (*kyaml.RNode, error)
 			return nil, err
 		}
 	}
+	if r.autoscaled(d) {
+		if err := clearReplicas(clone); err != nil {
+			return nil, err
+		}
+	}
 	return clone, nil
+}
+
+// clearReplicas drops a Deployment's spec.replicas: the color's HPA owns
+// the count.
+func clearReplicas(rn *kyaml.RNode) error {
+	if mappingValue(rn.YNode(), "spec") == nil {
+		return nil
+	}
+	_, err := rn.Pipe(kyaml.Lookup("spec"), kyaml.Clear("replicas"))
+	return err
 }
 
 // fileWith gives a Deployment that bgrender writes in D's place the

@@ -6,7 +6,8 @@
 // in the color label; each Service that selects D's pods gets the active
 // color in its selector and a <service>-preview twin that selects the idle
 // color; HorizontalPodAutoscalers and PodDisruptionBudgets of D become one
-// per color; with --weight, Gateway API routes to such a Service split
+// per color, and a D that an HPA scales is written without spec.replicas
+// in both colors, so that an applier never fights the autoscalers; with --weight, Gateway API routes to such a Service split
 // between per-color Services. Every other document passes through byte
 // for byte.
 //

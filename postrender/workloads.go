@@ -49,6 +49,9 @@ type workloads struct {
 	// others are the workloads whose pods stay as they are: StatefulSets,
 	// DaemonSets, ReplicaSets and Deployments that are not transformed.
 	others []*workload
+	// scaled holds the Deployments (namespace/name) that one of the
+	// chart's HPAs scales; built on first use, after the read step.
+	scaled map[string]bool
 }
 
 func newWorkloads() workloads {
@@ -177,6 +180,22 @@ func (w *workloads) selectedBy(namespace string, selector map[string]string) []*
 // deploymentOf returns the transformed Deployment that o is, or nil.
 func (r *run) deploymentOf(o *object) *deployment {
 	return r.pods.byName[r.namespaceOf(o)+"/"+o.name]
+}
+
+// autoscaled reports whether one of the chart's HorizontalPodAutoscalers
+// scales d: then its colors are written without spec.replicas, which the
+// per-color HPAs own (an applier that sets replicas would undo each of
+// their scalings, and Argo CD and Flux would report drift forever).
+func (r *run) autoscaled(d *deployment) bool {
+	if r.pods.scaled == nil {
+		r.pods.scaled = map[string]bool{}
+		for _, o := range r.chart.objects() {
+			if o.kind == "HorizontalPodAutoscaler" && o.target != "" && !o.hook {
+				r.pods.scaled[r.namespaceOf(o)+"/"+o.target] = true
+			}
+		}
+	}
+	return r.pods.scaled[d.namespace+"/"+d.name]
 }
 
 // containerPorts lists the ports of a Deployment's containers.

@@ -214,7 +214,28 @@ func (m *managed) setImage(c spec.Color, image string) error {
 }
 
 func (m *managed) setIdleReplicas(n int32) error {
+	if s := &m.app.Spec; s.Autoscaled() {
+		return m.setIdleMinReplicas(n)
+	}
 	_, err := m.file.y.SetInt(0, []string{"spec", "idleReplicas"}, int64(n))
+	return m.file.wrap(err)
+}
+
+// setIdleMinReplicas scales an autoscaled idle color: its floor is its
+// HPA's minReplicas (spec.autoscaling.idleMinReplicas), since its
+// Deployment has no replica count of its own.
+func (m *managed) setIdleMinReplicas(n int32) error {
+	s := &m.app.Spec
+	switch most := s.MaxReplicasOf(s.Idle()); {
+	case n < 1:
+		return exitcode.Invalidf("%s: spec.autoscaling: the idle color's HPA cannot scale to %d (minReplicas 0 needs the HPAScaleToZero feature gate); scale-idle sets autoscaling.idleMinReplicas, 1 or more", SpecFile, n)
+	case n > most:
+		return exitcode.Invalidf("%s: spec.autoscaling: %d is more than the idle color's maxReplicas (%d)", SpecFile, n, most)
+	}
+	_, err := m.file.y.SetInt(0, []string{"spec", "autoscaling", "idleMinReplicas"}, int64(n))
+	if errors.Is(err, yamledit.ErrCannotInsert) {
+		return exitcode.Invalidf("%s: spec.autoscaling: %v (write spec.autoscaling in block style, one key per line)", SpecFile, err)
+	}
 	return m.file.wrap(err)
 }
 

@@ -24,9 +24,15 @@ func Deployments(app *spec.BlueGreenApp) []Object {
 	return objs
 }
 
-// Deployment renders the Deployment of one color.
+// Deployment renders the Deployment of one color. With autoscaling it has
+// no replicas: the color's HPA owns that field, and a GitOps agent that
+// applied one would undo every scaling (endless drift).
 func Deployment(app *spec.BlueGreenApp, c spec.Color) *appsv1.Deployment {
 	s := &app.Spec
+	var replicas *int32
+	if !s.Autoscaled() {
+		replicas = ptr.To(s.ReplicasOf(c))
+	}
 	return &appsv1.Deployment{
 		TypeMeta: typeMeta(appsv1.SchemeGroupVersion, "Deployment"),
 		ObjectMeta: metav1.ObjectMeta{
@@ -34,7 +40,7 @@ func Deployment(app *spec.BlueGreenApp, c spec.Color) *appsv1.Deployment {
 			Labels: colorLabels(app, c),
 		},
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(s.ReplicasOf(c)),
+			Replicas: replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(app, c)},
 			Strategy: appsv1.DeploymentStrategy{
 				Type: appsv1.RollingUpdateDeploymentStrategyType,

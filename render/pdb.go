@@ -13,7 +13,9 @@ import (
 // nodes never takes a color below its budget. With the default budget
 // (maxUnavailable 1) only a color that runs 2 or more replicas gets one: a
 // budget on a single pod would block every drain. A budget the spec sets
-// is rendered for both colors.
+// is rendered for both colors. An autoscaled color gets the default budget
+// when its HPA may run 2 or more pods: maxUnavailable 1 never blocks a
+// drain, even at one pod.
 func DisruptionBudgets(app *spec.BlueGreenApp) []Object {
 	db := app.Spec.DisruptionBudget
 	if db == nil || (db.Enabled != nil && !*db.Enabled) {
@@ -28,7 +30,7 @@ func DisruptionBudgets(app *spec.BlueGreenApp) []Object {
 			Selector:       &metav1.LabelSelector{MatchLabels: SelectorLabels(app, c)},
 		}
 		if !explicit {
-			if app.Spec.ReplicasOf(c) < 2 {
+			if app.Spec.MostReplicasOf(c) < 2 {
 				continue
 			}
 			budget.MaxUnavailable = ptr.To(intstr.FromInt32(1))

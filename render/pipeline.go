@@ -40,6 +40,7 @@ var Default = Pipeline{
 		NetworkPolicies,
 		ResourceQuota,
 		DisruptionBudgets,
+		HorizontalPodAutoscalers,
 		Ingresses,
 		CanaryIngresses,
 		HTTPRoutes,
@@ -74,16 +75,18 @@ func Render(apps []*spec.BlueGreenApp) []Object { return Default.Render(apps) }
 
 // kindOrder follows Helm's install order for the kinds that bgrender writes:
 // policies and quotas before the pods they govern, Services before
-// Deployments, Ingresses and then HTTPRoutes last.
+// Deployments, the HorizontalPodAutoscalers that scale them, Ingresses and
+// then HTTPRoutes last.
 var kindOrder = map[string]int{
-	"NetworkPolicy":       1,
-	"ResourceQuota":       2,
-	"PodDisruptionBudget": 3,
-	"ServiceAccount":      4,
-	"Service":             5,
-	"Deployment":          6,
-	"Ingress":             7,
-	"HTTPRoute":           8,
+	"NetworkPolicy":           1,
+	"ResourceQuota":           2,
+	"PodDisruptionBudget":     3,
+	"ServiceAccount":          4,
+	"Service":                 5,
+	"Deployment":              6,
+	"HorizontalPodAutoscaler": 7,
+	"Ingress":                 8,
+	"HTTPRoute":               9,
 }
 
 // Sort orders objects by kind, namespace and name.

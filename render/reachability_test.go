@@ -29,6 +29,8 @@ var reachExpect = map[string]netpol.Expect{
 	// the ingress-nginx controller, which standard mode already admits for
 	// spec.ingress, to both colors.
 	"nginx": {Egress: true},
+	// autoscaling adds HPAs, which change nothing in the policies.
+	"autoscaling": {Egress: true},
 }
 
 // gatewayPod is a pod of the data plane of the Gateway "public" in

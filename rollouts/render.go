@@ -45,6 +45,9 @@ func Warnings(app *spec.BlueGreenApp) []string {
 	if app.Spec.Traffic != nil {
 		out = append(out, app.Metadata.Name+": spec.traffic is not rendered: Argo Rollouts' blueGreen strategy sends every request to the active Service (weights need its canary strategy)")
 	}
+	if app.Spec.Autoscaled() {
+		out = append(out, app.Metadata.Name+": spec.autoscaling is not rendered: the Rollout runs the active color's minReplicas; point an HPA's scaleTargetRef at the Rollout (argoproj.io/v1alpha1) to scale it")
+	}
 	return out
 }
 

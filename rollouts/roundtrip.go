@@ -18,6 +18,8 @@ import (
 //     (merged into spec.env) and scheduling (into the shared fields); the
 //     colors' own replicas are gone and spec.replicas is the active
 //     color's;
+//   - spec.autoscaling is gone (not rendered): spec.replicas is the
+//     active color's minReplicas;
 //   - spec.traffic is gone (not rendered), and spec.networkPolicy is the
 //     default (the policy is rendered but not read back);
 //   - a computed quota comes back as its hard figures, a disabled budget
@@ -36,6 +38,7 @@ func Lossy(app *spec.BlueGreenApp) *spec.BlueGreenApp {
 	s.Blue, s.Green = spec.ColorSpec{Image: image}, spec.ColorSpec{Image: image}
 	s.Active, s.ColorLabel = "", ""
 	s.Traffic = nil
+	s.Autoscaling = nil
 	s.NetworkPolicy = spec.NetworkPolicySpec{}
 	if s.Quota.Enabled {
 		if len(s.Quota.Hard) == 0 {

@@ -72,9 +72,10 @@ func Default(app *BlueGreenApp) {
 	if len(s.SelectorLabels) == 0 {
 		s.SelectorLabels = map[string]string{DefaultNameLabel: app.Metadata.Name}
 	}
-	if s.Replicas == nil {
+	if s.Replicas == nil && s.Autoscaling == nil {
 		s.Replicas = ptr.To(DefaultReplicas)
 	}
+	DefaultAutoscaling(s.Autoscaling)
 	if s.ContainerName == "" {
 		s.ContainerName = app.Metadata.Name
 	}
@@ -294,8 +295,12 @@ func (s *AppSpec) ColorSpecOf(c Color) *ColorSpec {
 
 // ReplicasOf returns the replica count of color c after defaults:
 // idleReplicas for the idle color when set, else the color's own count,
-// else spec.replicas.
+// else spec.replicas. With autoscaling it is the color's floor, its HPA's
+// minReplicas (MinReplicasOf).
 func (s *AppSpec) ReplicasOf(c Color) int32 {
+	if s.Autoscaled() {
+		return s.MinReplicasOf(c)
+	}
 	if c != s.Active && s.IdleReplicas != nil {
 		return *s.IdleReplicas
 	}

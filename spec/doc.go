@@ -8,8 +8,8 @@
 // which holds the fields of spec.gates.
 //
 // Validate runs one check per part of the spec (metadata, colors, ports,
-// Service, Ingress, network policy, quota, traffic, gates, ...) in the
-// order listed in validate.go, each part in a file named for it, and sorts
-// what they find by line. Warnings lists what is valid but likely not what
+// Service, Ingress, network policy, quota, autoscaling, traffic, gates,
+// ...) in the order listed in validate.go, each part in a file named for
+// it, and sorts what they find by line. Warnings lists what is valid but likely not what
 // the user meant.
 package spec

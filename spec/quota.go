@@ -67,27 +67,38 @@ func (v *validator) quotaFits(quota corev1.ResourceList) {
 			continue
 		}
 		if n := need[qr.Name]; n.Cmp(hard) > 0 {
-			v.add(path, "%s is less than the %s that both colors need together, with %d surge pod(s) during a rollout", hard.String(), n.String(), surge)
+			v.add(path, "%s is less than the %s that both colors need together%s, with %d surge pod(s) during a rollout", hard.String(), n.String(), atMost(&v.app.Spec), surge)
 		}
 	}
 	if hard, ok := quota[corev1.ResourcePods]; ok {
 		if n := need[corev1.ResourcePods]; n.Cmp(hard) > 0 {
-			v.add(keyPath("spec.quota.hard", "pods"), "%s is less than the %s pods that both colors run together, with %d surge pod(s) during a rollout", hard.String(), n.String(), surge)
+			v.add(keyPath("spec.quota.hard", "pods"), "%s is less than the %s pods that both colors run together%s, with %d surge pod(s) during a rollout", hard.String(), n.String(), atMost(&v.app.Spec), surge)
 		}
 	}
 }
 
+// atMost says, in a quota message, that autoscaled colors count at their
+// HPAs' maxReplicas.
+func atMost(s *AppSpec) string {
+	if s.Autoscaled() {
+		return " at their HPAs' maxReplicas"
+	}
+	return ""
+}
+
 // SurgePods is how many extra pods a rolling update of the larger color
-// starts (the rendered Deployments use maxSurge 25%, rounded up).
+// starts (the rendered Deployments use maxSurge 25%, rounded up), at its
+// most replicas.
 func SurgePods(s *AppSpec) int64 {
-	n := int64(max(s.ReplicasOf(Blue), s.ReplicasOf(Green)))
+	n := int64(max(s.MostReplicasOf(Blue), s.MostReplicasOf(Green)))
 	return (n + 3) / 4
 }
 
-// Usage sums what both colors request and limit at their replica counts,
-// plus extra pods (such as SurgePods), as ResourceQuota keys.
+// Usage sums what both colors request and limit at their most replicas
+// (their replica counts, or their HPAs' maxReplicas), plus extra pods
+// (such as SurgePods), as ResourceQuota keys.
 func Usage(s *AppSpec, extra int64) corev1.ResourceList {
-	pods := int64(s.ReplicasOf(Blue)) + int64(s.ReplicasOf(Green)) + extra
+	pods := int64(s.MostReplicasOf(Blue)) + int64(s.MostReplicasOf(Green)) + extra
 	out := corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(pods, resource.DecimalSI)}
 	for _, qr := range quotaResources {
 		list := s.Resources.Requests

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 )
@@ -14,12 +15,16 @@ const SchemaID = "https://bgrender.io/schemas/v1alpha1/bluegreenapp.json"
 
 // enums lists the allowed values of the string types that have a fixed set.
 var enums = map[reflect.Type][]string{
-	reflect.TypeFor[Color]():                  {string(Blue), string(Green)},
-	reflect.TypeFor[corev1.ServiceType]():     {"ClusterIP", "NodePort", "LoadBalancer"},
-	reflect.TypeFor[corev1.ServiceAffinity](): {"None", "ClientIP"},
-	reflect.TypeFor[corev1.Protocol]():        {"TCP", "UDP", "SCTP"},
-	reflect.TypeFor[networkingv1.PathType]():  {"Prefix", "Exact", "ImplementationSpecific"},
-	reflect.TypeFor[NetworkPolicyMode]():      {string(NetworkPolicyStandard), string(NetworkPolicyStrict)},
+	reflect.TypeFor[Color]():                              {string(Blue), string(Green)},
+	reflect.TypeFor[corev1.ServiceType]():                 {"ClusterIP", "NodePort", "LoadBalancer"},
+	reflect.TypeFor[corev1.ServiceAffinity]():             {"None", "ClientIP"},
+	reflect.TypeFor[corev1.Protocol]():                    {"TCP", "UDP", "SCTP"},
+	reflect.TypeFor[networkingv1.PathType]():              {"Prefix", "Exact", "ImplementationSpecific"},
+	reflect.TypeFor[NetworkPolicyMode]():                  {string(NetworkPolicyStandard), string(NetworkPolicyStrict)},
+	reflect.TypeFor[autoscalingv2.MetricSourceType]():     {"Resource", "ContainerResource", "Pods", "Object", "External"},
+	reflect.TypeFor[autoscalingv2.MetricTargetType]():     {"Utilization", "Value", "AverageValue"},
+	reflect.TypeFor[autoscalingv2.HPAScalingPolicyType](): {"Pods", "Percent"},
+	reflect.TypeFor[autoscalingv2.ScalingPolicySelect]():  {"Max", "Min", "Disabled"},
 }
 
 // descriptions documents the spec's own fields for editors.
@@ -31,6 +36,14 @@ var descriptions = map[string]string{
 	"spec.green":                         "What the green Deployment runs.",
 	"spec.replicas":                      "Replicas per color unless the color overrides it.",
 	"spec.idleReplicas":                  "Replicas of the idle color; 0 scales it down.",
+	"spec.autoscaling":                   "An autoscaling/v2 HorizontalPodAutoscaler <name>-<color> per color, targeting the color's Deployment, which is then rendered without replicas so that the GitOps agent never fights the autoscaler. Drop replicas and idleReplicas when set.",
+	"spec.autoscaling.minReplicas":       "The fewest pods of a color (at least 1; a color's autoscaling.minReplicas overrides it).",
+	"spec.autoscaling.maxReplicas":       "The most pods of a color (a color's autoscaling.maxReplicas overrides it).",
+	"spec.autoscaling.idleMinReplicas":   "minReplicas of the idle color's HPA, as idleReplicas is its count without autoscaling.",
+	"spec.autoscaling.metrics":           "Metrics as an autoscaling/v2 HPA writes them (Resource, ContainerResource, Pods, Object, External); default: CPU utilization 80%.",
+	"spec.autoscaling.behavior":          "scaleUp and scaleDown rules of the HPAs, as autoscaling/v2 writes them.",
+	"spec.blue.autoscaling":              "Overrides spec.autoscaling's minReplicas and maxReplicas for blue.",
+	"spec.green.autoscaling":             "Overrides spec.autoscaling's minReplicas and maxReplicas for green.",
 	"spec.containerName":                 "Name of the application container.",
 	"spec.ports":                         "Ports that the container listens on and the Services expose.",
 	"spec.healthCheck":                   "HTTP readiness check on a port of spec.ports.",
@@ -83,6 +96,13 @@ const durationPattern = `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 // constraints are JSON Schema keywords of single fields, by path: the
 // limits that validation enforces and the defaults that Default fills in.
 var constraints = map[string]map[string]any{
+	"spec.autoscaling.minReplicas":       {"minimum": 1, "default": DefaultMinReplicas},
+	"spec.autoscaling.maxReplicas":       {"minimum": 1},
+	"spec.autoscaling.idleMinReplicas":   {"minimum": 1},
+	"spec.blue.autoscaling.minReplicas":  {"minimum": 1},
+	"spec.blue.autoscaling.maxReplicas":  {"minimum": 1},
+	"spec.green.autoscaling.minReplicas": {"minimum": 1},
+	"spec.green.autoscaling.maxReplicas": {"minimum": 1},
 	"spec.gates.rollout.timeout":         {"pattern": durationPattern, "default": DefaultRolloutTimeout},
 	"spec.gates.health.path":             {"pattern": "^/"},
 	"spec.gates.health.url":              {"pattern": "^https?://[^/]"},

@@ -3,6 +3,7 @@ package spec
 import (
 	"maps"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -78,6 +79,10 @@ type AppSpec struct {
 	Replicas *int32 `json:"replicas,omitempty"`
 	// IdleReplicas, when set, is the replica count of the idle color (0 scales it down).
 	IdleReplicas *int32 `json:"idleReplicas,omitempty"`
+	// Autoscaling, when set, renders an autoscaling/v2
+	// HorizontalPodAutoscaler per color and leaves the Deployments'
+	// replicas to it; replicas and idleReplicas are then not set.
+	Autoscaling *AutoscalingSpec `json:"autoscaling,omitempty"`
 	// ContainerName of the application container (default: the app name).
 	ContainerName string `json:"containerName,omitempty"`
 	// Ports the container listens on and the Services expose.
@@ -269,10 +274,37 @@ type ColorSpec struct {
 	Image string `json:"image"`
 	// Replicas overrides spec.replicas for this color.
 	Replicas *int32 `json:"replicas,omitempty"`
+	// Autoscaling overrides spec.autoscaling's bounds for this color.
+	Autoscaling *ColorAutoscalingSpec `json:"autoscaling,omitempty"`
 	// Env is added after the shared env; a variable of the same name replaces the shared one.
 	Env []corev1.EnvVar `json:"env,omitempty"`
 	// Scheduling of this color: each field set here replaces the shared one.
 	Scheduling `json:",inline"`
+}
+
+// AutoscalingSpec is the HorizontalPodAutoscaler <name>-<color> of each
+// color, in autoscaling/v2 terms; its scaleTargetRef is the color's
+// Deployment.
+type AutoscalingSpec struct {
+	// MinReplicas is the fewest pods of a color (default 1; 0 is refused:
+	// it needs the HPAScaleToZero feature gate).
+	MinReplicas *int32 `json:"minReplicas,omitempty"`
+	// MaxReplicas is the most pods of a color (required).
+	MaxReplicas int32 `json:"maxReplicas"`
+	// IdleMinReplicas, when set, is the idle color's minReplicas, as
+	// idleReplicas is its replica count without autoscaling.
+	IdleMinReplicas *int32 `json:"idleMinReplicas,omitempty"`
+	// Metrics as an autoscaling/v2 HPA writes them (default: CPU
+	// utilization 80%, the API server's default).
+	Metrics []autoscalingv2.MetricSpec `json:"metrics,omitempty"`
+	// Behavior tunes how fast the HPA scales up and down.
+	Behavior *autoscalingv2.HorizontalPodAutoscalerBehavior `json:"behavior,omitempty"`
+}
+
+// ColorAutoscalingSpec overrides spec.autoscaling's bounds for one color.
+type ColorAutoscalingSpec struct {
+	MinReplicas *int32 `json:"minReplicas,omitempty"`
+	MaxReplicas *int32 `json:"maxReplicas,omitempty"`
 }
 
 // Port is one container port and the Service port in front of it.

@@ -37,6 +37,7 @@ var parts = []func(*validator){
 	(*validator).quota,            // quota.go: spec.quota
 	(*validator).drain,            // pods.go: spec.drain
 	(*validator).disruptionBudget, // pods.go: spec.disruptionBudget
+	(*validator).autoscaling,      // autoscaling.go, metrics.go: spec.autoscaling and each color's
 	(*validator).schedulingAll,    // pods.go: scheduling of spec, then of each color
 	(*validator).topologySpread,   // pods.go: spec.topologySpreadConstraints
 	(*validator).traffic,          // traffic.go: spec.traffic (gateway or nginx)

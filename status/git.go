@@ -51,7 +51,9 @@ func (a *App) CompareWith(w Wanted) {
 		case !slices.Contains(c.Images, image):
 			w.Drift = append(w.Drift, fmt.Sprintf("%s: Git wants image %s, the cluster runs %s", c.Color, image, orNone(joinImages(c.Images))))
 		}
-		if n, ok := w.Replicas[c.Color]; ok && c.Found && n != c.Desired {
+		// A color that an HPA scales runs what the HPA decides; Git holds
+		// only its floor, so a count above it is no drift.
+		if n, ok := w.Replicas[c.Color]; ok && c.Found && c.Autoscaler == nil && n != c.Desired {
 			w.Drift = append(w.Drift, fmt.Sprintf("%s: Git wants %d replicas, the cluster %d", c.Color, n, c.Desired))
 		}
 	}

@@ -66,3 +66,20 @@ func TestWarnsWhenBothServicesSelectOneColor(t *testing.T) {
 		t.Errorf("table:\n%s", b.String())
 	}
 }
+
+// TestAutoscaledColorIsNoReplicaDrift: a color that its HPA has grown
+// above the floor Git holds is in sync; without the HPA the same counts
+// are drift.
+func TestAutoscaledColorIsNoReplicaDrift(t *testing.T) {
+	hpa := &Autoscaler{Name: "web-blue", Current: 5, Desired: 5, Min: 3, Max: 12}
+	app := &App{Live: "blue", Colors: []Color{{Color: "blue", Found: true, Desired: 5, Images: []string{"web:1"}, Autoscaler: hpa}}}
+	app.CompareWith(Wanted{Live: "blue", Images: map[string]string{"blue": "web:1"}, Replicas: map[string]int32{"blue": 3}})
+	if len(app.Git.Drift) != 0 {
+		t.Errorf("drift with the HPA at 5 and Git's floor 3: %q", app.Git.Drift)
+	}
+	app.Colors[0].Autoscaler = nil
+	app.CompareWith(Wanted{Live: "blue", Images: map[string]string{"blue": "web:1"}, Replicas: map[string]int32{"blue": 3}})
+	if len(app.Git.Drift) != 1 || !strings.Contains(app.Git.Drift[0], "blue: Git wants 3 replicas, the cluster 5") {
+		t.Errorf("drift without an HPA: %q", app.Git.Drift)
+	}
+}

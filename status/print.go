@@ -49,6 +49,7 @@ func WriteApp(w io.Writer, a *App) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", name, c.Deployment, c.Desired, c.Updated, c.Ready, c.Available, rollout(c), strings.Join(c.Images, ","))
 	}
+	writeAutoscalers(tw, a.Colors)
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SERVICE\tROLE\tSELECTS\tREADY\tENDPOINTS")
 	for _, s := range a.Services {
@@ -84,6 +85,23 @@ func WriteApp(w io.Writer, a *App) error {
 		}
 	}
 	return nil
+}
+
+// writeAutoscalers writes the colors' HPAs, when any color has one.
+func writeAutoscalers(tw io.Writer, colors []Color) {
+	header := false
+	for _, c := range colors {
+		h := c.Autoscaler
+		if h == nil {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(tw)
+			fmt.Fprintln(tw, "COLOR\tAUTOSCALER\tCURRENT\tDESIRED\tMIN\tMAX")
+			header = true
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\n", c.Color, h.Name, h.Current, h.Desired, h.Min, h.Max)
+	}
 }
 
 // WriteTable writes one line per app.

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -64,6 +65,8 @@ type Color struct {
 	// gate sees it; Message says why.
 	Rollout string `json:"rollout"`
 	Message string `json:"message,omitempty"`
+	// Autoscaler is the color's HorizontalPodAutoscaler, when it has one.
+	Autoscaler *Autoscaler `json:"autoscaler,omitempty"`
 }
 
 // Service is the active or preview Service and its endpoints.
@@ -163,6 +166,7 @@ type objects struct {
 	slices      []discoveryv1.EndpointSlice
 	routes      []route // none when the Gateway API is not installed
 	ingresses   []canaryIngress
+	hpas        []autoscalingv2.HorizontalPodAutoscaler
 }
 
 func (r *Reader) read(ctx context.Context, extraSelector string) ([]App, error) {
@@ -173,7 +177,15 @@ func (r *Reader) read(ctx context.Context, extraSelector string) ([]App, error) 
 	var objs objects
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
-	wg.Add(5)
+	wg.Add(6)
+	go func() {
+		defer wg.Done()
+		// Optional too: a role that may not list HPAs shows none.
+		var l autoscalingv2.HorizontalPodAutoscalerList
+		if r.list(ctx, HorizontalPodAutoscalers, labelQuery(sel), &l) == nil {
+			objs.hpas = l.Items
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		// Like routes, optional: only the NGINX canary mode needs them.
@@ -305,6 +317,7 @@ func assemble(ns string, objs objects) []App {
 
 	routes := routesByApp(objs.routes)
 	canaries := canariesByApp(objs.ingresses)
+	hpas := autoscalersByApp(objs.hpas)
 	apps := make([]App, 0, len(byApp))
 	for name, p := range byApp {
 		if len(p.services) == 0 && len(p.deployments) == 0 {
@@ -317,6 +330,7 @@ func assemble(ns string, objs objects) []App {
 		} else if c := canaries[name]; c != nil {
 			app.Traffic = c.traffic(name)
 		}
+		attachAutoscalers(&app, hpas[name])
 		apps = append(apps, app)
 	}
 	slices.SortFunc(apps, func(a, b App) int { return cmp.Compare(a.Name, b.Name) })

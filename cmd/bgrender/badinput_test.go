@@ -127,6 +127,10 @@ func TestBadInput(t *testing.T) {
 		{"guard interval that does not parse", base + "  gates:\n    errorRate: {prometheusURL: \"http://prometheus:9090\", maxPercent: 1}\n    guard: {interval: often}\n", []string{`app.yaml:31: spec.gates.guard.interval: "often" is not a duration`}},
 		{"failure limit at count", base + "  gates:\n    errorRate: {prometheusURL: \"http://prometheus:9090\", maxPercent: 1, count: 2, failureLimit: 2}\n", []string{`app.yaml:30: spec.gates.errorRate.failureLimit: 2 must be less than count (2)`}},
 		{"health port not a port", base + "  gates:\n    health: {path: /health, port: grpc}\n", []string{`app.yaml:30: spec.gates.health.port: "grpc" is not a port of spec.ports`}},
+		{"autoscaling beside replicas", edit("  replicas: 2\n", "  replicas: 2\n  autoscaling: {minReplicas: 2, maxReplicas: 4}\n"), []string{`app.yaml:12: spec.replicas: drop it: with spec.autoscaling the HPA sets each color's replicas`}},
+		{"autoscaling min over max", edit("  replicas: 2\n", "  autoscaling: {minReplicas: 5, maxReplicas: 4}\n"), []string{`app.yaml:12: spec.autoscaling.minReplicas: 5 is more than maxReplicas (4)`}},
+		{"autoscaling metric that does not parse", edit("  replicas: 2\n", "  autoscaling:\n    maxReplicas: 4\n    metrics:\n      - type: Resource\n        resource: {name: cpu, target: {type: Utilization, averageUtilization: 50%}}\n"), []string{`app.yaml:16: spec.autoscaling.metrics[0].resource.target.averageUtilization: expected integer, got string "50%"`}},
+		{"autoscaling metric with a misspelt field", edit("  replicas: 2\n", "  autoscaling:\n    maxReplicas: 4\n    metrics:\n      - type: Pods\n        pods:\n          metric: {name: rps}\n          target: {type: AverageValue, avgValue: 10}\n"), []string{`app.yaml:18: spec.autoscaling.metrics[0].pods.target.avgValue: unknown field`}},
 		{"node selector key", edit("  replicas: 2\n", "  replicas: 2\n  nodeSelector: {\"bad key!\": x}\n"), []string{`app.yaml:13: spec.nodeSelector["bad key!"]`}},
 	}
 	for _, tt := range tests {

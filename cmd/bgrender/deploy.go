@@ -190,7 +190,7 @@ func scaleIdleCommand() *command {
 		name:    "scale-idle",
 		summary: "scale the idle color, as a Git commit",
 		usage:   "--repo URL --path DIR --replicas N [flags]",
-		long:    "Set the replica count of the idle color of an app (0 frees its resources), as\none commit or pull request. A managed folder gets spec.idleReplicas; plain\nmanifests get the idle Deployment's spec.replicas." + gitopsLong,
+		long:    "Set the replica count of the idle color of an app (0 frees its resources), as\none commit or pull request. A managed folder gets spec.idleReplicas\n(spec.autoscaling.idleMinReplicas when autoscaled, 1 or more); plain\nmanifests get the idle Deployment's spec.replicas." + gitopsLong,
 		example: `  bgrender scale-idle --repo https://git.example.com/ops/gitops.git --path apps/my-application --replicas 0`,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var g gitFlags

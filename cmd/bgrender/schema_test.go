@@ -87,6 +87,10 @@ func TestSchemaAcceptsExamplesAndRejectsMistakes(t *testing.T) {
 		"no URL":        base + "  gates: {errorRate: {maxPercent: 1}}\n",
 		"window":        base + "  gates: {errorRate: {prometheusURL: \"http://p:9090\", maxPercent: 1, window: 1 minute}}\n",
 		"no paths":      base + "  gates: {warmUp: {paths: []}}\n",
+		"min 0":         base + "  autoscaling: {minReplicas: 0, maxReplicas: 3}\n",
+		"no max":        base + "  autoscaling: {minReplicas: 2}\n",
+		"metric type":   base + "  autoscaling: {maxReplicas: 3, metrics: [{type: Cpu}]}\n",
+		"metric field":  base + "  autoscaling: {maxReplicas: 3, metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilisation: 50}}}]}\n",
 	} {
 		if err := check(name, []byte(bad)); err == nil {
 			t.Errorf("%s: the schema accepts it", name)
