@@ -172,6 +172,12 @@ func openManaged(dir string, data []byte) (*managed, error) {
 	for _, c := range spec.Colors {
 		st.Images[c] = app.Spec.ColorSpecOf(c).Image
 		st.Replicas[c] = app.Spec.ReplicasOf(c)
+		if app.Spec.Autoscaling != nil { // render names each color's autoscaler so
+			if st.Autoscalers == nil {
+				st.Autoscalers = map[spec.Color]string{}
+			}
+			st.Autoscalers[c] = app.Metadata.Name + "-" + string(c)
+		}
 	}
 	if tr := app.Spec.Traffic; tr != nil {
 		st.Weight, st.Canary = tr.Weight, tr.NGINX != nil

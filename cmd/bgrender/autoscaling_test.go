@@ -48,7 +48,14 @@ func TestAutoscaledAppFolder(t *testing.T) {
 		}
 	}
 
-	r.mustRun(t, "promote")
+	// The autoscalers make promote check capacity in the cluster first:
+	// without one, that is an error, and nothing is committed; with
+	// --capacity=false the user flips without it.
+	before := r.commits(t)
+	if res := r.run(t, "promote"); res.code == 0 || !strings.Contains(res.stderr, "HorizontalPodAutoscalers make a flip check capacity") || r.commits(t) != before {
+		t.Errorf("promote of an autoscaled folder without a cluster: exit %d, %s", res.code, res.stderr)
+	}
+	r.mustRun(t, "promote", "--capacity=false")
 	if b, g := hpaMin("blue"), hpaMin("green"); b != "2" || g != "3" {
 		t.Errorf("after the promote, HPA floors blue %s, green %s; want 2 (idle) and 3 (live)", b, g)
 	}
