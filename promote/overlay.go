@@ -1,0 +1,434 @@
+package promote
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+	"sigs.k8s.io/kustomize/api/resmap"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/yamledit"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// A kustomize overlay (a folder whose kustomization.yaml lists a base
+// outside it, such as ../../base/podinfo) keeps its app in the base, which
+// other overlays share. bgrender builds the overlay, finds the app in what
+// it builds as in a plain folder (the same rules, the same actions: an
+// overlay is a plain folder made of the built objects), and writes each
+// change back into the overlay only: into a patch of the overlay that
+// already sets the field for that object (production's own replicas or
+// image patch), else into PatchFile, which it owns. It then builds the
+// overlay again and refuses, before anything is committed, when the build
+// does not give exactly the edited objects (an images: or replicas: entry
+// of the overlay, which kustomize applies after every patch, for one).
+
+// PatchFile is the patch that bgrender writes into an overlay.
+const PatchFile = "bgrender-patch.yaml"
+
+// builtFile is the file of the built objects in the plain folder an
+// overlay is read as; messages name it.
+const builtFile = "kustomize-build.yaml"
+
+// patchHeader heads PatchFile.
+const patchHeader = `# Written by bgrender: the blue/green state of this overlay (the live
+# color in the Services' selectors, each color's image and replicas, the
+# traffic split) as strategic-merge patches of the base's objects. bgrender
+# deploy, promote, rollback, shift and scale-idle edit this file (and the
+# overlay's own patches where they already set a field); kustomization.yaml
+# lists it last in patches, so it wins over the patches before it.
+`
+
+// objID names an object as kustomize does.
+type objID struct{ apiVersion, kind, namespace, name string }
+
+func (id objID) group() string {
+	if g, _, ok := strings.Cut(id.apiVersion, "/"); ok {
+		return g
+	}
+	return ""
+}
+
+func (id objID) String() string { return id.kind + " " + id.name }
+
+// builtObject is one object of the overlay's build.
+type builtObject struct {
+	id     objID // as built
+	input  objID // as the overlay's patches see it: before its own namePrefix, nameSuffix and namespace
+	before any
+}
+
+// overlay is a kustomize overlay read as the plain folder of its build.
+type overlay struct {
+	*plain
+	dir     string // the overlay folder, as the action edits it
+	path    string // the overlay folder in the repository
+	kfs     *kustomizeFS
+	kust    string // the kustomization file's name
+	objs    []*builtObject
+	virtual string // the plain folder of the built objects
+}
+
+// isOverlay tells whether the folder dir, at path in the repository, is a
+// kustomize overlay: its kustomization references a folder outside it.
+func isOverlay(dir, repoPath string) (bool, error) {
+	name := kustomizationFile(dir)
+	if name == "" {
+		return false, nil
+	}
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return false, err
+	}
+	k, err := readKustomization(name, data)
+	if err != nil {
+		return false, err
+	}
+	app := folderOf(repoPath)
+	local, _ := references(k)
+	for _, ref := range local {
+		if p, ok := inRepo(app, ref); !ok || !within(p, app) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// openFolder reads the app folder in dir: an overlay, when at is set (the
+// folders around it can be read) and it is one, else a managed or plain
+// folder. The caller calls done when it is finished with the layout.
+func openFolder(dir string, at *repoAt, o PlainOptions) (l layout, done func(), err error) {
+	done = func() {}
+	if _, err := os.Stat(filepath.Join(dir, SpecFile)); err != nil && at != nil {
+		ok, err := isOverlay(dir, at.path)
+		if err != nil {
+			return nil, done, err
+		}
+		if ok {
+			ov, err := openOverlay(dir, *at, o)
+			if err != nil {
+				return nil, done, err
+			}
+			return ov, func() { os.RemoveAll(ov.virtual) }, nil
+		}
+	}
+	l, err = openLayout(dir, o)
+	return l, done, err
+}
+
+func openOverlay(dir string, at repoAt, o PlainOptions) (*overlay, error) {
+	if o.File != "" {
+		return nil, exitcode.Invalidf("--file %s: %s is a kustomize overlay, whose Services bgrender finds in what it builds; leave --file out (--service names the Service)", o.File, display(folderOf(at.path)))
+	}
+	kfs, err := newKustomizeFS(at, dir)
+	if err != nil {
+		return nil, err
+	}
+	ov := &overlay{dir: dir, path: folderOf(at.path), kfs: kfs, kust: kustomizationFile(dir)}
+	m, err := kfs.build(ov.path)
+	if err != nil {
+		return nil, err
+	}
+	inputs, err := ov.inputs()
+	if err != nil {
+		return nil, err
+	}
+	var stream bytes.Buffer
+	for i, r := range m.Resources() {
+		data, err := r.AsYAML()
+		if err != nil {
+			return nil, err
+		}
+		obj := &builtObject{id: idOf(r.GetApiVersion(), r.GetKind(), r.GetNamespace(), r.GetName())}
+		if err := yaml.Unmarshal(data, &obj.before); err != nil {
+			return nil, err
+		}
+		if obj.input, err = ov.inputOf(obj.id, inputs); err != nil {
+			return nil, err
+		}
+		ov.objs = append(ov.objs, obj)
+		if i > 0 {
+			stream.WriteString("---\n")
+		}
+		stream.Write(data)
+	}
+	if err := ov.openPlain(stream.Bytes(), m, o); err != nil {
+		return nil, err
+	}
+	return ov, nil
+}
+
+func idOf(apiVersion, kind, namespace, name string) objID {
+	return objID{apiVersion: apiVersion, kind: kind, namespace: namespace, name: name}
+}
+
+// openPlain writes the built objects into a temporary folder, with the
+// overlay's gates file, and reads it as a plain folder.
+func (ov *overlay) openPlain(stream []byte, m resmap.ResMap, o PlainOptions) error {
+	virtual, err := os.MkdirTemp("", "bgrender-overlay-")
+	if err != nil {
+		return err
+	}
+	ov.virtual = virtual
+	files := map[string][]byte{builtFile: stream}
+	if data, err := os.ReadFile(filepath.Join(ov.dir, spec.GatesFile)); err == nil {
+		files[spec.GatesFile] = data
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(virtual, name), data, 0o644); err != nil {
+			os.RemoveAll(virtual)
+			return err
+		}
+	}
+	if ov.plain, err = openPlain(virtual, o); err != nil {
+		os.RemoveAll(virtual)
+		var built []string
+		for _, obj := range ov.objs {
+			built = append(built, obj.id.String())
+		}
+		if len(built) == 0 {
+			built = []string{"no objects"}
+		}
+		return exitcode.Invalidf("%s is a kustomize overlay; its build (%s) is read as a plain folder: %v", display(ov.path), strings.Join(built, ", "), err)
+	}
+	return nil
+}
+
+// inputs builds what the overlay's patches apply to: its resources and
+// components, without its own patches and transformers.
+func (ov *overlay) inputs() ([]objID, error) {
+	kpath := path.Join(ov.path, ov.kust)
+	orig, err := ov.kfs.fs.ReadFile(memPath(kpath))
+	if err != nil {
+		return nil, err
+	}
+	var k map[string]any
+	if err := sigsyaml.Unmarshal(orig, &k); err != nil {
+		return nil, exitcode.Invalidf("%s: %v", kpath, err)
+	}
+	for key := range k {
+		switch key {
+		case "apiVersion", "kind", "resources", "bases", "components", "openapi", "crds", "configurations":
+		default:
+			delete(k, key)
+		}
+	}
+	reduced, err := sigsyaml.Marshal(k)
+	if err != nil {
+		return nil, err
+	}
+	if err := ov.kfs.fs.WriteFile(memPath(kpath), reduced); err != nil {
+		return nil, err
+	}
+	m, err := ov.kfs.build(ov.path)
+	if werr := ov.kfs.fs.WriteFile(memPath(kpath), orig); werr != nil && err == nil {
+		err = werr
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []objID
+	for _, r := range m.Resources() {
+		ids = append(ids, idOf(r.GetApiVersion(), r.GetKind(), r.GetNamespace(), r.GetName()))
+	}
+	return ids, nil
+}
+
+// inputOf finds the object that the overlay's own namePrefix, nameSuffix
+// and namespace turned into the built object id.
+func (ov *overlay) inputOf(id objID, inputs []objID) (objID, error) {
+	data, err := ov.kfs.fs.ReadFile(memPath(path.Join(ov.path, ov.kust)))
+	if err != nil {
+		return objID{}, err
+	}
+	k, err := readKustomization(ov.kust, data)
+	if err != nil {
+		return objID{}, err
+	}
+	var found []objID
+	for _, in := range inputs {
+		if in.kind != id.kind || in.group() != id.group() {
+			continue
+		}
+		if id.name != in.name && id.name != k.NamePrefix+in.name+k.NameSuffix {
+			continue
+		}
+		if k.Namespace == "" && in.namespace != id.namespace {
+			continue
+		}
+		found = append(found, in)
+	}
+	if len(found) == 1 {
+		return found[0], nil
+	}
+	// Made by the overlay itself (a generator): no patch of it is written,
+	// and an edit of it is refused at save.
+	return objID{}, nil
+}
+// namespace is the namespace the build gives the app's objects.
+func (ov *overlay) namespace() (string, string, error) {
+	ns, from, err := ov.plain.namespace()
+	if from != "" {
+		from = strings.ReplaceAll(from, builtFile+": ", "kustomize build "+display(ov.path)+": ")
+	}
+	return ns, from, err
+}
+
+// save writes the plain folder's edits back as patches of the overlay,
+// checks them by building it again, and only then writes the files.
+func (ov *overlay) save() error {
+	if err := ov.plain.save(); err != nil {
+		return err
+	}
+	after, err := ov.edited()
+	if err != nil {
+		return err
+	}
+	w, err := ov.newPatchWriter()
+	if err != nil {
+		return err
+	}
+	for i, obj := range ov.objs {
+		if equalValues(obj.before, after[i]) {
+			continue
+		}
+		if obj.input.name == "" {
+			return exitcode.Invalidf("%s: %s is made by the overlay itself (a generator), not by a base: bgrender has no file to write its change to", display(ov.path), obj.id)
+		}
+		for _, lf := range diffValues(nil, obj.before, after[i]) {
+			if err := w.set(obj, lf); err != nil {
+				return err
+			}
+		}
+	}
+	files, err := w.files()
+	if err != nil {
+		return err
+	}
+	if err := ov.verify(files, after); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := os.WriteFile(filepath.Join(ov.dir, filepath.FromSlash(name)), files[name], 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// edited reads the built objects back as the plain folder's edits left them.
+func (ov *overlay) edited() ([]any, error) {
+	data, err := os.ReadFile(filepath.Join(ov.virtual, builtFile))
+	if err != nil {
+		return nil, err
+	}
+	f, err := yamledit.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("the edited build: %w", err)
+	}
+	if len(f.Docs()) != len(ov.objs) {
+		return nil, fmt.Errorf("the edited build has %d objects, not %d", len(f.Docs()), len(ov.objs))
+	}
+	out := make([]any, len(ov.objs))
+	for i, doc := range f.Docs() {
+		if err := doc.Decode(&out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// verify builds the overlay with the new files and compares every object
+// with the edited one.
+func (ov *overlay) verify(files map[string][]byte, want []any) error {
+	saved := map[string][]byte{}
+	for name, data := range files {
+		p := memPath(path.Join(ov.path, name))
+		if old, err := ov.kfs.fs.ReadFile(p); err == nil {
+			saved[p] = old
+		}
+		if err := ov.kfs.fs.WriteFile(p, data); err != nil {
+			return err
+		}
+	}
+	m, err := ov.kfs.build(ov.path)
+	if err != nil {
+		return fmt.Errorf("the overlay with bgrender's edit: %w", err)
+	}
+	got := map[objID]any{}
+	for _, r := range m.Resources() {
+		data, err := r.AsYAML()
+		if err != nil {
+			return err
+		}
+		var v any
+		if err := yaml.Unmarshal(data, &v); err != nil {
+			return err
+		}
+		got[idOf(r.GetApiVersion(), r.GetKind(), r.GetNamespace(), r.GetName())] = v
+	}
+	for i, obj := range ov.objs {
+		g, ok := got[obj.id]
+		if !ok {
+			return exitcode.Invalidf("kustomize build %s with bgrender's edit has no %s any more; nothing is committed", display(ov.path), obj.id)
+		}
+		if diffs := diffValues(nil, want[i], g); len(diffs) > 0 {
+			return ov.overridden(obj, diffs[0], want[i])
+		}
+	}
+	return nil
+}
+
+// overridden explains why the build does not give the edited value lf (as
+// the build has it) of obj.
+func (ov *overlay) overridden(obj *builtObject, lf leaf, want any) error {
+	wanted := valueAt(want, lf.path)
+	field := pathString(lf.path)
+	base := fmt.Sprintf("kustomize build %s, with bgrender's edit, gives %s %s = %v, not %v", display(ov.path), obj.id, field, lf.value, wanted)
+	data, _ := ov.kfs.fs.ReadFile(memPath(path.Join(ov.path, ov.kust)))
+	k, err := readKustomization(ov.kust, data)
+	if err != nil {
+		return exitcode.Invalidf("%s; nothing is committed", base)
+	}
+	kfile := path.Join(display(ov.path), ov.kust)
+	if strings.HasSuffix(field, ".image") {
+		if s, ok := wanted.(string); ok {
+			for _, img := range k.Images {
+				if imageName(s) == img.Name || imageName(fmt.Sprint(lf.value)) == img.Name || imageName(fmt.Sprint(lf.value)) == img.NewName {
+					return exitcode.Invalidf("%s: remove the images: entry for %s from %s: kustomize applies it after every patch, to both colors' Deployments (they share the image name), while bgrender sets each color's image in a patch (%s, or the overlay's own patch that sets it); nothing is committed", base, img.Name, kfile, PatchFile)
+				}
+			}
+		}
+	}
+	if field == "spec.replicas" {
+		for _, r := range k.Replicas {
+			if r.Name == obj.input.name || r.Name == obj.id.name {
+				return exitcode.Invalidf("%s: remove the replicas: entry for %s from %s: kustomize applies it after every patch, while bgrender sets each color's replicas in a patch (%s, or the overlay's own patch that sets them); nothing is committed", base, r.Name, kfile, PatchFile)
+			}
+		}
+	}
+	return exitcode.Invalidf("%s: something in %s sets it after bgrender's patch (a patchesJson6902 entry, a replacement, a transformer, or a patch with a target); set it there by hand, or remove it so that %s does; nothing is committed", base, kfile, PatchFile)
+}
+
+// imageName is an image reference without its tag and digest.
+func imageName(ref string) string {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
+}

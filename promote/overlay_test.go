@@ -1,0 +1,239 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/bgrender/bgrender/gitops"
+	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/testbed/gittest"
+	"github.com/bgrender/bgrender/internal/testbed/goldenfile"
+	"github.com/bgrender/bgrender/spec"
+)
+
+// overlayRepo serves a copy of testdata/gitops/overlays, changed by edit
+// (nil: as it is), as the repository "gitops".
+func overlayRepo(t *testing.T, edit func(dir string)) (*gittest.Server, string) {
+	t.Helper()
+	dir := t.TempDir()
+	src := "../testdata/gitops/overlays"
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(dir)
+	}
+	srv := gittest.NewServer(t)
+	return srv, srv.CreateRepo(t, "gitops", dir)
+}
+
+func overlayTarget(t *testing.T, url, path string) Target {
+	t.Helper()
+	repo, err := gitops.OpenRepo(url, gitops.RepoOptions{Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Target{Repo: repo, Path: path}
+}
+
+// kustomizeBuild clones the repository and runs kustomize build on folder,
+// as Flux would.
+func kustomizeBuild(t *testing.T, srv *gittest.Server, folder string) string {
+	t.Helper()
+	clone := srv.Clone(t, "gitops")
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(clone, folder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// TestOverlayLifecycle: deploy, promote, scale-idle and rollback on the
+// production overlay of a Flux-style repository. Each writes the overlay
+// only (the diffs are goldens): the image and the replicas in production's
+// own patch, where it sets them, the live color in bgrender-patch.yaml,
+// listed in the kustomization. Staging's build never changes, and Read
+// sees each state through production's build.
+func TestOverlayLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the git server")
+	}
+	ctx := context.Background()
+	srv, url := overlayRepo(t, nil)
+	staging := kustomizeBuild(t, srv, "apps/staging")
+	tg := overlayTarget(t, url, "apps/production")
+
+	st, err := tg.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.App != "podinfo" || st.Active != spec.Blue || st.Preview != "podinfo-preview" || st.Images[spec.Green] != "ghcr.io/stefanprodan/podinfo:6.5.0" ||
+		st.Replicas[spec.Green] != 3 || st.Namespace != "podinfo-production" {
+		t.Fatalf("read production: %+v", st)
+	}
+	steps := []struct {
+		name string
+		run  func() (*Result, error)
+	}{
+		{"deploy", func() (*Result, error) {
+			return (&Deploy{Target: tg, Image: "ghcr.io/stefanprodan/podinfo:6.6.0"}).Run(ctx)
+		}},
+		{"promote", func() (*Result, error) { return (&Promote{Target: tg}).Run(ctx) }},
+		{"scale-idle", func() (*Result, error) { return (&ScaleIdle{Target: tg, Replicas: 1}).Run(ctx) }},
+		{"rollback", func() (*Result, error) { return (&Rollback{Target: tg, Force: true}).Run(ctx) }},
+		{"promote-again", func() (*Result, error) { return (&Promote{Target: tg}).Run(ctx) }},
+	}
+	for _, s := range steps {
+		res, err := s.run()
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if res.NoOp || res.Commit == "" {
+			t.Fatalf("%s: nothing committed: %+v", s.name, res)
+		}
+		goldenfile.Check(t, filepath.Join("testdata", "golden", "overlay", s.name+".diff"), []byte(res.Diff))
+		if strings.Contains(res.Diff, "apps/base/") || strings.Contains(res.Diff, "apps/staging/") {
+			t.Errorf("%s changed a file outside the overlay:\n%s", s.name, res.Diff)
+		}
+		if got := kustomizeBuild(t, srv, "apps/staging"); got != staging {
+			t.Errorf("after %s, staging's build changed:\n%s", s.name, got)
+		}
+	}
+	st, err = tg.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Active != spec.Green || st.Previous != spec.Blue || st.Images[spec.Green] != "ghcr.io/stefanprodan/podinfo:6.6.0" ||
+		st.Images[spec.Blue] != "ghcr.io/stefanprodan/podinfo:6.5.0" || st.Replicas[spec.Blue] != 1 || st.Replicas[spec.Green] != 3 {
+		t.Errorf("read production at the end: %s (previous %s)", st, st.Previous)
+	}
+	build := kustomizeBuild(t, srv, "apps/production")
+	for _, want := range []string{"version: green\n", "name: podinfo-preview\n  namespace: podinfo-production\nspec:\n  ports:\n  - name: http\n    port: 80\n    targetPort: http\n  selector:\n    app: podinfo\n    version: blue\n"} {
+		if !strings.Contains(build, want) {
+			t.Errorf("production's build lacks %q:\n%s", want, build)
+		}
+	}
+}
+
+// TestOverlayRollbackChecksHistory: the rollback reads production's
+// state in earlier commits through its build: after a deploy to the color
+// rolled back to, it refuses (the previous release is gone).
+func TestOverlayRollbackChecksHistory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the git server")
+	}
+	ctx := context.Background()
+	_, url := overlayRepo(t, nil)
+	tg := overlayTarget(t, url, "apps/production")
+	for _, a := range []interface {
+		Run(context.Context) (*Result, error)
+	}{
+		&Deploy{Target: tg, Image: "ghcr.io/stefanprodan/podinfo:6.6.0"},
+		&Promote{Target: tg},
+		&Deploy{Target: tg, Image: "ghcr.io/stefanprodan/podinfo:6.7.0"},
+	} {
+		if _, err := a.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := (&Rollback{Target: tg}).Run(ctx)
+	if exitcode.Of(err) != exitcode.Refused || !strings.Contains(err.Error(), "ran ghcr.io/stefanprodan/podinfo:6.5.0 when it was last live") {
+		t.Fatalf("rollback after a deploy to blue: %v", err)
+	}
+}
+
+// TestOverlayBadInput: layouts bgrender cannot edit safely are exit 2,
+// saying what to change, and commit nothing.
+func TestOverlayBadInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the git server")
+	}
+	ctx := context.Background()
+	rewrite := func(file, old, new string) func(string) {
+		return func(dir string) {
+			p := filepath.Join(dir, filepath.FromSlash(file))
+			data, err := os.ReadFile(p)
+			if err != nil || !strings.Contains(string(data), old) {
+				t.Fatalf("%s lacks %q", file, old)
+			}
+			if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deploy := func(tg Target) error {
+		_, err := (&Deploy{Target: tg, Image: "ghcr.io/stefanprodan/podinfo:6.6.0"}).Run(ctx)
+		return err
+	}
+	promote := func(tg Target) error {
+		_, err := (&Promote{Target: tg}).Run(ctx)
+		return err
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(string)
+		act  func(Target) error
+		want string
+	}{
+		{"remote base", rewrite("apps/production/kustomization.yaml", "  - ../base/podinfo\n", "  - ../base/podinfo\n  - https://github.com/stefanprodan/podinfo//kustomize?ref=6.5.0\n"),
+			promote, "apps/production/kustomization.yaml: https://github.com/stefanprodan/podinfo//kustomize?ref=6.5.0 is a remote base"},
+		{"images entry", rewrite("apps/production/kustomization.yaml", "patches:\n", "images:\n  - name: ghcr.io/stefanprodan/podinfo\n    newTag: 6.5.1\npatches:\n"),
+			deploy, "remove the images: entry for ghcr.io/stefanprodan/podinfo from apps/production/kustomization.yaml"},
+		{"replicas entry", rewrite("apps/production/kustomization.yaml", "patches:\n", "replicas:\n  - name: podinfo-green\n    count: 2\npatches:\n"),
+			func(tg Target) error {
+				_, err := (&ScaleIdle{Target: tg, Replicas: 0}).Run(ctx)
+				return err
+			}, "remove the replicas: entry for podinfo-green from apps/production/kustomization.yaml"},
+		{"helm chart", rewrite("apps/base/podinfo/kustomization.yaml", "resources:\n", "helmCharts:\n  - name: podinfo\n    repo: https://stefanprodan.github.io/podinfo\nresources:\n"),
+			promote, "apps/base/podinfo/kustomization.yaml: helmCharts: bgrender builds an overlay without running Helm"},
+		{"no app", rewrite("apps/base/podinfo/service.yaml", "    version: blue\n", ""),
+			promote, "apps/production is a kustomize overlay; its build (Deployment podinfo-blue, Deployment podinfo-green, Service podinfo, Service podinfo-preview) is read as a plain folder"},
+		{"missing base", rewrite("apps/production/kustomization.yaml", "../base/podinfo", "../base/podinf"),
+			promote, "apps/production/kustomization.yaml: resources: ../base/podinf: no such file or folder in the repository"},
+		{"outside the repository", rewrite("apps/production/kustomization.yaml", "../base/podinfo", "../../../base/podinfo"),
+			promote, "apps/production/kustomization.yaml: ../../../base/podinfo leaves the repository"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, url := overlayRepo(t, tc.edit)
+			before := srv.Head(t, "gitops", "main")
+			err := tc.act(overlayTarget(t, url, "apps/production"))
+			t.Logf("exit %d: %v", exitcode.Of(err), err)
+			if exitcode.Of(err) != exitcode.Invalid || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got exit %d: %v\nwant exit 2 with %q", exitcode.Of(err), err, tc.want)
+			}
+			if after := srv.Head(t, "gitops", "main"); after != before {
+				t.Errorf("a refusal committed %s", after)
+			}
+			var ce *exitcode.Error
+			if !errors.As(err, &ce) {
+				t.Errorf("not an exitcode error: %T", err)
+			}
+		})
+	}
+}
