@@ -237,3 +237,90 @@ func TestOverlayBadInput(t *testing.T) {
 		})
 	}
 }
+
+// withRoute adds to the base an HTTPRoute that splits podinfo's traffic
+// between a Service per color, as a plain folder's route does.
+func withRoute(t *testing.T) func(string) {
+	return func(dir string) {
+		base := filepath.Join(dir, "apps", "base", "podinfo")
+		write(t, base, "services-per-color.yaml", `apiVersion: v1
+kind: Service
+metadata:
+  name: podinfo-blue
+spec:
+  selector:
+    app: podinfo
+    version: blue
+  ports:
+    - port: 80
+      targetPort: http
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: podinfo-green
+spec:
+  selector:
+    app: podinfo
+    version: green
+  ports:
+    - port: 80
+      targetPort: http
+`)
+		write(t, base, "httproute.yaml", `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: podinfo
+spec:
+  parentRefs:
+    - name: public
+      namespace: gateway-system
+  rules:
+    - backendRefs:
+        - name: podinfo-blue
+          port: 80
+          weight: 100
+        - name: podinfo-green
+          port: 80
+          weight: 0
+`)
+		replaceIn(t, base, "kustomization.yaml", "  - service-preview.yaml\n", "  - service-preview.yaml\n  - services-per-color.yaml\n  - httproute.yaml\n")
+	}
+}
+
+// TestOverlayShift: shift and promote on an overlay whose base splits
+// traffic with an HTTPRoute: the route's rules (a list that a
+// strategic-merge patch of a custom resource replaces whole) go into
+// bgrender-patch.yaml with the new weights.
+func TestOverlayShift(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the git server")
+	}
+	ctx := context.Background()
+	srv, url := overlayRepo(t, withRoute(t))
+	staging := kustomizeBuild(t, srv, "apps/staging")
+	tg := overlayTarget(t, url, "apps/production")
+	for _, s := range []struct {
+		name string
+		run  func() (*Result, error)
+	}{
+		{"shift", func() (*Result, error) { return (&Shift{Target: tg, Weight: 25}).Run(ctx) }},
+		{"shift-promote", func() (*Result, error) { return (&Promote{Target: tg}).Run(ctx) }},
+	} {
+		res, err := s.run()
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		goldenfile.Check(t, filepath.Join("testdata", "golden", "overlay", s.name+".diff"), []byte(res.Diff))
+	}
+	st, err := tg.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Active != spec.Green || st.Weight == nil || *st.Weight != 0 || st.RouteName != "podinfo" {
+		t.Errorf("after the promote: %s, route %q", st, st.RouteName)
+	}
+	if got := kustomizeBuild(t, srv, "apps/staging"); got != staging {
+		t.Errorf("staging's build changed:\n%s", got)
+	}
+}
