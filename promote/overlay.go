@@ -11,6 +11,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/api/resmap"
+	"sigs.k8s.io/kustomize/api/types"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/bgrender/bgrender/internal/exitcode"
@@ -87,12 +88,14 @@ func isOverlay(dir, repoPath string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	k, err := readKustomization(name, data)
-	if err != nil {
-		return false, err
+	// Leniently: a kustomization that does not parse is no overlay of
+	// bgrender's, and a plain folder keeps working as it did.
+	var k types.Kustomization
+	if err := sigsyaml.Unmarshal(data, &k); err != nil {
+		return false, nil
 	}
 	app := folderOf(repoPath)
-	local, _ := references(k)
+	local, _ := references(&k)
 	for _, ref := range local {
 		if p, ok := inRepo(app, ref); !ok || !within(p, app) {
 			return true, nil
