@@ -324,3 +324,74 @@ func TestOverlayShift(t *testing.T) {
 		t.Errorf("staging's build changed:\n%s", got)
 	}
 }
+
+// TestOverlayVariants: other shapes of overlays that Flux and Argo CD
+// repositories have. Staging patches nothing (deploy's image goes into
+// bgrender-patch.yaml as a container item, merged by name); an overlay
+// with a namePrefix patches the base's names; an older overlay's
+// patchesStrategicMerge file is edited in place; an overlay of an overlay
+// reads through both.
+func TestOverlayVariants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the git server")
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, path string
+		edit       func(string)
+		app        string
+	}{
+		{"staging", "apps/staging", nil, "podinfo"},
+		{"prefix", "apps/production", func(dir string) {
+			replaceIn(t, filepath.Join(dir, "apps", "production"), "kustomization.yaml", "namespace: podinfo-production\n", "namespace: podinfo-production\nnamePrefix: prod-\n")
+		}, "prod-podinfo"},
+		{"strategic-merge", "apps/production", func(dir string) {
+			replaceIn(t, filepath.Join(dir, "apps", "production"), "kustomization.yaml", "patches:\n  # the release and replicas of each color\n  - path: podinfo-patch.yaml\n",
+				"patchesStrategicMerge:\n  - podinfo-patch.yaml\n")
+		}, "podinfo"},
+		{"overlay-of-overlay", "apps/production-eu", func(dir string) {
+			eu := filepath.Join(dir, "apps", "production-eu")
+			if err := os.MkdirAll(eu, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			write(t, eu, "kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamePrefix: eu-\nresources:\n  - ../production\n")
+		}, "eu-podinfo"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, url := overlayRepo(t, tc.edit)
+			others := map[string]string{}
+			for _, o := range []string{"apps/staging", "apps/production"} {
+				if o != tc.path {
+					others[o] = kustomizeBuild(t, srv, o)
+				}
+			}
+			tg := overlayTarget(t, url, tc.path)
+			var diffs strings.Builder
+			for _, a := range []interface {
+				Run(context.Context) (*Result, error)
+			}{
+				&Deploy{Target: tg, Image: "ghcr.io/stefanprodan/podinfo:6.6.0"},
+				&Promote{Target: tg},
+			} {
+				res, err := a.Run(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				diffs.WriteString(res.Diff)
+			}
+			goldenfile.Check(t, filepath.Join("testdata", "golden", "overlay", "variant-"+tc.name+".diff"), []byte(diffs.String()))
+			st, err := tg.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.App != tc.app || st.Active != spec.Green || st.Images[spec.Green] != "ghcr.io/stefanprodan/podinfo:6.6.0" {
+				t.Errorf("read %s: %s (app %s)", tc.path, st, st.App)
+			}
+			for o, before := range others {
+				if got := kustomizeBuild(t, srv, o); got != before {
+					t.Errorf("%s's build changed:\n%s", o, got)
+				}
+			}
+		})
+	}
+}
