@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -67,28 +68,31 @@ func readKustomization(name string, data []byte) (*types.Kustomization, error) {
 	return &k, nil
 }
 
-// references returns the local and remote entries of resources, bases and
-// components.
+// references returns the local and remote entries of the fields whose
+// entries may name a folder: resources, bases, components, generators,
+// transformers and validators.
 func references(k *types.Kustomization) (local, remote []string) {
-	for _, r := range append(append(append([]string{}, k.Resources...), k.Bases...), k.Components...) {
-		if isRemote(r) {
-			remote = append(remote, r)
-		} else {
-			local = append(local, r)
+	for _, list := range [][]string{k.Resources, k.Bases, k.Components, k.Generators, k.Transformers, k.Validators} {
+		for _, r := range list {
+			if isRemote(r) {
+				remote = append(remote, r)
+			} else {
+				local = append(local, r)
+			}
 		}
 	}
 	return local, remote
 }
 
-// isRemote tells a remote base (a Git repository or an URL, as kustomize
-// reads them) from a local path.
+// remoteUser is the user@ of an SCP-style Git URL, as kustomize reads it.
+var remoteUser = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*@`)
+
+// isRemote tells a remote base from a local path as kustomize does (a URL
+// with a scheme, github.com/…, user@host:…, git::…): kustomize would clone
+// or download it.
 func isRemote(r string) bool {
-	for _, p := range []string{"://", "git@", "git::", "github.com/", "gitlab.com/", "bitbucket.org/", "?ref=", "?version="} {
-		if strings.Contains(r, p) {
-			return true
-		}
-	}
-	return false
+	s := strings.TrimPrefix(strings.ToLower(r), "git::")
+	return strings.Contains(s, "://") || strings.HasPrefix(s, "github.com/") || strings.HasPrefix(s, "github.com:") || remoteUser.MatchString(s)
 }
 
 // inRepo joins a reference to the folder it is made in; ok is false when it

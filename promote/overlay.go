@@ -73,35 +73,37 @@ type overlay struct {
 	path    string // the overlay folder in the repository
 	kfs     *kustomizeFS
 	kust    string // the kustomization file's name
+	k       *types.Kustomization
 	objs    []*builtObject
 	virtual string // the plain folder of the built objects
 }
 
 // isOverlay tells whether the folder dir, at path in the repository, is a
 // kustomize overlay: its kustomization references a folder outside it.
-func isOverlay(dir, repoPath string) (bool, error) {
+// remote lists the remote bases it references.
+func isOverlay(dir, repoPath string) (ok bool, remote []string, err error) {
 	name := kustomizationFile(dir)
 	if name == "" {
-		return false, nil
+		return false, nil, nil
 	}
 	data, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	// Leniently: a kustomization that does not parse is no overlay of
 	// bgrender's, and a plain folder keeps working as it did.
 	var k types.Kustomization
 	if err := sigsyaml.Unmarshal(data, &k); err != nil {
-		return false, nil
+		return false, nil, nil
 	}
 	app := folderOf(repoPath)
-	local, _ := references(&k)
+	local, remote := references(&k)
 	for _, ref := range local {
 		if p, ok := inRepo(app, ref); !ok || !within(p, app) {
-			return true, nil
+			return true, remote, nil
 		}
 	}
-	return false, nil
+	return false, remote, nil
 }
 
 // openFolder reads the app folder in dir: an overlay, when at is set (the
@@ -109,8 +111,10 @@ func isOverlay(dir, repoPath string) (bool, error) {
 // folder. The caller calls done when it is finished with the layout.
 func openFolder(dir string, at *repoAt, o PlainOptions) (l layout, done func(), err error) {
 	done = func() {}
+	var remote []string
 	if _, err := os.Stat(filepath.Join(dir, SpecFile)); err != nil && at != nil {
-		ok, err := isOverlay(dir, at.path)
+		var ok bool
+		ok, remote, err = isOverlay(dir, at.path)
 		if err != nil {
 			return nil, done, err
 		}
@@ -123,6 +127,10 @@ func openFolder(dir string, at *repoAt, o PlainOptions) (l layout, done func(), 
 		}
 	}
 	l, err = openLayout(dir, o)
+	if err != nil && len(remote) > 0 && exitcode.Of(err) == exitcode.Invalid {
+		// The app may well be in the remote base.
+		err = exitcode.Invalidf("%v (the folder's kustomization lists the remote base %s, which bgrender does not fetch: it builds and edits this repository alone; copy the base into it, a folder beside this one, and list that folder in resources)", err, remote[0])
+	}
 	return l, done, err
 }
 
@@ -135,6 +143,13 @@ func openOverlay(dir string, at repoAt, o PlainOptions) (*overlay, error) {
 		return nil, err
 	}
 	ov := &overlay{dir: dir, path: folderOf(at.path), kfs: kfs, kust: kustomizationFile(dir)}
+	data, err := os.ReadFile(filepath.Join(dir, ov.kust))
+	if err != nil {
+		return nil, err
+	}
+	if ov.k, err = readKustomization(path.Join(ov.path, ov.kust), data); err != nil {
+		return nil, err
+	}
 	m, err := kfs.build(ov.path)
 	if err != nil {
 		return nil, err
@@ -153,9 +168,7 @@ func openOverlay(dir string, at repoAt, o PlainOptions) (*overlay, error) {
 		if err := yaml.Unmarshal(data, &obj.before); err != nil {
 			return nil, err
 		}
-		if obj.input, err = ov.inputOf(obj.id, inputs); err != nil {
-			return nil, err
-		}
+		obj.input = ov.inputOf(obj.id, inputs)
 		ov.objs = append(ov.objs, obj)
 		if i > 0 {
 			stream.WriteString("---\n")
@@ -246,15 +259,8 @@ func (ov *overlay) inputs() ([]objID, error) {
 
 // inputOf finds the object that the overlay's own namePrefix, nameSuffix
 // and namespace turned into the built object id.
-func (ov *overlay) inputOf(id objID, inputs []objID) (objID, error) {
-	data, err := ov.kfs.fs.ReadFile(memPath(path.Join(ov.path, ov.kust)))
-	if err != nil {
-		return objID{}, err
-	}
-	k, err := readKustomization(ov.kust, data)
-	if err != nil {
-		return objID{}, err
-	}
+func (ov *overlay) inputOf(id objID, inputs []objID) objID {
+	k := ov.k
 	var found []objID
 	for _, in := range inputs {
 		if in.kind != id.kind || in.group() != id.group() {
@@ -269,12 +275,13 @@ func (ov *overlay) inputOf(id objID, inputs []objID) (objID, error) {
 		found = append(found, in)
 	}
 	if len(found) == 1 {
-		return found[0], nil
+		return found[0]
 	}
 	// Made by the overlay itself (a generator): no patch of it is written,
 	// and an edit of it is refused at save.
-	return objID{}, nil
+	return objID{}
 }
+
 // namespace is the namespace the build gives the app's objects.
 func (ov *overlay) namespace() (string, string, error) {
 	ns, from, err := ov.plain.namespace()
@@ -400,11 +407,7 @@ func (ov *overlay) overridden(obj *builtObject, lf leaf, want any) error {
 	wanted := valueAt(want, lf.path)
 	field := pathString(lf.path)
 	base := fmt.Sprintf("kustomize build %s, with bgrender's edit, gives %s %s = %v, not %v", display(ov.path), obj.id, field, lf.value, wanted)
-	data, _ := ov.kfs.fs.ReadFile(memPath(path.Join(ov.path, ov.kust)))
-	k, err := readKustomization(ov.kust, data)
-	if err != nil {
-		return exitcode.Invalidf("%s; nothing is committed", base)
-	}
+	k := ov.k
 	kfile := path.Join(display(ov.path), ov.kust)
 	if strings.HasSuffix(field, ".image") {
 		if s, ok := wanted.(string); ok {

@@ -203,6 +203,9 @@ func TestOverlayBadInput(t *testing.T) {
 	}{
 		{"remote base", rewrite("apps/production/kustomization.yaml", "  - ../base/podinfo\n", "  - ../base/podinfo\n  - https://github.com/stefanprodan/podinfo//kustomize?ref=6.5.0\n"),
 			promote, "apps/production/kustomization.yaml: https://github.com/stefanprodan/podinfo//kustomize?ref=6.5.0 is a remote base"},
+		{"only a remote base", func(dir string) {
+			write(t, filepath.Join(dir, "apps", "production"), "kustomization.yaml", "resources:\n  - github.com/stefanprodan/podinfo//kustomize?ref=6.5.0\n")
+		}, promote, "(the folder's kustomization lists the remote base github.com/stefanprodan/podinfo//kustomize?ref=6.5.0, which bgrender does not fetch"},
 		{"images entry", rewrite("apps/production/kustomization.yaml", "patches:\n", "images:\n  - name: ghcr.io/stefanprodan/podinfo\n    newTag: 6.5.1\npatches:\n"),
 			deploy, "remove the images: entry for ghcr.io/stefanprodan/podinfo from apps/production/kustomization.yaml"},
 		{"replicas entry", rewrite("apps/production/kustomization.yaml", "patches:\n", "replicas:\n  - name: podinfo-green\n    count: 2\npatches:\n"),
@@ -210,6 +213,8 @@ func TestOverlayBadInput(t *testing.T) {
 				_, err := (&ScaleIdle{Target: tg, Replicas: 0}).Run(ctx)
 				return err
 			}, "remove the replicas: entry for podinfo-green from apps/production/kustomization.yaml"},
+		{"patchesJson6902 after the patches", rewrite("apps/production/kustomization.yaml", "patches:\n", "patchesJson6902:\n  - target: {version: v1, kind: Service, name: podinfo}\n    patch: |-\n      - op: add\n        path: /spec/selector/version\n        value: blue\npatches:\n"),
+			promote, "gives Service podinfo spec.selector.version = blue, not green: something in apps/production/kustomization.yaml sets it after bgrender's patch"},
 		{"helm chart", rewrite("apps/base/podinfo/kustomization.yaml", "resources:\n", "helmCharts:\n  - name: podinfo\n    repo: https://stefanprodan.github.io/podinfo\nresources:\n"),
 			promote, "apps/base/podinfo/kustomization.yaml: helmCharts: bgrender builds an overlay without running Helm"},
 		{"no app", rewrite("apps/base/podinfo/service.yaml", "    version: blue\n", ""),
