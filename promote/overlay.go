@@ -44,7 +44,9 @@ const patchHeader = `# Written by bgrender: the blue/green state of this overlay
 # traffic split) as strategic-merge patches of the base's objects. bgrender
 # deploy, promote, rollback, shift and scale-idle edit this file (and the
 # overlay's own patches where they already set a field); kustomization.yaml
-# lists it last in patches, so it wins over the patches before it.
+# lists it last in patches, so it wins over the patches before it. Each
+# object is named as the overlay's resources have it, before the overlay's
+# own namespace and namePrefix, as kustomize matches a patch.
 `
 
 // objID names an object as kustomize does.

@@ -2,7 +2,9 @@ package promote
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -279,7 +281,7 @@ func parsePatchDocs(name string, data []byte) ([]*yaml.Node, error) {
 	for {
 		var doc yaml.Node
 		if err := dec.Decode(&doc); err != nil {
-			if err.Error() == "EOF" {
+			if errors.Is(err, io.EOF) {
 				return docs, nil
 			}
 			return nil, exitcode.Invalidf("%s: %v", name, err)
