@@ -400,3 +400,27 @@ func TestOverlayVariants(t *testing.T) {
 		})
 	}
 }
+
+// TestOverlayGates: the overlay's own bgrender.gates are the app's gates
+// (each overlay has its own; the base's are not read), and Read gives the
+// namespace the build gives the app.
+func TestOverlayGates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the git server")
+	}
+	_, url := overlayRepo(t, func(dir string) {
+		write(t, filepath.Join(dir, "apps", "production"), spec.GatesFile, "rollout: {timeout: 7m}\n")
+		write(t, filepath.Join(dir, "apps", "base", "podinfo"), spec.GatesFile, "rollout: {timeout: 1m}\n")
+	})
+	tg := overlayTarget(t, url, "apps/production")
+	st, err := tg.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Gates == nil || st.Gates.File != spec.GatesFile || st.Gates.Spec.Rollout == nil || st.Gates.Spec.Rollout.Timeout != "7m" {
+		t.Errorf("production's gates: %+v", st.Gates)
+	}
+	if st.Namespace != "podinfo-production" || !strings.Contains(st.NamespaceFrom, "kustomize build apps/production") {
+		t.Errorf("namespace %q from %q", st.Namespace, st.NamespaceFrom)
+	}
+}
