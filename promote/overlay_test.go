@@ -81,9 +81,6 @@ func kustomizeBuild(t *testing.T, srv *gittest.Server, folder string) string {
 // listed in the kustomization. Staging's build never changes, and Read
 // sees each state through production's build.
 func TestOverlayLifecycle(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the git server")
-	}
 	ctx := context.Background()
 	srv, url := overlayRepo(t, nil)
 	staging := kustomizeBuild(t, srv, "apps/staging")
@@ -145,9 +142,6 @@ func TestOverlayLifecycle(t *testing.T) {
 // state in earlier commits through its build: after a deploy to the color
 // rolled back to, it refuses (the previous release is gone).
 func TestOverlayRollbackChecksHistory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the git server")
-	}
 	ctx := context.Background()
 	_, url := overlayRepo(t, nil)
 	tg := overlayTarget(t, url, "apps/production")
@@ -171,9 +165,6 @@ func TestOverlayRollbackChecksHistory(t *testing.T) {
 // TestOverlayBadInput: layouts bgrender cannot edit safely are exit 2,
 // saying what to change, and commit nothing.
 func TestOverlayBadInput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the git server")
-	}
 	ctx := context.Background()
 	rewrite := func(file, old, new string) func(string) {
 		return func(dir string) {
@@ -298,9 +289,6 @@ spec:
 // strategic-merge patch of a custom resource replaces whole) go into
 // bgrender-patch.yaml with the new weights.
 func TestOverlayShift(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the git server")
-	}
 	ctx := context.Background()
 	srv, url := overlayRepo(t, withRoute(t))
 	staging := kustomizeBuild(t, srv, "apps/staging")
@@ -337,9 +325,6 @@ func TestOverlayShift(t *testing.T) {
 // patchesStrategicMerge file is edited in place; an overlay of an overlay
 // reads through both.
 func TestOverlayVariants(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the git server")
-	}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, path string
@@ -405,9 +390,6 @@ func TestOverlayVariants(t *testing.T) {
 // (each overlay has its own; the base's are not read), and Read gives the
 // namespace the build gives the app.
 func TestOverlayGates(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the git server")
-	}
 	_, url := overlayRepo(t, func(dir string) {
 		write(t, filepath.Join(dir, "apps", "production"), spec.GatesFile, "rollout: {timeout: 7m}\n")
 		write(t, filepath.Join(dir, "apps", "base", "podinfo"), spec.GatesFile, "rollout: {timeout: 1m}\n")
