@@ -40,7 +40,7 @@ test-short:
 
 # Rewrite golden files after an intended output change; review the diff.
 golden:
-	$(GO) test ./cmd/bgrender ./rollouts -update
+	$(GO) test ./cmd/bgrender ./rollouts ./promote -update
 
 KUSTOMIZE_VERSION ?= v5.8.1
 

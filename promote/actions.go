@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
@@ -247,7 +246,7 @@ func (a *Rollback) Run(ctx context.Context) (*Result, error) {
 			if err := canServe(st, to); err != nil {
 				return nil, err
 			}
-			if err := a.checkSinceLive(history, st, to); err != nil {
+			if err := a.checkSinceLive(history, st, to, outsideFolders(l)); err != nil {
 				return nil, err
 			}
 		}
@@ -268,8 +267,8 @@ func (a *Rollback) Run(ctx context.Context) (*Result, error) {
 // (newest first) back to the newest one where to was live, so a hand edit
 // counts as much as a bgrender deploy; when no commit in history had to
 // live, it falls back to the Bgrender-* trailers.
-func (a *Rollback) checkSinceLive(history []*object.Commit, now *State, to spec.Color) error {
-	states := &stateCache{a: a, byTree: map[plumbing.Hash]*State{}}
+func (a *Rollback) checkSinceLive(history []*object.Commit, now *State, to spec.Color, outside []string) error {
+	states := &stateCache{a: a, outside: outside, byTree: map[string]*State{}}
 	events := a.events(history, to, states)
 	for _, commit := range events {
 		then := states.at(commit)
@@ -326,10 +325,13 @@ func (a *Rollback) events(history []*object.Commit, to spec.Color, states *state
 	return out
 }
 
-// stateCache reads the app folder of commits, once per folder tree.
+// stateCache reads the app folder of commits, once per folder tree (and,
+// for an overlay, per tree of the folders outside it that it is built
+// from).
 type stateCache struct {
-	a      *Rollback
-	byTree map[plumbing.Hash]*State
+	a       *Rollback
+	outside []string
+	byTree  map[string]*State
 }
 
 // at returns the app's state in commit, or nil when it has no readable
@@ -339,14 +341,22 @@ func (c *stateCache) at(commit *object.Commit) *State {
 	if err != nil {
 		return nil
 	}
-	if st, ok := c.byTree[h]; ok {
+	key := h.String()
+	for _, p := range c.outside {
+		if oh, err := gitops.FolderHash(commit, p); err == nil {
+			key += " " + oh.String()
+		} else {
+			key += " -"
+		}
+	}
+	if st, ok := c.byTree[key]; ok {
 		return st
 	}
 	st, err := c.a.stateAt(commit)
 	if err != nil {
 		st = nil
 	}
-	c.byTree[h] = st
+	c.byTree[key] = st
 	return st
 }
 
@@ -360,11 +370,21 @@ func (a *Rollback) stateAt(commit *object.Commit) (*State, error) {
 	if err := gitops.ExtractFolder(commit, a.Path, dir); err != nil {
 		return nil, err
 	}
-	l, err := openLayout(dir, a.Plain)
+	l, done, err := openFolder(dir, &repoAt{path: a.Path, commit: commit}, a.Plain)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	return l.state(), nil
+}
+
+// outsideFolders lists the folders outside the app folder that an overlay
+// is built from (none for another layout).
+func outsideFolders(l layout) []string {
+	if ov, ok := l.(*overlay); ok {
+		return ov.kfs.folders
+	}
+	return nil
 }
 
 // deploySinceLive returns the newest bgrender deploy to color c of app

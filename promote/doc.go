@@ -4,7 +4,7 @@
 // one app folder in a Git repository as one commit (or pull request)
 // through package gitops.
 //
-// An app folder has one of two layouts:
+// An app folder has one of three layouts:
 //
 //   - bgrender-managed: bgrender.yaml (the BlueGreenApp spec) beside the
 //     manifests that `bgrender render --output-dir` wrote. An action edits
@@ -15,4 +15,9 @@
 //     color label (version: blue). An action flips that selector value and
 //     the color annotations, or edits the idle Deployment's image or
 //     replicas, in place.
+//   - a kustomize overlay of a base elsewhere in the repository (see
+//     overlay.go): the overlay is built in-process and read as the plain
+//     folder of its build; an action's edits go into the overlay's own
+//     patches where they set the field, else into PatchFile, and are
+//     checked by building the overlay again. The base is never written.
 package promote

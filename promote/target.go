@@ -93,10 +93,15 @@ type plan func(l layout, history []*object.Commit) (*gitops.Change, error)
 // run applies the plan to the target's app folder as one commit.
 func (t *Target) run(ctx context.Context, action string, historyDepth int, p plan) (*Result, error) {
 	editor := gitops.EditorFunc(func(dir string, history []*object.Commit) (*gitops.Change, error) {
-		l, err := openLayout(dir, t.Plain)
+		var at *repoAt
+		if len(history) > 0 {
+			at = &repoAt{path: t.Path, commit: history[0]}
+		}
+		l, done, err := openFolder(dir, at, t.Plain)
 		if err != nil {
 			return nil, err
 		}
+		defer done()
 		c, err := p(l, history)
 		if err != nil {
 			return nil, err
