@@ -51,7 +51,7 @@ func TestAutoscaledAppFolder(t *testing.T) {
 	// The autoscalers make promote check capacity in the cluster first:
 	// without one, that is an error, and nothing is committed; with
 	// --capacity=false the user flips without it.
-	before := r.commits(t)
+	before = r.commits(t)
 	if res := r.run(t, "promote"); res.code == 0 || !strings.Contains(res.stderr, "HorizontalPodAutoscalers make a flip check capacity") || r.commits(t) != before {
 		t.Errorf("promote of an autoscaled folder without a cluster: exit %d, %s", res.code, res.stderr)
 	}
