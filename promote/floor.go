@@ -98,6 +98,9 @@ func (p *plain) floors() {
 			if n, err := strconv.ParseInt(yamledit.Scalar(hpa.node(), "metadata", "annotations", AnnotationConfiguredMin), 10, 32); err == nil {
 				f.Configured = int32(n)
 			}
+			// What the folder holds the color at is the autoscaler's
+			// floor, not the Deployment's replicas (it has none).
+			p.st.Replicas[c] = f.Min
 		}
 		if p.st.Floors == nil {
 			p.st.Floors = map[spec.Color]Floor{}

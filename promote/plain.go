@@ -491,7 +491,15 @@ func (p *plain) setImage(c spec.Color, image string) error {
 }
 
 func (p *plain) setIdleReplicas(n int32) error {
-	d, err := p.deployment(p.st.Active.Other())
+	idle := p.st.Active.Other()
+	if hpa := p.autoscalers[idle]; hpa != nil {
+		// The autoscaler owns the replicas: its floor is what to set.
+		if n < 1 {
+			return exitcode.Invalidf("%s scales %s: its minReplicas cannot be %d (Kubernetes refuses 0 unless the HPAScaleToZero feature gate is on); to free the idle color, remove its autoscaler and set the Deployment's replicas to 0", hpa.where(), idle, n)
+		}
+		return p.setFloor(idle, n, 0)
+	}
+	d, err := p.deployment(idle)
 	if err != nil {
 		return err
 	}
