@@ -82,9 +82,10 @@ func (a *RaiseFloor) Run(ctx context.Context) (*Result, error) {
 	})
 }
 
-// errNoFloor is a managed folder's answer: its spec has no per-color
-// autoscaling to raise yet.
-var errNoFloor = errors.New("--match-capacity needs a plain folder (its HorizontalPodAutoscalers or Deployments); a bgrender.yaml folder scales with spec.replicas and idleReplicas: set them with scale-idle")
+// errNoFloor is a managed folder's answer: after the flip, the raised
+// floor (spec.autoscaling.idleMinReplicas) would hold the old live color,
+// and the spec has no place to record the floor to restore.
+var errNoFloor = errors.New("--match-capacity edits a plain folder (its HorizontalPodAutoscalers or Deployments); in a bgrender.yaml folder raise the idle color first with scale-idle --replicas N (spec.autoscaling.idleMinReplicas, or idleReplicas), wait for its pods, then promote: the capacity gate checks them")
 
 // floors reads each color's floor in a plain folder.
 func (p *plain) floors() {
