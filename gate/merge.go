@@ -155,6 +155,8 @@ func checkBindings(c *Checks, g *spec.GatesSpec, timeoutFlag string) []binding {
 	return []binding{
 		{key: "rollout", gate: "rollout", flags: []string{"require-rollout"}, present: g.Rollout != nil,
 			apply: func() error { c.RequireRollout = true; return nil }, value: func() any { return c.RequireRollout }},
+		{key: "capacity", gate: "capacity", flags: []string{"capacity"}, present: g.Capacity != nil,
+			apply: func() error { c.Capacity = true; return nil }, value: func() any { return c.Capacity }},
 		{key: "rollout.timeout", gate: "rollout", flags: []string{timeoutFlag}, present: g.Rollout != nil,
 			apply: parseDuration(&c.Timeout, ro.Timeout, false), value: func() any { return c.Timeout.String() }},
 		{key: "health.path", gate: "health", flags: []string{"health-path", "health-url"}, present: g.Health != nil, optional: true,

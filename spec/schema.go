@@ -65,6 +65,7 @@ var descriptions = map[string]string{
 	"spec.disruptionBudget":              "PodDisruptionBudgets: by default maxUnavailable 1 for each color that runs 2 or more replicas.",
 	"spec.gates":                         "The checks a promotion must pass, run by promote, deploy --wait, check and guard unless --no-spec-gates; a flag overrides one setting at a time. Each gate runs only when its block is present, in this order: rollout, health, warmUp, errorRate; guard is the watch after a flip.",
 	"spec.gates.rollout":                 "The color's Deployment must be fully rolled out (as kubectl rollout status judges it).",
+	"spec.gates.capacity":                "Before traffic moves to a color, it must have as many ready pods as its share of what the live color runs now (its HorizontalPodAutoscaler's desired replicas, else its ready pods). {} turns it on for every flip.",
 	"spec.gates.rollout.timeout":         "How long to wait for the rollout, a Go duration (flag: --rollout-timeout, check --timeout).",
 	"spec.gates.health":                  "GET path through the API server's service proxy to the preview Service, or url directly; 2xx or 3xx passes. Set path or url.",
 	"spec.gates.health.path":             "Path requested through the service proxy (flag: --health-path).",

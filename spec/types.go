@@ -192,7 +192,15 @@ type GatesSpec struct {
 	WarmUp    *WarmUpGateSpec    `json:"warmUp,omitempty"`
 	ErrorRate *ErrorRateGateSpec `json:"errorRate,omitempty"`
 	Guard     *GuardGateSpec     `json:"guard,omitempty"`
+	// Capacity runs the capacity gate before every flip of the folder,
+	// even one that reads no cluster otherwise.
+	Capacity *CapacityGateSpec `json:"capacity,omitempty"`
 }
+
+// CapacityGateSpec: before traffic moves to a color, it must have as many
+// ready pods as its share of what the live color runs now. It has no
+// settings: its presence turns the gate on (--capacity=false turns it off).
+type CapacityGateSpec struct{}
 
 // RolloutGateSpec waits until the color's Deployment is fully rolled out.
 type RolloutGateSpec struct {
