@@ -1,6 +1,8 @@
 package status
 
 import (
+	"fmt"
+
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
@@ -51,4 +53,48 @@ func attachAutoscalers(app *App, byTarget map[string]*Autoscaler) {
 	for i := range app.Colors {
 		app.Colors[i].Autoscaler = byTarget[app.Colors[i].Deployment]
 	}
+}
+
+// Capacity says whether the idle color could take all the traffic now, as
+// the capacity gate would judge it: Ready pods of Color against what the
+// live color runs (its autoscaler's desired replicas, or current when
+// more; else its ready pods).
+type Capacity struct {
+	Color  string `json:"color"`
+	Ready  int32  `json:"ready"`
+	Needed int32  `json:"needed"`
+	Enough bool   `json:"enough"`
+}
+
+// IdleCapacity is the idle color's capacity, or nil when no color is live
+// or a color's Deployment is missing.
+func (a *App) IdleCapacity() *Capacity {
+	var live, idle *Color
+	for i := range a.Colors {
+		c := &a.Colors[i]
+		if !c.Found {
+			return nil
+		}
+		if c.Live {
+			live = c
+		} else {
+			idle = c
+		}
+	}
+	if live == nil || idle == nil {
+		return nil
+	}
+	need := live.Ready
+	if h := live.Autoscaler; h != nil {
+		need = max(h.Desired, h.Current)
+	}
+	return &Capacity{Color: idle.Color, Ready: idle.Ready, Needed: need, Enough: idle.Ready >= need}
+}
+
+// String says it in a line, for status.
+func (c *Capacity) String() string {
+	if c.Enough {
+		return fmt.Sprintf("%s could take all the traffic now: %d ready pods, %d needed", c.Color, c.Ready, c.Needed)
+	}
+	return fmt.Sprintf("%s could not take all the traffic now: %d ready pods, %d needed (promote would be refused; promote --match-capacity raises it first)", c.Color, c.Ready, c.Needed)
 }

@@ -62,6 +62,9 @@ func WriteApp(w io.Writer, a *App) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if c := a.IdleCapacity(); c != nil {
+		fmt.Fprintf(w, "\ncapacity: %s\n", c)
+	}
 	if a.Traffic != nil {
 		fmt.Fprintf(w, "\ntraffic: %s\n", a.Traffic)
 	}

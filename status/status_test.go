@@ -163,6 +163,8 @@ green (live)  shop-green  3        3        3      3          complete          
 SERVICE       ROLE     SELECTS  READY  ENDPOINTS
 shop          active   green    1/2    10.244.0.11:8080, 10.244.0.12:8080 (not ready)
 shop-preview  preview  blue     0/0    <none>
+
+capacity: blue could not take all the traffic now: 1 ready pods, 3 needed (promote would be refused; promote --match-capacity raises it first)
 `
 	if table.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", table.String(), want)
