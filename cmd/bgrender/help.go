@@ -25,6 +25,8 @@ var (
 	promoteGatesLong string
 	//go:embed help/deploy-wait.txt
 	deployWaitLong string
+	//go:embed help/deploy-chart.txt
+	deployChartLong string
 	//go:embed help/gitops.txt
 	gitopsLong string
 	//go:embed help/check.examples.txt
