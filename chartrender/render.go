@@ -103,13 +103,15 @@ func newInstall(o Options, settings *cli.EnvSettings, logw io.Writer) (*action.I
 	install.IncludeCRDs = o.IncludeCRDs
 	install.DisableHooks = o.NoHooks
 	install.APIVersions = chartutil.VersionSet(o.APIVersions)
-	if o.KubeVersion != "" {
-		kv, err := chartutil.ParseKubeVersion(o.KubeVersion)
-		if err != nil {
-			return nil, &InputError{Err: fmt.Errorf("--kube-version %q: %w", o.KubeVersion, err)}
-		}
-		install.KubeVersion = kv
+	kubeVersion := o.KubeVersion
+	if kubeVersion == "" {
+		kubeVersion = DefaultKubeVersion
 	}
+	kv, err := chartutil.ParseKubeVersion(kubeVersion)
+	if err != nil {
+		return nil, &InputError{Err: fmt.Errorf("--kube-version %q: %w", kubeVersion, err)}
+	}
+	install.KubeVersion = kv
 	rc, err := registry.NewClient(registry.ClientOptEnableCache(true), registry.ClientOptWriter(logw),
 		registry.ClientOptCredentialsFile(settings.RegistryConfig))
 	if err != nil {
@@ -118,6 +120,13 @@ func newInstall(o Options, settings *cli.EnvSettings, logw io.Writer) (*action.I
 	install.SetRegistryClient(rc)
 	return install, nil
 }
+
+// DefaultKubeVersion is the Kubernetes version that a release build of
+// helm assumes without --kube-version: that of the client-go it links
+// (k8s.io/client-go v0.37.x → v1.37.0), which Helm's Makefile writes into
+// chartutil with -ldflags. bgrender links the same client-go; a test
+// keeps the two in step with go.mod.
+const DefaultKubeVersion = "v1.37.0"
 
 // load reads the chart and refuses what helm install refuses: a library
 // chart, missing dependencies.
