@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -55,8 +56,8 @@ func (a *DeployChart) edit(ctx context.Context, dir string) (*gitops.Change, err
 	if _, err := os.Stat(filepath.Join(dir, SpecFile)); err == nil {
 		return nil, exitcode.Invalidf("%s: the folder is bgrender-managed (it has %s), which deploy --chart does not write: render the chart into a folder of its own", a.Path, SpecFile)
 	}
-	path := filepath.Join(dir, ChartFile)
-	old, err := os.ReadFile(path)
+	file := filepath.Join(dir, ChartFile)
+	old, err := os.ReadFile(file)
 	had := err == nil
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -67,19 +68,19 @@ func (a *DeployChart) edit(ctx context.Context, dir string) (*gitops.Change, err
 	opts := a.PostRender
 	opts.Source = "chart " + a.Chart
 	if had {
-		opts.Previous = &postrender.Folder{Path: path, Namespace: opts.Namespace, ColorLabel: opts.ColorLabel}
+		opts.Previous = &postrender.Folder{Path: file, Namespace: opts.Namespace, ColorLabel: opts.ColorLabel}
 	}
 	out, err := postrender.Run(ctx, a.Rendered, opts)
 	if err != nil {
 		return nil, err
 	}
 	data := append([]byte(chartHeader+" bgrender rewrites this file on each deploy --chart; promote and rollback edit it.\n"), out...)
-	c := &gitops.Change{Action: "deploy", App: filepath.Base(a.Path), State: fingerprint(old, had)}
+	c := &gitops.Change{Action: "deploy", App: path.Base(a.Path), State: fingerprint(old, had)}
 	if had && bytes.Equal(old, data) {
 		c.Done, c.Reason = true, fmt.Sprintf("%s already runs the render of chart %s; nothing to do", c.App, a.Chart)
 		return c, nil
 	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	if err := os.WriteFile(file, data, 0o644); err != nil {
 		return nil, err
 	}
 	a.describe(c, dir, had)

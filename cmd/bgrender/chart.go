@@ -176,7 +176,19 @@ func (c *chartFlags) postRender(namespace string, stderr io.Writer) (postrender.
 
 // runChart is deploy --chart: render, then commit the post-rendered
 // render to the app folder.
-func (o *deployFlags) runChart(ctx context.Context, s streams, t *promote.Target, start time.Time) error {
+func (o *deployFlags) runChart(s streams, start time.Time) error {
+	if o.gates.checks.Any() {
+		return usageError("the gates of deploy run with --wait, which does not go with --chart yet")
+	}
+	if err := o.after.validate(&o.g, o.gates.opts); err != nil {
+		return err
+	}
+	t, err := o.g.target(s)
+	if err != nil {
+		return err
+	}
+	ctx, stop := interruptible()
+	defer stop()
 	c := o.chart
 	name := c.releaseName
 	if name == "" {

@@ -31,7 +31,7 @@ func (o *deployFlags) run(s streams, args []string) error {
 		return err
 	}
 	if o.chart.chart != "" {
-		return o.deployChart(s, start)
+		return o.runChart(s, start)
 	}
 	if o.image == "" {
 		return usageError("--image is required (or --chart)")
@@ -66,20 +66,6 @@ func (o *deployFlags) run(s streams, args []string) error {
 	}
 	_, err = execute(ctx, s, &o.g, t, o.gates.opts, "deploy", p, st, start)
 	return err
-}
-
-// deployChart is deploy --chart (chart.go).
-func (o *deployFlags) deployChart(s streams, start time.Time) error {
-	if err := o.after.validate(&o.g, o.gates.opts); err != nil {
-		return err
-	}
-	t, err := o.g.target(s)
-	if err != nil {
-		return err
-	}
-	ctx, stop := interruptible()
-	defer stop()
-	return o.runChart(ctx, s, t, start)
 }
 
 // usage checks the flags of deploy --wait and --wait-live.
