@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/bgrender/bgrender/gitops"
 	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/yamledit"
 	"github.com/bgrender/bgrender/postrender"
 )
 
@@ -74,6 +76,9 @@ func (a *DeployChart) edit(ctx context.Context, dir string) (*gitops.Change, err
 	if err != nil {
 		return nil, err
 	}
+	if err := checkBeside(dir, out); err != nil {
+		return nil, err
+	}
 	data := append([]byte(chartHeader+" bgrender rewrites this file on each deploy --chart; promote and rollback edit it.\n"), out...)
 	c := &gitops.Change{Action: "deploy", App: path.Base(a.Path), State: fingerprint(old, had)}
 	if had && bytes.Equal(old, data) {
@@ -119,4 +124,75 @@ func fingerprint(data []byte, had bool) string {
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:8])
+}
+
+// checkBeside refuses a render that the files beside ChartFile would
+// spoil: a kustomization.yaml that does not list ChartFile (the agent
+// would apply none of the chart), or an object of the user's that the
+// chart also renders (the agent would apply one over the other).
+func checkBeside(dir string, render []byte) error {
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		k, err := yamledit.Parse(data)
+		if err != nil {
+			return exitcode.Invalidf("%s: %v", name, err)
+		}
+		listed := false
+		for _, doc := range k.Docs() {
+			if resources := yamledit.Lookup(doc, "resources"); resources != nil {
+				for _, r := range resources.Content {
+					listed = listed || path.Clean(r.Value) == ChartFile
+				}
+			}
+		}
+		if !listed {
+			return exitcode.Invalidf("%s does not list %s in its resources: Flux and Argo CD would apply none of the chart; add it", name, ChartFile)
+		}
+	}
+	names := map[string]bool{}
+	for _, key := range objectKeys(render) {
+		names[key] = true
+	}
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || p == filepath.Join(dir, ChartFile) {
+			return err
+		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		for _, key := range objectKeys(data) {
+			if names[key] {
+				return exitcode.Invalidf("%s: %s is also in the chart's render: the agent would apply one over the other; remove it from %s, or leave it out of the chart", rel, key, rel)
+			}
+		}
+		return nil
+	})
+}
+
+// objectKeys lists "kind name" of the objects of a YAML stream; a stream
+// that does not parse has none (it is not manifests bgrender reads).
+func objectKeys(data []byte) []string {
+	f, err := yamledit.Parse(data)
+	if err != nil {
+		return nil
+	}
+	var keys []string
+	for _, doc := range f.Docs() {
+		kind, name := yamledit.Scalar(doc, "kind"), yamledit.Scalar(doc, "metadata", "name")
+		if kind != "" && name != "" {
+			keys = append(keys, kind+" "+name)
+		}
+	}
+	return keys
 }

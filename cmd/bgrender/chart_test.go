@@ -163,6 +163,9 @@ func TestDeployChart(t *testing.T) {
 	if files := r.changedFiles(t); strings.Join(files, " ") != chartAppPath+"/"+promote.ChartFile {
 		t.Fatalf("the deploy changed %v", files)
 	}
+	// The reviewer's diff: the idle color's image and the preview
+	// Service's color record, nothing of the live color.
+	golden(t, "gitops/chart-deploy.diff", []byte(r.lastDiff(t)))
 
 	res = r.mustRun(t, "deploy", "--chart", v2, "--release-name", "web")
 	if !strings.Contains(res.stdout, "nothing to do") || r.commits(t) != commits+1 {
@@ -210,23 +213,53 @@ func TestDeployChartBadInput(t *testing.T) {
 		})
 	}
 
-	// A manifests.yaml that bgrender did not write is the user's.
-	seed := r.srv.Clone(t, r.name)
-	path := filepath.Join(seed, chartAppPath, promote.ChartFile)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	// What is in the folder beside the render: each refused, exit 2.
+	for name, tc := range map[string]struct {
+		files map[string]string
+		want  string
+	}{
+		"the user's manifests.yaml": {map[string]string{promote.ChartFile: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mine}\n"}, "bgrender did not write it"},
+		"kustomization without it":  {map[string]string{"kustomization.yaml": "resources: [config.yaml]\n", "config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mine}\n"}, "kustomization.yaml does not list manifests.yaml"},
+		"an object of the chart's":  {map[string]string{"extra/service.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n"}, "extra/service.yaml: Service web is also in the chart's render"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r.commitFolder(t, tc.files)
+			before := r.commits(t)
+			res := r.run(t, "deploy", "--chart", v1)
+			if res.code != 2 || res.stdout != "" || !strings.Contains(res.stderr, tc.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %s; want exit 2 saying %q", res.code, res.stdout, res.stderr, tc.want)
+			}
+			if got := r.commits(t); got != before {
+				t.Fatalf("%d commits, want %d: a refusal committed", got, before)
+			}
+		})
+	}
+	if got := r.commits(t); got != before+3 {
+		t.Fatalf("%d commits, want the test's own %d", got, before+3)
+	}
+}
+
+// commitFolder replaces the app folder with files, as a commit of the
+// user's.
+func (r *chartRepo) commitFolder(t *testing.T, files map[string]string) {
+	t.Helper()
+	work := r.srv.Clone(t, r.name)
+	if err := os.RemoveAll(filepath.Join(work, chartAppPath)); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mine}\n"), 0o644); err != nil {
+	for name, data := range files {
+		p := filepath.Join(work, chartAppPath, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(work, ".git")); err != nil {
 		t.Fatal(err)
 	}
-	gittest.Commit(t, r.srv.RepoDir(r.name), seed, "the user's manifests.yaml")
-	res := r.run(t, "deploy", "--chart", v1)
-	if res.code != 2 || !strings.Contains(res.stderr, "bgrender did not write it") {
-		t.Fatalf("exit %d, stderr %s; want exit 2 naming the user's file", res.code, res.stderr)
-	}
-	if got := r.commits(t); got != before+1 {
-		t.Fatalf("%d commits, want %d: a refusal committed", got, before+1)
-	}
+	gittest.Commit(t, r.srv.RepoDir(r.name), work, "the user's app folder")
 }
 
 // postrender --from-dir and --from-file read the previous output from
