@@ -11,6 +11,7 @@ all: build
 
 build:
 	$(GO) build -trimpath -o bin/bgrender ./cmd/bgrender
+	$(GO) build -trimpath -o bin/bgrender-chart ./cmd/bgrender-chart
 
 # Render the article's example to standard output.
 example:

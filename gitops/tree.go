@@ -26,9 +26,13 @@ type snapshot struct {
 }
 
 // extract writes the regular files of tree into dir and returns what it
-// wrote. Symlinks and submodules are left out, and so never changed.
+// wrote. Symlinks and submodules are left out, and so never changed. A
+// nil tree is an empty folder.
 func extract(tree *object.Tree, dir string) (*snapshot, error) {
 	s := &snapshot{files: map[string][]byte{}, modes: map[string]filemode.FileMode{}}
+	if tree == nil {
+		return s, nil
+	}
 	err := tree.Files().ForEach(func(f *object.File) error {
 		if f.Mode != filemode.Regular && f.Mode != filemode.Executable && f.Mode != filemode.Deprecated {
 			return nil

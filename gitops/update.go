@@ -90,6 +90,9 @@ type Update struct {
 	// Session, when set, carries the clone from one Update to the next
 	// of the same process (see Session).
 	Session *Session
+	// Create: a folder that the branch does not have is created (the
+	// Editor starts from an empty folder) rather than refused.
+	Create bool
 
 	Now   func() time.Time                                 // time.Now when nil
 	Sleep func(ctx context.Context, d time.Duration) error // a context-aware sleep when nil
@@ -221,6 +224,9 @@ func (u *Update) attempt(ctx context.Context, n int, first *Change) (*Result, er
 		return nil, fmt.Errorf("read tree of %s: %w", branch, err)
 	}
 	folder, err := subtree(root, u.Path)
+	if errors.Is(err, errNoFolder) && u.Create {
+		folder, err = nil, nil // extract gives an empty folder
+	}
 	if errors.Is(err, errNoFolder) {
 		return nil, exitcode.Invalidf("folder %s not found on branch %s of %s", u.Path, branch, u.Repo.URL)
 	}

@@ -33,7 +33,7 @@ func (r *run) previousDeployment(ctx context.Context, namespace, name string) (*
 	}
 	d, err := r.opts.Previous.Deployment(ctx, namespace, name)
 	if err != nil {
-		return nil, runtimeError(fmt.Errorf("read the previous %s: %w", name, err))
+		return nil, runtimeError("", fmt.Errorf("read the previous %s: %w", name, err))
 	}
 	if r.prev.deployments == nil {
 		r.prev.deployments = map[string]*kyaml.RNode{}

@@ -20,18 +20,22 @@ const ConfigKind = "PostRenderConfig"
 // so that Helm's argument list stays short. Flags given on the command line
 // win over the file.
 type Config struct {
-	APIVersion    string                `json:"apiVersion,omitempty"`
-	Kind          string                `json:"kind,omitempty"`
-	ColorLabel    string                `json:"colorLabel,omitempty"`
-	Select        string                `json:"select,omitempty"`
-	Skip          []string              `json:"skip,omitempty"`
-	Active        spec.Color            `json:"active,omitempty"`
-	Target        spec.Color            `json:"target,omitempty"`
-	Namespace     string                `json:"namespace,omitempty"`
-	Kubeconfig    string                `json:"kubeconfig,omitempty"`
-	Context       string                `json:"context,omitempty"`
-	FromRelease   string                `json:"fromRelease,omitempty"`
-	FromCluster   bool                  `json:"fromCluster,omitempty"`
+	APIVersion  string     `json:"apiVersion,omitempty"`
+	Kind        string     `json:"kind,omitempty"`
+	ColorLabel  string     `json:"colorLabel,omitempty"`
+	Select      string     `json:"select,omitempty"`
+	Skip        []string   `json:"skip,omitempty"`
+	Active      spec.Color `json:"active,omitempty"`
+	Target      spec.Color `json:"target,omitempty"`
+	Namespace   string     `json:"namespace,omitempty"`
+	Kubeconfig  string     `json:"kubeconfig,omitempty"`
+	Context     string     `json:"context,omitempty"`
+	FromRelease string     `json:"fromRelease,omitempty"`
+	FromCluster bool       `json:"fromCluster,omitempty"`
+	// FromDir and FromFile read the previous state from manifests on
+	// disk: the post-renderer's previous output, as committed to Git.
+	FromDir       string                `json:"fromDir,omitempty"`
+	FromFile      string                `json:"fromFile,omitempty"`
 	NetworkPolicy *NetworkPolicyOptions `json:"networkPolicy,omitempty"`
 	Quota         *QuotaOptions         `json:"quota,omitempty"`
 	// Weight is --weight: the idle color's percent on the chart's HTTPRoutes.
@@ -66,13 +70,24 @@ func LoadConfig(path string) (*Config, error) {
 			errs = append(errs, &spec.FieldError{File: path, Path: "networkPolicy", Msg: err.Error()})
 		}
 	}
-	if c.FromRelease != "" && c.FromCluster {
-		errs = append(errs, &spec.FieldError{File: path, Path: "fromCluster", Msg: "use fromRelease or fromCluster, not both"})
+	if c.sources() > 1 {
+		errs = append(errs, &spec.FieldError{File: path, Path: "fromCluster", Msg: "use one of fromRelease, fromCluster, fromDir and fromFile"})
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return &c, nil
+}
+
+// sources counts the previous states the configuration names.
+func (c *Config) sources() int {
+	n := 0
+	for _, set := range []bool{c.FromRelease != "", c.FromCluster, c.FromDir != "", c.FromFile != ""} {
+		if set {
+			n++
+		}
+	}
+	return n
 }
 
 // ValidateNetworkPolicy checks the settings that the renderer would

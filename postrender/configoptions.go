@@ -58,16 +58,39 @@ func (cfg *Config) Options(ctx context.Context, requestTimeout time.Duration, st
 		}
 		opts.Select = sel
 	}
-	if cfg.FromRelease != "" && cfg.FromCluster {
-		return opts, exitcode.Invalidf("use --from-release or --from-cluster, not both")
+	if cfg.sources() > 1 {
+		return opts, exitcode.Invalidf("use one of --from-release, --from-cluster, --from-dir and --from-file")
 	}
 	if opts.Namespace == "" {
 		opts.Namespace = os.Getenv("HELM_NAMESPACE")
+	}
+	if cfg.FromDir != "" || cfg.FromFile != "" {
+		return opts, cfg.fromDisk(&opts)
 	}
 	if cfg.FromRelease == "" && !cfg.FromCluster {
 		return opts, nil
 	}
 	return opts, cfg.previous(ctx, &opts, requestTimeout, stderr)
+}
+
+// fromDisk reads the previous state from manifests on disk: a folder
+// for --from-dir, a file for --from-file.
+func (cfg *Config) fromDisk(opts *Options) error {
+	flag, path, wantDir := "--from-dir", cfg.FromDir, true
+	if cfg.FromFile != "" {
+		flag, path, wantDir = "--from-file", cfg.FromFile, false
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return exitcode.Invalidf("%s: %v", flag, err)
+	case wantDir && !fi.IsDir():
+		return exitcode.Invalidf("%s %s: not a folder (use --from-file for a file)", flag, path)
+	case !wantDir && fi.IsDir():
+		return exitcode.Invalidf("%s %s: a folder (use --from-dir)", flag, path)
+	}
+	opts.Previous = &Folder{Path: path, Namespace: opts.Namespace, ColorLabel: opts.ColorLabel}
+	return nil
 }
 
 // previous connects to the cluster to read the previous state: the last

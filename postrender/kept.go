@@ -44,7 +44,7 @@ func checkKept(ctx context.Context, r *run) error {
 				continue // the live color gets the render after all
 			}
 			if problem := keptMismatch(o, dep, prev); problem != "" {
-				return inputError(fmt.Errorf("%s: the live %s pods of Deployment %s, kept as the previous release ran them, %s: the Service would route live traffic to no pods. Roll the change out to both colors first (an upgrade, a promotion, another upgrade) before the Service needs it, or apply it to the live color too with --target=%s",
+				return inputError(r.source(), fmt.Errorf("%s: the live %s pods of Deployment %s, kept as the previous release ran them, %s: the Service would route live traffic to no pods. Roll the change out to both colors first (an upgrade, a promotion, another upgrade) before the Service needs it, or apply it to the live color too with --target=%s",
 					o, active, name, problem, active))
 			}
 		}
@@ -70,7 +70,7 @@ func (r *run) checkPromoted(ctx context.Context) error {
 			return err
 		}
 		if next == nil && old != nil {
-			return inputError(fmt.Errorf("%s: promoting to %s, but the previous release has no %s: it would go live with this render, untested; deploy it to %s first (an upgrade), or pass --target=%s to accept that",
+			return inputError(r.source(), fmt.Errorf("%s: promoting to %s, but the previous release has no %s: it would go live with this render, untested; deploy it to %s first (an upgrade), or pass --target=%s to accept that",
 				d.object, active, colorName(d.name, active), active, active))
 		}
 	}

@@ -51,6 +51,8 @@ type Options struct {
 	// Previous holds the previous release; nil on a first install or when
 	// neither --from-release nor --from-cluster is given.
 	Previous Previous
+	// Source names the stream in error messages (default stdin).
+	Source string
 	// Warn, when set, hears of settings that are valid but likely wrong
 	// for the chart (as render's warnings).
 	Warn func(string)

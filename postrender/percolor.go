@@ -113,7 +113,7 @@ func (r *run) keptCopy(ctx context.Context, o *object, c spec.Color) (*kyaml.RNo
 	}
 	prev, err := r.previousObject(ctx, o.kind, r.namespaceOf(o), colorName(o.name, c))
 	if err != nil {
-		return nil, runtimeError(err)
+		return nil, runtimeError("", err)
 	}
 	if prev == nil {
 		return nil, nil

@@ -20,7 +20,7 @@ import (
 // gives its errors their exit code.
 type step struct {
 	do   func(ctx context.Context, r *run) error
-	fail func(error) error
+	fail func(source string, err error) error
 }
 
 // A filter is one concern of the post-renderer: which of the chart's
@@ -93,7 +93,7 @@ func (p pipeline) process(ctx context.Context, in []byte, opts Options) ([]byte,
 	r := newRun(p, in, opts)
 	for _, s := range p.steps {
 		if err := s.do(ctx, r); err != nil {
-			return nil, s.fail(err)
+			return nil, s.fail(r.source(), err)
 		}
 	}
 	return r.out, nil
@@ -125,6 +125,14 @@ func newRun(p pipeline, in []byte, opts Options) *run {
 	return r
 }
 
+// source names the stream in error messages.
+func (r *run) source() string {
+	if r.opts.Source == "" {
+		return "stdin"
+	}
+	return r.opts.Source
+}
+
 // changes reports whether the pipeline transforms an object.
 func (r *run) changes(o *object) bool {
 	if o.hook {
@@ -134,18 +142,18 @@ func (r *run) changes(o *object) bool {
 	return f != nil && f.changes(r, o)
 }
 
-// inputError marks a problem with the manifests (exit code 2) unless it
-// already carries a code.
-func inputError(err error) error {
+// inputError marks a problem with the manifests (exit code 2), named
+// after their source, unless it already carries a code.
+func inputError(source string, err error) error {
 	var coded *exitcode.Error
 	if errors.As(err, &coded) {
 		return err
 	}
-	return exitcode.InvalidInput(fmt.Errorf("stdin: %w", err))
+	return exitcode.InvalidInput(fmt.Errorf("%s: %w", source, err))
 }
 
 // runtimeError marks a failure to read the previous release (exit code 1).
-func runtimeError(err error) error {
+func runtimeError(_ string, err error) error {
 	var coded *exitcode.Error
 	if errors.As(err, &coded) {
 		return err
@@ -154,4 +162,4 @@ func runtimeError(err error) error {
 }
 
 // withCode passes on the errors of a step that gives each its exit code.
-func withCode(err error) error { return err }
+func withCode(_ string, err error) error { return err }

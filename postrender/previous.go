@@ -56,6 +56,15 @@ type manifestState struct {
 	deployments map[string]*kyaml.RNode // namespace/name
 	colors      map[string]spec.Color   // Service namespace/name → active color
 	others      map[string]*kyaml.RNode // HPAs and PDBs: kind/namespace/name
+	// colorLabel, when set, is the selector key whose color value says
+	// which color a Service routes to (over its annotation): manifests in
+	// Git, where a promote flips the selector.
+	colorLabel string
+}
+
+func newManifestState(colorLabel string) *manifestState {
+	return &manifestState{deployments: map[string]*kyaml.RNode{}, colors: map[string]spec.Color{},
+		others: map[string]*kyaml.RNode{}, colorLabel: colorLabel}
 }
 
 func (r *Release) load(ctx context.Context) (*manifestState, error) {
@@ -178,16 +187,22 @@ func decodeRelease(data string) (*release.Release, error) {
 // indexManifest finds the Deployments and the Services' active colors in a
 // manifest stream as Helm stored it.
 func indexManifest(manifest []byte, namespace string) (*manifestState, error) {
-	st := &manifestState{deployments: map[string]*kyaml.RNode{}, colors: map[string]spec.Color{}, others: map[string]*kyaml.RNode{}}
+	st := newManifestState("")
+	err := st.index(manifest, namespace)
+	if errors.As(err, new(*yamlerr.DuplicateKeyError)) {
+		// Helm applied it keeping the last of the two values; which one
+		// runs is for the cluster to say.
+		return nil, fmt.Errorf("%w: read the previous state with --from-cluster instead", err)
+	}
+	return st, err
+}
+
+// index adds the objects of a manifest stream.
+func (st *manifestState) index(manifest []byte, namespace string) error {
 	for i, c := range split(manifest) {
 		node, err := c.parse()
-		if errors.As(err, new(*yamlerr.DuplicateKeyError)) {
-			// Helm applied it keeping the last of the two values; which one
-			// runs is for the cluster to say.
-			return nil, fmt.Errorf("document %d: %w: read the previous state with --from-cluster instead", i+1, err)
-		}
 		if err != nil {
-			return nil, fmt.Errorf("document %d: %w", i+1, err)
+			return fmt.Errorf("document %d: %w", i+1, err)
 		}
 		if node == nil || node.Content[0].Kind != kyaml.MappingNode {
 			continue
@@ -207,7 +222,7 @@ func indexManifest(manifest []byte, namespace string) (*manifestState, error) {
 			st.add(o, namespace)
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // add indexes one object of a stored manifest.
@@ -226,6 +241,14 @@ func (st *manifestState) add(rn *kyaml.RNode, namespace string) {
 	case "Service":
 		if c := spec.Color(rn.GetAnnotations()[annotationActive]); c.Valid() {
 			st.colors[key] = c
+		}
+		if st.colorLabel == "" {
+			break
+		}
+		if sel, _ := rn.Pipe(kyaml.Lookup("spec", "selector", st.colorLabel)); sel != nil {
+			if c := spec.Color(kyaml.GetValue(sel)); c.Valid() {
+				st.colors[key] = c
+			}
 		}
 	case "HorizontalPodAutoscaler", "PodDisruptionBudget":
 		st.others[rn.GetKind()+"/"+key] = rn

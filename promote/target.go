@@ -112,12 +112,16 @@ func (t *Target) run(ctx context.Context, action string, historyDepth int, p pla
 		}
 		return c, l.save()
 	})
-	u := &gitops.Update{
-		Repo: t.Repo, Branch: t.Branch, Path: t.Path, Editor: editor,
-		DryRun: t.DryRun, Message: t.Message, AuthorName: t.AuthorName, AuthorEmail: t.AuthorEmail,
-		MaxAttempts: t.MaxAttempts, HistoryDepth: historyDepth, Signer: t.Signer, Session: t.Session,
-		Now: t.Now, Sleep: t.Sleep, Log: t.Log,
-	}
+	return t.update(ctx, action, &gitops.Update{Editor: editor, HistoryDepth: historyDepth})
+}
+
+// update runs u, an edit of the target's app folder, with the target's
+// repository and commit options, as one commit (or pull request).
+func (t *Target) update(ctx context.Context, action string, u *gitops.Update) (*Result, error) {
+	u.Repo, u.Branch, u.Path = t.Repo, t.Branch, t.Path
+	u.DryRun, u.Message, u.AuthorName, u.AuthorEmail = t.DryRun, t.Message, t.AuthorName, t.AuthorEmail
+	u.MaxAttempts, u.Signer, u.Now, u.Sleep, u.Log = t.MaxAttempts, t.Signer, t.Now, t.Sleep, t.Log
+	u.Session = t.Session
 	if t.PullRequest {
 		u.PushBranch = func(c *gitops.Change) string { return fmt.Sprintf("bgrender/%s-%s-%s", c.Action, c.App, c.To) }
 	}

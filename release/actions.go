@@ -202,3 +202,12 @@ func PlanShift(a *promote.Shift, l Live, st *promote.State) *Plan {
 	}
 	return p
 }
+
+// PlanDeployChart plans a deploy of a chart's render: the commit of the
+// post-rendered render (the idle color), then the reconcile request.
+func PlanDeployChart(a *promote.DeployChart, l Live) *Plan {
+	p := &Plan{Action: "deploy", App: appName(nil, &a.Target)}
+	p.Add(&Commit{Action: a, What: "render chart " + a.Chart + " on the idle color"}, "", Stop)
+	l.after(p, nil)
+	return p
+}

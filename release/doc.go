@@ -6,7 +6,7 @@
 // cluster serves a state, hold while the error rate is read. Planners turn
 // an action and its inputs (the app folder as Git holds it, the folder's
 // gates, the options a command parsed from its flags) into a plan:
-// PlanDeploy, PlanPromote (one commit, or in steps of traffic with the
+// PlanDeploy, PlanDeployChart, PlanPromote (one commit, or in steps of traffic with the
 // NGINX and plain-canary hand-overs), PlanRollback, PlanScaleIdle,
 // PlanShift, and Guard's reaction to a breach.
 //

@@ -15,6 +15,8 @@ import (
 // deployFlags are deploy's flags.
 type deployFlags struct {
 	g            gitFlags
+	fs           *pflag.FlagSet
+	chart        chartFlags
 	image, color string
 	force, wait  bool
 	gates        *clusterGates
@@ -26,8 +28,14 @@ func (o *deployFlags) run(s streams, args []string) error {
 	if err := noArgs(args); err != nil {
 		return err
 	}
+	if err := o.chart.usage(o.fs); err != nil {
+		return err
+	}
+	if o.chart.chart != "" {
+		return o.runChart(s, start)
+	}
 	if o.image == "" {
-		return usageError("--image is required")
+		return usageError("--image is required (or --chart)")
 	}
 	c, err := parseColor("--color", o.color, true)
 	if err != nil {
@@ -83,11 +91,11 @@ func deployCommand() *command {
 	return &command{
 		name:    "deploy",
 		summary: "put a new image on the idle color, as a Git commit",
-		usage:   "--repo URL --path DIR --image IMAGE [--color idle|blue|green] [flags]",
-		long:    "Put an image on the idle color of an app (or --color), as one commit or pull\nrequest in the GitOps repository. Changing the live color's image needs --force." + deployWaitLong + gitopsLong,
+		usage:   "--repo URL --path DIR (--image IMAGE [--color idle|blue|green] | --chart CHART [--version V] [-f VALUES]…) [flags]",
+		long:    "Put an image on the idle color of an app (or --color), as one commit or pull\nrequest in the GitOps repository. Changing the live color's image needs --force." + deployChartLong + deployWaitLong + gitopsLong,
 		example: deployExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
-			var o deployFlags
+			o := deployFlags{fs: fs}
 			o.g.register(fs)
 			fs.StringVar(&o.image, "image", "", "the container image to deploy (required)")
 			fs.StringVar(&o.color, "color", "idle", "the color to deploy to: idle, blue or green")
@@ -95,6 +103,7 @@ func deployCommand() *command {
 			fs.BoolVar(&o.wait, "wait", false, "after the commit lands (with --pull-request, after --wait-merge), wait until the color's Deployment runs the image and is rolled out, up to --rollout-timeout; then run the other gates asked for")
 			o.gates = addClusterGates(fs)
 			o.after = addLiveFlags(fs, "the preview Service selects the color and its EndpointSlices list only ready pods of it that run the image")
+			o.chart.register(fs)
 			return func(args []string) error { o.gates.wait = o.wait; return o.run(s, args) }
 		},
 	}

@@ -27,6 +27,8 @@ var (
 	deployWaitLong string
 	//go:embed help/release.txt
 	releaseLong string
+	//go:embed help/deploy-chart.txt
+	deployChartLong string
 	//go:embed help/gitops.txt
 	gitopsLong string
 	//go:embed help/check.examples.txt

@@ -35,6 +35,7 @@ type postrenderFlags struct {
 	fs                                       *pflag.FlagSet
 	configPath, colorLabel, selector, active string
 	target, fromRelease, namespace           string
+	fromDir, fromFile                        string
 	kubeconfig, kubeContext, policyMode      string
 	quotaName                                string
 	skip, podCIDRs                           []string
@@ -52,6 +53,8 @@ func (f *postrenderFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.target, "target", "", "the `COLOR` that gets the new render (default: the one that is not active)")
 	fs.StringVar(&f.fromRelease, "from-release", "", "carry the active color forward from the last deployed revision of Helm `RELEASE`")
 	fs.BoolVar(&f.fromCluster, "from-cluster", false, "carry the active color forward from the live cluster")
+	fs.StringVar(&f.fromDir, "from-dir", "", "carry the active color forward from the manifests in `DIR` (the previous output, as committed to Git; its .yaml and .yml files)")
+	fs.StringVar(&f.fromFile, "from-file", "", "carry the active color forward from the manifests in `FILE` (the previous output)")
 	fs.StringVarP(&f.namespace, "namespace", "n", "", "release `NAMESPACE` (default: $HELM_NAMESPACE; else, with --from-release, the namespace that holds the release, else the kubeconfig's)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig `FILE` (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
 	fs.StringVar(&f.kubeContext, "kube-context", "", "kubeconfig `CONTEXT` to use (as Helm's flag is named)")
@@ -110,7 +113,7 @@ func (f *postrenderFlags) config() (*postrender.Config, error) {
 			apply()
 		}
 	}
-	for _, name := range []string{"color-label", "quota-name", "namespace", "kubeconfig", "kube-context", "context", "from-release", "select", "active", "target", "config"} {
+	for _, name := range []string{"color-label", "quota-name", "namespace", "kubeconfig", "kube-context", "context", "from-release", "from-dir", "from-file", "select", "active", "target", "config"} {
 		if fl := fs.Lookup(name); fs.Changed(name) && fl.Value.String() == "" {
 			return nil, usageError("--%s: give a value", name)
 		}
@@ -122,6 +125,8 @@ func (f *postrenderFlags) config() (*postrender.Config, error) {
 	set("target", func() { cfg.Target = spec.Color(f.target) })
 	set("from-release", func() { cfg.FromRelease = f.fromRelease })
 	set("from-cluster", func() { cfg.FromCluster = f.fromCluster })
+	set("from-dir", func() { cfg.FromDir = f.fromDir })
+	set("from-file", func() { cfg.FromFile = f.fromFile })
 	set("namespace", func() { cfg.Namespace = f.namespace })
 	set("kubeconfig", func() { cfg.Kubeconfig = f.kubeconfig })
 	set("kube-context", func() { cfg.Context = f.kubeContext })

@@ -126,7 +126,7 @@ func TestPostrenderBadInput(t *testing.T) {
 		{"list items not a list", "apiVersion: v1\nkind: List\nitems: 3\n", nil, "items: expected a list"},
 		{"bad --active", chartStream, []string{"--active", "purple"}, `--active "purple": expected blue or green`},
 		{"bad --select", chartStream, []string{"--select", "a in (b"}, "--select"},
-		{"both sources", chartStream, []string{"--from-release", "web", "--from-cluster"}, "use --from-release or --from-cluster, not both"},
+		{"both sources", chartStream, []string{"--from-release", "web", "--from-cluster"}, "use one of --from-release, --from-cluster, --from-dir and --from-file"},
 		{"an argument", chartStream, []string{"file.yaml"}, "takes no arguments"},
 		{"bad --color-label", chartStream, []string{"--color-label", "Bad Key!"}, `--color-label "Bad Key!" is not a label key`},
 		{"bad --quota-name", chartStream, []string{"--quota", "--quota-name", "BAD NAME"}, `--quota-name "BAD NAME" is not a valid name`},
