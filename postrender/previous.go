@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 
-	"helm.sh/helm/v3/pkg/release"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -123,7 +122,7 @@ func ReleaseNamespaces(ctx context.Context, client dynamic.Interface, name, driv
 }
 
 // deployed returns the newest deployed revision, or nil if there is none.
-func (r *Release) deployed(ctx context.Context) (*release.Release, error) {
+func (r *Release) deployed(ctx context.Context) (*storedRelease, error) {
 	gvr, err := storage(r.Driver)
 	if err != nil {
 		return nil, err
@@ -161,9 +160,19 @@ func (r *Release) deployed(ctx context.Context) (*release.Release, error) {
 	return rel, nil
 }
 
+// storedRelease is the part of Helm's helm.sh/helm/v3/pkg/release.Release
+// that bgrender reads: the same JSON, without Helm's packages, whose
+// initialization (a chart's semver constraints among them) every
+// bgrender start-up would pay.
+type storedRelease struct {
+	Name     string `json:"name"`
+	Version  int    `json:"version"`
+	Manifest string `json:"manifest"`
+}
+
 // decodeRelease undoes Helm's storage encoding: base64, then gzip (when
 // the magic header is there), then JSON.
-func decodeRelease(data string) (*release.Release, error) {
+func decodeRelease(data string) (*storedRelease, error) {
 	b, err := base64.StdEncoding.DecodeString(data)
 	if err != nil {
 		return nil, fmt.Errorf("decode release: %w", err)
@@ -177,7 +186,7 @@ func decodeRelease(data string) (*release.Release, error) {
 			return nil, fmt.Errorf("decode release: %w", err)
 		}
 	}
-	var rel release.Release
+	var rel storedRelease
 	if err := json.Unmarshal(b, &rel); err != nil {
 		return nil, fmt.Errorf("decode release: %w", err)
 	}
