@@ -83,12 +83,28 @@ func TestPullRequestGitea(t *testing.T) {
 		t.Fatalf("%d pull requests after the second run", len(pulls))
 	}
 
-	// --wait-merge returns once the pull request is merged.
+	// --wait-merge returns once the pull request is merged. The merge
+	// comes once the run has pushed its commit to the pull request's
+	// branch (its head moves), not after a fixed time that a loaded
+	// machine may not keep.
+	headOf := func() string {
+		var pr struct {
+			Head struct{ Sha string } `json:"head"`
+		}
+		srv.API(t, http.MethodGet, fmt.Sprintf("/repos/%s/gitops/pulls/%d", srv.User, pulls[0].Number), nil, &pr)
+		return pr.Head.Sha
+	}
+	before := headOf()
 	done := make(chan result, 1)
 	go func() {
 		done <- runCLI(t, "", append(args, "--wait-merge", "--poll-interval", "200ms", "--timeout", "2m")...)
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	// (A commit made in the same second as the last run's is the same
+	// commit: the head does not move, and the wait below ends anyway.)
+	for deadline := time.Now().Add(30 * time.Second); headOf() == before && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond) // it reuses the pull request right after its push
 	select {
 	case res := <-done:
 		t.Fatalf("--wait-merge returned before the merge: %+v", res)
