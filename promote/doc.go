@@ -14,5 +14,7 @@
 //     <app>-blue and <app>-green and a Service whose selector carries the
 //     color label (version: blue). An action flips that selector value and
 //     the color annotations, or edits the idle Deployment's image or
-//     replicas, in place.
+//     replicas, in place. The preview Service, which every flip flips with
+//     the live one, is found by its role: the Service that selects the
+//     same pods with the other color, whatever its name (roles.go).
 package promote

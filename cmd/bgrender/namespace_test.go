@@ -50,6 +50,11 @@ func newGitopsRepoIn(t *testing.T, layout, ns string) *gitopsRepo {
 		for _, f := range []string{"service.yaml", "deployment-blue.yaml", "deployment-green.yaml"} {
 			setNamespace(t, app, f, ns)
 		}
+	case "plain-roles":
+		copyDir(t, "../../testdata/gitops/plain-roles", app)
+		for _, f := range []string{"service-active.yaml", "service-preview.yaml", "deployment-blue.yaml", "deployment-green.yaml"} {
+			setNamespace(t, app, f, ns)
+		}
 	default:
 		t.Fatalf("unknown layout %s", layout)
 	}
