@@ -101,6 +101,9 @@ func Group(changes []*Change) *Change {
 		reasons = append(reasons, c.Reason)
 	}
 	g.App, g.Summary, g.Reason = strings.Join(apps, ", "), strings.Join(summaries, "; "), strings.Join(reasons, "; ")
+	if len(moving) == 1 {
+		g.Summary = moving[0].Summary
+	}
 	g.Action = shared(moving, func(c *Change) string { return c.Action })
 	g.From = shared(moving, func(c *Change) string { return c.From })
 	g.To = shared(moving, func(c *Change) string { return c.To })

@@ -210,21 +210,29 @@ func (u *Update) logf(format string, args ...any) {
 }
 
 // folders returns the folders to edit: Folders, else Path with Editor.
-// Folders that are one another, or one inside another, are bad usage: two
-// editors would write the same files.
 func (u *Update) folders() ([]Folder, error) {
 	if len(u.Folders) == 0 {
 		return []Folder{{Path: u.Path, Editor: u.Editor}}, nil
 	}
-	for i, a := range u.Folders {
-		for _, b := range u.Folders[:i] {
-			pa, pb := folderPath(a.Path), folderPath(b.Path)
+	paths := make([]string, len(u.Folders))
+	for i, f := range u.Folders {
+		paths[i] = f.Path
+	}
+	return u.Folders, CheckFolders(paths)
+}
+
+// CheckFolders refuses app folders of one commit that are one another, or
+// one inside another (bad usage): two editors would write the same files.
+func CheckFolders(paths []string) error {
+	for i, a := range paths {
+		for _, b := range paths[:i] {
+			pa, pb := folderPath(a), folderPath(b)
 			if pa == pb || pa == "" || pb == "" || strings.HasPrefix(pa, pb+"/") || strings.HasPrefix(pb, pa+"/") {
-				return nil, exitcode.Invalidf("the app folders %s and %s overlap: name folders of which none holds another", cleanPath(b.Path), cleanPath(a.Path))
+				return exitcode.Invalidf("the app folders %s and %s overlap: name folders of which none holds another", cleanPath(b), cleanPath(a))
 			}
 		}
 	}
-	return u.Folders, nil
+	return nil
 }
 
 // attempt clones the tip, runs the editors and builds the commit (not

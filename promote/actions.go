@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -63,8 +64,14 @@ func weightOf(st *State) int32 {
 
 // Run commits the flip.
 func (a *Promote) Run(ctx context.Context) (*Result, error) {
+	e := a.edit()
+	return a.run(ctx, e.action, e.depth, e.plan)
+}
+
+// edit is the flip, as Run and a Group make it.
+func (a *Promote) edit() folderEdit {
 	to := a.To
-	return a.run(ctx, "promote", 1, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
+	return folderEdit{"promote", 1, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
 		st := l.state()
 		if to == "" {
 			to = st.Idle()
@@ -116,7 +123,7 @@ func (a *Promote) Run(ctx context.Context) (*Result, error) {
 			}
 		}
 		return c, l.setActive(to)
-	})
+	}}
 }
 
 // canServe refuses to route traffic to a color that has no pods: no
@@ -212,8 +219,14 @@ const historyDepth = 200
 
 // Run commits the flip back.
 func (a *Rollback) Run(ctx context.Context) (*Result, error) {
+	e := a.edit()
+	return a.run(ctx, e.action, e.depth, e.plan)
+}
+
+// edit is the flip back, as Run and a Group make it.
+func (a *Rollback) edit() folderEdit {
 	var to spec.Color
-	return a.run(ctx, "rollback", historyDepth, func(l layout, history []*object.Commit) (*gitops.Change, error) {
+	return folderEdit{"rollback", historyDepth, func(l layout, history []*object.Commit) (*gitops.Change, error) {
 		st := l.state()
 		if to == "" {
 			to = st.Previous
@@ -259,7 +272,7 @@ func (a *Rollback) Run(ctx context.Context) (*Result, error) {
 			}
 		}
 		return c, l.setActive(to)
-	})
+	}}
 }
 
 // checkSinceLive refuses a rollback to color to when to runs another image
@@ -372,7 +385,7 @@ func (a *Rollback) stateAt(commit *object.Commit) (*State, error) {
 func deploySinceLive(history []*object.Commit, app string, c spec.Color) *object.Commit {
 	for _, commit := range history {
 		tr := gitops.ParseTrailers(commit.Message)
-		if tr["Bgrender-App"] != app {
+		if !slices.Contains(gitops.AppsOf(tr), app) {
 			continue
 		}
 		switch tr["Bgrender-Action"] {

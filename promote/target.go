@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/template"
 	"time"
 
@@ -72,6 +73,10 @@ type Result struct {
 	// Gates are the gates that ran before the action, with where each
 	// setting came from; the CLI fills them in.
 	Gates any `json:"gates,omitempty"`
+	// Path is the app folder, in a Group's Apps.
+	Path string `json:"path,omitempty"`
+	// Apps are the apps of a Group, one result each, in its order.
+	Apps []*Result `json:"apps,omitempty"`
 }
 
 // Live is the moment the cluster served an action's change.
@@ -87,9 +92,22 @@ type Live struct {
 // set when the app is already in the wanted state.
 type plan func(l layout, history []*object.Commit) (*gitops.Change, error)
 
+// folderEdit is an action's edit of its app folder: the action's name, how
+// many commits of history it reads, and its plan.
+type folderEdit struct {
+	action string
+	depth  int
+	plan   plan
+}
+
 // run applies the plan to the target's app folder as one commit.
 func (t *Target) run(ctx context.Context, action string, historyDepth int, p plan) (*Result, error) {
-	editor := gitops.EditorFunc(func(dir string, history []*object.Commit) (*gitops.Change, error) {
+	return t.commit(ctx, action, historyDepth, gitops.Folder{Path: t.Path, Editor: t.editor(action, p)})
+}
+
+// editor runs the plan on the app folder a gitops.Update copied out.
+func (t *Target) editor(action string, p plan) gitops.Editor {
+	return gitops.EditorFunc(func(dir string, history []*object.Commit) (*gitops.Change, error) {
 		l, err := openLayout(dir, t.Plain)
 		if err != nil {
 			return nil, err
@@ -104,14 +122,22 @@ func (t *Target) run(ctx context.Context, action string, historyDepth int, p pla
 		}
 		return c, l.save()
 	})
+}
+
+// commit makes one commit (or pull request) of the folders' edits: one
+// folder, or a Group's.
+func (t *Target) commit(ctx context.Context, action string, historyDepth int, folders ...gitops.Folder) (*Result, error) {
 	u := &gitops.Update{
-		Repo: t.Repo, Branch: t.Branch, Path: t.Path, Editor: editor,
+		Repo: t.Repo, Branch: t.Branch, Path: folders[0].Path, Editor: folders[0].Editor,
 		DryRun: t.DryRun, Message: t.Message, AuthorName: t.AuthorName, AuthorEmail: t.AuthorEmail,
 		MaxAttempts: t.MaxAttempts, HistoryDepth: historyDepth, Signer: t.Signer,
 		Now: t.Now, Sleep: t.Sleep, Log: t.Log,
 	}
+	if len(folders) > 1 {
+		u.Path, u.Editor, u.Folders = "", nil, folders
+	}
 	if t.PullRequest {
-		u.PushBranch = func(c *gitops.Change) string { return fmt.Sprintf("bgrender/%s-%s-%s", c.Action, c.App, c.To) }
+		u.PushBranch = pushBranch
 	}
 	if t.DryRun && t.Series != nil {
 		u.After = t.Series.last
@@ -126,6 +152,9 @@ func (t *Target) run(ctx context.Context, action string, historyDepth int, p pla
 	c := res.Change
 	out := &Result{Action: action, App: c.App, From: c.From, To: c.To, Image: c.Image,
 		NoOp: c.Done, Commit: res.Commit, Branch: res.Branch, Attempts: res.Attempts, DryRun: t.DryRun, Diff: res.Diff}
+	if len(folders) > 1 {
+		out.Apps = appResults(action, folders, res.Changes)
+	}
 	if t.DryRun {
 		// Nothing was pushed: no commit exists anywhere.
 		out.Commit, out.Attempts = "", 0
@@ -148,6 +177,17 @@ func (t *Target) run(ctx context.Context, action string, historyDepth int, p pla
 		out.Message = fmt.Sprintf("%s %s: %s; committed %s to %s", action, c.App, c.Summary, short(res.Commit), res.Branch)
 	}
 	return out, nil
+}
+
+// pushBranch names the pull-request branch of a change: its action, its
+// app (or a group's apps) and the color it goes to.
+func pushBranch(c *gitops.Change) string {
+	parts := []string{c.Action}
+	parts = append(parts, gitops.AppsOf(map[string]string{"Bgrender-App": c.App})...)
+	if c.To != "" {
+		parts = append(parts, c.To)
+	}
+	return "bgrender/" + strings.Join(parts, "-")
 }
 
 func short(h string) string {
