@@ -267,6 +267,9 @@ func (u *Update) attempt(ctx context.Context, n int, folders []Folder, first []*
 	changes := map[string]*change{}
 	for i, f := range folders {
 		c, err := u.edit(root, branch, f, history, changes)
+		if err != nil && len(folders) > 1 {
+			return nil, fmt.Errorf("%s: %w", cleanPath(f.Path), err) // which app of the group
+		}
 		if err != nil {
 			return nil, err
 		}
