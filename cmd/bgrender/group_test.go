@@ -39,7 +39,13 @@ func (r *gitopsRepo) runGroup(t *testing.T, args ...string) result {
 func TestGroupPromote(t *testing.T) {
 	r := groupRepo(t)
 	before := r.commits(t)
-	res := r.runGroup(t, "promote")
+	// A dry run shows the one commit's diff, both folders in it.
+	res := r.runGroup(t, "promote", "--dry-run")
+	if res.code != 0 || !strings.Contains(res.stdout, "apps/frontend/bgrender.yaml") || !strings.Contains(res.stdout, "apps/api/service.yaml") ||
+		!strings.Contains(res.stderr, "plan: promote in apps/frontend, in apps/api, 1 step") || r.srv.Pushes() != 0 {
+		t.Fatalf("promote --dry-run: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	res = r.runGroup(t, "promote")
 	if res.code != 0 {
 		t.Fatalf("promote: exit %d\n%s", res.code, res.stderr)
 	}
