@@ -2,7 +2,8 @@
 // a color, Promote flips traffic, Rollback flips back, ScaleIdle scales the
 // idle color. Each is a struct of options with a Run method that changes
 // one app folder in a Git repository as one commit (or pull request)
-// through package gitops.
+// through package gitops. A Group commits several promotes (or rollbacks),
+// each on its own app folder, as one commit: several apps released as one.
 //
 // An app folder has one of two layouts:
 //

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
 )
 
@@ -131,5 +134,52 @@ func TestGroupUsage(t *testing.T) {
 	}
 	if r.srv.Pushes() != 0 {
 		t.Fatal("bad usage pushed")
+	}
+}
+
+// TestGroupGates: the gates of every app run before the one commit, each
+// in the namespace its folder names: the frontend (bgrender-managed) passes
+// its rollout gate, the API's (the article's Rollout names) refuses, and
+// nothing is committed (exit 3), the frontend not flipped either; once
+// both are rolled out, one commit flips both.
+func TestGroupGates(t *testing.T) {
+	srv := apiServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	kubeconfig, nsFront := clusterAppForGitops(t, ctx, srv, "cli-group-front")
+	nsAPI := srv.NewNamespace(t, ctx, "cli-group-api", nil)
+	createPlainRoles(t, ctx, srv, nsAPI)
+	if err := apptest.SetStatus(ctx, srv.Dynamic(), nsFront, "my-application-green", apptest.RolledOut); err != nil {
+		t.Fatal(err)
+	}
+
+	git := gittest.NewServer(t, gittest.WithToken(gitToken))
+	seed := t.TempDir()
+	writeLayoutIn(t, filepath.Join(seed, "apps", "frontend"), "managed", nsFront)
+	writeLayoutIn(t, filepath.Join(seed, "apps", "api"), "plain-roles", nsAPI)
+	t.Setenv("BGRENDER_GIT_TOKEN", gitToken)
+	r := &gitopsRepo{srv: git, url: git.CreateRepo(t, "gitops", seed), name: "gitops"}
+	before := r.commits(t)
+
+	gates := []string{"promote", "--require-rollout", "--rollout-timeout", "1s", "--kubeconfig", kubeconfig}
+	res := r.runGroup(t, gates...)
+	expectRun(t, "a group whose second app is not rolled out", res, exitcode.Refused, "",
+		"my-application green passed rollout", "deployment "+nsAPI+"/application-green not rolled out after 1s", "nothing committed")
+	if r.commits(t) != before || res.stdout != "" {
+		t.Fatal("a refused group committed")
+	}
+
+	if err := apptest.SetStatus(ctx, srv.Dynamic(), nsAPI, "application-green", apptest.RolledOut); err != nil {
+		t.Fatal(err)
+	}
+	res = r.runGroup(t, append(gates, "-o", "json")...)
+	got := decodeResult(t, res)
+	if r.commits(t) != before+1 || len(got.Apps) != 2 || got.Apps[0].Gates == nil || got.Apps[1].Gates == nil {
+		t.Fatalf("%d commits, want %d; result %+v", r.commits(t), before+1, got)
+	}
+	for _, want := range []string{"my-application green passed rollout", "application-active green passed rollout"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
+		}
 	}
 }

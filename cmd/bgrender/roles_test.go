@@ -16,6 +16,7 @@ import (
 	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/internal/testbed/apptest"
+	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 )
 
 // TestGitopsPlainRoles: plain manifests whose Services are named as the
@@ -112,24 +113,7 @@ func TestPlainRolesGatesAndStatus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	ns := srv.NewNamespace(t, ctx, "cli-plain-roles", nil)
-	for _, f := range []string{"service-active.yaml", "service-preview.yaml", "deployment-blue.yaml", "deployment-green.yaml"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "gitops", "plain-roles", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var obj unstructured.Unstructured
-		if err := sigsyaml.Unmarshal(data, &obj.Object); err != nil {
-			t.Fatal(err)
-		}
-		obj.SetNamespace(ns)
-		gvr := cluster.Deployments
-		if obj.GetKind() == "Service" {
-			gvr = cluster.Services
-		}
-		if _, err := srv.Dynamic().Resource(gvr).Namespace(ns).Create(ctx, &obj, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createPlainRoles(t, ctx, srv, ns)
 	if err := apptest.SetStatus(ctx, srv.Dynamic(), ns, "application-green", apptest.RolledOut); err != nil {
 		t.Fatal(err)
 	}
@@ -155,5 +139,29 @@ func TestPlainRolesGatesAndStatus(t *testing.T) {
 		"rollout: waiting for deployment "+ns+"/application-green", "application-active green passed rollout")
 	if got := strings.Join(r.changedFiles(t), " "); got != appPath+"/service-active.yaml "+appPath+"/service-preview.yaml" {
 		t.Errorf("promote changed %s", got)
+	}
+}
+
+// createPlainRoles creates the objects of testdata/gitops/plain-roles (but
+// its Ingresses) in namespace ns of the API server.
+func createPlainRoles(t *testing.T, ctx context.Context, srv *kubetest.Server, ns string) {
+	t.Helper()
+	for _, f := range []string{"service-active.yaml", "service-preview.yaml", "deployment-blue.yaml", "deployment-green.yaml"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "gitops", "plain-roles", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obj unstructured.Unstructured
+		if err := sigsyaml.Unmarshal(data, &obj.Object); err != nil {
+			t.Fatal(err)
+		}
+		obj.SetNamespace(ns)
+		gvr := cluster.Deployments
+		if obj.GetKind() == "Service" {
+			gvr = cluster.Services
+		}
+		if _, err := srv.Dynamic().Resource(gvr).Namespace(ns).Create(ctx, &obj, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
