@@ -182,8 +182,7 @@ func (t *Target) commit(ctx context.Context, action string, historyDepth int, fo
 // pushBranch names the pull-request branch of a change: its action, its
 // app (or a group's apps) and the color it goes to.
 func pushBranch(c *gitops.Change) string {
-	parts := []string{c.Action}
-	parts = append(parts, gitops.AppsOf(map[string]string{"Bgrender-App": c.App})...)
+	parts := append([]string{c.Action}, strings.Split(c.App, ", ")...)
 	if c.To != "" {
 		parts = append(parts, c.To)
 	}
