@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/internal/testbed/apptest"
+	"github.com/bgrender/bgrender/internal/testbed/giteatest"
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
 )
 
@@ -180,6 +184,49 @@ func TestGroupGates(t *testing.T) {
 	for _, want := range []string{"my-application green passed rollout", "application-active green passed rollout"} {
 		if !strings.Contains(res.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
+		}
+	}
+}
+
+// TestGroupPullRequest: with --pull-request, a group is one pull request
+// on a real Gitea, from a branch named after the action, both apps and the
+// color, whose files are both folders'; main does not change.
+func TestGroupPullRequest(t *testing.T) {
+	srv := giteatest.Start(t)
+	seed := t.TempDir()
+	writeManaged(t, filepath.Join(seed, "apps", "frontend"), "frontend")
+	copyDir(t, "../../testdata/gitops/plain-roles", filepath.Join(seed, "apps", "api"))
+	url := srv.CreateRepo(t, "gitops", seed)
+	t.Setenv("BGRENDER_GIT_TOKEN", "")
+	t.Setenv("GITEA_TOKEN", srv.Token)
+
+	res := runCLI(t, "", "promote", "--repo", url, "--path", "apps/frontend", "--path", "apps/api", "--pull-request", "--forge", "gitea", "-o", "json")
+	if strings.Contains(res.stdout+res.stderr, srv.Token) {
+		t.Fatal("the token was printed")
+	}
+	got := decodeResult(t, res)
+	const branch = "bgrender/promote-frontend-application-active-green"
+	if got.PushedTo != branch || !strings.Contains(got.PullRequest, "/pulls/") || len(got.Apps) != 2 {
+		t.Fatalf("result: %+v", got)
+	}
+	var pulls []struct {
+		Number int                  `json:"number"`
+		Title  string               `json:"title"`
+		Head   struct{ Ref string } `json:"head"`
+	}
+	srv.API(t, http.MethodGet, "/repos/"+srv.User+"/gitops/pulls?state=all", nil, &pulls)
+	if len(pulls) != 1 || pulls[0].Head.Ref != branch || !strings.HasPrefix(pulls[0].Title, "promote frontend, application-active: ") {
+		t.Fatalf("pull requests: %+v", pulls)
+	}
+	var files []struct{ Filename string }
+	srv.API(t, http.MethodGet, fmt.Sprintf("/repos/%s/gitops/pulls/%d/files", srv.User, pulls[0].Number), nil, &files)
+	var names []string
+	for _, f := range files {
+		names = append(names, f.Filename)
+	}
+	for _, want := range []string{"apps/frontend/bgrender.yaml", "apps/api/service-active.yaml", "apps/api/service-preview.yaml"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("the pull request lacks %s: %v", want, names)
 		}
 	}
 }
