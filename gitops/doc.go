@@ -12,6 +12,12 @@
 // backoff; if the app itself changed meanwhile to a different state it
 // stops with a *ConflictError. It never force-pushes the target branch.
 //
+// An Update may change several app folders in one commit (Folders, each
+// with its Editor): several apps released as one. Every Editor runs on
+// every attempt, only the trees on the way to the changed files are
+// rewritten, a conflict in any folder stops it, and the commit's message
+// and trailers name every app (Group).
+//
 // A Signer (LoadSigner) signs the commits with an SSH key (sshsig, as
 // `git -c gpg.format=ssh` verifies) or an OpenPGP key.
 //

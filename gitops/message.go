@@ -77,3 +77,60 @@ func ParseTrailers(msg string) map[string]string {
 	}
 	return out
 }
+
+// Group is the changes of several folders as one, for the commit message,
+// its trailers and a pull-request branch: the apps that change (those
+// already in their wanted state are left out, unless all are), listed
+// "web, api" (AppsOf reads them back from the trailer), and the action,
+// colors and image where every app shares them.
+func Group(changes []*Change) *Change {
+	var moving []*Change
+	for _, c := range changes {
+		if !c.Done {
+			moving = append(moving, c)
+		}
+	}
+	g := &Change{Done: len(moving) == 0}
+	if g.Done {
+		moving = changes
+	}
+	var apps, summaries, reasons []string
+	for _, c := range moving {
+		apps = append(apps, c.App)
+		summaries = append(summaries, c.App+": "+c.Summary)
+		reasons = append(reasons, c.Reason)
+	}
+	g.App, g.Summary, g.Reason = strings.Join(apps, ", "), strings.Join(summaries, "; "), strings.Join(reasons, "; ")
+	if len(moving) == 1 {
+		g.Summary = moving[0].Summary
+	}
+	g.Action = shared(moving, func(c *Change) string { return c.Action })
+	g.From = shared(moving, func(c *Change) string { return c.From })
+	g.To = shared(moving, func(c *Change) string { return c.To })
+	g.Image = shared(moving, func(c *Change) string { return c.Image })
+	g.Replicas = shared(moving, func(c *Change) string { return c.Replicas })
+	return g
+}
+
+// shared is the value every change has for a field, "" when they differ.
+func shared(changes []*Change, field func(*Change) string) string {
+	v := field(changes[0])
+	for _, c := range changes[1:] {
+		if field(c) != v {
+			return ""
+		}
+	}
+	return v
+}
+
+// AppsOf reads the apps of a Bgrender-App trailer: one, or a group's
+// "web, api".
+func AppsOf(trailers map[string]string) []string {
+	var out []string
+	for _, a := range strings.Split(trailers["Bgrender-App"], ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}

@@ -61,12 +61,20 @@ type Change struct {
 	Reason string
 }
 
-// Update is one change to one app folder, committed and pushed.
+// Update is one change to one app folder (or to several, Folders),
+// committed and pushed.
 type Update struct {
 	Repo   *Repo
 	Branch string // the target branch; empty: the remote's default branch
 	Path   string // the app folder in the repository
 	Editor Editor
+	// Folders, when set, are several app folders changed in one commit,
+	// each by its own Editor (Path and Editor are then unused): several
+	// apps released as one. Every Editor runs on every attempt; a folder
+	// already in its wanted state adds nothing, and the commit holds the
+	// others. A conflict in any folder stops the Update. No folder may be
+	// inside another.
+	Folders []Folder
 
 	// PushBranch, when set, names the branch that receives the commit
 	// instead of Branch (the commit is still built on Branch's tip): a
@@ -99,9 +107,18 @@ type Update struct {
 	Log   io.Writer                                        // progress lines; io.Discard when nil
 }
 
+// Folder is one app folder of an Update and its Editor.
+type Folder struct {
+	Path   string
+	Editor Editor
+}
+
 // Result is what an Update did.
 type Result struct {
+	// Change is the change of the folder; with several folders, all of
+	// them as one (see Group), and Changes has each, in Folders' order.
 	Change   *Change
+	Changes  []*Change
 	Branch   string // the target branch
 	Pushed   string // the branch the commit went to (Branch or PushBranch)
 	Commit   string // the new commit; empty for a no-op
@@ -132,14 +149,18 @@ func (u *Update) Run(ctx context.Context) (*Result, error) {
 	if max <= 0 {
 		max = 10
 	}
-	var first *Change
+	folders, err := u.folders()
+	if err != nil {
+		return nil, err
+	}
+	var first []*Change
 	for attempt := 1; ; attempt++ {
-		res, err := u.attempt(ctx, attempt, first)
+		res, err := u.attempt(ctx, attempt, folders, first)
 		if err != nil {
 			return nil, err
 		}
 		if first == nil {
-			first = res.Change
+			first = res.Changes
 		}
 		if res.Commit == "" || u.DryRun {
 			if !u.DryRun {
@@ -198,9 +219,36 @@ func (u *Update) logf(format string, args ...any) {
 	}
 }
 
-// attempt clones the tip, runs the editor and builds the commit (not
-// pushed). res.Commit is empty when there is nothing to do.
-func (u *Update) attempt(ctx context.Context, n int, first *Change) (*Result, error) {
+// folders returns the folders to edit: Folders, else Path with Editor.
+func (u *Update) folders() ([]Folder, error) {
+	if len(u.Folders) == 0 {
+		return []Folder{{Path: u.Path, Editor: u.Editor}}, nil
+	}
+	paths := make([]string, len(u.Folders))
+	for i, f := range u.Folders {
+		paths[i] = f.Path
+	}
+	return u.Folders, CheckFolders(paths)
+}
+
+// CheckFolders refuses app folders of one commit that are one another, or
+// one inside another (bad usage): two editors would write the same files.
+func CheckFolders(paths []string) error {
+	for i, a := range paths {
+		for _, b := range paths[:i] {
+			pa, pb := folderPath(a), folderPath(b)
+			if pa == pb || pa == "" || pb == "" || strings.HasPrefix(pa, pb+"/") || strings.HasPrefix(pb, pa+"/") {
+				return exitcode.Invalidf("the app folders %s and %s overlap: name folders of which none holds another", cleanPath(b), cleanPath(a))
+			}
+		}
+	}
+	return nil
+}
+
+// attempt clones the tip, runs the editors and builds the commit (not
+// pushed). res.Commit is empty when there is nothing to do. first are the
+// changes of the first attempt (nil on it).
+func (u *Update) attempt(ctx context.Context, n int, folders []Folder, first []*Change) (*Result, error) {
 	var repo *git.Repository
 	var branch string
 	var err error
@@ -223,49 +271,36 @@ func (u *Update) attempt(ctx context.Context, n int, first *Change) (*Result, er
 	if err != nil {
 		return nil, fmt.Errorf("read tree of %s: %w", branch, err)
 	}
-	folder, err := subtree(root, u.Path)
-	if errors.Is(err, errNoFolder) && u.Create {
-		folder, err = nil, nil // extract gives an empty folder
-	}
-	if errors.Is(err, errNoFolder) {
-		return nil, exitcode.Invalidf("folder %s not found on branch %s of %s", u.Path, branch, u.Repo.URL)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", u.Path, err)
-	}
 	history, err := u.history(repo, base)
 	if err != nil {
 		return nil, err
 	}
-
-	dir, err := os.MkdirTemp("", "bgrender-app-")
-	if err != nil {
-		return nil, err
+	res := &Result{Branch: branch, Pushed: branch, Base: base.Hash.String(), Attempts: n, repo: repo}
+	changes := map[string]*change{}
+	for i, f := range folders {
+		c, err := u.edit(root, branch, f, history, changes)
+		if err != nil && len(folders) > 1 {
+			return nil, fmt.Errorf("%s: %w", cleanPath(f.Path), err) // which app of the group
+		}
+		if err != nil {
+			return nil, err
+		}
+		if first != nil && !c.Done && c.State != first[i].State {
+			return nil, &ConflictError{Path: f.Path, Before: first[i].State, After: c.State}
+		}
+		res.Changes = append(res.Changes, c)
 	}
-	defer os.RemoveAll(dir)
-	snap, err := extract(folder, dir)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", u.Path, err)
+	res.Change = res.Changes[0]
+	if len(folders) > 1 {
+		res.Change = Group(res.Changes)
 	}
-	change, err := u.Editor.Edit(dir, history)
-	if err != nil {
-		return nil, &folderError{err: err, tmp: dir, path: cleanPath(u.Path)}
-	}
-	res := &Result{Change: change, Branch: branch, Pushed: branch, Base: base.Hash.String(), Attempts: n, repo: repo}
-	if first != nil && !change.Done && change.State != first.State {
-		return nil, &ConflictError{Path: u.Path, Before: first.State, After: change.State}
-	}
+	change := res.Change
 	if change.Done {
 		return res, nil
 	}
 	if u.PushBranch != nil {
 		res.Pushed = u.PushBranch(change)
 	}
-	after, err := readDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	changes := snap.changes(after, folderPath(u.Path))
 	if len(changes) == 0 {
 		change.Done = true
 		if change.Reason == "" {
@@ -282,7 +317,7 @@ func (u *Update) attempt(ctx context.Context, n int, first *Change) (*Result, er
 		change.Done = true
 		return res, nil
 	}
-	commit, err := u.commit(repo, base, treeHash, res)
+	commit, err := u.commit(repo, base, treeHash, res, folders)
 	if err != nil {
 		return nil, err
 	}
@@ -304,6 +339,45 @@ func (u *Update) attempt(ctx context.Context, n int, first *Change) (*Result, er
 	return res, nil
 }
 
+// edit copies folder f out of root into a temporary folder, runs its
+// editor there and adds what it changed to changes (paths from the root).
+func (u *Update) edit(root *object.Tree, branch string, f Folder, history []*object.Commit, changes map[string]*change) (*Change, error) {
+	folder, err := subtree(root, f.Path)
+	if errors.Is(err, errNoFolder) && u.Create {
+		folder, err = nil, nil // extract gives an empty folder
+	}
+	if errors.Is(err, errNoFolder) {
+		return nil, exitcode.Invalidf("folder %s not found on branch %s of %s", f.Path, branch, u.Repo.URL)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	dir, err := os.MkdirTemp("", "bgrender-app-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	snap, err := extract(folder, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	c, err := f.Editor.Edit(dir, history)
+	if err != nil {
+		return nil, &folderError{err: err, tmp: dir, path: cleanPath(f.Path)}
+	}
+	if c.Done {
+		return c, nil
+	}
+	after, err := readDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	for p, ch := range snap.changes(after, folderPath(f.Path)) {
+		changes[p] = ch
+	}
+	return c, nil
+}
+
 // folderPath cleans a folder path of the repository: slash-separated,
 // relative, "" for the root.
 func folderPath(p string) string {
@@ -318,14 +392,18 @@ func cleanPath(p string) string {
 	return p
 }
 
-func (u *Update) commit(repo *git.Repository, base *object.Commit, tree plumbing.Hash, res *Result) (*object.Commit, error) {
+func (u *Update) commit(repo *git.Repository, base *object.Commit, tree plumbing.Hash, res *Result, folders []Folder) (*object.Commit, error) {
 	tmpl := u.Message
 	if tmpl == nil {
 		tmpl = DefaultMessage
 	}
 	c := res.Change
+	paths := make([]string, len(folders))
+	for i, f := range folders {
+		paths[i] = cleanPath(f.Path)
+	}
 	msg, err := message(tmpl, MessageData{
-		Action: c.Action, App: c.App, Path: cleanPath(u.Path), Branch: res.Branch,
+		Action: c.Action, App: c.App, Path: strings.Join(paths, ", "), Branch: res.Branch,
 		From: c.From, To: c.To, Image: c.Image, Replicas: c.Replicas, Summary: c.Summary,
 	}, c)
 	if err != nil {

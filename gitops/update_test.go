@@ -44,6 +44,7 @@ func seed(t *testing.T, n int) string {
 // removes old.txt.
 type setState struct {
 	want  string
+	app   string // default web
 	calls int
 	// before runs at the start of each call (to move the branch).
 	before func(call int)
@@ -59,9 +60,13 @@ func (e *setState) Edit(dir string, _ []*object.Commit) (*Change, error) {
 		return nil, err
 	}
 	state := strings.TrimSpace(string(cur))
-	c := &Change{Action: "promote", App: "web", From: state, To: e.want, Summary: state + " to " + e.want, State: state}
+	app := e.app
+	if app == "" {
+		app = "web"
+	}
+	c := &Change{Action: "promote", App: app, From: state, To: e.want, Summary: state + " to " + e.want, State: state}
 	if state == e.want {
-		c.Done, c.Reason = true, "web is already "+e.want
+		c.Done, c.Reason = true, app+" is already "+e.want
 		return c, nil
 	}
 	os.Remove(filepath.Join(dir, "old.txt"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -62,8 +63,14 @@ func weightOf(st *State) int32 {
 
 // Run commits the flip.
 func (a *Promote) Run(ctx context.Context) (*Result, error) {
+	e := a.edit()
+	return a.run(ctx, e.action, e.depth, e.plan)
+}
+
+// edit is the flip, as Run and a Group make it.
+func (a *Promote) edit() folderEdit {
 	to := a.To
-	return a.run(ctx, "promote", 1, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
+	return folderEdit{"promote", 1, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
 		st := l.state()
 		if to == "" {
 			to = st.Idle()
@@ -115,7 +122,7 @@ func (a *Promote) Run(ctx context.Context) (*Result, error) {
 			}
 		}
 		return c, l.setActive(to)
-	})
+	}}
 }
 
 // canServe refuses to route traffic to a color that has no pods: no
@@ -211,8 +218,14 @@ const historyDepth = 200
 
 // Run commits the flip back.
 func (a *Rollback) Run(ctx context.Context) (*Result, error) {
+	e := a.edit()
+	return a.run(ctx, e.action, e.depth, e.plan)
+}
+
+// edit is the flip back, as Run and a Group make it.
+func (a *Rollback) edit() folderEdit {
 	var to spec.Color
-	return a.run(ctx, "rollback", historyDepth, func(l layout, history []*object.Commit) (*gitops.Change, error) {
+	return folderEdit{"rollback", historyDepth, func(l layout, history []*object.Commit) (*gitops.Change, error) {
 		st := l.state()
 		if to == "" {
 			to = st.Previous
@@ -258,7 +271,7 @@ func (a *Rollback) Run(ctx context.Context) (*Result, error) {
 			}
 		}
 		return c, l.setActive(to)
-	})
+	}}
 }
 
 // checkSinceLive refuses a rollback to color to when to runs another image
@@ -392,7 +405,7 @@ func outsideFolders(l layout) []string {
 func deploySinceLive(history []*object.Commit, app string, c spec.Color) *object.Commit {
 	for _, commit := range history {
 		tr := gitops.ParseTrailers(commit.Message)
-		if tr["Bgrender-App"] != app {
+		if !slices.Contains(gitops.AppsOf(tr), app) {
 			continue
 		}
 		switch tr["Bgrender-Action"] {

@@ -2,7 +2,8 @@
 // a color, DeployChart a chart's render (chart.go), Promote flips traffic,
 // Rollback flips back, ScaleIdle scales the idle color. Each is a struct of options with a Run method that changes
 // one app folder in a Git repository as one commit (or pull request)
-// through package gitops.
+// through package gitops. A Group commits several promotes (or rollbacks),
+// each on its own app folder, as one commit: several apps released as one.
 //
 // An app folder has one of three layouts:
 //
@@ -14,9 +15,12 @@
 //     <app>-blue and <app>-green and a Service whose selector carries the
 //     color label (version: blue). An action flips that selector value and
 //     the color annotations, or edits the idle Deployment's image or
-//     replicas, in place. DeployChart writes such a folder: the chart's
-//     render, post-rendered against its previous ChartFile, in ChartFile
-//     beside the user's own files.
+//     replicas, in place. The preview Service, which every flip flips with
+//     the live one, is found by its role: the Service that selects the
+//     same pods with the other color, whatever its name (roles.go).
+//     DeployChart writes such a folder: the chart's render, post-rendered
+//     against its previous ChartFile, in ChartFile beside the user's own
+//     files.
 //   - a kustomize overlay of a base elsewhere in the repository (see
 //     overlay.go): the overlay is built in-process and read as the plain
 //     folder of its build; an action's edits go into the overlay's own

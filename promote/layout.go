@@ -123,6 +123,11 @@ type PlainOptions struct {
 	// Service is the name of the live Service; empty: the only Service
 	// whose selector has a blue or green value.
 	Service string
+	// PreviewService is the name of the preview Service, which selects
+	// the idle color and which every flip flips with the live one; empty:
+	// the Service that selects the same pods but for the color, told from
+	// the live one by what the folder says (see roles.go).
+	PreviewService string
 	// File holds the Service (relative to the app folder); empty: search
 	// every .yaml and .yml file of the folder.
 	File string

@@ -209,6 +209,8 @@ func TestDeploySinceLive(t *testing.T) {
 		"deploy to the other one": {[]*object.Commit{c(trailers("web", "deploy", "blue"))}, false},
 		"another app":             {[]*object.Commit{c(trailers("api", "deploy", "green"))}, false},
 		"hand commits":            {[]*object.Commit{c("fix typo\n"), c(trailers("web", "deploy", "green"))}, true},
+		"a group's flip since":    {[]*object.Commit{c(trailers("api, web", "promote", "blue")), c(trailers("web", "deploy", "green"))}, false},
+		"another group":           {[]*object.Commit{c(trailers("api, webshop", "promote", "blue")), c(trailers("web", "deploy", "green"))}, true},
 	}
 	for name, tc := range tests {
 		if got := deploySinceLive(tc.history, "web", spec.Green) != nil; got != tc.want {

@@ -68,7 +68,7 @@ type plain struct {
 	dir         string
 	files       []*yamlFile
 	service     *manifest
-	preview     *manifest // <service>-preview, when it selects a color too
+	preview     *manifest // the Service that selects the app's other color (see roles.go)
 	colorLabel  string
 	deployments map[spec.Color]*manifest
 	// autoscalers are the HorizontalPodAutoscalers that scale them.
@@ -101,7 +101,14 @@ func openPlain(dir string, o PlainOptions) (*plain, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.findService(objs, o); err != nil {
+	all := objs
+	if o.File != "" {
+		// The preview Service and the Deployments may live in other files.
+		if all, err = p.load(""); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.findService(objs, all, o); err != nil {
 		return nil, err
 	}
 	selector := yamledit.Lookup(p.service.node(), "spec", "selector")
@@ -115,12 +122,7 @@ func openPlain(dir string, o PlainOptions) (*plain, error) {
 	if prev, ok := colorOf(yamledit.Scalar(p.service.node(), "metadata", "annotations", render.AnnotationPreviousColor)); ok && prev != active {
 		p.st.Previous = prev
 	}
-	if o.File != "" {
-		// The Deployments may live in other files.
-		if objs, err = p.load(""); err != nil {
-			return nil, err
-		}
-	}
+	objs = all
 	p.findCanary(objs)
 	for _, c := range spec.Colors {
 		d, err := p.findDeployment(objs, selector, c)
@@ -205,68 +207,6 @@ func (p *plain) file(name string) *yamlFile {
 	for _, f := range p.files {
 		if f.name == name {
 			return f
-		}
-	}
-	return nil
-}
-
-// findService picks the live Service and its color label.
-func (p *plain) findService(objs []*manifest, o PlainOptions) error {
-	var candidates []*manifest
-	var unclear error // a Service with several keys whose value is a color
-	for _, obj := range objs {
-		if obj.kind != "Service" || (o.Service != "" && obj.name != o.Service) {
-			continue
-		}
-		if o.Service == "" && strings.HasSuffix(obj.name, "-preview") {
-			continue
-		}
-		_, err := colorKey(obj, o.ColorLabel)
-		if err == nil || o.Service != "" {
-			candidates = append(candidates, obj)
-		} else if errors.As(err, new(severalColorKeys)) && unclear == nil {
-			unclear = err
-		}
-	}
-	if len(candidates) > 1 && o.Service == "" {
-		// An HTTPRoute's per-color backends (named <name>-<the color they
-		// select>) select a color too, but they are not the live Service.
-		backends := routeBackends(objs)
-		var rest []*manifest
-		for _, c := range candidates {
-			key, err := colorKey(c, o.ColorLabel)
-			color := yamledit.Scalar(yamledit.Lookup(c.node(), "spec", "selector"), key)
-			if err != nil || !backends[c.name] || !strings.HasSuffix(c.name, "-"+color) {
-				rest = append(rest, c)
-			}
-		}
-		if len(rest) > 0 {
-			candidates = rest
-		}
-	}
-	switch {
-	case len(candidates) == 0 && unclear != nil:
-		return unclear
-	case len(candidates) == 0 && o.Service != "":
-		return exitcode.Invalidf("no Service %q in %s (name the file with --file, or check --path)", o.Service, p.where(o.File))
-	case len(candidates) == 0 && o.ColorLabel != "":
-		return exitcode.Invalidf("no Service in %s has a selector %s whose value is blue or green; check --color-label", p.where(o.File), o.ColorLabel)
-	case len(candidates) == 0:
-		return exitcode.Invalidf("no %s, and no Service whose selector has a blue or green value (lower case) in %s; name the Service with --service", SpecFile, p.where(o.File))
-	case len(candidates) > 1:
-		return exitcode.Invalidf("several Services select a color: %s; name one with --service (and --file)", listed(candidates))
-	}
-	p.service = candidates[0]
-	key, err := colorKey(p.service, o.ColorLabel)
-	if err != nil {
-		return err
-	}
-	p.colorLabel = key
-	for _, obj := range objs {
-		if obj.kind == "Service" && obj.name == p.service.name+"-preview" {
-			if _, ok := colorOf(yamledit.Scalar(obj.node(), "spec", "selector", key)); ok {
-				p.preview = obj
-			}
 		}
 	}
 	return nil

@@ -93,7 +93,7 @@ func (p *plain) readCanary(objs []*manifest) error {
 	// folder was written so; promote --steps --to the live color ends it.
 	p.st.PreviewOnLive = viaPreview && color == p.st.Active && w == 0
 	if !viaPreview {
-		p.st.CannotHandOver = fmt.Sprintf("%s sends to Service %s, not to the preview Service %s-preview: the hand-over of promote --steps keeps the canary on the new color by holding the preview Service", c.where(), backend, p.service.name)
+		p.st.CannotHandOver = fmt.Sprintf("%s sends to Service %s, not to the preview Service %s: the hand-over of promote --steps keeps the canary on the new color by holding the preview Service", c.where(), backend, p.previewName())
 	}
 	return nil
 }
@@ -106,7 +106,7 @@ func (p *plain) holdCanary(c spec.Color) error {
 		return p.canaryErr
 	}
 	if p.canary == nil || p.preview == nil || p.st.CanaryService != p.preview.name {
-		return exitcode.Invalidf("plain manifests: a stepped promotion hands over through a canary Ingress whose backend is the preview Service %s-preview; this folder's canary sends to %s", p.service.name, p.st.CanaryService)
+		return exitcode.Invalidf("plain manifests: a stepped promotion hands over through a canary Ingress whose backend is the preview Service %s; this folder's canary sends to %s", p.previewName(), p.st.CanaryService)
 	}
 	p.keepPreview = true
 	return nil
@@ -190,12 +190,12 @@ func (p *plain) setWeight(n int32) error {
 				break
 			}
 		}
-		return exitcode.Invalidf("no canary Ingress or weighted HTTPRoute for %s in the app folder%s: shift edits the canary-weight of an Ingress with the annotations %s: \"true\" and %s, beside the main Ingress, whose backend is a Service that selects the idle color (e.g. %s-preview, which promote flips with %s); or the weights of an HTTPRoute whose rule sends to a Service of each color",
-			p.service.name, hint, render.AnnotationCanary, render.AnnotationCanaryWeight, p.service.name, p.service.name)
+		return exitcode.Invalidf("no canary Ingress or weighted HTTPRoute for %s in the app folder%s: shift edits the canary-weight of an Ingress with the annotations %s: \"true\" and %s, beside the main Ingress, whose backend is a Service that selects the idle color (e.g. %s, which promote flips with %s); or the weights of an HTTPRoute whose rule sends to a Service of each color",
+			p.service.name, hint, render.AnnotationCanary, render.AnnotationCanaryWeight, p.previewName(), p.service.name)
 	}
 	if n > 0 && p.canaryColor != p.st.Active.Other() && !p.st.Handover {
-		return exitcode.Invalidf("%s sends to Service %s, which selects %s, the live color: a shift would move nothing to %s; point the canary at a Service that selects the idle color (e.g. %s-preview, which promote flips with %s)",
-			c.where(), p.st.CanaryService, p.canaryColor, p.st.Active.Other(), p.service.name, p.service.name)
+		return exitcode.Invalidf("%s sends to Service %s, which selects %s, the live color: a shift would move nothing to %s; point the canary at a Service that selects the idle color (e.g. %s, which promote flips with %s)",
+			c.where(), p.st.CanaryService, p.canaryColor, p.st.Active.Other(), p.previewName(), p.service.name)
 	}
 	_, err := c.file.y.SetString(c.doc, []string{"metadata", "annotations", render.AnnotationCanaryWeight}, strconv.Itoa(int(n)))
 	if err != nil {

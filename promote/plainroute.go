@@ -192,18 +192,9 @@ func (p *plain) setRouteWeights(n int32) error {
 func routeBackends(objs []*manifest) map[string]bool {
 	out := map[string]bool{}
 	for _, o := range objs {
-		if o.kind != "HTTPRoute" {
-			continue
-		}
-		rules := yamledit.Lookup(o.node(), "spec", "rules")
-		if rules == nil || rules.Kind != yaml.SequenceNode {
-			continue
-		}
-		for _, r := range rules.Content {
-			if refs := yamledit.Lookup(r, "backendRefs"); refs != nil && refs.Kind == yaml.SequenceNode {
-				for _, ref := range refs.Content {
-					out[yamledit.Scalar(ref, "name")] = true
-				}
+		if o.kind == "HTTPRoute" {
+			for _, name := range httpRouteBackends(o) {
+				out[name] = true
 			}
 		}
 	}

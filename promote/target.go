@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/template"
 	"time"
 
@@ -75,6 +76,10 @@ type Result struct {
 	// Gates are the gates that ran before the action, with where each
 	// setting came from; the CLI fills them in.
 	Gates any `json:"gates,omitempty"`
+	// Path is the app folder, in a Group's Apps.
+	Path string `json:"path,omitempty"`
+	// Apps are the apps of a Group, one result each, in its order.
+	Apps []*Result `json:"apps,omitempty"`
 }
 
 // Live is the moment the cluster served an action's change.
@@ -90,9 +95,23 @@ type Live struct {
 // set when the app is already in the wanted state.
 type plan func(l layout, history []*object.Commit) (*gitops.Change, error)
 
+// folderEdit is an action's edit of its app folder: the action's name, how
+// many commits of history it reads, and its plan.
+type folderEdit struct {
+	action string
+	depth  int
+	plan   plan
+}
+
 // run applies the plan to the target's app folder as one commit.
 func (t *Target) run(ctx context.Context, action string, historyDepth int, p plan) (*Result, error) {
-	editor := gitops.EditorFunc(func(dir string, history []*object.Commit) (*gitops.Change, error) {
+	return t.commit(ctx, action, historyDepth, gitops.Folder{Path: t.Path, Editor: t.editor(action, p)})
+}
+
+// editor runs the plan on the app folder a gitops.Update copied out (an
+// overlay reads its bases from the commit it was copied from).
+func (t *Target) editor(action string, p plan) gitops.Editor {
+	return gitops.EditorFunc(func(dir string, history []*object.Commit) (*gitops.Change, error) {
 		var at *repoAt
 		if len(history) > 0 {
 			at = &repoAt{path: t.Path, commit: history[0]}
@@ -112,18 +131,31 @@ func (t *Target) run(ctx context.Context, action string, historyDepth int, p pla
 		}
 		return c, l.save()
 	})
-	return t.update(ctx, action, &gitops.Update{Editor: editor, HistoryDepth: historyDepth})
 }
 
-// update runs u, an edit of the target's app folder, with the target's
-// repository and commit options, as one commit (or pull request).
+// commit makes one commit (or pull request) of the folders' edits: one
+// folder, or a Group's.
+func (t *Target) commit(ctx context.Context, action string, historyDepth int, folders ...gitops.Folder) (*Result, error) {
+	u := &gitops.Update{Path: folders[0].Path, Editor: folders[0].Editor, HistoryDepth: historyDepth}
+	if len(folders) > 1 {
+		u.Path, u.Editor, u.Folders = "", nil, folders
+	}
+	return t.update(ctx, action, u)
+}
+
+// update runs u, an edit of the target's app folder (or of a Group's
+// Folders), with the target's repository and commit options, as one
+// commit (or pull request).
 func (t *Target) update(ctx context.Context, action string, u *gitops.Update) (*Result, error) {
-	u.Repo, u.Branch, u.Path = t.Repo, t.Branch, t.Path
+	u.Repo, u.Branch = t.Repo, t.Branch
+	if u.Path == "" && len(u.Folders) == 0 {
+		u.Path = t.Path
+	}
 	u.DryRun, u.Message, u.AuthorName, u.AuthorEmail = t.DryRun, t.Message, t.AuthorName, t.AuthorEmail
 	u.MaxAttempts, u.Signer, u.Now, u.Sleep, u.Log = t.MaxAttempts, t.Signer, t.Now, t.Sleep, t.Log
 	u.Session = t.Session
 	if t.PullRequest {
-		u.PushBranch = func(c *gitops.Change) string { return fmt.Sprintf("bgrender/%s-%s-%s", c.Action, c.App, c.To) }
+		u.PushBranch = pushBranch
 	}
 	if t.DryRun && t.Series != nil {
 		u.After = t.Series.last
@@ -138,6 +170,9 @@ func (t *Target) update(ctx context.Context, action string, u *gitops.Update) (*
 	c := res.Change
 	out := &Result{Action: action, App: c.App, From: c.From, To: c.To, Image: c.Image,
 		NoOp: c.Done, Commit: res.Commit, Branch: res.Branch, Attempts: res.Attempts, DryRun: t.DryRun, Diff: res.Diff}
+	if len(u.Folders) > 1 {
+		out.Apps = appResults(action, u.Folders, res.Changes)
+	}
 	if t.DryRun {
 		// Nothing was pushed: no commit exists anywhere.
 		out.Commit, out.Attempts = "", 0
@@ -160,6 +195,16 @@ func (t *Target) update(ctx context.Context, action string, u *gitops.Update) (*
 		out.Message = fmt.Sprintf("%s %s: %s; committed %s to %s", action, c.App, c.Summary, short(res.Commit), res.Branch)
 	}
 	return out, nil
+}
+
+// pushBranch names the pull-request branch of a change: its action, its
+// app (or a group's apps) and the color it goes to.
+func pushBranch(c *gitops.Change) string {
+	parts := append([]string{c.Action}, strings.Split(c.App, ", ")...)
+	if c.To != "" {
+		parts = append(parts, c.To)
+	}
+	return "bgrender/" + strings.Join(parts, "-")
 }
 
 func short(h string) string {

@@ -32,7 +32,7 @@ func (s *MatchCapacity) Describe() string {
 }
 
 func (s *MatchCapacity) Run(ctx context.Context, r *Run) error {
-	app, err := ReadApp(ctx, s.Gates.Cluster, s.Gates.appName(s.Target.Path))
+	app, err := ReadApp(ctx, s.Gates.Cluster, s.Gates.appName(s.Target.Path), s.Gates.preview)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,8 @@ import (
 type FolderGates struct {
 	Gates          *spec.FolderGates
 	App, Namespace string
+	// Preview is a plain folder's preview Service (see previewOf).
+	Preview string
 }
 
 // GatesFromFile reads an app spec (its gates, name and namespace) or a
@@ -66,7 +68,7 @@ func GatesFromGit(ctx context.Context, t *promote.Target) (*FolderGates, error) 
 	if st.NamespaceErr != nil {
 		return nil, st.NamespaceErr
 	}
-	return &FolderGates{Gates: st.Gates, App: st.App, Namespace: st.Namespace}, nil
+	return &FolderGates{Gates: st.Gates, App: st.App, Namespace: st.Namespace, Preview: previewOf(st)}, nil
 }
 
 // Check runs the promotion gates against the cluster and changes nothing.
@@ -74,6 +76,8 @@ type Check struct {
 	Cluster *cluster.Options
 	App     string
 	Color   string // empty: the color the preview Service selects
+	// Preview names the preview Service when it is not <App>-preview.
+	Preview string
 	Checks  *gate.Checks
 	// Effective, when the gates came from a file, are said first.
 	Effective *gate.Effective
@@ -81,7 +85,7 @@ type Check struct {
 
 // Run runs the gates; env.Out receives the verdict.
 func (c *Check) Run(ctx context.Context, env *Env) error {
-	app, err := ReadApp(ctx, c.Cluster, c.App)
+	app, err := ReadApp(ctx, c.Cluster, c.App, c.Preview)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,8 @@
 // gates, the options a command parsed from its flags) into a plan:
 // PlanDeploy, PlanDeployChart, PlanPromote (one commit, or in steps of traffic with the
 // NGINX and plain-canary hand-overs), PlanRollback, PlanScaleIdle,
-// PlanShift, and Guard's reaction to a breach.
+// PlanShift, PlanGroup (several apps as one commit: every app's gates,
+// the commit, a wait per app), and Guard's reaction to a breach.
 //
 // One Runner executes any plan with injected collaborators (the Git
 // target, the cluster, the clock, a progress writer): it reports each

@@ -43,6 +43,7 @@ type Gates struct {
 	// came from.
 	Effective   *gate.Effective
 	folderApp   string
+	preview     string // the folder's preview Service (see previewOf)
 	folderGates *spec.FolderGates
 	ran         bool
 }
@@ -63,7 +64,7 @@ func (g *Gates) Runs() bool { return g.Checks.Any() || g.Wait }
 // run gates that no flag asked for, the kubeconfig is checked now, before
 // anything is committed.
 func (g *Gates) UseFolder(st *promote.State) error {
-	g.folderApp, g.folderGates = st.App, st.Gates
+	g.folderApp, g.folderGates, g.preview = st.App, st.Gates, previewOf(st)
 	before := g.Runs()
 	eff, err := gate.Merge(g.Changed, g.Checks, g.TimeoutFlag, st.Gates, g.NoSpec)
 	if err != nil {
@@ -101,7 +102,7 @@ func (g *Gates) Run(ctx context.Context, env *Env, dir, color string) (string, e
 
 // RunChecks runs checks (the gates, or a subset of them) on color.
 func (g *Gates) RunChecks(ctx context.Context, env *Env, dir, color string, checks *gate.Checks) (string, error) {
-	app, err := ReadApp(ctx, g.Cluster, g.appName(dir))
+	app, err := ReadApp(ctx, g.Cluster, g.appName(dir), g.preview)
 	if err != nil {
 		return "", err
 	}
@@ -138,8 +139,10 @@ type App struct {
 	Namespace           string
 }
 
-// ReadApp connects to the cluster and reads the app's live state.
-func ReadApp(ctx context.Context, opts *cluster.Options, name string) (*App, error) {
+// ReadApp connects to the cluster and reads the app's live state; preview
+// names its preview Service when it is not <name>-preview (see
+// status.Reader.GetWithPreview).
+func ReadApp(ctx context.Context, opts *cluster.Options, name, preview string) (*App, error) {
 	cfg, ns, err := opts.Config()
 	if err != nil {
 		return nil, err
@@ -156,7 +159,7 @@ func ReadApp(ctx context.Context, opts *cluster.Options, name string) (*App, err
 	if err != nil {
 		return nil, err
 	}
-	app, err := reader.Get(ctx, name)
+	app, err := reader.GetWithPreview(ctx, name, preview)
 	if err != nil {
 		return nil, err
 	}

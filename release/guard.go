@@ -28,7 +28,7 @@ type Guard struct {
 
 // Run watches; env.Target is the app folder to roll back in.
 func (g *Guard) Run(ctx context.Context, env *Env) error {
-	app, err := ReadApp(ctx, env.Cluster, g.App)
+	app, err := ReadApp(ctx, env.Cluster, g.App, previewOf(g.Folder))
 	if err != nil {
 		return err
 	}

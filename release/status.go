@@ -10,7 +10,7 @@ import (
 // AppStatus reads an app from the cluster and, when wanted (the app folder
 // in Git, read from t) is given, records its drift from Git.
 func AppStatus(ctx context.Context, r *status.Reader, name string, t *promote.Target, wanted *promote.State) (*status.App, error) {
-	app, err := r.Get(ctx, name)
+	app, err := r.GetWithPreview(ctx, name, previewOf(wanted))
 	if err != nil || wanted == nil {
 		return app, err
 	}
@@ -41,4 +41,13 @@ func AppStatus(ctx context.Context, r *status.Reader, name string, t *promote.Ta
 	}
 	app.CompareWith(w)
 	return app, nil
+}
+
+// previewOf is the preview Service that a plain folder in Git names (found
+// by its role), "" for a managed folder or none read: <app>-preview.
+func previewOf(st *promote.State) string {
+	if st == nil || !st.Plain {
+		return ""
+	}
+	return st.Preview
 }

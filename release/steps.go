@@ -27,8 +27,10 @@ type Commit struct {
 	What   string // what the commit does, e.g. "promote to green"
 	// Shifts: the commit sends a share of traffic to the idle color.
 	Shifts bool
-	// Gates, when they ran before the commit, are carried in its result.
-	Gates *Gates
+	// Gates, when they ran before the commit, are carried in its result;
+	// AppGates, in a group's commit, those of each app in its own.
+	Gates    *Gates
+	AppGates []*Gates
 }
 
 func (c *Commit) Kind() string     { return "commit" }
@@ -44,6 +46,11 @@ func (c *Commit) Run(ctx context.Context, r *Run) error {
 	}
 	if c.Gates != nil && c.Gates.ran && c.Gates.Effective != nil {
 		res.Gates = c.Gates.Effective
+	}
+	for i, g := range c.AppGates {
+		if g != nil && g.ran && g.Effective != nil && i < len(res.Apps) {
+			res.Apps[i].Gates = g.Effective
+		}
 	}
 	r.Last = res
 	r.Commits = append(r.Commits, res)
@@ -154,16 +161,24 @@ func (s *WaitLive) Run(ctx context.Context, r *Run) error {
 		_, err := live.Wait(ctx, t)
 		return err
 	}
-	r.Say("waiting until Service %s/%s serves %s", ns, svc, color)
+	got, err := served(ctx, r, t, st.App)
+	if err == nil && r.Last != nil {
+		r.Last.Live = got
+	}
+	return err
+}
+
+// served waits until the cluster serves t, saying so, and returns the
+// moment it did.
+func served(ctx context.Context, r *Run, t *live.Target, app string) (*promote.Live, error) {
+	r.Say("waiting until Service %s/%s serves %s", t.Namespace, t.Service, t.Color)
 	got, err := live.Wait(ctx, t)
 	if err != nil {
-		return fmt.Errorf("%s: %w; the change stays (%s)", st.App, err, Landed(r.Last))
+		return nil, fmt.Errorf("%s: %w; the change stays (%s)", app, err, Landed(r.Last))
 	}
-	if r.Last != nil {
-		r.Last.Live = &promote.Live{Namespace: ns, Service: svc, Color: color, ReadyEndpoints: got.Ready[color], Seconds: r.since()}
-	}
-	r.Say("live: Service %s/%s serves %s, %d ready endpoints, %.2fs after the start", ns, svc, color, got.Ready[color], r.since())
-	return nil
+	ready := got.Ready[t.Color]
+	r.Say("live: Service %s/%s serves %s, %d ready endpoints, %.2fs after the start", t.Namespace, t.Service, t.Color, ready, r.since())
+	return &promote.Live{Namespace: t.Namespace, Service: t.Service, Color: t.Color, ReadyEndpoints: ready, Seconds: r.since()}, nil
 }
 
 // WaitTraffic waits until the cluster sends Weight percent of the app's
@@ -240,6 +255,9 @@ type RunGates struct {
 	// Share is the percent of the traffic Color is about to take, for
 	// the capacity gate; 0 (a deploy) leaves that gate out.
 	Share int32
+	// Dir is the app folder (default: the run's); the app's name when
+	// neither --app nor the folder names it.
+	Dir string
 }
 
 func (s *RunGates) Kind() string { return "gates" }
@@ -270,9 +288,13 @@ func (s *RunGates) Run(ctx context.Context, r *Run) error {
 	if s.Image != "" {
 		s.Gates.Checks.RequireRollout, s.Gates.Checks.Image = true, s.Image
 	}
+	dir := s.Dir
+	if dir == "" {
+		dir = r.Target.Path
+	}
 	capacity := s.Gates.Checks.Capacity
 	s.Gates.Checks.Capacity, s.Gates.Checks.Share = capacity && s.Share > 0, s.Share
-	passed, err := s.Gates.Run(ctx, r.Env, r.Target.Path, color)
+	passed, err := s.Gates.Run(ctx, r.Env, dir, color)
 	s.Gates.Checks.Capacity = capacity
 	if err != nil {
 		return err

@@ -57,4 +57,23 @@ func TestGetArticleLayout(t *testing.T) {
 	if _, err := r.Get(ctx, "nothing-here"); err == nil {
 		t.Fatal("an absent app was found")
 	}
+
+	// A preview Service not named <app>-preview (the folder in Git names
+	// it, found by its role): read by the name given.
+	preview := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Service",
+		"metadata": map[string]any{"name": "application-preview", "namespace": ns},
+		"spec": map[string]any{"selector": map[string]any{"app": "my-application", "version": "green"},
+			"ports": []any{map[string]any{"port": int64(80), "targetPort": int64(8080)}}},
+	}}
+	if _, err := srv.Dynamic().Resource(cluster.Services).Namespace(ns).Create(ctx, preview, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	app, err = r.GetWithPreview(ctx, "application-service", "application-preview")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := app.Services[1]; s.Name != "application-preview" || s.Role != "preview" || !s.Found || s.Selects != "green" {
+		t.Fatalf("preview Service: %+v", s)
+	}
 }

@@ -20,11 +20,11 @@ import (
 // one that `bgrender postrender` made out of a Helm chart (it changes
 // nothing but the color), or hand-written manifests as in the article. The
 // app is the Service named app that carries the bgrender.io/active-color
-// annotation or a color in its selector, its app-preview twin, and the
-// Deployments of each color whose pods the Service selects. It
+// annotation or a color in its selector, its preview twin (previewName),
+// and the Deployments of each color whose pods the Service selects. It
 // returns nil when there is no such Service. Four list requests, all
 // within the documented Role.
-func (r *Reader) readPostRendered(ctx context.Context, app string) (*App, error) {
+func (r *Reader) readPostRendered(ctx context.Context, app, previewName string) (*App, error) {
 	active, err := r.serviceNamed(ctx, app)
 	if err != nil || active == nil {
 		return nil, err
@@ -32,7 +32,7 @@ func (r *Reader) readPostRendered(ctx context.Context, app string) (*App, error)
 	if _, ok := active.Annotations[render.AnnotationActiveColor]; !ok && colorKey(active.Spec.Selector) == "" {
 		return nil, nil // neither bgrender's annotation nor a color in its selector
 	}
-	preview, err := r.serviceNamed(ctx, app+"-preview")
+	preview, err := r.serviceNamed(ctx, previewName)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (r *Reader) readPostRendered(ctx context.Context, app string) (*App, error)
 	}
 
 	var eps discoveryv1.EndpointSliceList
-	if err := r.list(ctx, EndpointSlices, labelQuery(discoveryv1.LabelServiceName+" in ("+app+","+app+"-preview)"), &eps); err != nil {
+	if err := r.list(ctx, EndpointSlices, labelQuery(discoveryv1.LabelServiceName+" in ("+app+","+previewName+")"), &eps); err != nil {
 		return nil, err
 	}
 	slicesBySvc := map[string][]*discoveryv1.EndpointSlice{}
@@ -75,7 +75,7 @@ func (r *Reader) readPostRendered(ctx context.Context, app string) (*App, error)
 		svc := s.Labels[discoveryv1.LabelServiceName]
 		slicesBySvc[svc] = append(slicesBySvc[svc], s)
 	}
-	a := buildApp(r.Namespace, app, active, preview, byColor[spec.Blue], byColor[spec.Green], slicesBySvc)
+	a := buildApp(r.Namespace, app, previewName, active, preview, byColor[spec.Blue], byColor[spec.Green], slicesBySvc)
 	return &a, nil
 }
 

@@ -135,6 +135,17 @@ func NewReader(cfg *rest.Config, namespace string) (*Reader, error) {
 
 // Get returns one app's state, or a *NotFoundError.
 func (r *Reader) Get(ctx context.Context, app string) (*App, error) {
+	return r.GetWithPreview(ctx, app, "")
+}
+
+// GetWithPreview is Get for an app of hand-written manifests whose preview
+// Service is named preview, not <app>-preview: a plain folder names its
+// Services as it likes, and bgrender finds the preview by its role in Git
+// (empty: <app>-preview). An app bgrender rendered keeps its own names.
+func (r *Reader) GetWithPreview(ctx context.Context, app, preview string) (*App, error) {
+	if preview == "" {
+		preview = app + "-preview"
+	}
 	apps, err := r.read(ctx, render.LabelName+"="+app)
 	if err != nil {
 		return nil, err
@@ -144,7 +155,7 @@ func (r *Reader) Get(ctx context.Context, app string) (*App, error) {
 			return &apps[i], nil
 		}
 	}
-	a, err := r.readPostRendered(ctx, app)
+	a, err := r.readPostRendered(ctx, app, preview)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +334,7 @@ func assemble(ns string, objs objects) []App {
 		if len(p.services) == 0 && len(p.deployments) == 0 {
 			continue
 		}
-		app := buildApp(ns, name, p.services[name], p.services[name+"-preview"],
+		app := buildApp(ns, name, name+"-preview", p.services[name], p.services[name+"-preview"],
 			p.deployments[name+"-blue"], p.deployments[name+"-green"], p.slices)
 		if rt := routes[name]; rt != nil {
 			app.Traffic = rt.traffic(name)
@@ -339,12 +350,12 @@ func assemble(ns string, objs objects) []App {
 
 // buildApp puts together one app's state from its Services, Deployments
 // and the EndpointSlices of its Services (by Service name).
-func buildApp(ns, name string, active, preview *corev1.Service, blue, green *appsv1.Deployment, eps map[string][]*discoveryv1.EndpointSlice) App {
+func buildApp(ns, name, previewName string, active, preview *corev1.Service, blue, green *appsv1.Deployment, eps map[string][]*discoveryv1.EndpointSlice) App {
 	app := App{Name: name, Namespace: ns}
 	app.ColorLabel = colorLabel(active, preview, blue, green)
 	app.Services = []Service{
 		service(name, "active", active, app.ColorLabel, eps[name]),
-		service(name+"-preview", "preview", preview, app.ColorLabel, eps[name+"-preview"]),
+		service(previewName, "preview", preview, app.ColorLabel, eps[previewName]),
 	}
 	app.Live = app.Services[0].Selects
 	if !spec.Color(app.Live).Valid() {

@@ -111,6 +111,14 @@ func (o *promoteFlags) parse() ([]int32, error) {
 	} else if o.fs.Changed("step-wait") || o.fs.Changed("step-interval") {
 		return nil, usageError("--step-wait and --step-interval need --steps")
 	}
+	if len(o.g.paths) > 1 {
+		switch {
+		case steps != nil:
+			return nil, usageError("--steps shifts the traffic of one app; with several --path, promote them in one commit without --steps")
+		case o.gates.app != "":
+			return nil, usageError("--app names one app in the cluster; with several --path, each folder names its own")
+		}
+	}
 	// A stepped dry run runs no gate and reads no cluster.
 	o.gates.noCluster = steps != nil && o.g.dryRun
 	switch {
@@ -161,6 +169,14 @@ func (o *promoteFlags) run(s streams, args []string) error {
 	if steps != nil {
 		return o.runSteps(ctx, s, t, gates, steps, color, start)
 	}
+	if len(o.g.paths) > 1 {
+		if o.match {
+			return usageError("--match-capacity promotes one app: not with several --path")
+		}
+		return o.g.runGroup(ctx, s, t, o.gates.opts, gates, o.after, "promote", func(t promote.Target) promote.Member {
+			return &promote.Promote{Target: t, To: color, Force: o.force}
+		}, start)
+	}
 	t.Session = &gitops.Session{} // one clone for the read and the commit
 	st, err := gates.ReadFolder(ctx, t, o.after.any())
 	if err != nil {
@@ -194,12 +210,13 @@ func promoteCommand() *command {
 	return &command{
 		name:    "promote",
 		summary: "flip traffic to the idle color, as a Git commit",
-		usage:   "--repo URL --path DIR [--to blue|green] [flags]",
-		long:    "Flip the live Service of an app to the idle color (or --to), as one commit\nor pull request in the GitOps repository." + promoteGatesLong + gitopsLong,
+		usage:   "--repo URL --path DIR [--path DIR…] [--to blue|green] [flags]",
+		long:    "Flip the live Service of an app to the idle color (or --to), as one commit\nor pull request in the GitOps repository." + groupLong + promoteGatesLong + gitopsLong,
 		example: promoteExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var o promoteFlags
 			o.register(fs)
+			o.g.group = true
 			return func(args []string) error { return o.run(s, args) }
 		},
 	}

@@ -108,6 +108,9 @@ func checkCommand() *command {
 				ctx, stop := interruptible()
 				defer stop()
 				c := &release.Check{Cluster: opts, App: app, Color: *color, Checks: checks, Effective: eff}
+				if app == fg.App {
+					c.Preview = fg.Preview // the folder's, found by its role
+				}
 				return c.Run(ctx, &release.Env{Command: "check", Log: s.err, Out: s.out})
 			}
 		},

@@ -113,12 +113,13 @@ func rollbackCommand() *command {
 	return &command{
 		name:    "rollback",
 		summary: "flip traffic back to the previous color, as a Git commit",
-		usage:   "--repo URL --path DIR [flags]",
-		long:    "Flip the live Service of an app back to the color in bgrender.io/previous-color,\nas one commit or pull request. When that color now runs another image than when\nit was last live (a deploy or a hand edit, read from the app folder in the last\n200 commits), the rollback would not return to the previous release: it refuses\n(exit 3) unless --force. So does a color with no Deployment or 0 replicas." + gitopsLong,
+		usage:   "--repo URL --path DIR [--path DIR…] [flags]",
+		long:    "Flip the live Service of an app back to the color in bgrender.io/previous-color,\nas one commit or pull request. When that color now runs another image than when\nit was last live (a deploy or a hand edit, read from the app folder in the last\n200 commits), the rollback would not return to the previous release: it refuses\n(exit 3) unless --force. So does a color with no Deployment or 0 replicas." + groupLong + gitopsLong,
 		example: `  bgrender rollback --repo https://git.example.com/ops/gitops.git --path apps/my-application`,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var g gitFlags
 			g.register(fs)
+			g.group = true
 			force := fs.Bool("force", false, "roll back even when the previous color got a new image since it was live")
 			opts := addClusterFlags(fs, nsFromFolder)
 			after := addLiveFlags(fs, "the active Service selects the color rolled back to and its EndpointSlices list only ready pods of it")
@@ -132,6 +133,11 @@ func rollbackCommand() *command {
 				t, st, err := gitopsUsage(ctx, s, &g, after, opts, args)
 				if err != nil {
 					return err
+				}
+				if len(g.paths) > 1 {
+					return g.runGroup(ctx, s, t, opts, nil, after, "rollback", func(t promote.Target) promote.Member {
+						return &promote.Rollback{Target: t, Force: *force}
+					}, start)
 				}
 				gates, st, err := capacityGates(ctx, on, opts, t, st)
 				if err != nil {
@@ -160,8 +166,8 @@ func gitopsUsage(ctx context.Context, s streams, g *gitFlags, after *liveFlags, 
 		return nil, nil, err
 	}
 	t, err := g.target(s)
-	if err != nil || !after.any() {
-		return t, nil, err
+	if err != nil || !after.any() || len(g.paths) > 1 {
+		return t, nil, err // a group reads each folder itself
 	}
 	st, err := release.ReadFolder(ctx, opts, t)
 	if err != nil {

@@ -19,6 +19,8 @@ import (
 // gitFlags are the flags every GitOps action shares.
 type gitFlags struct {
 	repo, path, branch      string
+	paths                   []string // --path, repeated
+	group                   bool     // the command takes several --path
 	pullRequest, waitMerge  bool
 	timeout, pollInterval   time.Duration
 	forge, forgeAPI         string
@@ -35,7 +37,7 @@ type gitFlags struct {
 
 func (g *gitFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&g.repo, "repo", "", "the GitOps repository: an https, ssh, git:// or file:// `URL`, or a local path (required)")
-	fs.StringVar(&g.path, "path", "", "the app's folder in the repository (required)")
+	fs.StringArrayVar(&g.paths, "path", nil, "the app's folder in the repository (required; promote and rollback take it several times and release those apps in one commit)")
 	fs.StringVar(&g.branch, "branch", "", "the branch to change (default: the remote's default branch)")
 	fs.BoolVar(&g.pullRequest, "pull-request", false, "push to a branch named after the action, app and color and open (or reuse) a pull request")
 	fs.BoolVar(&g.waitMerge, "wait-merge", false, "with --pull-request: wait until the pull request is merged (or fail when it is closed)")
@@ -53,10 +55,35 @@ func (g *gitFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&g.sshKey, "ssh-key", "", "private key `FILE` for ssh URLs (default: the SSH agent)")
 	fs.StringSliceVar(&g.knownHosts, "known-hosts", nil, "known_hosts `FILE`s that verify ssh host keys (default: $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)")
 	fs.BoolVar(&g.insecureIgnoreHostKey, "insecure-ignore-host-key", false, "do not verify the ssh server's host key (unsafe: anyone on the path can read and change the repository)")
-	fs.StringVar(&g.plain.Service, "service", "", "plain manifests: the live Service's `NAME` (default: the only Service that selects a color)")
+	fs.StringVar(&g.plain.Service, "service", "", "plain manifests: the live Service's `NAME` (default: the only Service that selects a color, or the one of the app's two that the folder says is live)")
+	fs.StringVar(&g.plain.PreviewService, "preview-service", "", "plain manifests: the preview Service's `NAME`, which every flip flips with the live one (default: the Service that selects the same pods with the other color)")
 	fs.StringVar(&g.plain.File, "file", "", "plain manifests: the file holding the Service, relative to --path (default: search the folder)")
 	fs.StringVar(&g.plain.ColorLabel, "color-label", "", "plain manifests: the selector key that carries the color (default: the key whose value is blue or green)")
 	fs.StringVar(&g.plain.Container, "container", "", "plain manifests: the container whose image deploy sets, when a pod has several")
+}
+
+// checkPaths checks every --path: a folder inside the repository, and
+// several only where the command takes them, without the flags that name
+// one folder's Services.
+func (g *gitFlags) checkPaths() error {
+	for _, p := range g.paths {
+		if p == "" || slices.Contains(strings.Split(filepath.ToSlash(p), "/"), "..") {
+			return usageError("--path %q: name a folder inside the repository, without ..", p)
+		}
+	}
+	if len(g.paths) < 2 {
+		return nil
+	}
+	if !g.group {
+		return usageError("--path given %d times: this command changes one app folder (promote and rollback take several, released in one commit)", len(g.paths))
+	}
+	if err := gitops.CheckFolders(g.paths); err != nil {
+		return err
+	}
+	if g.plain.Service != "" || g.plain.PreviewService != "" || g.plain.File != "" {
+		return usageError("--service, --preview-service and --file name the Services of one app folder, not of %d: with several --path, each folder must tell its live and preview Services itself (see the README: Services by role)", len(g.paths))
+	}
+	return nil
 }
 
 // openRepo opens --repo, and warns when host key verification is off.
@@ -73,14 +100,17 @@ func openRepo(s streams, url string, o gitops.RepoOptions) (*gitops.Repo, error)
 
 // target checks the flags and builds the action's target.
 func (g *gitFlags) target(s streams) (*promote.Target, error) {
+	if len(g.paths) > 0 {
+		g.path = g.paths[0]
+	}
 	if g.repo == "" || g.path == "" {
 		return nil, usageError("--repo and --path are required")
 	}
+	if err := g.checkPaths(); err != nil {
+		return nil, err
+	}
 	if g.output != "text" && g.output != "json" {
 		return nil, usageError("--output %q: expected text or json", g.output)
-	}
-	if slices.Contains(strings.Split(filepath.ToSlash(g.path), "/"), "..") {
-		return nil, usageError("--path %q: name a folder inside the repository, without ..", g.path)
 	}
 	if g.maxAttempts < 1 {
 		return nil, usageError("--max-attempts %d: must be at least 1", g.maxAttempts)

@@ -31,6 +31,8 @@ var (
 	deployChartLong string
 	//go:embed help/gitops.txt
 	gitopsLong string
+	//go:embed help/group.txt
+	groupLong string
 	//go:embed help/check.examples.txt
 	checkExamples string
 	//go:embed help/completion.examples.txt

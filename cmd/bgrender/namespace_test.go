@@ -29,7 +29,15 @@ func newGitopsRepoIn(t *testing.T, layout, ns string) *gitopsRepo {
 	t.Helper()
 	srv := gittest.NewServer(t, gittest.WithToken(gitToken))
 	seed := t.TempDir()
-	app := filepath.Join(seed, filepath.FromSlash(appPath))
+	writeLayoutIn(t, filepath.Join(seed, filepath.FromSlash(appPath)), layout, ns)
+	t.Setenv("BGRENDER_GIT_TOKEN", gitToken)
+	return &gitopsRepo{srv: srv, url: srv.CreateRepo(t, "gitops", seed), name: "gitops"}
+}
+
+// writeLayoutIn writes an app folder of the layout into app, its
+// manifests in namespace ns.
+func writeLayoutIn(t *testing.T, app, layout, ns string) {
+	t.Helper()
 	switch layout {
 	case "managed":
 		writeManaged(t, app, "my-application")
@@ -50,11 +58,14 @@ func newGitopsRepoIn(t *testing.T, layout, ns string) *gitopsRepo {
 		for _, f := range []string{"service.yaml", "deployment-blue.yaml", "deployment-green.yaml"} {
 			setNamespace(t, app, f, ns)
 		}
+	case "plain-roles":
+		copyDir(t, "../../testdata/gitops/plain-roles", app)
+		for _, f := range []string{"service-active.yaml", "service-preview.yaml", "deployment-blue.yaml", "deployment-green.yaml"} {
+			setNamespace(t, app, f, ns)
+		}
 	default:
 		t.Fatalf("unknown layout %s", layout)
 	}
-	t.Setenv("BGRENDER_GIT_TOKEN", gitToken)
-	return &gitopsRepo{srv: srv, url: srv.CreateRepo(t, "gitops", seed), name: "gitops"}
 }
 
 // setNamespace rewrites the metadata.namespace line of file in dir to ns,

@@ -31,6 +31,7 @@ func statusCommand() *command {
 			insecure := fs.Bool("insecure-ignore-host-key", false, "with --repo: do not verify the ssh server's host key (unsafe)")
 			var plain promote.PlainOptions
 			fs.StringVar(&plain.Service, "service", "", "with --repo, plain manifests: the live Service's `NAME`")
+			fs.StringVar(&plain.PreviewService, "preview-service", "", "with --repo, plain manifests: the preview Service's `NAME`")
 			fs.StringVar(&plain.File, "file", "", "with --repo, plain manifests: the file holding the Service, relative to --path")
 			fs.StringVar(&plain.ColorLabel, "color-label", "", "with --repo, plain manifests: the selector key that carries the color")
 			fs.StringVar(&plain.Container, "container", "", "with --repo, plain manifests: the container whose image is compared, when a pod has several")
