@@ -124,17 +124,7 @@ func copyChart(t *testing.T, src, dst, old, new string) {
 // chartPods returns the names and UIDs of the pods of the chart's color.
 func chartPods(t *testing.T, ctx context.Context, s *story, color string) map[string]string {
 	t.Helper()
-	list, err := s.bed.Clientset().CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=web,bgrender.io/color=" + color})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, p := range list.Items {
-		if p.DeletionTimestamp == nil {
-			out[p.Name] = string(p.UID)
-		}
-	}
-	return out
+	return s.podUIDs(ctx, "app.kubernetes.io/name=web,bgrender.io/color=" + color, false)
 }
 
 func deploymentImage(t *testing.T, ctx context.Context, s *story, name string) string {

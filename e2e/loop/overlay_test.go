@@ -221,15 +221,5 @@ func TestOverlayLayout(t *testing.T) {
 // podsOf returns the names and UIDs of podinfo's running pods of a color.
 func podsOf(t *testing.T, ctx context.Context, s *story, color string) map[string]string {
 	t.Helper()
-	list, err := s.bed.Clientset().CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: "app=podinfo,version=" + color})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, p := range list.Items {
-		if p.DeletionTimestamp == nil {
-			out[p.Name] = string(p.UID)
-		}
-	}
-	return out
+	return s.podUIDs(ctx, "app=podinfo,version=" + color, false)
 }

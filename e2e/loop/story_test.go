@@ -77,13 +77,20 @@ func (s *story) must(ctx context.Context, code int, args ...string) (string, str
 // pods returns the names and UIDs of the running pods of a color.
 func (s *story) pods(ctx context.Context, color string) map[string]string {
 	s.t.Helper()
-	list, err := s.bed.Clientset().CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + app + "," + label + "=" + color})
+	return s.podUIDs(ctx, "app="+app+","+label+"="+color, true)
+}
+
+// podUIDs returns the names and UIDs of the pods that selector selects,
+// leaving out those being deleted (and, with running, those not running).
+func (s *story) podUIDs(ctx context.Context, selector string, running bool) map[string]string {
+	s.t.Helper()
+	list, err := s.bed.Clientset().CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	out := map[string]string{}
 	for _, p := range list.Items {
-		if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+		if p.DeletionTimestamp == nil && (!running || p.Status.Phase == corev1.PodRunning) {
 			out[p.Name] = string(p.UID)
 		}
 	}
