@@ -124,7 +124,7 @@ func copyChart(t *testing.T, src, dst, old, new string) {
 // chartPods returns the names and UIDs of the pods of the chart's color.
 func chartPods(t *testing.T, ctx context.Context, s *story, color string) map[string]string {
 	t.Helper()
-	return s.podUIDs(ctx, "app.kubernetes.io/name=web,bgrender.io/color=" + color, false)
+	return s.podUIDs(ctx, "app.kubernetes.io/name=web,bgrender.io/color="+color, false)
 }
 
 func deploymentImage(t *testing.T, ctx context.Context, s *story, name string) string {

@@ -218,8 +218,8 @@ func TestOverlayLayout(t *testing.T) {
 	}
 }
 
-// podsOf returns the names and UIDs of podinfo's running pods of a color.
+// podsOf returns the names and UIDs of podinfo's pods of a color.
 func podsOf(t *testing.T, ctx context.Context, s *story, color string) map[string]string {
 	t.Helper()
-	return s.podUIDs(ctx, "app=podinfo,version=" + color, false)
+	return s.podUIDs(ctx, "app=podinfo,version="+color, false)
 }
