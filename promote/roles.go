@@ -230,6 +230,10 @@ func (p *plain) onlyApp(live []*manifest, members []*colored, unclear error, o P
 			return named[0], nil
 		}
 		return nil, exitcode.Invalidf("several Services select a color: %s; name one with --service (and --file)", listedColored(in))
+	case len(unlessPreviews(apps)) == 0:
+		// A preview alone (its live Service selects no color): flipping it
+		// as if it were live would send the preview's traffic elsewhere.
+		return nil, exitcode.Invalidf("the only Services that select a color, %s, are named as previews: the live Service's selector has no blue or green value; fix it, or name the live Service with --service", listedColored(in))
 	}
 	return apps[0], nil
 }
