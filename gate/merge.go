@@ -210,6 +210,9 @@ func noData(allow bool) string {
 // usage, exit 2). off is --no-spec-gates; timeoutFlag names the rollout
 // gate's wait in messages.
 func Merge(changed Changed, c *Checks, timeoutFlag string, fg *spec.FolderGates, off bool) (*Effective, error) {
+	if changed == nil { // no flag set: a caller that builds its checks itself
+		changed = func(string) bool { return false }
+	}
 	use := fg
 	if off {
 		use = nil

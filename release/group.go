@@ -59,9 +59,12 @@ func PlanGroup(o GroupOptions) *Plan {
 		if m.Gates == nil || !m.Gates.Any() {
 			continue
 		}
-		gates := &RunGates{Gates: m.Gates, Dir: m.Path}
+		gates := &RunGates{Gates: m.Gates, Dir: m.Path, Share: 100}
 		if a, ok := m.Action.(*promote.Promote); ok {
 			gates.Color, gates.Into = a.To, &a.To
+			if a.To == "" && m.State != nil && m.State.Preview == "" {
+				gates.Color = m.State.Idle() // no preview Service to say it
+			}
 		}
 		e := p.Add(gates, appName(m.State, &promote.Target{Path: m.Path}), Custom)
 		e.Wrap = func(_ *Run, err error) error {

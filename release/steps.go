@@ -288,6 +288,9 @@ func (s *RunGates) Run(ctx context.Context, r *Run) error {
 	if s.Image != "" {
 		s.Gates.Checks.RequireRollout, s.Gates.Checks.Image = true, s.Image
 	}
+	if !s.checks().Any() {
+		return nil // only the capacity gate was on, and no traffic moves here
+	}
 	dir := s.Dir
 	if dir == "" {
 		dir = r.Target.Path

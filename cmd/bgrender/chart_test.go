@@ -194,7 +194,7 @@ func TestDeployChartBadInput(t *testing.T) {
 		want []string
 	}{
 		"missing chart":         {[]string{"--chart", filepath.Join(t.TempDir(), "nope")}, []string{"nope"}},
-		"bad values file":       {[]string{"--chart", v1, "-f", bad}, []string{bad, "line 3"}},
+		"bad values file":       {[]string{"--chart", v1, "-f", bad}, []string{bad + ":3: invalid YAML"}},
 		"missing values file":   {[]string{"--chart", v1, "-f", bad + ".none"}, []string{bad + ".none"}},
 		"chart and image":       {[]string{"--chart", v1, "--image", "web:2"}, []string{"--image does not go with --chart"}},
 		"version without":       {[]string{"--image", "web:2", "--version", "1.0.0"}, []string{"--version needs --chart"}},

@@ -94,9 +94,9 @@ func TestPlainGatesFile(t *testing.T) {
 	reconcile := []string{"--reconcile", "kustomization/flux-system/" + name, "--wait-live"}
 	_, errOut := s.must(ctx, 0, append(append([]string{"promote", "--to", "green"}, repo...), reconcile...)...)
 	for _, want := range []string{
-		"bgrender promote: gates rollout, error-rate (from bgrender.gates)",
+		"bgrender promote: gates rollout, capacity, error-rate (from bgrender.gates)",
 		"error-rate: measurement 2 of 2: 0.5% (maximum 1%)",
-		"application-service green passed rollout, error-rate",
+		"application-service green passed rollout, capacity, error-rate",
 		"live: Service " + s.ns + "/application-service serves green, 3 ready endpoints",
 	} {
 		if !strings.Contains(errOut, want) {
@@ -265,7 +265,7 @@ func TestSteppedPromotionSpecGates(t *testing.T) {
 	_, errOut := s.must(ctx, 3, append(steps, "--max-error-rate", "1")...)
 	<-risen
 	for _, want := range []string{
-		"gates rollout, error-rate (from bgrender.yaml spec.gates; overridden by --max-error-rate)",
+		"gates rollout, capacity, error-rate (from bgrender.yaml spec.gates; overridden by --max-error-rate)",
 		"step 1 (50%)", "is not under the maximum 1%", "traffic returned to blue",
 	} {
 		if !strings.Contains(errOut, want) {

@@ -77,7 +77,7 @@ func TestReleaseInOneRun(t *testing.T) {
 	exp.SetRate(series("green", "200"), 99.5)
 	waitForRate(ctx, t, s, prom.URL, "green", 0)
 	_, errOut = s.must(ctx, 0, release("myapp:v2")...)
-	for _, want := range []string{"green runs myapp:v2 already (an earlier release deployed it): resuming", "application-service green passed rollout, error-rate", "live: Service " + s.ns + "/" + svc + " serves green, 3 ready endpoints"} {
+	for _, want := range []string{"green runs myapp:v2 already (an earlier release deployed it): resuming", "application-service green passed rollout, capacity, error-rate", "live: Service " + s.ns + "/" + svc + " serves green, 3 ready endpoints"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("resumed release: stderr lacks %q:\n%s", want, errOut)
 		}
