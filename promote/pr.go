@@ -3,9 +3,9 @@ package promote
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/bgrender/bgrender/evidence"
 	"github.com/bgrender/bgrender/gitops"
 	"github.com/bgrender/bgrender/internal/forge"
 )
@@ -15,12 +15,21 @@ type PullRequester = forge.Client
 
 // pullRequest opens or reuses the pull request for the pushed branch and,
 // with WaitMerge, waits for it to be merged.
-func (t *Target) pullRequest(ctx context.Context, out *Result, c *gitops.Change) error {
+//
+// The body is the evidence (see package evidence): what changes, both
+// colors, the gates' readings, the plan, the diff. A re-run rewrites it on
+// the pull request it reuses, so the body shows the latest readings.
+func (t *Target) pullRequest(ctx context.Context, out *Result, c *gitops.Change, before evidence.Folder) error {
 	if t.Forge == nil {
 		return fmt.Errorf("--pull-request: no forge client")
 	}
 	title := fmt.Sprintf("%s %s: %s", c.Action, c.App, c.Summary)
-	body := fmt.Sprintf("Opened by bgrender: %s of %s in %s.\n\n```\n%s```\n", c.Action, c.App, t.Path, trimDiff(out.Diff))
+	ev := out.Evidence
+	if ev == nil {
+		ev = (*evidence.Evidence)(nil).For(c, before)
+		ev.Path = t.Path
+	}
+	body := ev.Markdown(out.Diff)
 	pr, created, err := t.Forge.Ensure(ctx, forge.NewPullRequest{Head: out.PushedTo, Base: out.Branch, Title: title, Body: body})
 	if err != nil {
 		return fmt.Errorf("pull request from %s to %s: %w", out.PushedTo, out.Branch, err)
@@ -72,12 +81,4 @@ func (t *Target) waitMerge(ctx context.Context, out *Result, pr *forge.PullReque
 		case <-time.After(every):
 		}
 	}
-}
-
-func trimDiff(d string) string {
-	const max = 20000
-	if len(d) > max {
-		d = d[:max] + "\n… (diff cut)\n"
-	}
-	return strings.ReplaceAll(d, "```", "` ` `")
 }

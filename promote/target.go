@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/bgrender/bgrender/evidence"
 	"github.com/bgrender/bgrender/gitops"
 )
 
@@ -41,6 +42,12 @@ type Target struct {
 	MaxAttempts int
 	Signer      gitops.Signer // signs the commits when set
 
+	// Evidence, when set, is the case for the change (see package
+	// evidence): the pull request's body and the result's Evidence. It is
+	// a pointer so that the copies of the target in a plan's actions share
+	// what the release runner gives one of them (UseEvidence).
+	Evidence *evidence.Evidence
+
 	Log   io.Writer
 	Now   func() time.Time
 	Sleep func(context.Context, time.Duration) error
@@ -72,7 +79,14 @@ type Result struct {
 	// Gates are the gates that ran before the action, with where each
 	// setting came from; the CLI fills them in.
 	Gates any `json:"gates,omitempty"`
+	// Evidence is what the pull request's body shows (see package
+	// evidence), when the release runner gave the target one.
+	Evidence *evidence.Evidence `json:"evidence,omitempty"`
 }
+
+// UseEvidence sets the evidence the next commit carries; every action
+// (Promote, Deploy, …) has it through its Target.
+func (t *Target) UseEvidence(e *evidence.Evidence) { t.Evidence = e }
 
 // Live is the moment the cluster served an action's change.
 type Live struct {
@@ -89,11 +103,13 @@ type plan func(l layout, history []*object.Commit) (*gitops.Change, error)
 
 // run applies the plan to the target's app folder as one commit.
 func (t *Target) run(ctx context.Context, action string, historyDepth int, p plan) (*Result, error) {
+	var before evidence.Folder
 	editor := gitops.EditorFunc(func(dir string, history []*object.Commit) (*gitops.Change, error) {
 		l, err := openLayout(dir, t.Plain)
 		if err != nil {
 			return nil, err
 		}
+		before = folderOf(l.state())
 		c, err := p(l, history)
 		if err != nil {
 			return nil, err
@@ -134,6 +150,10 @@ func (t *Target) run(ctx context.Context, action string, historyDepth int, p pla
 		out.Message = c.Reason
 		return out, nil
 	}
+	if t.Evidence != nil {
+		out.Evidence = t.Evidence.For(c, before)
+		out.Evidence.Path = t.Path
+	}
 	if !t.DryRun {
 		out.PushedTo = res.Pushed
 	}
@@ -141,13 +161,27 @@ func (t *Target) run(ctx context.Context, action string, historyDepth int, p pla
 	case t.DryRun:
 		out.Message = fmt.Sprintf("%s %s: %s (dry run: nothing pushed)", action, c.App, c.Summary)
 	case t.PullRequest:
-		if err := t.pullRequest(ctx, out, c); err != nil {
+		if err := t.pullRequest(ctx, out, c, before); err != nil {
 			return nil, err
 		}
 	default:
 		out.Message = fmt.Sprintf("%s %s: %s; committed %s to %s", action, c.App, c.Summary, short(res.Commit), res.Branch)
 	}
 	return out, nil
+}
+
+// folderOf is what the one-sentence change compares with: the folder's
+// state before the edit, copied (the edit may change it in place).
+func folderOf(st *State) evidence.Folder {
+	f := evidence.Folder{Active: string(st.Active), Images: map[string]string{}}
+	for c, img := range st.Images {
+		f.Images[string(c)] = img
+	}
+	if st.Weight != nil {
+		w := *st.Weight
+		f.Weight = &w
+	}
+	return f
 }
 
 func short(h string) string {

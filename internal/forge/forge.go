@@ -39,8 +39,8 @@ type NewPullRequest struct {
 
 // Client is a forge's pull-request API for one repository.
 type Client interface {
-	// Ensure returns the open pull request from pr.Head to pr.Base, or
-	// opens one; created reports which.
+	// Ensure returns the open pull request from pr.Head to pr.Base, its
+	// title and body set to pr's, or opens one; created reports which.
 	Ensure(ctx context.Context, pr NewPullRequest) (got *PullRequest, created bool, err error)
 	// Get reads a pull request by number.
 	Get(ctx context.Context, number int) (*PullRequest, error)

@@ -75,12 +75,18 @@ func TestClientsAgainstFakeAPIs(t *testing.T) {
 			if err != nil || !created || pr.Number != 1 || pr.State != Open || pr.Head != req.Head || pr.Base != "main" || pr.URL == "" {
 				t.Fatalf("first Ensure = %+v, %v, %v", pr, created, err)
 			}
-			again, created, err := c.Ensure(ctx, req)
+			// A re-run reuses it and rewrites its title and body.
+			rerun := req
+			rerun.Title, rerun.Body = "promote web: again", "| gate | outcome |\n|---|---|\n| health | passed |\n"
+			again, created, err := c.Ensure(ctx, rerun)
 			if err != nil || created || again.Number != 1 {
 				t.Fatalf("second Ensure = %+v, %v, %v", again, created, err)
 			}
 			if n := len(fake.Pulls()); n != 1 {
 				t.Fatalf("%d pull requests, want 1", n)
+			}
+			if p := fake.Pulls()[0]; p.Body != rerun.Body || p.Title != rerun.Title {
+				t.Fatalf("after the re-run: title %q, body %q", p.Title, p.Body)
 			}
 			fake.SetState(1, "merged")
 			if got, err := c.Get(ctx, 1); err != nil || got.State != Merged {

@@ -2,7 +2,9 @@
 // pull requests, on httptest servers that answer as the documented APIs do
 // for the calls bgrender makes: list, create and get pull requests
 // (GitHub: /repos/{owner}/{repo}/pulls) or merge requests (GitLab:
-// /projects/{id}/merge_requests), with token checks. Lists are paginated
+// /projects/{id}/merge_requests), with token checks, and edit their title
+// and body (GitHub: PATCH .../pulls/{number}; GitLab: PUT
+// .../merge_requests/{iid}, the body being its description). Lists are paginated
 // as documented: page and per_page, a Link header (both) and GitLab's
 // X-Page, X-Per-Page, X-Total, X-Total-Pages, X-Next-Page and X-Prev-Page
 // headers. A test changes a pull request's state (merge, close) with
@@ -254,8 +256,32 @@ func (f *Fake) github(w http.ResponseWriter, r *http.Request) {
 			f.OnGet(p)
 		}
 		writeJSON(w, http.StatusOK, f.githubJSON(p))
+	case r.Method == http.MethodPatch:
+		n, err := strconv.Atoi(strings.TrimPrefix(rest, "/"))
+		p := f.get(n)
+		if err != nil || p == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+			return
+		}
+		var in struct{ Title, Body *string }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Problems parsing JSON"})
+			return
+		}
+		edit(p, in.Title, in.Body)
+		writeJSON(w, http.StatusOK, f.githubJSON(p))
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+	}
+}
+
+// edit sets the title and body of p that the request names.
+func edit(p *Pull, title, body *string) {
+	if title != nil && *title != "" {
+		p.Title = *title
+	}
+	if body != nil {
+		p.Body = *body
 	}
 }
 
@@ -340,6 +366,23 @@ func (f *Fake) gitlab(w http.ResponseWriter, r *http.Request) {
 		if f.OnGet != nil {
 			f.OnGet(p)
 		}
+		writeJSON(w, http.StatusOK, f.gitlabJSON(p))
+	case r.Method == http.MethodPut:
+		n, err := strconv.Atoi(strings.TrimPrefix(rest, "/"))
+		p := f.get(n)
+		if err != nil || p == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Not found"})
+			return
+		}
+		var in struct {
+			Title       *string `json:"title"`
+			Description *string `json:"description"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid JSON"})
+			return
+		}
+		edit(p, in.Title, in.Description)
 		writeJSON(w, http.StatusOK, f.gitlabJSON(p))
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Not found"})
