@@ -145,3 +145,11 @@ func TestPullRequestEvidenceGitea(t *testing.T) {
 		t.Errorf("the re-run did not rewrite the body:\n%s", body)
 	}
 }
+
+// editRequest is the forge fake's key for an edit of pull request n.
+func editRequest(kind string, n int) string {
+	if kind == "github" {
+		return fmt.Sprintf("PATCH /repos/acme/gitops/pulls/%d", n)
+	}
+	return fmt.Sprintf("PUT /api/v4/projects/acme%%2Fgitops/merge_requests/%d", n)
+}
