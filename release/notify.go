@@ -25,7 +25,7 @@ func (r *Run) notifyCommit(ctx context.Context, c *Commit) {
 	if r.Plan.Stepped {
 		ev.Event = "step"
 	}
-	ev.From, ev.To, ev.Image = res.From, res.To, res.Image
+	ev.App, ev.From, ev.To, ev.Image = res.App, res.From, res.To, res.Image
 	ev.Commit, ev.Branch, ev.PullRequest = res.Commit, res.Branch, res.PullRequest
 	ev.Weight = weightOf(c.Action)
 	ev.Text = fmt.Sprintf("bgrender: %s %s: %s (%s)", r.Plan.Action, res.App, summaryOf(res, ev.Weight), Landed(res))
@@ -48,7 +48,7 @@ func (r *Run) notifyEnd(ctx context.Context, err error) {
 		ev.Commit, ev.Branch, ev.PullRequest = r.Last.Commit, r.Last.Branch, r.Last.PullRequest
 	}
 	ev.Reason = gate.RedactText(err.Error())
-	ev.Text = fmt.Sprintf("bgrender: %s %s %s: %s", r.Plan.Action, r.Plan.App, ev.Event, ev.Reason)
+	ev.Text = fmt.Sprintf("bgrender: %s %s %s: %s", r.Plan.Action, ev.App, ev.Event, ev.Reason)
 	r.Notify.Send(context.WithoutCancel(ctx), ev)
 }
 
@@ -56,7 +56,11 @@ func (r *Run) notifyEnd(ctx context.Context, err error) {
 func (r *Run) event(action string) notify.Event {
 	ev := notify.Event{Event: action, App: r.Plan.App, Action: r.Plan.Action, Seconds: r.since(), At: r.now().UTC().Truncate(time.Millisecond)}
 	if r.State != nil {
+		// The plan may name the app by its folder ("in apps/web").
 		ev.Namespace = r.State.Namespace
+		if r.State.App != "" {
+			ev.App = r.State.App
+		}
 	}
 	if g := r.gates(); g != nil && len(g.Results) > r.told {
 		ev.Gates = append([]gate.Result(nil), g.Results[r.told:]...)
@@ -69,8 +73,8 @@ func (r *Run) event(action string) notify.Event {
 func weightOf(a Action) *int32 {
 	var w int32
 	switch a := a.(type) {
-	case *promote.Shift:
-		w = a.Weight
+	case interface{ TrafficWeight() int32 }: // promote.Shift
+		w = a.TrafficWeight()
 	case *promote.Promote, *promote.Rollback:
 		w = 100
 	default:

@@ -99,7 +99,7 @@ func TestNotify(t *testing.T) {
 	}
 
 	expectRun(t, "shift", r.run(t, "shift", "--weight", "25", "--notify", ok.URL+"/flag"), 0, "")
-	expectRun(t, "promote", r.run(t, "promote", "--notify", ok.URL+"/flag"), 0, "promote application-service: switch traffic from blue to green; committed")
+	expectRun(t, "promote", r.run(t, "promote", "--notify", ok.URL+"/flag"), 0, "promote application-service: switch traffic from blue to green (ends the 25% shift); committed")
 	commit := r.git(t, "rev-parse", "main")
 
 	flag := ok.got("/flag")
