@@ -117,8 +117,8 @@ func TestNotify(t *testing.T) {
 	}
 	for i, want := range []struct {
 		event, from, to, image string
-		weight             int32
-		text               string
+		weight                 int32
+		text                   string
 	}{
 		{"deploy", "blue", "green", "myapp:v2", -1, "bgrender: deploy application-service: myapp:v2 on green (commit "},
 		{"shift", "blue", "green", "", 25, "bgrender: shift application-service: 25% to green (commit "},
