@@ -67,8 +67,9 @@ func (r *Run) gates() *Gates {
 // readColors reads both colors from the cluster into ev, or says in
 // ev.ClusterNote why it could not.
 func (r *Run) readColors(ctx context.Context, ev *evidence.Evidence, gates *Gates) {
-	if r.Cluster == nil {
-		ev.ClusterNote = "no cluster configured"
+	if r.Cluster == nil || !r.readsCluster() {
+		// A release that needs no cluster stays cluster-free.
+		ev.ClusterNote = "the release reads no cluster (no gate, no wait)"
 		return
 	}
 	name := r.Plan.App
@@ -83,4 +84,16 @@ func (r *Run) readColors(ctx context.Context, ev *evidence.Evidence, gates *Gate
 		return
 	}
 	ev.Namespace, ev.Live, ev.Colors = app.Namespace, app.Live, app.Colors
+}
+
+// readsCluster says whether the plan reads the cluster anyway: a step
+// that runs gates or waits for it.
+func (r *Run) readsCluster() bool {
+	for _, e := range r.Plan.Entries {
+		switch e.Step.Kind() {
+		case "gates", "wait-live", "wait-traffic", "reconcile", "hold", "match-capacity":
+			return true
+		}
+	}
+	return false
 }
