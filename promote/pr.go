@@ -35,6 +35,7 @@ func (t *Target) pullRequest(ctx context.Context, out *Result, c *gitops.Change,
 		return fmt.Errorf("pull request from %s to %s: %w", out.PushedTo, out.Branch, err)
 	}
 	out.PullRequest = pr.URL
+	t.pendingReview(ctx, out)
 	verb := "opened"
 	if !created {
 		verb = "updated"
@@ -80,5 +81,21 @@ func (t *Target) waitMerge(ctx context.Context, out *Result, pr *forge.PullReque
 			return fmt.Errorf("pull request %s: not merged after %s", pr.URL, timeout)
 		case <-time.After(every):
 		}
+	}
+}
+
+// pendingReview marks the pull request's head pending (--commit-status)
+// while it waits for its review: the release runner sets the final
+// status once the release ends.
+func (t *Target) pendingReview(ctx context.Context, out *Result) {
+	if !t.CommitStatus || out.Commit == "" {
+		return
+	}
+	s := forge.CommitStatus{Context: "bgrender/" + out.App, State: forge.Pending, Description: "waiting for the review", TargetURL: out.PullRequest}
+	if t.WaitMerge {
+		s.Description = "waiting for the merge, then the release goes on"
+	}
+	if err := t.Forge.SetStatus(ctx, out.Commit, s); err != nil && t.Log != nil {
+		fmt.Fprintf(t.Log, "warning: commit status %s pending: %v\n", s.Context, err)
 	}
 }

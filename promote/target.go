@@ -30,6 +30,10 @@ type Target struct {
 	WaitMerge    bool
 	Timeout      time.Duration
 	PollInterval time.Duration
+	// CommitStatus sets the status bgrender/<app> on each commit through
+	// Forge (the release runner does; a pull request's head is pending
+	// from the moment it is opened).
+	CommitStatus bool
 
 	DryRun bool
 	// Series, with DryRun, chains dry runs: each builds on the last one's

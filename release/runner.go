@@ -67,9 +67,11 @@ type Run struct {
 	// Reports are the steps run so far, for -o json.
 	Reports []StepReport
 	shifted bool
-	// told is how many gate results the notifications have carried.
-	told int
-	dyn  dynamic.Interface
+	// told is how many gate results the notifications have carried;
+	// statused the commits marked pending (see commitstatus.go).
+	told     int
+	statused []*promote.Result
+	dyn      dynamic.Interface
 	// watching watches: no request timeout (see Dynamic).
 	watching dynamic.Interface
 	ns       string
@@ -152,6 +154,7 @@ func (Runner) Execute(ctx context.Context, p *Plan, env *Env, st *promote.State)
 			break
 		}
 	}
+	r.statusEnd(ctx, err)
 	r.notifyEnd(ctx, err)
 	if rerr := r.report(err); err == nil {
 		err = rerr
@@ -171,6 +174,7 @@ func (r *Run) step(ctx context.Context, i int) error {
 	case err == nil:
 		rep.Status = Done
 		if c, ok := e.Step.(*Commit); ok {
+			r.statusCommitted(ctx)
 			r.notifyCommit(ctx, c)
 		}
 		if _, ok := e.Step.(*Commit); ok && r.Last != nil && r.Last.DryRun {

@@ -48,7 +48,8 @@ func seedManaged(t *testing.T, ns string) string {
 // Gitea's API: the change in one sentence, both colors as the cluster
 // runs them, every gate with its reading and threshold, the gate that did
 // not run, the plan and the diff. A re-run with one more gate rewrites the
-// same pull request's body; -o json carries the same evidence.
+// same pull request's body and sets its head's commit statuses, read back
+// through Gitea's API; -o json carries the same evidence.
 func TestPullRequestEvidenceGitea(t *testing.T) {
 	kube := apiServer(t)
 	exp := promtest.NewExporter()
@@ -131,9 +132,28 @@ func TestPullRequestEvidenceGitea(t *testing.T) {
 		}
 	}
 
-	// A re-run with a warm-up gate rewrites the body of the same pull request.
-	res = runCLI(t, "", append(args, "--warm", "/health")...)
+	// A re-run with a warm-up gate rewrites the body of the same pull
+	// request, and with --commit-status marks its head: pending while it
+	// waits for the review, success once the gates passed.
+	res = runCLI(t, "", append(args, "--warm", "/health", "--commit-status")...)
 	second := decodeResult(t, res)
+	var statuses []struct {
+		State       string `json:"status"`
+		Context     string `json:"context"`
+		Description string `json:"description"`
+		TargetURL   string `json:"target_url"`
+	}
+	gitea.API(t, http.MethodGet, "/repos/"+gitea.User+"/gitops/commits/"+second.Commit+"/statuses?sort=oldest", nil, &statuses)
+	var states []string
+	for _, s := range statuses {
+		if s.Context != "bgrender/my-application" || s.TargetURL != second.PullRequest {
+			t.Errorf("status %+v", s)
+		}
+		states = append(states, s.State+": "+s.Description)
+	}
+	if got, want := strings.Join(states, "\n"), "pending: waiting for the review\npending: committed; the release goes on\nsuccess: gates passed: rollout, capacity, health, warm-up, error-rate (no wait for the cluster)"; got != want {
+		t.Errorf("the statuses of %s:\n%s\nwant:\n%s", second.Commit, got, want)
+	}
 	if second.PullRequest != first.PullRequest {
 		t.Fatalf("the re-run opened %s, want %s", second.PullRequest, first.PullRequest)
 	}

@@ -115,12 +115,13 @@ func (g *gitFlags) target(s streams) (*promote.Target, error) {
 			return nil, usageError("--sign-key %s: %v", g.signKey, spec.UnwrapPathError(err))
 		}
 	}
-	if g.pullRequest && !g.dryRun {
+	if (g.pullRequest || g.notify.commitStatus) && !g.dryRun {
 		t.Forge, err = forge.New(forge.Options{Kind: g.forge, RepoURL: repo.URL, APIURL: g.forgeAPI,
 			Token: firstSet(os.Getenv("BGRENDER_FORGE_TOKEN"), repo.Token)})
 		if err != nil {
-			return nil, usageError("--pull-request: %v", err)
+			return nil, usageError("%s: %v", g.notify.forgeFlag(g.pullRequest), err)
 		}
+		t.CommitStatus = g.notify.commitStatus
 	}
 	return t, nil
 }

@@ -10,13 +10,16 @@ import (
 	"github.com/bgrender/bgrender/notify"
 )
 
-// notifyFlags are --notify: the webhooks told of each transition.
+// notifyFlags say whom a release tells: --notify, the webhooks told of
+// each transition, and --commit-status, the forge.
 type notifyFlags struct {
-	urls []string
+	urls         []string
+	commitStatus bool
 }
 
 func (n *notifyFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&n.urls, "notify", nil, "post a JSON event to this webhook `URL` at each transition (deploy, promote, each step, rollback, guard's breach); its \"text\" shows in Slack and Mattermost; repeatable, also $BGRENDER_NOTIFY (comma or space separated); a failed notification is a warning, never a failed release")
+	fs.BoolVar(&n.commitStatus, "commit-status", false, "set the commit status bgrender/APP on each commit (the pull request's head with --pull-request) through the forge's API: pending, then success once the release ends (with --wait-live: once the cluster serves it) or failure with the reason; a status that cannot be set is a warning")
 }
 
 // notifier is the Notifier of the flags and $BGRENDER_NOTIFY, nil when
@@ -37,4 +40,12 @@ func (n *notifyFlags) notifier(s streams, cmd string) (*notify.Notifier, error) 
 		}
 	}
 	return &notify.Notifier{URLs: urls, Warn: func(m string) { fmt.Fprintf(s.err, "bgrender %s: %s\n", cmd, m) }}, nil
+}
+
+// forgeFlag names the flag that needs the forge, for its errors.
+func (n *notifyFlags) forgeFlag(pullRequest bool) string {
+	if pullRequest {
+		return "--pull-request"
+	}
+	return "--commit-status"
 }
