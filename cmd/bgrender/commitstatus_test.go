@@ -31,7 +31,7 @@ func TestCommitStatusGitHub(t *testing.T) {
 	promoted := r.git(t, "rev-parse", "main")
 	st := fake.Statuses()
 	if len(st) != 2 || st[0].SHA != promoted || st[0].Context != "bgrender/my-application" || st[0].State != "pending" ||
-		st[1].SHA != promoted || st[1].State != "failure" || !strings.Contains(st[1].Description, "the change stays") {
+		st[1].SHA != promoted || st[1].State != "failure" || !strings.Contains(st[1].Description, "my-application: Service "+ns+"/my-application not serving green after 2") {
 		t.Fatalf("statuses after the timed-out wait: %+v", st)
 	}
 
