@@ -30,6 +30,11 @@ func (r *Run) statusCommitted(ctx context.Context) {
 		return
 	}
 	r.statused = append(r.statused, res)
+	if res.PullRequest != "" {
+		// Pending since the pull request was opened: GitLab refuses a
+		// status that does not change its state.
+		return
+	}
 	r.setStatus(ctx, res.Commit, forge.CommitStatus{Context: StatusContext(res.App), State: forge.Pending,
 		Description: "committed; the release goes on", TargetURL: res.PullRequest})
 }

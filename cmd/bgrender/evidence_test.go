@@ -151,7 +151,7 @@ func TestPullRequestEvidenceGitea(t *testing.T) {
 		}
 		states = append(states, s.State+": "+s.Description)
 	}
-	if got, want := strings.Join(states, "\n"), "pending: waiting for the review\npending: committed; the release goes on\nsuccess: gates passed: rollout, capacity, health, warm-up, error-rate (no wait for the cluster)"; got != want {
+	if got, want := strings.Join(states, "\n"), "pending: waiting for the review\nsuccess: gates passed: rollout, capacity, health, warm-up, error-rate (no wait for the cluster)"; got != want {
 		t.Errorf("the statuses of %s:\n%s\nwant:\n%s", second.Commit, got, want)
 	}
 	if second.PullRequest != first.PullRequest {
