@@ -47,9 +47,9 @@ type Target struct {
 	Signer      gitops.Signer // signs the commits when set
 
 	// Evidence, when set, is the case for the change (see package
-	// evidence): the pull request's body and the result's Evidence. It is
-	// a pointer so that the copies of the target in a plan's actions share
-	// what the release runner gives one of them (UseEvidence).
+	// evidence): the pull request's body and the result's Evidence. Each
+	// action of a plan holds its own copy of the target: the release
+	// runner sets it through the action (UseEvidence) before its commit.
 	Evidence *evidence.Evidence
 
 	Log   io.Writer
