@@ -67,6 +67,8 @@ type Checks struct {
 
 	// Progress, if set, is told what each gate is doing.
 	Progress func(msg string)
+	// Record, if set, is given what each gate measured (see Result).
+	Record func(Result)
 }
 
 // Subject is what the checks look at: the color about to go live.
@@ -151,8 +153,12 @@ func (c Checks) runCapacity(ctx context.Context, s Subject) error {
 	if !c.Capacity {
 		return nil
 	}
+	began := time.Now()
+	res := Result{Gate: "capacity", Color: s.Color}
 	if s.LiveDeployment == "" {
 		c.say("capacity: no other color is live: nothing to match")
+		res.Outcome, res.Measured = Skipped, "no other color is live: nothing to match"
+		c.record(began, res, nil)
 		return nil
 	}
 	share := c.Share
@@ -167,6 +173,9 @@ func (c Checks) runCapacity(ctx context.Context, s Subject) error {
 	if err == nil {
 		c.say("capacity: %s: %s", s.Color, r)
 	}
+	res.Measured = fmt.Sprintf("%d ready pods of %s", r.Ready, deploy)
+	res.Threshold = fmt.Sprintf("at least %d: %d%% of the %d the live color runs (%s)", r.Need, share, r.LiveRuns, r.From)
+	c.record(began, res, err)
 	return err
 }
 
@@ -180,19 +189,14 @@ func ValidHTTPURL(rawURL string) error {
 	return nil
 }
 
-// Run runs the enabled gates in order.
+// Run runs the enabled gates in order, giving each one's Result to
+// Record.
 func (c Checks) Run(ctx context.Context, s Subject) error {
 	if s.Service == "" {
 		s.Service = s.App + "-preview"
 	}
 	if c.RequireRollout {
-		deploy := s.Deployment
-		if deploy == "" {
-			deploy = s.App + "-" + s.Color
-		}
-		c.say("rollout: waiting for deployment %s/%s (at most %s)", s.Namespace, deploy, c.Timeout)
-		g := RolloutGate{Client: s.Client, WatchClient: s.WatchClient, Namespace: s.Namespace, Deployment: deploy, Timeout: c.Timeout, Image: c.Image, Progress: c.prefixed("rollout: " + deploy + ": ")}
-		if err := g.Run(ctx); err != nil {
+		if err := c.runRollout(ctx, s); err != nil {
 			return err
 		}
 	}
@@ -202,38 +206,116 @@ func (c Checks) Run(ctx context.Context, s Subject) error {
 	if c.HealthPath != "" || c.HealthURL != "" || len(c.Warm) > 0 {
 		target, err := c.target(ctx, s)
 		if err != nil {
+			c.record(time.Now(), Result{Gate: c.firstHTTPGate(), Color: s.Color}, err)
 			return err
 		}
 		if c.HealthPath != "" || c.HealthURL != "" {
-			c.say("health: GET %s", target.display(c.HealthPath))
-			h := Health{Target: target, Path: c.HealthPath, Attempts: c.HealthAttempts, Backoff: c.HealthBackoff, Progress: c.prefixed("health: ")}
-			if err := h.Run(ctx); err != nil {
+			if err := c.runHealth(ctx, s, target); err != nil {
 				return err
 			}
 		}
 		if len(c.Warm) > 0 {
-			c.say("warm-up: %d paths, %d requests each", len(c.Warm), max(c.WarmRequests, 1))
-			if err := (Warm{Target: target, Paths: c.Warm, Requests: c.WarmRequests}).Run(ctx); err != nil {
+			if err := c.runWarm(ctx, s, target); err != nil {
 				return err
 			}
 		}
 	}
 	if c.PrometheusURL != "" {
-		q := c.Query
-		if q == "" {
-			q = DefaultErrorRateQuery
-		}
-		q = ExpandQuery(q, QueryVars{App: s.App, Namespace: s.Namespace, ColorLabel: s.ColorLabel, Color: s.Color, Window: c.Window})
-		g := ErrorRate{URL: c.PrometheusURL, Query: q, Max: c.MaxErrorRate, AllowNoData: c.AllowNoData,
-			Count: c.Measurements, Interval: c.MeasurementInterval, FailureLimit: c.FailureLimit, Progress: c.prefixed("error-rate: ")}
-		if n := max(c.Measurements, 1); n > 1 {
-			c.say("error-rate: %d measurements, %s apart, at most %d failed", n, g.interval(), c.FailureLimit)
-		}
-		if err := g.Run(ctx); err != nil {
-			return err
-		}
+		return c.runErrorRate(ctx, s)
 	}
 	return nil
+}
+
+func (c Checks) runRollout(ctx context.Context, s Subject) error {
+	deploy := s.Deployment
+	if deploy == "" {
+		deploy = s.App + "-" + s.Color
+	}
+	c.say("rollout: waiting for deployment %s/%s (at most %s)", s.Namespace, deploy, c.Timeout)
+	began, last := time.Now(), ""
+	progress := func(m string) {
+		last = m
+		if c.Progress != nil {
+			c.Progress("rollout: " + deploy + ": " + m)
+		}
+	}
+	g := RolloutGate{Client: s.Client, WatchClient: s.WatchClient, Namespace: s.Namespace, Deployment: deploy, Timeout: c.Timeout, Image: c.Image, Progress: progress}
+	err := g.Run(ctx)
+	threshold := fmt.Sprintf("rolled out within %s", c.Timeout)
+	if c.Image != "" {
+		threshold = fmt.Sprintf("rolled out running %s within %s", c.Image, c.Timeout)
+	}
+	c.record(began, Result{Gate: "rollout", Color: s.Color, Measured: fmt.Sprintf("Deployment %s: %s", deploy, last), Threshold: threshold}, err)
+	return err
+}
+
+func (c Checks) runHealth(ctx context.Context, s Subject, target Target) error {
+	url := target.display(c.HealthPath)
+	c.say("health: GET %s", url)
+	began, attempts, answer := time.Now(), 0, ""
+	h := Health{Target: target, Path: c.HealthPath, Attempts: c.HealthAttempts, Backoff: c.HealthBackoff, Progress: c.prefixed("health: "),
+		Observe: func(n int, a string) { attempts, answer = n, a }}
+	err := h.Run(ctx)
+	tries := "attempt"
+	if attempts != 1 {
+		tries = "attempts"
+	}
+	c.record(began, Result{Gate: "health", Color: s.Color, Measured: fmt.Sprintf("GET %s: %s after %d %s", url, answer, attempts, tries),
+		Threshold: fmt.Sprintf("2xx or 3xx within %d attempts", h.attempts())}, err)
+	return err
+}
+
+func (c Checks) runWarm(ctx context.Context, s Subject, target Target) error {
+	n := max(c.WarmRequests, 1)
+	c.say("warm-up: %d paths, %d requests each", len(c.Warm), n)
+	began := time.Now()
+	err := (Warm{Target: target, Paths: c.Warm, Requests: c.WarmRequests}).Run(ctx)
+	c.record(began, Result{Gate: "warm-up", Color: s.Color, Measured: fmt.Sprintf("%d requests to %s answered", n*len(c.Warm), strings.Join(c.Warm, ", ")),
+		Threshold: "no 5xx, no transport error"}, err)
+	return err
+}
+
+func (c Checks) runErrorRate(ctx context.Context, s Subject) error {
+	q := c.Query
+	if q == "" {
+		q = DefaultErrorRateQuery
+	}
+	q = ExpandQuery(q, QueryVars{App: s.App, Namespace: s.Namespace, ColorLabel: s.ColorLabel, Color: s.Color, Window: c.Window})
+	began := time.Now()
+	res := Result{Gate: "error-rate", Color: s.Color, Threshold: c.errorRateThreshold(c.Window)}
+	g := ErrorRate{URL: c.PrometheusURL, Query: q, Max: c.MaxErrorRate, AllowNoData: c.AllowNoData,
+		Count: c.Measurements, Interval: c.MeasurementInterval, FailureLimit: c.FailureLimit, Progress: c.prefixed("error-rate: "),
+		Observe: func(m Measurement) { res.Readings = append(res.Readings, m) }}
+	if n := max(c.Measurements, 1); n > 1 {
+		c.say("error-rate: %d measurements, %s apart, at most %d failed", n, g.interval(), c.FailureLimit)
+	}
+	err := g.Run(ctx)
+	res.Measured = readings(res.Readings)
+	c.record(began, res, err)
+	return err
+}
+
+// readings says the error-rate measurements in a line: "0.4%, 0.2%".
+func readings(ms []Measurement) string {
+	if len(ms) == 0 {
+		return "no measurement"
+	}
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = FormatPercent(m.Percent) + "%"
+		if m.NoData {
+			out[i] = "no data"
+		}
+	}
+	return "error rate " + strings.Join(out, ", ")
+}
+
+// firstHTTPGate names the first gate that needs the preview's address.
+func (c Checks) firstHTTPGate() string {
+	if c.HealthPath != "" || c.HealthURL != "" {
+		return "health"
+	}
+	return "warm-up"
 }
 
 // target is where health and warm-up requests go.

@@ -21,4 +21,10 @@
 // refusal (exit 3) unless no data is allowed; a query that fails is, like
 // any gate that could not decide (the API server or Prometheus
 // unreachable), an ordinary error: exit 1. Either way nothing is committed.
+//
+// Each gate that Checks runs gives its Result to Checks.Record: what it
+// measured (the rollout's state, the ready pods against the capacity
+// needed, the health answer and attempts, each error-rate measurement)
+// against what it needed — the evidence of a promotion's pull request
+// (package evidence) and of its notifications.
 package gate

@@ -138,18 +138,25 @@ type Health struct {
 	Attempts   int           // default 5
 	Backoff    time.Duration // default 1s
 	MaxBackoff time.Duration // default 30s
-	// Progress, if set, is told about each failed attempt.
+	// Progress, if set, is told about each failed attempt; Observe is
+	// given each attempt's number and answer ("HTTP 200", or the error).
 	Progress func(msg string)
+	Observe  func(attempt int, answer string)
+}
+
+// attempts is how many times Run tries.
+func (h Health) attempts() int {
+	if h.Attempts <= 0 {
+		return 5
+	}
+	return h.Attempts
 }
 
 // Run checks health: nil, or a refusal (exit 3) once the attempts are
 // spent; an ordinary error when the API server denies the caller the
 // service proxy or the context ends first.
 func (h Health) Run(ctx context.Context) error {
-	attempts := h.Attempts
-	if attempts <= 0 {
-		attempts = 5
-	}
+	attempts := h.attempts()
 	wait := h.Backoff
 	if wait <= 0 {
 		wait = time.Second
@@ -162,6 +169,13 @@ func (h Health) Run(ctx context.Context) error {
 	var last string
 	for i := 1; ; i++ {
 		code, body, err := h.Target.get(ctx, h.Path)
+		if h.Observe != nil && ctx.Err() == nil {
+			answer := fmt.Sprintf("HTTP %d", code)
+			if err != nil {
+				answer = err.Error()
+			}
+			h.Observe(i, answer)
+		}
 		switch {
 		case err == nil && ok(code):
 			return nil

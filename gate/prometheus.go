@@ -86,8 +86,9 @@ type ErrorRate struct {
 	// AllowNoData passes a measurement when the query returns no value
 	// (no traffic, noData: pass); otherwise no data blocks.
 	AllowNoData bool
-	// Progress, if set, is told each measurement.
+	// Progress, if set, is told each measurement; Observe is given it.
 	Progress func(msg string)
+	Observe  func(Measurement)
 }
 
 // ErrNoData is returned by Measure when the query has no value.
@@ -112,6 +113,12 @@ func (g ErrorRate) Run(ctx context.Context) error {
 		of := ""
 		if count > 1 {
 			of = fmt.Sprintf("measurement %d of %d: ", i, count)
+		}
+		switch {
+		case errors.Is(err, ErrNoData):
+			g.observe(Measurement{NoData: true})
+		case err == nil:
+			g.observe(Measurement{Percent: v, Failed: v >= g.Max})
 		}
 		switch {
 		case errors.Is(err, ErrNoData) && g.AllowNoData:
@@ -143,6 +150,12 @@ func (g ErrorRate) interval() time.Duration {
 		return 30 * time.Second
 	}
 	return g.Interval
+}
+
+func (g ErrorRate) observe(m Measurement) {
+	if g.Observe != nil {
+		g.Observe(m)
+	}
 }
 
 func (g ErrorRate) say(format string, args ...any) {

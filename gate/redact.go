@@ -100,3 +100,11 @@ func HideSecretsOf(text, rawURL string) string {
 	}
 	return text
 }
+
+var urlInText = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+`)
+
+// RedactText redacts every URL in a free text, such as an error from a
+// library that names the URL it requested (see RedactURL).
+func RedactText(s string) string {
+	return urlInText.ReplaceAllStringFunc(s, RedactURL)
+}

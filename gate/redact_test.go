@@ -159,3 +159,15 @@ func TestHealthGateHidesEchoedSecrets(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestRedactText(t *testing.T) {
+	got := gate.RedactText(`Get "https://bot:hunter22@k8s.example:6443/api?token=abc123": dial tcp: refused; see https://docs.example/x?`)
+	for _, secret := range []string{"hunter22", "abc123"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("%q shows %s", got, secret)
+		}
+	}
+	if !strings.Contains(got, "https://bot:***@k8s.example:6443/api?token=***") || !strings.Contains(got, "dial tcp: refused") {
+		t.Errorf("RedactText = %q", got)
+	}
+}

@@ -476,6 +476,10 @@ type Shift struct {
 	EndHandover bool
 }
 
+// TrafficWeight is the share of traffic the shift sends to the idle
+// color, for the notifications of a release.
+func (a *Shift) TrafficWeight() int32 { return a.Weight }
+
 // Run commits the new weight.
 func (a *Shift) Run(ctx context.Context) (*Result, error) {
 	if a.Weight < 0 || a.Weight > 100 {

@@ -50,7 +50,7 @@ func (a *DeployChart) Run(ctx context.Context) (*Result, error) {
 	editor := gitops.EditorFunc(func(dir string, _ []*object.Commit) (*gitops.Change, error) {
 		return a.edit(ctx, dir)
 	})
-	return a.update(ctx, "deploy", &gitops.Update{Editor: editor, HistoryDepth: 1, Create: true})
+	return a.update(ctx, "deploy", &gitops.Update{Editor: editor, HistoryDepth: 1, Create: true}, nil)
 }
 
 // edit rewrites ChartFile in the app folder dir.

@@ -46,11 +46,11 @@ func (g *Group) Run(ctx context.Context) (*Result, error) {
 			return nil, exitcode.Invalidf("a group commits one action, not %s and %s", action, e.action)
 		}
 		action, depth = e.action, max(depth, e.depth)
-		folders = append(folders, gitops.Folder{Path: mt.Path, Editor: mt.editor(e.action, e.plan)})
+		folders = append(folders, gitops.Folder{Path: mt.Path, Editor: mt.editor(e.action, e.plan, nil)})
 		paths = append(paths, mt.Path)
 	}
 	t.Path = strings.Join(paths, ", ") // for the pull request's body
-	return t.commit(ctx, action, depth, folders...)
+	return t.commit(ctx, action, depth, nil, folders...)
 }
 
 // appResults are a group commit's results, one per app folder.

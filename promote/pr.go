@@ -3,9 +3,9 @@ package promote
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/bgrender/bgrender/evidence"
 	"github.com/bgrender/bgrender/gitops"
 	"github.com/bgrender/bgrender/internal/forge"
 )
@@ -15,17 +15,27 @@ type PullRequester = forge.Client
 
 // pullRequest opens or reuses the pull request for the pushed branch and,
 // with WaitMerge, waits for it to be merged.
-func (t *Target) pullRequest(ctx context.Context, out *Result, c *gitops.Change) error {
+//
+// The body is the evidence (see package evidence): what changes, both
+// colors, the gates' readings, the plan, the diff. A re-run rewrites it on
+// the pull request it reuses, so the body shows the latest readings.
+func (t *Target) pullRequest(ctx context.Context, out *Result, c *gitops.Change, before evidence.Folder) error {
 	if t.Forge == nil {
 		return fmt.Errorf("--pull-request: no forge client")
 	}
 	title := fmt.Sprintf("%s %s: %s", c.Action, c.App, c.Summary)
-	body := fmt.Sprintf("Opened by bgrender: %s of %s in %s.\n\n```\n%s```\n", c.Action, c.App, t.Path, trimDiff(out.Diff))
+	ev := out.Evidence
+	if ev == nil {
+		ev = (*evidence.Evidence)(nil).For(c, before)
+		ev.Path = t.Path
+	}
+	body := ev.Markdown(out.Diff)
 	pr, created, err := t.Forge.Ensure(ctx, forge.NewPullRequest{Head: out.PushedTo, Base: out.Branch, Title: title, Body: body})
 	if err != nil {
 		return fmt.Errorf("pull request from %s to %s: %w", out.PushedTo, out.Branch, err)
 	}
 	out.PullRequest = pr.URL
+	t.pendingReview(ctx, out)
 	verb := "opened"
 	if !created {
 		verb = "updated"
@@ -74,10 +84,18 @@ func (t *Target) waitMerge(ctx context.Context, out *Result, pr *forge.PullReque
 	}
 }
 
-func trimDiff(d string) string {
-	const max = 20000
-	if len(d) > max {
-		d = d[:max] + "\n… (diff cut)\n"
+// pendingReview marks the pull request's head pending (--commit-status)
+// while it waits for its review: the release runner sets the final
+// status once the release ends.
+func (t *Target) pendingReview(ctx context.Context, out *Result) {
+	if !t.CommitStatus || out.Commit == "" {
+		return
 	}
-	return strings.ReplaceAll(d, "```", "` ` `")
+	s := forge.CommitStatus{Context: "bgrender/" + out.App, State: forge.Pending, Description: "waiting for the review", TargetURL: out.PullRequest}
+	if t.WaitMerge {
+		s.Description = "waiting for the merge, then the release goes on"
+	}
+	if err := t.Forge.SetStatus(ctx, out.Commit, s); err != nil && t.Log != nil {
+		fmt.Fprintf(t.Log, "warning: commit status %s pending: %v\n", s.Context, err)
+	}
 }

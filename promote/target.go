@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/bgrender/bgrender/evidence"
 	"github.com/bgrender/bgrender/gitops"
 )
 
@@ -30,6 +31,10 @@ type Target struct {
 	WaitMerge    bool
 	Timeout      time.Duration
 	PollInterval time.Duration
+	// CommitStatus sets the status bgrender/<app> on each commit through
+	// Forge (the release runner does; a pull request's head is pending
+	// from the moment it is opened).
+	CommitStatus bool
 
 	DryRun bool
 	// Series, with DryRun, chains dry runs: each builds on the last one's
@@ -44,6 +49,12 @@ type Target struct {
 	// Session, when set, carries the clone from one action of the
 	// process to the next (see gitops.Session).
 	Session *gitops.Session
+
+	// Evidence, when set, is the case for the change (see package
+	// evidence): the pull request's body and the result's Evidence. Each
+	// action of a plan holds its own copy of the target: the release
+	// runner sets it through the action (UseEvidence) before its commit.
+	Evidence *evidence.Evidence
 
 	Log   io.Writer
 	Now   func() time.Time
@@ -80,7 +91,14 @@ type Result struct {
 	Path string `json:"path,omitempty"`
 	// Apps are the apps of a Group, one result each, in its order.
 	Apps []*Result `json:"apps,omitempty"`
+	// Evidence is what the pull request's body shows (see package
+	// evidence), when the release runner gave the target one.
+	Evidence *evidence.Evidence `json:"evidence,omitempty"`
 }
+
+// UseEvidence sets the evidence the next commit carries; every action
+// (Promote, Deploy, …) has it through its Target.
+func (t *Target) UseEvidence(e *evidence.Evidence) { t.Evidence = e }
 
 // Live is the moment the cluster served an action's change.
 type Live struct {
@@ -105,12 +123,15 @@ type folderEdit struct {
 
 // run applies the plan to the target's app folder as one commit.
 func (t *Target) run(ctx context.Context, action string, historyDepth int, p plan) (*Result, error) {
-	return t.commit(ctx, action, historyDepth, gitops.Folder{Path: t.Path, Editor: t.editor(action, p)})
+	var before evidence.Folder
+	return t.commit(ctx, action, historyDepth, &before, gitops.Folder{Path: t.Path, Editor: t.editor(action, p, &before)})
 }
 
 // editor runs the plan on the app folder a gitops.Update copied out (an
-// overlay reads its bases from the commit it was copied from).
-func (t *Target) editor(action string, p plan) gitops.Editor {
+// overlay reads its bases from the commit it was copied from); before,
+// when set, receives the folder's state before the edit (the evidence's
+// one-sentence change compares with it).
+func (t *Target) editor(action string, p plan, before *evidence.Folder) gitops.Editor {
 	return gitops.EditorFunc(func(dir string, history []*object.Commit) (*gitops.Change, error) {
 		var at *repoAt
 		if len(history) > 0 {
@@ -121,6 +142,9 @@ func (t *Target) editor(action string, p plan) gitops.Editor {
 			return nil, err
 		}
 		defer done()
+		if before != nil {
+			*before = beforeEdit(l.state())
+		}
 		c, err := p(l, history)
 		if err != nil {
 			return nil, err
@@ -135,18 +159,18 @@ func (t *Target) editor(action string, p plan) gitops.Editor {
 
 // commit makes one commit (or pull request) of the folders' edits: one
 // folder, or a Group's.
-func (t *Target) commit(ctx context.Context, action string, historyDepth int, folders ...gitops.Folder) (*Result, error) {
+func (t *Target) commit(ctx context.Context, action string, historyDepth int, before *evidence.Folder, folders ...gitops.Folder) (*Result, error) {
 	u := &gitops.Update{Path: folders[0].Path, Editor: folders[0].Editor, HistoryDepth: historyDepth}
 	if len(folders) > 1 {
 		u.Path, u.Editor, u.Folders = "", nil, folders
 	}
-	return t.update(ctx, action, u)
+	return t.update(ctx, action, u, before)
 }
 
 // update runs u, an edit of the target's app folder (or of a Group's
 // Folders), with the target's repository and commit options, as one
 // commit (or pull request).
-func (t *Target) update(ctx context.Context, action string, u *gitops.Update) (*Result, error) {
+func (t *Target) update(ctx context.Context, action string, u *gitops.Update, before *evidence.Folder) (*Result, error) {
 	u.Repo, u.Branch = t.Repo, t.Branch
 	if u.Path == "" && len(u.Folders) == 0 {
 		u.Path = t.Path
@@ -181,6 +205,14 @@ func (t *Target) update(ctx context.Context, action string, u *gitops.Update) (*
 		out.Message = c.Reason
 		return out, nil
 	}
+	var was evidence.Folder
+	if before != nil {
+		was = *before
+	}
+	if t.Evidence != nil {
+		out.Evidence = t.Evidence.For(c, was)
+		out.Evidence.Path = t.Path
+	}
 	if !t.DryRun {
 		out.PushedTo = res.Pushed
 	}
@@ -188,7 +220,7 @@ func (t *Target) update(ctx context.Context, action string, u *gitops.Update) (*
 	case t.DryRun:
 		out.Message = fmt.Sprintf("%s %s: %s (dry run: nothing pushed)", action, c.App, c.Summary)
 	case t.PullRequest:
-		if err := t.pullRequest(ctx, out, c); err != nil {
+		if err := t.pullRequest(ctx, out, c, was); err != nil {
 			return nil, err
 		}
 	default:
@@ -205,6 +237,20 @@ func pushBranch(c *gitops.Change) string {
 		parts = append(parts, c.To)
 	}
 	return "bgrender/" + strings.Join(parts, "-")
+}
+
+// beforeEdit is what the one-sentence change compares with: the folder's
+// state before the edit, copied (the edit may change it in place).
+func beforeEdit(st *State) evidence.Folder {
+	f := evidence.Folder{Active: string(st.Active), Images: map[string]string{}}
+	for c, img := range st.Images {
+		f.Images[string(c)] = img
+	}
+	if st.Weight != nil {
+		w := *st.Weight
+		f.Weight = &w
+	}
+	return f
 }
 
 func short(h string) string {

@@ -26,4 +26,15 @@
 //
 // The plan is data: Plan.Describe and the JSON of a Report show each step
 // with what it does, its diff on a dry run, and the gates it runs.
+//
+// The runner also tells what the release does. Before each commit that
+// opens a pull request (or that -o json reports) it assembles the
+// evidence — the plan as it stands, the gates' readings, both colors read
+// from the cluster when the release reads it anyway — and hands it to the
+// target, which writes it as the pull request's body (package evidence).
+// With Env.Notify it posts one event per commit and one when the release
+// stops (package notify); with Target.CommitStatus it sets the commit
+// status bgrender/<app> on each commit, pending, then success or failure
+// when the release ends. Neither a webhook nor a forge's status API ever
+// decides a release: their failures are warnings.
 package release

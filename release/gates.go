@@ -41,7 +41,11 @@ type Gates struct {
 
 	// Effective are the gates after UseFolder, with where each setting
 	// came from.
-	Effective   *gate.Effective
+	Effective *gate.Effective
+	// Results are what the gates measured, in the order they ran (a
+	// stepped promotion runs them at every step): the evidence of the
+	// pull request and of -o json.
+	Results     []gate.Result
 	folderApp   string
 	preview     string // the folder's preview Service (see previewOf)
 	folderGates *spec.FolderGates
@@ -111,6 +115,7 @@ func (g *Gates) RunChecks(ctx context.Context, env *Env, dir, color string, chec
 		return "", err
 	}
 	checks.Progress = func(m string) { env.Say("%s", m) }
+	checks.Record = func(res gate.Result) { g.Results = append(g.Results, res) }
 	if checks == g.Checks && g.Effective != nil {
 		// deploy --wait adds the rollout gate after UseFolder: say it.
 		if g.Effective, err = gate.Merge(g.Changed, g.Checks, g.TimeoutFlag, g.folderGates, g.NoSpec); err != nil {

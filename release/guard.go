@@ -60,6 +60,9 @@ func (g *Guard) Run(ctx context.Context, env *Env) error {
 	}
 	env.Say("watching %s %s for %s every %s: error rate under %s%%, deployment %s available", app.Name, live, g.For, g.Interval, gate.FormatPercent(c.MaxErrorRate), deployment)
 	breach, err := w.Run(ctx)
+	if err == nil && breach != nil {
+		g.notifyBreach(ctx, env, app, live, shifted, breach)
+	}
 	switch {
 	case err != nil:
 		return fmt.Errorf("%s %s: %w", app.Name, live, err)

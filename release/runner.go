@@ -12,6 +12,7 @@ import (
 
 	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/internal/exitcode"
+	"github.com/bgrender/bgrender/notify"
 	"github.com/bgrender/bgrender/promote"
 )
 
@@ -32,6 +33,8 @@ type Env struct {
 	Start time.Time
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Notify, when set, is told of each transition (see package notify).
+	Notify *notify.Notifier
 }
 
 func (e *Env) now() time.Time {
@@ -64,7 +67,11 @@ type Run struct {
 	// Reports are the steps run so far, for -o json.
 	Reports []StepReport
 	shifted bool
-	dyn     dynamic.Interface
+	// told is how many gate results the notifications have carried;
+	// statused the commits marked pending (see commitstatus.go).
+	told     int
+	statused []*promote.Result
+	dyn      dynamic.Interface
 	// watching watches: no request timeout (see Dynamic).
 	watching dynamic.Interface
 	ns       string
@@ -147,6 +154,8 @@ func (Runner) Execute(ctx context.Context, p *Plan, env *Env, st *promote.State)
 			break
 		}
 	}
+	r.statusEnd(ctx, err)
+	r.notifyEnd(ctx, err)
 	if rerr := r.report(err); err == nil {
 		err = rerr
 	}
@@ -164,6 +173,10 @@ func (r *Run) step(ctx context.Context, i int) error {
 	switch {
 	case err == nil:
 		rep.Status = Done
+		if c, ok := e.Step.(*Commit); ok {
+			r.statusCommitted(ctx)
+			r.notifyCommit(ctx, c)
+		}
 		if _, ok := e.Step.(*Commit); ok && r.Last != nil && r.Last.DryRun {
 			rep.Diff = r.Last.Diff
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bgrender/bgrender/agent"
+	"github.com/bgrender/bgrender/evidence"
 	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/live"
 	"github.com/bgrender/bgrender/promote"
@@ -36,7 +37,14 @@ type Commit struct {
 func (c *Commit) Kind() string     { return "commit" }
 func (c *Commit) Describe() string { return c.What }
 
+// evidenced is an action that carries evidence: every promote action
+// does, through its Target.
+type evidenced interface{ UseEvidence(*evidence.Evidence) }
+
 func (c *Commit) Run(ctx context.Context, r *Run) error {
+	if a, ok := c.Action.(evidenced); ok && r.wantsEvidence() {
+		a.UseEvidence(r.evidence(ctx, c))
+	}
 	res, err := c.Action.Run(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.Target.Path, err)

@@ -35,7 +35,11 @@ func execute(ctx context.Context, s streams, g *gitFlags, t *promote.Target, opt
 			return nil, err
 		}
 	}
-	env := &release.Env{Target: t, Cluster: opts, Command: cmd, Log: s.err, Out: s.out, JSON: g.output == "json", Start: start}
+	n, err := g.notify.notifier(s, cmd)
+	if err != nil {
+		return nil, err
+	}
+	env := &release.Env{Target: t, Cluster: opts, Command: cmd, Log: s.err, Out: s.out, JSON: g.output == "json", Start: start, Notify: n}
 	return release.Runner{}.Execute(ctx, p, env, st)
 }
 

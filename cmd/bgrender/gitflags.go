@@ -33,6 +33,7 @@ type gitFlags struct {
 	knownHosts              []string
 	insecureIgnoreHostKey   bool
 	plain                   promote.PlainOptions
+	notify                  notifyFlags
 }
 
 func (g *gitFlags) register(fs *pflag.FlagSet) {
@@ -43,6 +44,7 @@ func (g *gitFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&g.waitMerge, "wait-merge", false, "with --pull-request: wait until the pull request is merged (or fail when it is closed)")
 	fs.DurationVar(&g.timeout, "timeout", 30*time.Minute, "with --wait-merge: how long to wait")
 	fs.DurationVar(&g.pollInterval, "poll-interval", 10*time.Second, "with --wait-merge: how often to look at the pull request")
+	g.notify.register(fs)
 	fs.StringVar(&g.forge, "forge", "", "the forge for --pull-request: gitea, github or gitlab (default: from the URL)")
 	fs.StringVar(&g.forgeAPI, "forge-api", "", "the forge's API base `URL` (default: derived from --repo; token from $BGRENDER_FORGE_TOKEN, else the Git token)")
 	fs.BoolVar(&g.dryRun, "dry-run", false, "print the unified diff of the commit and push nothing")
@@ -143,12 +145,13 @@ func (g *gitFlags) target(s streams) (*promote.Target, error) {
 			return nil, usageError("--sign-key %s: %v", g.signKey, spec.UnwrapPathError(err))
 		}
 	}
-	if g.pullRequest && !g.dryRun {
+	if (g.pullRequest || g.notify.commitStatus) && !g.dryRun {
 		t.Forge, err = forge.New(forge.Options{Kind: g.forge, RepoURL: repo.URL, APIURL: g.forgeAPI,
 			Token: firstSet(os.Getenv("BGRENDER_FORGE_TOKEN"), repo.Token)})
 		if err != nil {
-			return nil, usageError("--pull-request: %v", err)
+			return nil, usageError("%s: %v", g.notify.forgeFlag(g.pullRequest), err)
 		}
+		t.CommitStatus = g.notify.commitStatus
 	}
 	return t, nil
 }

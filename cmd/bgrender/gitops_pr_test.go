@@ -190,6 +190,16 @@ func TestPullRequestGitHubAndGitLab(t *testing.T) {
 			if p.Head != branch || p.Base != "main" || !strings.Contains(p.Title, "deploy application-service") || !strings.Contains(p.Body, "+          image: myapp:v2") {
 				t.Fatalf("pull request: %+v", p)
 			}
+			// The body is the evidence, rewritten by the second run.
+			for _, want := range []string{"**deploy** of **application-service** (`" + appPath + "`), opened by bgrender.",
+				"Image of green myapp:v1.2.3 → myapp:v2: run myapp:v2 on green.", "<details><summary>Diff</summary>"} {
+				if !strings.Contains(p.Body, want) {
+					t.Errorf("the body lacks %q:\n%s", want, p.Body)
+				}
+			}
+			if n := fake.Requests(editRequest(kind, p.Number)); n != 1 {
+				t.Errorf("%d edits of the reused pull request, want 1", n)
+			}
 			gets := 0
 			fake.OnGet = func(p *forgetest.Pull) {
 				if gets++; gets == 2 {

@@ -71,7 +71,11 @@ func guardCommand() *command {
 				if eff.Spec != "" {
 					fmt.Fprintf(s.err, "bgrender guard: %s\n", eff.Describe())
 				}
-				env := &release.Env{Target: t, Cluster: opts, Command: "guard", Log: s.err, Out: s.out, JSON: g.output == "json", Start: time.Now()}
+				n, err := g.notify.notifier(s, "guard")
+				if err != nil {
+					return err
+				}
+				env := &release.Env{Target: t, Cluster: opts, Command: "guard", Log: s.err, Out: s.out, JSON: g.output == "json", Start: time.Now(), Notify: n}
 				gd := &release.Guard{App: args[0], Checks: checks, For: *window, Interval: *interval, Live: after.live(), Folder: st}
 				return gd.Run(ctx, env)
 			}

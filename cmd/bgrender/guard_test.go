@@ -72,9 +72,10 @@ func TestGuardCLI(t *testing.T) {
 	t.Run("error rate rises", func(t *testing.T) {
 		r := newGitopsRepoIn(t, "managed", ns)
 		before := r.commits(t)
+		hooks := newHookReceiver(t)
 		done := make(chan result, 1)
 		go func() {
-			done <- runCLI(t, "", append(guardArgs(prom.URL, "60s"), "--repo", r.url, "--path", appPath)...)
+			done <- runCLI(t, "", append(guardArgs(prom.URL, "60s"), "--repo", r.url, "--path", appPath, "--notify", hooks.URL+"/guard")...)
 		}()
 		time.Sleep(1500 * time.Millisecond)
 		exp.SetRate(failed, 50)
@@ -94,6 +95,13 @@ func TestGuardCLI(t *testing.T) {
 			"bgrender guard: my-application blue: error rate ", "; rolled back (commit ")
 		if n := r.commits(t); n != before+1 {
 			t.Fatalf("%d commits, want exactly one rollback (%d)", n, before+1)
+		}
+		// --notify: the breach, then the rollback it led to.
+		events := hooks.got("/guard")
+		if len(events) != 2 || events[0].Event != "guard-breach" || events[0].From != "blue" || events[0].To != "green" ||
+			!strings.Contains(events[0].Reason, "is not under the maximum 5%") || !strings.HasPrefix(events[0].Text, "bgrender guard: my-application blue breached: ") ||
+			events[1].Event != "rollback" || events[1].From != "blue" || events[1].To != "green" || events[1].Commit != r.git(t, "rev-parse", "main") {
+			t.Errorf("events: %+v", events)
 		}
 		subject := r.git(t, "log", "-1", "--format=%s", "main")
 		if !strings.HasPrefix(subject, "rollback my-application: switch traffic back from blue to green: guard: error rate ") || !strings.HasSuffix(subject, "is not under the maximum 5%") {

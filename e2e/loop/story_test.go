@@ -301,12 +301,17 @@ func TestArticleLifecycle(t *testing.T) {
 	}
 
 	// 3. promote as a pull request, merged by a reviewer; --wait-live
-	// returns when the active Service's endpoints are all green.
+	// returns when the active Service's endpoints are all green. The pull
+	// request's body shows the gates' readings and both colors, its head's
+	// status goes pending → success once green is live, and --notify tells
+	// a real receiver.
+	hooks := newHookSink(t)
 	go mergeWhenOpen(ctx, t, gitea, "gitops")
 	began = time.Now()
 	_, errOut := s.must(ctx, 0, append([]string{"promote", "--pull-request", "--forge", "gitea", "--wait-merge", "--poll-interval", "200ms", "--timeout", "2m",
-		"--wait-live", "--reconcile", "kustomization/flux-system/" + app}, repo...)...)
+		"--wait-live", "--reconcile", "kustomization/flux-system/" + app, "--require-rollout", "--commit-status", "--notify", hooks.URL + "/promote"}, repo...)...)
 	promoted := time.Now()
+	checkPromotionEvidence(t, gitea, s.ns, hooks.got("/promote"))
 	phases = append(phases, phase{"promote --wait-live", began, promoted, "blue", "green"})
 	if !strings.Contains(errOut, "live: Service "+s.ns+"/"+app+" serves green, 3 ready endpoints") {
 		t.Errorf("promote --wait-live did not report green live:\n%s", errOut)
@@ -335,7 +340,10 @@ func TestArticleLifecycle(t *testing.T) {
 	// Until the error rate rises, green is live for sure.
 	guardStart := time.Now()
 	_, errOut = s.must(ctx, 3, append([]string{"guard", app, "--prometheus-url", prom.URL, "--max-error-rate", "5", "--window", "5s",
-		"--for", "90s", "--interval", "500ms", "--wait-live", "--reconcile", "kustomization/flux-system/" + app}, repo...)...)
+		"--for", "90s", "--interval", "500ms", "--wait-live", "--reconcile", "kustomization/flux-system/" + app, "--notify", hooks.URL + "/guard"}, repo...)...)
+	if evs := hooks.got("/guard"); len(evs) != 2 || evs[0].Event != "guard-breach" || evs[0].From != "green" || evs[1].Event != "rollback" || evs[1].To != "blue" {
+		t.Errorf("guard's events: %+v", evs)
+	}
 	rolledBack := time.Now()
 	phases = append(phases, phase{"guard's rollback", guardStart, rolledBack, "green", "blue"})
 	if !strings.Contains(errOut, "live: Service "+s.ns+"/"+app+" serves blue") {

@@ -1,5 +1,5 @@
-// Package forge opens and watches pull requests on Gitea, GitHub and
-// GitLab through their Go SDKs: code.gitea.io/sdk/gitea for Gitea (and
+// Package forge opens and watches pull requests, and sets commit
+// statuses, on Gitea, GitHub and GitLab through their Go SDKs: code.gitea.io/sdk/gitea for Gitea (and
 // Forgejo), github.com/google/go-github for GitHub and GitHub Enterprise
 // Server, and gitlab.com/gitlab-org/api/client-go for GitLab merge
 // requests. A Client is chosen from the repository URL (or named with
@@ -39,11 +39,13 @@ type NewPullRequest struct {
 
 // Client is a forge's pull-request API for one repository.
 type Client interface {
-	// Ensure returns the open pull request from pr.Head to pr.Base, or
-	// opens one; created reports which.
+	// Ensure returns the open pull request from pr.Head to pr.Base, its
+	// title and body set to pr's, or opens one; created reports which.
 	Ensure(ctx context.Context, pr NewPullRequest) (got *PullRequest, created bool, err error)
 	// Get reads a pull request by number.
 	Get(ctx context.Context, number int) (*PullRequest, error)
+	// SetStatus sets a commit status on the commit sha.
+	SetStatus(ctx context.Context, sha string, s CommitStatus) error
 }
 
 // ErrUnknownForge means the forge could not be told from the URL.

@@ -75,12 +75,18 @@ func TestClientsAgainstFakeAPIs(t *testing.T) {
 			if err != nil || !created || pr.Number != 1 || pr.State != Open || pr.Head != req.Head || pr.Base != "main" || pr.URL == "" {
 				t.Fatalf("first Ensure = %+v, %v, %v", pr, created, err)
 			}
-			again, created, err := c.Ensure(ctx, req)
+			// A re-run reuses it and rewrites its title and body.
+			rerun := req
+			rerun.Title, rerun.Body = "promote web: again", "| gate | outcome |\n|---|---|\n| health | passed |\n"
+			again, created, err := c.Ensure(ctx, rerun)
 			if err != nil || created || again.Number != 1 {
 				t.Fatalf("second Ensure = %+v, %v, %v", again, created, err)
 			}
 			if n := len(fake.Pulls()); n != 1 {
 				t.Fatalf("%d pull requests, want 1", n)
+			}
+			if p := fake.Pulls()[0]; p.Body != rerun.Body || p.Title != rerun.Title {
+				t.Fatalf("after the re-run: title %q, body %q", p.Title, p.Body)
 			}
 			fake.SetState(1, "merged")
 			if got, err := c.Get(ctx, 1); err != nil || got.State != Merged {
@@ -100,6 +106,46 @@ func TestClientsAgainstFakeAPIs(t *testing.T) {
 			var se *StatusError
 			if !errors.As(err, &se) || se.Code != 401 || strings.Contains(err.Error(), "wrong-token-xyz") {
 				t.Fatalf("bad token: %v", err)
+			}
+		})
+	}
+}
+
+// TestStatusesAgainstFakeAPIs sets pending, then failure, commit statuses
+// through the GitHub and GitLab clients, as the documented APIs take
+// them (GitLab's failed state; a description cut to GitHub's 140
+// characters).
+func TestStatusesAgainstFakeAPIs(t *testing.T) {
+	const token = "api-tok-123"
+	for _, kind := range []string{"github", "gitlab"} {
+		t.Run(kind, func(t *testing.T) {
+			var fake *forgetest.Fake
+			if kind == "github" {
+				fake = forgetest.GitHub(t, "acme", "gitops", token)
+			} else {
+				fake = forgetest.GitLab(t, "acme/gitops", token)
+			}
+			c, err := New(Options{Kind: kind, RepoURL: "https://forge.example/acme/gitops.git", APIURL: fake.URL, Token: token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			const sha = "0123456789abcdef0123456789abcdef01234567"
+			if err := c.SetStatus(ctx, sha, CommitStatus{Context: "bgrender/web", State: Pending, Description: "waiting for the cluster"}); err != nil {
+				t.Fatal(err)
+			}
+			long := strings.Repeat("error rate 5% is not under the maximum 1%; ", 5)
+			if err := c.SetStatus(ctx, sha, CommitStatus{Context: "bgrender/web", State: Failure, Description: long, TargetURL: "https://forge.example/pr/1"}); err != nil {
+				t.Fatal(err)
+			}
+			got := fake.Statuses()
+			failed := "failure"
+			if kind == "gitlab" {
+				failed = "failed"
+			}
+			if len(got) != 2 || got[0].SHA != sha || got[0].Context != "bgrender/web" || got[0].State != "pending" ||
+				got[1].State != failed || len([]rune(got[1].Description)) != 140 || got[1].TargetURL != "https://forge.example/pr/1" {
+				t.Fatalf("statuses: %+v", got)
 			}
 		})
 	}

@@ -63,6 +63,9 @@ func (g *gitea) Ensure(ctx context.Context, n NewPullRequest) (*PullRequest, boo
 		return nil, false, err
 	}
 	if pr, err := g.find(c, n); err != nil || pr != nil {
+		if err == nil {
+			err = g.edit(c, pr, n)
+		}
 		return pr, false, err
 	}
 	got, resp, err := c.CreatePullRequest(g.owner, g.repo, sdk.CreatePullRequestOption{Head: n.Head, Base: n.Base, Title: n.Title, Body: n.Body})
@@ -72,13 +75,20 @@ func (g *gitea) Ensure(ctx context.Context, n NewPullRequest) (*PullRequest, boo
 		// Opened meanwhile by another run.
 		pr, ferr := g.find(c, n)
 		if ferr == nil && pr != nil {
-			return pr, false, nil
+			return pr, false, g.edit(c, pr, n)
 		}
 	}
 	if err != nil {
 		return nil, false, err
 	}
 	return giteaPR(got), true, nil
+}
+
+// edit sets the title and body of the reused pull request pr to n's:
+// a re-run's body carries the latest evidence.
+func (g *gitea) edit(c *sdk.Client, pr *PullRequest, n NewPullRequest) error {
+	_, resp, err := c.EditPullRequest(g.owner, g.repo, int64(pr.Number), sdk.EditPullRequestOption{Title: n.Title, Body: &n.Body})
+	return giteaError(err, resp)
 }
 
 // find looks through the open pull requests (Gitea's list cannot filter

@@ -76,7 +76,13 @@ func (g *github) Ensure(ctx context.Context, n NewPullRequest) (*PullRequest, bo
 		return nil, false, githubError(err, resp)
 	}
 	if len(list) > 0 {
-		return githubPR(list[0]), false, nil
+		// A re-run's body carries the latest evidence.
+		pr := list[0]
+		_, resp, err := g.c.PullRequests.Edit(ctx, g.owner, g.repo, pr.GetNumber(), &gh.PullRequest{Title: gh.Ptr(n.Title), Body: gh.Ptr(n.Body)})
+		if err != nil {
+			return nil, false, githubError(err, resp)
+		}
+		return githubPR(pr), false, nil
 	}
 	got, resp, err := g.c.PullRequests.Create(ctx, g.owner, g.repo, &gh.NewPullRequest{
 		Head: gh.Ptr(n.Head), Base: gh.Ptr(n.Base), Title: gh.Ptr(n.Title), Body: gh.Ptr(n.Body)})

@@ -70,7 +70,14 @@ func (g *gitlab) Ensure(ctx context.Context, n NewPullRequest) (*PullRequest, bo
 		return nil, false, gitlabError(err, resp)
 	}
 	if len(list) > 0 {
-		return gitlabPR(list[0]), false, nil
+		// A re-run's description carries the latest evidence.
+		m := list[0]
+		_, resp, err := g.c.MergeRequests.UpdateMergeRequest(g.path, m.IID, &gl.UpdateMergeRequestOptions{
+			Title: gl.Ptr(n.Title), Description: gl.Ptr(n.Body)}, gl.WithContext(ctx))
+		if err != nil {
+			return nil, false, gitlabError(err, resp)
+		}
+		return gitlabPR(m), false, nil
 	}
 	got, resp, err := g.c.MergeRequests.CreateMergeRequest(g.path, &gl.CreateMergeRequestOptions{
 		SourceBranch: gl.Ptr(n.Head), TargetBranch: gl.Ptr(n.Base), Title: gl.Ptr(n.Title), Description: gl.Ptr(n.Body),

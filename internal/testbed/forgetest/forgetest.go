@@ -2,7 +2,11 @@
 // pull requests, on httptest servers that answer as the documented APIs do
 // for the calls bgrender makes: list, create and get pull requests
 // (GitHub: /repos/{owner}/{repo}/pulls) or merge requests (GitLab:
-// /projects/{id}/merge_requests), with token checks. Lists are paginated
+// /projects/{id}/merge_requests), with token checks, and edit their title
+// and body (GitHub: PATCH .../pulls/{number}; GitLab: PUT
+// .../merge_requests/{iid}, the body being its description), and take
+// commit statuses (GitHub: POST /repos/{owner}/{repo}/statuses/{sha};
+// GitLab: POST /projects/{id}/statuses/{sha}), which Statuses returns. Lists are paginated
 // as documented: page and per_page, a Link header (both) and GitLab's
 // X-Page, X-Per-Page, X-Total, X-Total-Pages, X-Next-Page and X-Prev-Page
 // headers. A test changes a pull request's state (merge, close) with
@@ -19,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 )
 
 // Pull is one pull (merge) request the fake holds.
@@ -27,6 +32,12 @@ type Pull struct {
 	Head, Base  string
 	Title, Body string
 	State       string // open, merged, closed
+}
+
+// Status is a commit status the fake took, with its state as the forge
+// names it (GitLab: failed, where GitHub says failure).
+type Status struct {
+	SHA, Context, State, Description, TargetURL string
 }
 
 // Fake is a fake forge API.
@@ -38,8 +49,9 @@ type Fake struct {
 	owner string // github: the repository owner; gitlab: unused
 	repo  string // github: owner/repo; gitlab: the project path
 
-	mu    sync.Mutex
-	pulls []*Pull
+	mu       sync.Mutex
+	pulls    []*Pull
+	statuses []Status
 	// Requests counts the requests answered, by "METHOD path".
 	requests map[string]int
 	// OnGet runs before a pull request is read (to merge it, say).
@@ -76,6 +88,28 @@ func (f *Fake) Pulls() []Pull {
 		out = append(out, *p)
 	}
 	return out
+}
+
+// Statuses returns the commit statuses taken, in order.
+func (f *Fake) Statuses() []Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Status(nil), f.statuses...)
+}
+
+// status takes a commit status when its state is one of valid.
+func (f *Fake) status(w http.ResponseWriter, sha string, st Status, valid ...string) {
+	ok := false
+	for _, v := range valid {
+		ok = ok || st.State == v
+	}
+	if !ok || sha == "" || st.Context == "" {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"message": "Validation Failed"})
+		return
+	}
+	st.SHA = sha
+	f.statuses = append(f.statuses, st)
+	writeJSON(w, http.StatusCreated, map[string]any{"id": len(f.statuses), "state": st.State, "context": st.Context, "description": st.Description})
 }
 
 // SetState sets the state of pull request number: open, merged or closed.
@@ -205,6 +239,20 @@ func (f *Fake) github(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
 		return
 	}
+	if sha, ok := strings.CutPrefix(r.URL.Path, "/repos/"+f.repo+"/statuses/"); ok && r.Method == http.MethodPost {
+		var in struct {
+			State       string `json:"state"`
+			TargetURL   string `json:"target_url"`
+			Description string `json:"description"`
+			Context     string `json:"context"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || utf8.RuneCountInString(in.Description) > 140 {
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"message": "Validation Failed"})
+			return
+		}
+		f.status(w, sha, Status{Context: in.Context, State: in.State, Description: in.Description, TargetURL: in.TargetURL}, "error", "failure", "pending", "success")
+		return
+	}
 	prefix := "/repos/" + f.repo + "/pulls"
 	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
 	if !ok {
@@ -254,8 +302,32 @@ func (f *Fake) github(w http.ResponseWriter, r *http.Request) {
 			f.OnGet(p)
 		}
 		writeJSON(w, http.StatusOK, f.githubJSON(p))
+	case r.Method == http.MethodPatch:
+		n, err := strconv.Atoi(strings.TrimPrefix(rest, "/"))
+		p := f.get(n)
+		if err != nil || p == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+			return
+		}
+		var in struct{ Title, Body *string }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Problems parsing JSON"})
+			return
+		}
+		edit(p, in.Title, in.Body)
+		writeJSON(w, http.StatusOK, f.githubJSON(p))
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+	}
+}
+
+// edit sets the title and body of p that the request names.
+func edit(p *Pull, title, body *string) {
+	if title != nil && *title != "" {
+		p.Title = *title
+	}
+	if body != nil {
+		p.Body = *body
 	}
 }
 
@@ -288,6 +360,20 @@ func (f *Fake) gitlab(w http.ResponseWriter, r *http.Request) {
 	project, err := url.PathUnescape(id)
 	if !strings.HasPrefix(path, "/api/v4/projects/") || err != nil || project != f.repo {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Project Not Found"})
+		return
+	}
+	if sha, ok := strings.CutPrefix(rest, "statuses/"); ok && r.Method == http.MethodPost {
+		var in struct {
+			State       string `json:"state"`
+			Name        string `json:"name"`
+			TargetURL   string `json:"target_url"`
+			Description string `json:"description"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid JSON"})
+			return
+		}
+		f.status(w, sha, Status{Context: in.Name, State: in.State, Description: in.Description, TargetURL: in.TargetURL}, "pending", "running", "success", "failed", "canceled")
 		return
 	}
 	rest, ok := strings.CutPrefix(rest, "merge_requests")
@@ -340,6 +426,23 @@ func (f *Fake) gitlab(w http.ResponseWriter, r *http.Request) {
 		if f.OnGet != nil {
 			f.OnGet(p)
 		}
+		writeJSON(w, http.StatusOK, f.gitlabJSON(p))
+	case r.Method == http.MethodPut:
+		n, err := strconv.Atoi(strings.TrimPrefix(rest, "/"))
+		p := f.get(n)
+		if err != nil || p == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Not found"})
+			return
+		}
+		var in struct {
+			Title       *string `json:"title"`
+			Description *string `json:"description"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid JSON"})
+			return
+		}
+		edit(p, in.Title, in.Description)
 		writeJSON(w, http.StatusOK, f.gitlabJSON(p))
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Not found"})

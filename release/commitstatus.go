@@ -1,0 +1,91 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/bgrender/bgrender/gate"
+	"github.com/bgrender/bgrender/internal/forge"
+)
+
+// The commit statuses of a release (--commit-status): each commit the
+// plan makes gets the status bgrender/<app>, pending once it lands (or,
+// for a pull request, once it is opened: see promote.Target), then
+// success when the release ends well — with --wait-live, once the cluster
+// serves the new color — or failure with the reason when a gate refuses
+// or a wait times out. A status that cannot be set is a warning: the
+// forge's opinion of a release never decides it.
+
+// statusing says whether the run sets commit statuses.
+func (r *Run) statusing() bool {
+	return r.Target.CommitStatus && r.Target.Forge != nil && !r.Target.DryRun
+}
+
+// statusCommitted sets pending on the commit the last step made.
+func (r *Run) statusCommitted(ctx context.Context) {
+	res := r.Last
+	if !r.statusing() || res == nil || res.NoOp || res.Commit == "" {
+		return
+	}
+	r.statused = append(r.statused, res)
+	if res.PullRequest != "" {
+		// Pending since the pull request was opened: GitLab refuses a
+		// status that does not change its state.
+		return
+	}
+	r.setStatus(ctx, res.Commit, forge.CommitStatus{Context: StatusContext(res.App), State: forge.Pending,
+		Description: "committed; the release goes on", TargetURL: res.PullRequest})
+}
+
+// statusEnd sets the final status on every commit the run marked
+// pending: success, or failure with why the release stopped.
+func (r *Run) statusEnd(ctx context.Context, failed error) {
+	if !r.statusing() {
+		return
+	}
+	ctx = context.WithoutCancel(ctx) // an interrupted release still says so
+	for _, res := range r.statused {
+		s := forge.CommitStatus{Context: StatusContext(res.App), State: forge.Success, Description: r.passed(), TargetURL: res.PullRequest}
+		if failed != nil {
+			s.State, s.Description = forge.Failure, gate.RedactText(failed.Error())
+		}
+		r.setStatus(ctx, res.Commit, s)
+	}
+}
+
+// passed says how the release ended well: live, or gates passed.
+func (r *Run) passed() string {
+	if l := r.Last; l != nil && l.Live != nil {
+		return fmt.Sprintf("live: Service %s serves %s, %d ready endpoints, %.0fs after the start", l.Live.Service, l.Live.Color, l.Live.ReadyEndpoints, l.Live.Seconds)
+	}
+	var names []string
+	if g := r.gates(); g != nil {
+		for _, res := range g.Results {
+			if res.Outcome == gate.Passed && !slices.Contains(names, res.Gate) {
+				names = append(names, res.Gate)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return "committed (no gate, no wait for the cluster)"
+	}
+	return "gates passed: " + strings.Join(names, ", ") + " (no wait for the cluster)"
+}
+
+func (r *Run) setStatus(ctx context.Context, sha string, s forge.CommitStatus) {
+	if err := r.Target.Forge.SetStatus(ctx, sha, s); err != nil {
+		r.Say("warning: commit status %s %s on %s: %v", s.Context, s.State, short(sha), err)
+	}
+}
+
+// StatusContext names an app's commit status.
+func StatusContext(app string) string { return "bgrender/" + app }
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
