@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -45,7 +46,8 @@ type JobState struct {
 	Found     bool
 	Succeeded bool // condition Complete
 	Failed    bool // condition Failed
-	// Conditions are the Job's conditions, type=status: reason: message.
+	// Conditions are the Job's final conditions (Complete, Failed), as
+	// type=status: reason: message.
 	Conditions []string
 }
 
@@ -64,7 +66,9 @@ func ReadJob(ctx context.Context, client dynamic.Interface, ns, name string) (Jo
 	}
 	st := JobState{Found: true}
 	for _, c := range job.Status.Conditions {
-		if c.Status != corev1.ConditionTrue {
+		// Only the end: FailureTarget and SuccessCriteriaMet come first
+		// and say the same.
+		if c.Status != corev1.ConditionTrue || (c.Type != batchv1.JobComplete && c.Type != batchv1.JobFailed) {
 			continue
 		}
 		st.Succeeded = st.Succeeded || c.Type == batchv1.JobComplete
@@ -184,6 +188,10 @@ func podLog(ctx context.Context, cfg *rest.Config, ns, pod string) (string, erro
 		return "", fmt.Errorf("read the log of pod %s: %w", pod, err)
 	}
 	if resp.StatusCode != http.StatusOK {
+		var status metav1.Status
+		if json.Unmarshal(body, &status) == nil && status.Message != "" {
+			return "", fmt.Errorf("read the log of pod %s: %s: %s", pod, resp.Status, status.Message)
+		}
 		return "", fmt.Errorf("read the log of pod %s: %s", pod, resp.Status)
 	}
 	return string(body), nil
