@@ -26,7 +26,8 @@ const expandSpec = "  migrations:\n    expand:\n      command: [/app/migrate, up
 // Job together, waits for the Job to succeed and then for the rollout;
 // promote passes its migration gate. A deploy whose migration fails is
 // exit 1 with the Job's conditions; promote then refuses (exit 3, naming
-// the Job) and nothing flips.
+// the Job) and nothing flips. The fix, a release of v3, runs its own Job
+// and promotes; Flux prunes the failed Job with the image it ran.
 func TestExpandMigration(t *testing.T) {
 	bed := loop.Require(t, loop.Flux)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -99,6 +100,21 @@ func TestExpandMigration(t *testing.T) {
 		t.Errorf("a refused promote committed: %d commits, want %d", n, before)
 	}
 	s.waitServes(ctx, app, "green", 3)
+
+	// The fix is a new image: release deploys it, waits for its expand
+	// Job, rolls it out and promotes it. The failed Job's image is no
+	// color's any more: it left the folder, and Flux prunes it.
+	_, errOut = s.must(ctx, 0, append(append([]string{"release", "--image", "myapp:v3", "--rollout-timeout", "2m"}, repo...), reconcile...)...)
+	v3 := s.expandJob(ctx, "myapp:v3")
+	if v3 == nil || !jobDone(v3, batchv1.JobComplete) || !strings.Contains(errOut, "migration: the expand Job "+v3.Name+" succeeded") {
+		t.Fatalf("release of myapp:v3: its expand Job %+v\n%s", v3, errOut)
+	}
+	s.waitServes(ctx, app, "blue", 3)
+	if err := loop.WaitFor(ctx, "Flux to prune the failed Job "+broken.Name, func(ctx context.Context) (bool, error) {
+		return s.expandJob(ctx, "myapp:failing-migration") == nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // expandJob returns the expand Job rendered for image, once the cluster
