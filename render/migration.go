@@ -9,6 +9,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/bgrender/bgrender/spec"
@@ -82,6 +83,34 @@ func ExpandJob(app *spec.BlueGreenApp, c spec.Color) *batchv1.Job {
 		},
 		Spec: jobSpec,
 	}
+}
+
+// MigrationNetworkPolicy renders <name>-migrations, when the spec has
+// migrations and network policies: a migration pod serves nothing, so it
+// admits no ingress; its egress is the colors' (DNS and the declared
+// egress rules) when that is restricted, since it reaches the same
+// database.
+func MigrationNetworkPolicy(app *spec.BlueGreenApp) []Object {
+	np := &app.Spec.NetworkPolicy
+	if !app.Spec.Expands() || !*np.Enabled {
+		return nil
+	}
+	colors := NetworkPolicy(app, app.Spec.Active)
+	types := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+	var egress []networkingv1.NetworkPolicyEgressRule
+	if len(colors.Spec.Egress) > 0 {
+		types = append(types, networkingv1.PolicyTypeEgress)
+		egress = append([]networkingv1.NetworkPolicyEgressRule{colors.Spec.Egress[0]}, np.Egress...) // DNS, not the color
+	}
+	return []Object{&networkingv1.NetworkPolicy{
+		TypeMeta:   typeMeta(networkingv1.SchemeGroupVersion, "NetworkPolicy"),
+		ObjectMeta: metav1.ObjectMeta{Name: app.Metadata.Name + "-migrations", Labels: map[string]string{LabelMigration: "expand"}},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{LabelName: app.Metadata.Name, LabelMigration: "expand"}},
+			PolicyTypes: types,
+			Egress:      egress,
+		},
+	}}
 }
 
 // ExpandJobName is the name of the expand Job of color c's image.

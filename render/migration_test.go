@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 
+	"github.com/bgrender/bgrender/internal/testbed/netpol"
 	"github.com/bgrender/bgrender/render"
 	"github.com/bgrender/bgrender/spec"
 )
@@ -78,5 +80,31 @@ func TestExpandJobPod(t *testing.T) {
 		t.Errorf("container: %+v", c)
 	case len(ps.TopologySpreadConstraints) != 0:
 		t.Errorf("topology spread selects the color's pods: %+v", ps.TopologySpreadConstraints)
+	}
+}
+
+// TestMigrationNetworkPolicy: no pod reaches a migration pod, which serves
+// nothing, while the colors' own traffic is as before.
+func TestMigrationNetworkPolicy(t *testing.T) {
+	app := load(t, "../examples/migrations/app.yaml")[0]
+	var policies []*networkingv1.NetworkPolicy
+	for _, o := range render.Render([]*spec.BlueGreenApp{app}) {
+		if p, ok := o.(*networkingv1.NetworkPolicy); ok {
+			policies = append(policies, p)
+		}
+	}
+	if len(policies) != 3 || policies[2].Name != "orders-migrations" {
+		t.Fatalf("policies: %d", len(policies))
+	}
+	e := netpol.New(policies)
+	job := expandJobs(app)[app.Spec.Green.Image]
+	migration := netpol.Pod("migration", "shop", "10.244.1.7", job.Spec.Template.Labels)
+	green := netpol.Pod("green", "shop", "10.244.1.5", render.SelectorLabels(app, spec.Green))
+	port := netpol.Port{Number: 8080, Name: "http", Protocol: "TCP"}
+	if e.Allowed(green, migration, port) {
+		t.Errorf("green reaches the migration pod")
+	}
+	if !e.Allowed(green, green, port) {
+		t.Errorf("green no longer reaches green")
 	}
 }
