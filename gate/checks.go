@@ -65,6 +65,11 @@ type Checks struct {
 	Capacity bool
 	Share    int32
 
+	// ExpandJobs name, per color, the expand migration Job its image must
+	// have run to success (see runMigration); the app folder's
+	// spec.migrations sets them. It runs first.
+	ExpandJobs map[string]string
+
 	// Progress, if set, is told what each gate is doing.
 	Progress func(msg string)
 	// Record, if set, is given what each gate measured (see Result).
@@ -96,7 +101,7 @@ type Subject struct {
 
 // Any reports whether any gate is enabled.
 func (c Checks) Any() bool {
-	return c.RequireRollout || c.Capacity || c.HealthPath != "" || c.HealthURL != "" || len(c.Warm) > 0 || c.PrometheusURL != ""
+	return c.RequireRollout || c.Capacity || len(c.ExpandJobs) > 0 || c.HealthPath != "" || c.HealthURL != "" || len(c.Warm) > 0 || c.PrometheusURL != ""
 }
 
 // Validate reports contradictory or impossible settings (bad usage),
@@ -194,6 +199,9 @@ func ValidHTTPURL(rawURL string) error {
 func (c Checks) Run(ctx context.Context, s Subject) error {
 	if s.Service == "" {
 		s.Service = s.App + "-preview"
+	}
+	if err := c.runMigration(ctx, s); err != nil {
+		return err
 	}
 	if c.RequireRollout {
 		if err := c.runRollout(ctx, s); err != nil {

@@ -13,6 +13,10 @@
 //     AnalysisTemplate measures, and refuses when more measurements than
 //     its failure limit are at or above the maximum.
 //
+// Before them, when the app folder has spec.migrations.expand, the
+// migration gate (runMigration) requires the color's image to have a
+// succeeded expand Job in the cluster.
+//
 // Checks runs the gates a promotion asked for, in that order.
 //
 // A gate that refuses returns a *Refused error (which gate, what it saw)

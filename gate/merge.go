@@ -269,6 +269,9 @@ func (e *Effective) Describe() string {
 // Names names the gates the checks run, in the order they run.
 func (c Checks) Names() []string {
 	var names []string
+	if len(c.ExpandJobs) > 0 && c.Image == "" {
+		names = append(names, "migration")
+	}
 	if c.RequireRollout {
 		names = append(names, "rollout")
 	}

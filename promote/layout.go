@@ -75,6 +75,13 @@ type State struct {
 	Autoscalers map[spec.Color]string
 	// Floors are what the folder holds each color at (see RaiseFloor).
 	Floors map[spec.Color]Floor
+	// ExpandJobs name the expand migration Job of each color's image
+	// when the folder has spec.migrations.expand; promote's migration
+	// gate requires the idle color's to have succeeded.
+	ExpandJobs map[spec.Color]string
+	// ExpandJob, when the folder has spec.migrations.expand, names the
+	// Job that color c would run with image (deploy waits for it).
+	ExpandJob func(c spec.Color, image string) string
 }
 
 // String is the fingerprint of the state, compared between two attempts
@@ -182,6 +189,17 @@ func openManaged(dir string, data []byte) (*managed, error) {
 				st.Autoscalers = map[spec.Color]string{}
 			}
 			st.Autoscalers[c] = app.Metadata.Name + "-" + string(c)
+		}
+	}
+	if app.Spec.Expands() {
+		st.ExpandJob = func(c spec.Color, image string) string {
+			with := *app // a shallow copy: only the color's image changes
+			with.Spec.ColorSpecOf(c).Image = image
+			return render.ExpandJobName(&with, c)
+		}
+		st.ExpandJobs = map[spec.Color]string{}
+		for _, c := range spec.Colors {
+			st.ExpandJobs[c] = render.ExpandJobName(app, c)
 		}
 	}
 	if tr := app.Spec.Traffic; tr != nil {

@@ -125,7 +125,8 @@ type DeployOptions struct {
 }
 
 // PlanDeploy plans a deploy: the commit of the image, the reconcile
-// request, the wait until the color's Service serves the image, and with
+// request, with spec.migrations.expand the wait for the image's expand
+// Job (see WaitMigration), the wait until the color's Service serves the image, and with
 // Wait the gates on the color. st is the app folder as read before (nil
 // when nothing after the commit needs it).
 func PlanDeploy(o DeployOptions, st *promote.State) (*Plan, error) {
@@ -151,7 +152,18 @@ func PlanDeploy(o DeployOptions, st *promote.State) (*Plan, error) {
 		what = "set " + string(o.Color) + "'s image to " + o.Image
 	}
 	p.Add(&Commit{Action: a, What: what}, "", Stop)
-	o.Live.after(p, &WaitLive{Preview: true, Image: o.Image, Timeout: o.Live.Timeout})
+	after := o.Live
+	if m := migrationWait(o, st); m != nil {
+		// The Job is in the commit: have the agent apply it, then wait
+		// for it before the rollout.
+		if len(after.Refs) > 0 {
+			p.Add(&Reconcile{Refs: after.Refs}, "", Stop)
+			after.Refs = nil
+		}
+		e := p.Add(m, "", Custom)
+		e.Wrap = func(r *Run, err error) error { return fmt.Errorf("%w; the deploy stays (%s)", err, Landed(r.Last)) }
+	}
+	after.after(p, &WaitLive{Preview: true, Image: o.Image, Timeout: o.Live.Timeout})
 	if o.Wait {
 		e := p.Add(&RunGates{Gates: o.Gates, Image: o.Image}, "", Custom)
 		e.Wrap = func(r *Run, err error) error { return fmt.Errorf("%w; the deploy stays (%s)", err, Landed(r.Last)) }

@@ -3,7 +3,8 @@
 // A release is a plan: an ordered list of typed steps — run the gates on a
 // color, commit one change to the app folder (or open and merge a pull
 // request for it), ask the GitOps agent to reconcile, wait until the
-// cluster serves a state, hold while the error rate is read. Planners turn
+// cluster serves a state, wait for a migration Job (WaitMigration), hold
+// while the error rate is read. Planners turn
 // an action and its inputs (the app folder as Git holds it, the folder's
 // gates, the options a command parsed from its flags) into a plan:
 // PlanDeploy, PlanDeployChart, PlanPromote (one commit, or in steps of traffic with the

@@ -4,6 +4,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/bgrender/bgrender/agent"
 	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/release"
@@ -58,4 +59,29 @@ func ExamplePlanPromote() {
 	//   1. gates: rollout, health on green
 	//   2. commit: flip the live Service to green
 	//   3. wait-live: until the live Service serves the committed color with only ready endpoints (at most 5m0s)
+}
+
+// A deploy --wait of an app with spec.migrations.expand: the commit of the
+// image and its expand Job, the agent asked to apply it, the wait for the
+// Job to succeed, then the rollout gate on the deployed color.
+func ExamplePlanDeploy_migration() {
+	st := &promote.State{App: "orders", Active: spec.Blue, Preview: "orders-preview",
+		ExpandJob: func(spec.Color, string) string { return "orders-expand-72f604c497" }}
+	p, err := release.PlanDeploy(release.DeployOptions{
+		Target: &promote.Target{Path: "apps/orders"},
+		Image:  "registry.example.com/shop/orders:1.5.0",
+		Wait:   true,
+		Gates:  &release.Gates{Checks: &gate.Checks{Timeout: 2 * time.Minute}},
+		Live:   release.Live{Refs: []agent.Ref{{Kind: "kustomization", Namespace: "flux-system", Name: "orders"}}},
+	}, st)
+	if err != nil {
+		panic(err)
+	}
+	_ = p.Describe(os.Stdout)
+	// Output:
+	// plan: deploy orders, 4 steps
+	//   1. commit: set the idle color's image to registry.example.com/shop/orders:1.5.0
+	//   2. reconcile: ask kustomization/flux-system/orders to apply the commit
+	//   3. wait-migration: until the expand Job orders-expand-72f604c497 of green's new image has succeeded (at most 2m0s)
+	//   4. gates: rollout on the deployed color
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/promote"
 )
@@ -68,6 +69,17 @@ func (g *Gates) ReadFolder(ctx context.Context, t *promote.Target, after bool) (
 		g.Checks.Capacity = true
 		if _, _, err := g.Cluster.Config(); err != nil {
 			return nil, fmt.Errorf("%w (the folder's HorizontalPodAutoscalers make a flip check capacity in the cluster first; --capacity=false turns that off)", err)
+		}
+	}
+	if len(st.ExpandJobs) > 0 && !g.NoSpec && !g.NoCluster {
+		// spec.migrations: the color to promote must have run its
+		// image's expand Job.
+		g.Checks.ExpandJobs = map[string]string{}
+		for c, job := range st.ExpandJobs {
+			g.Checks.ExpandJobs[string(c)] = job
+		}
+		if _, _, err := g.Cluster.Config(); err != nil {
+			return nil, fmt.Errorf("%w (the folder's spec.migrations make a flip check its expand Job in the cluster first; --%s leaves it out)", err, gate.NoSpecGatesFlag)
 		}
 	}
 	if !after && !g.Checks.Any() && (st.Gates == nil || g.NoSpec) {

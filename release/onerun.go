@@ -22,7 +22,8 @@ type ReleaseOptions struct {
 	Live Live
 }
 
-// PlanRelease plans deploy → rollout and gates → promote → live as one
+// PlanRelease plans deploy → (the expand migration) → rollout and gates →
+// promote → live as one
 // run, each commit as the separate commands make it (so each stays a
 // reviewable commit or pull request). st is the app folder as read before
 // the plan; the plan resumes from it: when the idle color already runs
@@ -52,6 +53,14 @@ func PlanRelease(o ReleaseOptions, st *promote.State) (*Plan, error) {
 		p.Add(&Commit{Action: deploy, What: fmt.Sprintf("set %s's image to %s", idle, o.Image)}, "deploy", Stop)
 		if len(o.Live.Refs) > 0 {
 			p.Add(&Reconcile{Refs: o.Live.Refs}, "deploy", Stop)
+		}
+	}
+	if st.ExpandJob != nil {
+		// The deploy committed the image's expand Job: it runs to
+		// success before the rollout gates look at the color.
+		m := p.Add(&WaitMigration{Job: st.ExpandJob(idle, o.Image), Color: idle, Timeout: o.Gates.Checks.Timeout}, "", Custom)
+		m.Wrap = func(r *Run, err error) error {
+			return fmt.Errorf("%w; nothing promoted: %s keeps the traffic, and %s runs %s (%s)", err, st.Active, idle, o.Image, Landed(r.Last))
 		}
 	}
 	o.Gates.Wait = true

@@ -41,6 +41,8 @@ var Default = Pipeline{
 		ResourceQuota,
 		DisruptionBudgets,
 		HorizontalPodAutoscalers,
+		ExpandJobs,
+		MigrationNetworkPolicy,
 		Ingresses,
 		CanaryIngresses,
 		HTTPRoutes,
@@ -75,8 +77,8 @@ func Render(apps []*spec.BlueGreenApp) []Object { return Default.Render(apps) }
 
 // kindOrder follows Helm's install order for the kinds that bgrender writes:
 // policies and quotas before the pods they govern, Services before
-// Deployments, the HorizontalPodAutoscalers that scale them, Ingresses and
-// then HTTPRoutes last.
+// Deployments, the HorizontalPodAutoscalers that scale them, migration
+// Jobs, Ingresses and then HTTPRoutes last.
 var kindOrder = map[string]int{
 	"NetworkPolicy":           1,
 	"ResourceQuota":           2,
@@ -85,8 +87,9 @@ var kindOrder = map[string]int{
 	"Service":                 5,
 	"Deployment":              6,
 	"HorizontalPodAutoscaler": 7,
-	"Ingress":                 8,
-	"HTTPRoute":               9,
+	"Job":                     8,
+	"Ingress":                 9,
+	"HTTPRoute":               10,
 }
 
 // Sort orders objects by kind, namespace and name.

@@ -48,6 +48,9 @@ func Warnings(app *spec.BlueGreenApp) []string {
 	if app.Spec.Autoscaled() {
 		out = append(out, app.Metadata.Name+": spec.autoscaling is not rendered: the Rollout runs the active color's minReplicas; point an HPA's scaleTargetRef at the Rollout (argoproj.io/v1alpha1) to scale it")
 	}
+	if app.Spec.Migrations != nil {
+		out = append(out, app.Metadata.Name+": spec.migrations is not rendered: the expand Job and its gate come with bgrender's deploy and promote, which a Rollout does not go through")
+	}
 	return out
 }
 

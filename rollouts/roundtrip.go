@@ -20,6 +20,7 @@ import (
 //     color's;
 //   - spec.autoscaling is gone (not rendered): spec.replicas is the
 //     active color's minReplicas;
+//   - spec.migrations is gone (not rendered);
 //   - spec.traffic is gone (not rendered), and spec.networkPolicy is the
 //     default (the policy is rendered but not read back);
 //   - a computed quota comes back as its hard figures, a disabled budget
@@ -39,6 +40,7 @@ func Lossy(app *spec.BlueGreenApp) *spec.BlueGreenApp {
 	s.Active, s.ColorLabel = "", ""
 	s.Traffic = nil
 	s.Autoscaling = nil
+	s.Migrations = nil
 	s.NetworkPolicy = spec.NetworkPolicySpec{}
 	if s.Quota.Enabled {
 		if len(s.Quota.Hard) == 0 {

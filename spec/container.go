@@ -94,8 +94,13 @@ func (v *validator) healthCheck() {
 // env checks the shared environment variables and envFrom sources.
 func (v *validator) env() {
 	v.envVars("spec.env", v.app.Spec.Env)
-	for i, e := range v.app.Spec.EnvFrom {
-		path := indexPath("spec.envFrom", i)
+	v.envFrom("spec.envFrom", v.app.Spec.EnvFrom)
+}
+
+// envFrom checks a list of envFrom sources at path.
+func (v *validator) envFrom(at string, list []corev1.EnvFromSource) {
+	for i, e := range list {
+		path := indexPath(at, i)
 		switch {
 		case e.ConfigMapRef != nil && e.SecretRef != nil:
 			v.add(path, "set configMapRef or secretRef, not both")
@@ -128,19 +133,21 @@ func (v *validator) envVars(path string, env []corev1.EnvVar) {
 
 // resources checks that no request or limit is negative and no request is
 // above its limit.
-func (v *validator) resources() {
-	r := v.app.Spec.Resources
+func (v *validator) resources() { v.resourceList("spec.resources", v.app.Spec.Resources) }
+
+// resourceList checks the requests and limits of a container at path.
+func (v *validator) resourceList(path string, r corev1.ResourceRequirements) {
 	for name, q := range r.Requests {
 		if q.Sign() < 0 {
-			v.add(keyPath("spec.resources.requests", string(name)), "must not be negative, got %s", q.String())
+			v.add(keyPath(path+".requests", string(name)), "must not be negative, got %s", q.String())
 		}
 		if limit, ok := r.Limits[name]; ok && q.Cmp(limit) > 0 {
-			v.add(keyPath("spec.resources.requests", string(name)), "request %s is more than the limit %s", q.String(), limit.String())
+			v.add(keyPath(path+".requests", string(name)), "request %s is more than the limit %s", q.String(), limit.String())
 		}
 	}
 	for name, q := range r.Limits {
 		if q.Sign() < 0 {
-			v.add(keyPath("spec.resources.limits", string(name)), "must not be negative, got %s", q.String())
+			v.add(keyPath(path+".limits", string(name)), "must not be negative, got %s", q.String())
 		}
 	}
 }

@@ -76,6 +76,7 @@ func Default(app *BlueGreenApp) {
 		s.Replicas = ptr.To(DefaultReplicas)
 	}
 	DefaultAutoscaling(s.Autoscaling)
+	DefaultMigrations(s.Migrations)
 	if s.ContainerName == "" {
 		s.ContainerName = app.Metadata.Name
 	}

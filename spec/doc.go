@@ -9,7 +9,7 @@
 //
 // Validate runs one check per part of the spec (metadata, colors, ports,
 // Service, Ingress, network policy, quota, autoscaling, traffic, gates,
-// ...) in the order listed in validate.go, each part in a file named for
+// migrations, ...) in the order listed in validate.go, each part in a file named for
 // it, and sorts what they find by line. Warnings lists what is valid but likely not what
 // the user meant.
 package spec

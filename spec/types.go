@@ -126,6 +126,9 @@ type AppSpec struct {
 	// reviewers see them: promote, deploy --wait, check and guard run them
 	// by default, and a flag overrides one setting at a time.
 	Gates *GatesSpec `json:"gates,omitempty"`
+	// Migrations are the database migration Jobs of a release: expand
+	// runs with each new image before the color gets traffic.
+	Migrations *MigrationsSpec `json:"migrations,omitempty"`
 	// Scheduling of both colors' pods; a color's own scheduling replaces
 	// each field it sets.
 	Scheduling `json:",inline"`

@@ -42,6 +42,7 @@ var parts = []func(*validator){
 	(*validator).topologySpread,   // pods.go: spec.topologySpreadConstraints
 	(*validator).traffic,          // traffic.go: spec.traffic (gateway or nginx)
 	(*validator).specGates,        // gates.go: spec.gates
+	(*validator).migrations,       // migrations.go: spec.migrations
 }
 
 // validator collects the problems of one app.

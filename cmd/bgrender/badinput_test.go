@@ -131,6 +131,8 @@ func TestBadInput(t *testing.T) {
 		{"autoscaling min over max", edit("  replicas: 2\n", "  autoscaling: {minReplicas: 5, maxReplicas: 4}\n"), []string{`app.yaml:12: spec.autoscaling.minReplicas: 5 is more than maxReplicas (4)`}},
 		{"autoscaling metric that does not parse", edit("  replicas: 2\n", "  autoscaling:\n    maxReplicas: 4\n    metrics:\n      - type: Resource\n        resource: {name: cpu, target: {type: Utilization, averageUtilization: 50%}}\n"), []string{`app.yaml:16: spec.autoscaling.metrics[0].resource.target.averageUtilization: expected integer, got string "50%"`}},
 		{"autoscaling metric with a misspelt field", edit("  replicas: 2\n", "  autoscaling:\n    maxReplicas: 4\n    metrics:\n      - type: Pods\n        pods:\n          metric: {name: rps}\n          target: {type: AverageValue, avgValue: 10}\n"), []string{`app.yaml:18: spec.autoscaling.metrics[0].pods.target.avgValue: unknown field`}},
+		{"migration contract without expand", edit("  replicas: 2\n", "  replicas: 2\n  migrations:\n    contract: {command: [drop]}\n"), []string{`app.yaml:14: spec.migrations.contract: needs spec.migrations.expand`}},
+		{"migration pod that would leave restricted PSS", edit("  replicas: 2\n", "  replicas: 2\n  migrations:\n    expand:\n      command: [migrate]\n      securityContext: {runAsUser: 0}\n"), []string{`app.yaml:16: spec.migrations.expand.securityContext: unknown field`}},
 		{"node selector key", edit("  replicas: 2\n", "  replicas: 2\n  nodeSelector: {\"bad key!\": x}\n"), []string{`app.yaml:13: spec.nodeSelector["bad key!"]`}},
 	}
 	for _, tt := range tests {
