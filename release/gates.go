@@ -86,6 +86,15 @@ func (g *Gates) UseFolder(st *promote.State) error {
 	return nil
 }
 
+// CapacityOnly are the gates of an action that runs the capacity gate
+// alone (rollback, shift): none of the folder's other gates, nothing
+// merged, on the app and preview Service that the folder st names.
+func CapacityOnly(opts *cluster.Options, st *promote.State) *Gates {
+	g := &Gates{Cluster: opts, Checks: &gate.Checks{Capacity: true}, NoSpec: true}
+	g.folderApp, g.preview = st.App, previewOf(st)
+	return g
+}
+
 // appName is --app, else the app as the folder names it, else the last
 // element of the app folder.
 func (g *Gates) appName(dir string) string {

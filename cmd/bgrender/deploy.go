@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bgrender/bgrender/cluster"
-	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/release"
 )
@@ -193,11 +192,7 @@ func capacityGates(ctx context.Context, on bool, opts *cluster.Options, t *promo
 			return nil, nil, nothingCommitted(err)
 		}
 	}
-	g := &release.Gates{Cluster: opts, Checks: &gate.Checks{Capacity: true}, NoSpec: true}
-	if err := g.UseFolder(st); err != nil {
-		return nil, nil, nothingCommitted(err)
-	}
-	return g, st, nil
+	return release.CapacityOnly(opts, st), st, nil
 }
 
 func scaleIdleCommand() *command {
