@@ -49,6 +49,20 @@ func startTraffic(t *testing.T, ctx context.Context, bed *loop.Cluster, ns, svc 
 		Pause:    20 * time.Millisecond,
 		Dial:     bed.DataPlane().DialFrom,
 	}
+	// kube-proxy programs a new Service's ClusterIP after its own delay
+	// (--min-sync-period): a request before that is refused, which says
+	// nothing of a flip. The judged traffic starts once it answers.
+	client := bed.DataPlane().HTTPClient(time.Second)
+	if err := loop.WaitFor(ctx, "Service "+svc+"'s ClusterIP to answer", func(context.Context) (bool, error) {
+		resp, err := client.Get(cfg.URL)
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.Header.Get(loop.HeaderPod) != "", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	tr := &traffic{t: t, began: time.Now()}
 	if tr.keep, err = load.Start(context.Background(), cfg); err != nil {
 		t.Fatal(err)
