@@ -22,7 +22,7 @@ func TestKwokStages(t *testing.T) {
 		}
 		names = append(names, o.GetName())
 	}
-	want := []string{"node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-ready-data-plane", "pod-complete", "pod-delete"}
+	want := []string{"node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-ready-data-plane", "pod-complete", "pod-fail", "pod-delete"}
 	if len(names) != len(want) {
 		t.Fatalf("stages %v, want %v", names, want)
 	}
