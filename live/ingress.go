@@ -26,11 +26,11 @@ type Canary struct {
 	Client dynamic.Interface
 	// WatchClient watches the Ingress (default: Client; see Target).
 	WatchClient dynamic.Interface
-	Namespace string
-	Name      string
-	Weight    int32
-	Service   string
-	Timeout   time.Duration
+	Namespace   string
+	Name        string
+	Weight      int32
+	Service     string
+	Timeout     time.Duration
 }
 
 // WaitCanary reads the canary Ingress until it carries the weight and

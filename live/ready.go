@@ -9,12 +9,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-)
 
-// Deployments is the resource WaitReady watches.
-var Deployments = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	"github.com/bgrender/bgrender/cluster"
+)
 
 // Ready is a Deployment to wait for until it has at least Replicas ready
 // pods.
@@ -32,9 +30,9 @@ type Ready struct {
 // until), until it has r.Replicas ready pods, and returns how many it has.
 func WaitReady(ctx context.Context, r *Ready) (int32, error) {
 	var ready int64
-	watched := []source{{resource: Deployments, namespace: r.Namespace, fields: fields.OneTermEqualSelector("metadata.name", r.Deployment).String()}}
+	watched := []source{{resource: cluster.Deployments, namespace: r.Namespace, fields: fields.OneTermEqualSelector("metadata.name", r.Deployment).String()}}
 	err := until(ctx, watchClient(r.WatchClient, r.Client), r.Timeout, watched, func(ctx context.Context) (bool, error) {
-		u, err := r.Client.Resource(Deployments).Namespace(r.Namespace).Get(ctx, r.Deployment, metav1.GetOptions{})
+		u, err := r.Client.Resource(cluster.Deployments).Namespace(r.Namespace).Get(ctx, r.Deployment, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			return false, nil

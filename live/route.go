@@ -26,10 +26,10 @@ type Route struct {
 	Client dynamic.Interface
 	// WatchClient watches the route (default: Client; see Target).
 	WatchClient dynamic.Interface
-	Namespace string
-	Name      string
-	Weights   map[string]int32
-	Timeout   time.Duration
+	Namespace   string
+	Name        string
+	Weights     map[string]int32
+	Timeout     time.Duration
 }
 
 // RouteState is what the cluster shows of a route.

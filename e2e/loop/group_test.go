@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
 	"github.com/bgrender/bgrender/internal/testbed/helmtest"
 	"github.com/bgrender/bgrender/internal/testbed/kubetest"
@@ -73,7 +71,7 @@ func TestGroupFlip(t *testing.T) {
 	// --wait-live returned: both live Services serve green, and the
 	// frontend's preview Service was flipped with its live one.
 	for svc, want := range map[string]string{"frontend-active": "green", "api-service": "green", "frontend-preview": "blue"} {
-		if got, err := s.groupColors(ctx, svc); err != nil || !slices.Equal(got, []string{want, want, want}) {
+		if got, err := s.endpointColors(ctx, svc); err != nil || !slices.Equal(got, []string{want, want, want}) {
 			t.Errorf("after promote --wait-live, Service %s serves %v (%v), want 3 %s", svc, got, err, want)
 		}
 	}
@@ -112,34 +110,12 @@ func (s *story) groupApp(root, work, dir, name string, files ...string) {
 	}
 }
 
-// groupColors returns the colors of the ready endpoints of a Service.
-func (s *story) groupColors(ctx context.Context, svc string) ([]string, error) {
-	names, err := s.bed.ReadyEndpoints(ctx, s.ns, svc)
-	if err != nil {
-		return nil, err
-	}
-	list, err := s.bed.Clientset().CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	colorOf := map[string]string{}
-	for _, p := range list.Items {
-		colorOf[p.Name] = p.Labels[label]
-	}
-	var colors []string
-	for _, n := range names {
-		colors = append(colors, colorOf[n])
-	}
-	slices.Sort(colors)
-	return colors, nil
-}
-
 // groupServes waits until Service svc serves 3 ready pods of color.
 func (s *story) groupServes(ctx context.Context, svc, color string) {
 	s.t.Helper()
 	want := []string{color, color, color}
 	if err := loop.WaitFor(ctx, fmt.Sprintf("Service %s to serve 3 %s pods", svc, color), func(ctx context.Context) (bool, error) {
-		got, err := s.groupColors(ctx, svc)
+		got, err := s.endpointColors(ctx, svc)
 		return slices.Equal(got, want), err
 	}); err != nil {
 		s.t.Fatal(err)

@@ -97,13 +97,14 @@ func (s *story) podUIDs(ctx context.Context, selector string, running bool) map[
 	return out
 }
 
-// endpointColors returns the colors of the ready endpoints of a Service.
+// endpointColors returns the colors of the ready endpoints of a Service
+// (the pods are looked up by name among the story's namespace's).
 func (s *story) endpointColors(ctx context.Context, svc string) ([]string, error) {
 	names, err := s.bed.ReadyEndpoints(ctx, s.ns, svc)
 	if err != nil {
 		return nil, err
 	}
-	list, err := s.bed.Clientset().CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+	list, err := s.bed.Clientset().CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
