@@ -43,6 +43,7 @@ var descriptions = map[string]string{
 	"spec.migrations.expand.activeDeadlineSeconds": "Seconds after which a running migration fails.",
 	"spec.replicas":                                "Replicas per color unless the color overrides it.",
 	"spec.idleReplicas":                            "Replicas of the idle color; 0 scales it down.",
+	"spec.maxSurge":                                "How many pods above its count a color's rollout starts at once: a number or a percentage of its replicas (default 25%; 100% starts all new pods together, so a deploy to the idle color waits for its slowest pod once). maxUnavailable is always 0. The quota must hold the extra pods.",
 	"spec.autoscaling":                             "An autoscaling/v2 HorizontalPodAutoscaler <name>-<color> per color, targeting the color's Deployment, which is then rendered without replicas so that the GitOps agent never fights the autoscaler. Drop replicas and idleReplicas when set.",
 	"spec.autoscaling.minReplicas":                 "The fewest pods of a color (at least 1; a color's autoscaling.minReplicas overrides it).",
 	"spec.autoscaling.maxReplicas":                 "The most pods of a color (a color's autoscaling.maxReplicas overrides it).",
