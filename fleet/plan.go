@@ -217,7 +217,7 @@ func (s *Step) plan(f *Fleet, w *Wave, o Options) *release.Plan {
 	if len(deploy.Members) > 0 {
 		what := fmt.Sprintf("deploy %s to %s in one commit", o.Image, strings.Join(deployed, ", "))
 		p.Add(&release.Commit{Action: deploy, What: what}, "wave "+w.Name, release.Stop)
-		p.Add(&Reconcile{Members: s.Members}, "", release.Stop)
+		reconcile(p, s.Members)
 	}
 	flip := &promote.Group{Target: *s.Target}
 	c := &release.Commit{Action: flip, What: fmt.Sprintf("flip %s to the color that runs %s in one commit", strings.Join(names, ", "), o.Image)}
@@ -238,12 +238,22 @@ func (s *Step) plan(f *Fleet, w *Wave, o Options) *release.Plan {
 		c.AppGates = append(c.AppGates, m.Gates)
 	}
 	p.Add(c, "wave "+w.Name, release.Stop)
-	p.Add(&Reconcile{Members: s.Members}, "", release.Stop)
+	reconcile(p, s.Members)
 	for i, m := range s.Members {
 		rm := &release.Member{Path: m.Target.Path, State: m.Folder, Cluster: m.Cluster}
 		p.Add(&release.WaitApp{Member: rm, Index: i, Timeout: o.LiveTimeout}, "target "+m.Target.Name, release.Stop)
 	}
 	return p
+}
+
+// reconcile adds the request to the members' agents, when any names one.
+func reconcile(p *release.Plan, ms []*Member) {
+	for _, m := range ms {
+		if len(m.Refs) > 0 {
+			p.Add(&Reconcile{Members: ms}, "", release.Stop)
+			return
+		}
+	}
 }
 
 func targetNames(ms []*Member) []string {
@@ -270,8 +280,7 @@ func (p *Plan) Describe(w io.Writer) error {
 	fmt.Fprintf(&b, "fleet %s: release %s to %d targets in %d waves\n", f.Metadata.Name, p.Image, len(p.Members), len(p.Waves))
 	for i, wp := range p.Waves {
 		wv := wp.Wave
-		fmt.Fprintf(&b, "\nwave %d %s: %d %s, %s, hold %s (every %s), on breach %s\n", i+1, wv.Name, len(wp.Members), plural(len(wp.Members), "target"),
-			parallel(wv), wv.HoldFor(), wv.Every(), wv.Breach())
+		fmt.Fprintf(&b, "\nwave %d %s: %d %s, %s, %s\n", i+1, wv.Name, len(wp.Members), plural(len(wp.Members), "target"), parallel(wv), holding(wv))
 		for _, m := range wp.Members {
 			fmt.Fprintf(&b, "  %s: cluster %s, %s in %s: %s\n", m.Target.Name, ClusterName(m.Target), m.Target.Path, f.RepoOf(m.Target), m.describe(p.Image))
 		}
@@ -308,6 +317,13 @@ func (m *Member) describe(image string) string {
 		return at + ": deployed, resumes with the gates"
 	}
 	return at + ": deploy to " + string(m.Idle())
+}
+
+func holding(w *Wave) string {
+	if w.HoldFor() <= 0 {
+		return "no hold"
+	}
+	return fmt.Sprintf("hold %s (every %s), on breach %s", w.HoldFor(), w.Every(), w.Breach())
 }
 
 func parallel(w *Wave) string {

@@ -193,7 +193,7 @@ func (p *Plan) rollback(ctx context.Context, env *release.Env, members []*Member
 			g.Members = append(g.Members, &promote.Rollback{Target: *m.Git, Reason: reason, From: m.Idle()})
 		}
 		plan.Add(&release.Commit{Action: g, What: "roll back " + strings.Join(targetNames(ms), ", ") + " in one commit: " + reason}, "", release.Stop)
-		plan.Add(&Reconcile{Members: ms}, "", release.Stop)
+		reconcile(plan, ms)
 		for i, m := range ms {
 			rm := &release.Member{Path: m.Target.Path, State: m.Folder, Cluster: m.Cluster}
 			plan.Add(&release.WaitApp{Member: rm, Index: i, Timeout: p.liveTimeout}, "target "+m.Target.Name, release.Stop)
