@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/template"
 	"time"
 
 	"github.com/bgrender/bgrender/agent"
@@ -45,6 +46,9 @@ type Member struct {
 	// released (its live color runs the image), deployed (its idle color
 	// does), or pending. State is where the run left it (see the table).
 	Phase, State string
+	// flipped: the image is live on the target (before the run, or by
+	// its flip), unless State says it was rolled back.
+	flipped bool
 }
 
 // Target phases and states.
@@ -59,8 +63,29 @@ const (
 	Refused    = "refused"
 )
 
-// Idle is the color the member's release moves to.
+// Idle is the color the folder did not route to when the plan was read.
 func (m *Member) Idle() spec.Color { return m.Folder.Active.Other() }
+
+// New is the color that runs the image: the live one of a target
+// released before the run, else the idle one, which the release flips to.
+func (m *Member) New() spec.Color {
+	if m.Phase == Released {
+		return m.Folder.Active
+	}
+	return m.Idle()
+}
+
+// Live is the color the target's live Service selects as the run left
+// it.
+func (m *Member) Live() spec.Color {
+	switch {
+	case m.State == RolledBack:
+		return m.New().Other()
+	case m.flipped:
+		return m.New()
+	}
+	return m.Folder.Active
+}
 
 // Plan is a fleet release: the waves, and for each the steps that are
 // left.
@@ -157,7 +182,7 @@ func (p *Plan) read(ctx context.Context, o Options, t *Target, w *Wave, sessions
 	default:
 		m.Phase = Pending
 	}
-	m.State = m.Phase
+	m.State, m.flipped = m.Phase, m.Phase == Released
 	return m, nil
 }
 
@@ -191,6 +216,7 @@ func (p *Plan) planWave(o Options, wp *WavePlan) {
 			gt := *p.repos[key]
 			gt.Session = byRepo[key][0].Git.Session
 			gt.Path = strings.Join(paths(s.Members), ", ")
+			withMessage(&gt, p.Fleet, wp.Wave, s.Members)
 			s.Target = &gt
 			s.Plan = s.plan(p.Fleet, wp.Wave, o)
 			wp.Steps = append(wp.Steps, s)
@@ -244,6 +270,19 @@ func (s *Step) plan(f *Fleet, w *Wave, o Options) *release.Plan {
 		p.Add(&release.WaitApp{Member: rm, Index: i, Timeout: o.LiveTimeout}, "target "+m.Target.Name, release.Stop)
 	}
 	return p
+}
+
+// withMessage gives a step's commits a subject that names the fleet, the
+// wave and its targets (every target runs the same app, so the app's
+// name alone does not tell them apart), unless --message-template set
+// one.
+func withMessage(t *promote.Target, f *Fleet, w *Wave, ms []*Member) {
+	if t.Message != nil {
+		return
+	}
+	text := fmt.Sprintf("{{.Action}} fleet %s, wave %s: %s\n\n{{.Summary}}\n\n{{.Action}} of {{.App}} in {{.Path}} on {{.Branch}}, written by bgrender release --fleet.\n",
+		f.Metadata.Name, w.Name, strings.Join(targetNames(ms), ", "))
+	t.Message = template.Must(gitops.ParseMessageTemplate("fleet", text))
 }
 
 // reconcile adds the request to the members' agents, when any names one.

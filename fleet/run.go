@@ -88,7 +88,7 @@ func (p *Plan) run(ctx context.Context, env *release.Env) error {
 				return err
 			}
 			for _, m := range s.Members {
-				m.State = Released
+				m.State, m.flipped = Released, true
 			}
 		}
 		if err := p.hold(ctx, env, i, wp); err != nil {
@@ -150,7 +150,7 @@ func (p *Plan) react(ctx context.Context, env *release.Env, wave int, who *Membe
 		back = moved(p.Waves[wave])
 	}
 	reason := fmt.Sprintf("fleet %s: wave %s: breach: %s", p.Fleet.Metadata.Name, w.Name, reading)
-	landed, err := p.rollback(ctx, env, back, reason)
+	landed, err := p.rollback(ctx, env, w, back, reason)
 	if err != nil {
 		return fmt.Errorf("wave %s: breach: %s; the rollback failed: %w", w.Name, reading, err)
 	}
@@ -169,10 +169,10 @@ func moved(wp *WavePlan) []*Member {
 	return out
 }
 
-// rollback flips members back in one commit per repository, each from
+// rollback flips members back, after a breach in wave w, in one commit per repository, each from
 // the color the release made live (a folder Git already routes elsewhere
 // is left alone), and waits until each cluster serves it.
-func (p *Plan) rollback(ctx context.Context, env *release.Env, members []*Member, reason string) ([]string, error) {
+func (p *Plan) rollback(ctx context.Context, env *release.Env, w *Wave, members []*Member, reason string) ([]string, error) {
 	var order []string
 	byRepo := map[string][]*Member{}
 	for _, m := range members {
@@ -187,10 +187,11 @@ func (p *Plan) rollback(ctx context.Context, env *release.Env, members []*Member
 		ms := byRepo[key]
 		gt := *p.repos[key]
 		gt.Path = strings.Join(paths(ms), ", ")
+		withMessage(&gt, p.Fleet, w, ms)
 		g := &promote.Group{Target: gt}
 		plan := &release.Plan{Action: "rollback", App: strings.Join(targetNames(ms), ", ")}
 		for _, m := range ms {
-			g.Members = append(g.Members, &promote.Rollback{Target: *m.Git, Reason: reason, From: m.Idle()})
+			g.Members = append(g.Members, &promote.Rollback{Target: *m.Git, Reason: reason, From: m.New()})
 		}
 		plan.Add(&release.Commit{Action: g, What: "roll back " + strings.Join(targetNames(ms), ", ") + " in one commit: " + reason}, "", release.Stop)
 		reconcile(plan, ms)
@@ -276,7 +277,7 @@ func watchOne(ctx context.Context, env *release.Env, w *Wave, m *Member) (*guard
 	if err != nil {
 		return nil, err
 	}
-	live := string(m.Idle())
+	live := string(m.New())
 	deployment := app.Deployment(live, app.Name+"-"+live)
 	probes := []guard.Probe{guard.Ready(app.Client, app.Namespace, deployment)}
 	if c := m.Gates.Checks; c.PrometheusURL != "" {
@@ -294,14 +295,14 @@ func watchOne(ctx context.Context, env *release.Env, w *Wave, m *Member) (*guard
 // Table writes every target's state, one row each, in the order of the
 // waves.
 func (p *Plan) Table(w io.Writer) error {
-	rows := [][]string{{"WAVE", "TARGET", "CLUSTER", "PATH", "LIVE", "STATE"}}
+	rows := [][]string{{"WAVE", "TARGET", "CLUSTER", "PATH", "LIVE", "IMAGE", "STATE"}}
 	for _, m := range p.Members {
-		live := string(m.Folder.Active)
-		switch m.State {
-		case Released, Breached:
-			live = string(m.Idle())
+		live := m.Live()
+		image := m.Folder.Images[live]
+		if live == m.New() && m.flipped {
+			image = p.Image
 		}
-		rows = append(rows, []string{m.Wave.Name, m.Target.Name, ClusterName(m.Target), m.Target.Path, live, m.State})
+		rows = append(rows, []string{m.Wave.Name, m.Target.Name, ClusterName(m.Target), m.Target.Path, string(live), image, m.State})
 	}
 	return writeTable(w, rows)
 }

@@ -51,7 +51,15 @@ func (g *Group) Run(ctx context.Context) (*Result, error) {
 		paths = append(paths, mt.Path)
 	}
 	t.Path = strings.Join(paths, ", ") // for the pull request's body
-	return t.commit(ctx, action, depth, nil, folders...)
+	res, err := t.commit(ctx, action, depth, nil, folders...)
+	if err == nil && len(res.Apps) == 0 {
+		// A group of one (a fleet's wave of one target in a repository)
+		// reports its app as a group of several does.
+		one := *res
+		one.Path = paths[0]
+		res.Apps = []*Result{&one}
+	}
+	return res, err
 }
 
 // appResults are a group commit's results, one per app folder.
