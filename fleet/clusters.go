@@ -27,7 +27,7 @@ func (f *Fleet) KubeconfigOf(t *Target) string {
 // Cluster is how the target's cluster is reached: its kubeconfig,
 // context and namespace.
 func (f *Fleet) Cluster(t *Target) *cluster.Options {
-	return &cluster.Options{Kubeconfig: f.KubeconfigOf(t), Context: t.Context, Namespace: t.Namespace}
+	return &cluster.Options{Kubeconfig: f.KubeconfigOf(t), Context: t.Context, Namespace: t.Namespace, RequestTimeout: f.RequestTimeout}
 }
 
 // ClusterName is the target's cluster as tables show it: its context, or

@@ -34,8 +34,11 @@ type Fleet struct {
 	Spec       Spec     `json:"spec"`
 
 	// File is where the fleet was read from; lines locate its fields.
-	File  string         `json:"-"`
-	lines map[string]int `json:"-"`
+	File string `json:"-"`
+	// RequestTimeout bounds each request to a target's cluster (0:
+	// cluster.DefaultRequestTimeout).
+	RequestTimeout time.Duration  `json:"-"`
+	lines          map[string]int `json:"-"`
 }
 
 // Metadata names the fleet.

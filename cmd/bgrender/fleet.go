@@ -4,7 +4,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/fleet"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/release"
@@ -79,6 +78,7 @@ func (o *releaseFlags) runFleet(s streams, changed func(string) bool, args []str
 	if err != nil {
 		return err
 	}
+	f.RequestTimeout = o.gates.opts.RequestTimeout
 	ctx, stop := interruptible()
 	defer stop()
 	p, err := fleet.PlanRelease(ctx, o.fleetOptions(s, f))
@@ -113,10 +113,6 @@ func (o *releaseFlags) fleetOptions(s streams, f *fleet.Fleet) fleet.Options {
 			t.Branch = branch
 			return t, nil
 		},
-		Gates: func(opts *cluster.Options) *release.Gates {
-			opts.RequestTimeout = o.gates.opts.RequestTimeout
-			return gates.ForApp(opts)
-		},
+		Gates: gates.ForApp,
 	}
 }
-

@@ -117,3 +117,31 @@ func TestFleetBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestFleetStatusUnreachable: status --fleet reads every target; one
+// whose cluster does not answer is a row that says so, the table is
+// written whole, and the exit code is 1. A bad fleet file is exit 2 with
+// nothing on stdout.
+func TestFleetStatusUnreachable(t *testing.T) {
+	_, file := fleetRepo(t)
+	res := runCLI(t, "", "status", "--fleet", file, "--request-timeout", "2s", "--parallel", "2")
+	if res.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "WAVE") {
+		t.Fatalf("want a header and 4 rows:\n%s", res.stdout)
+	}
+	for _, l := range lines[1:] {
+		if !strings.Contains(l, "unreadable:") {
+			t.Errorf("row %q does not say the cluster could not be read", l)
+		}
+	}
+	if !strings.Contains(res.stderr, "could not read canary, eu-west, eu-central, us-east") {
+		t.Errorf("stderr: %s", res.stderr)
+	}
+	res = runCLI(t, "", "status", "--fleet", file, "my-application")
+	if res.code != 2 || res.stdout != "" {
+		t.Errorf("status --fleet with an app: exit %d, stdout %q", res.code, res.stdout)
+	}
+}

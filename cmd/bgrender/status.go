@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -40,7 +41,7 @@ func statusCommand() *command {
 			parallel := fs.Int("parallel", fleet.DefaultParallel, "with --fleet: how many clusters to read at once")
 			return func(args []string) error {
 				if fs.Changed("fleet") {
-					return statusFleet(s, fs.Changed, *fleetFile, *output, *parallel, gitops.RepoOptions{SSHKey: *sshKey, KnownHosts: *knownHosts, InsecureIgnoreHostKey: *insecure}, args)
+					return statusFleet(s, fs.Changed, *fleetFile, *output, *parallel, opts.RequestTimeout, gitops.RepoOptions{SSHKey: *sshKey, KnownHosts: *knownHosts, InsecureIgnoreHostKey: *insecure}, args)
 				}
 				if len(args) > 1 {
 					return usageError("status takes at most one app name, got %d arguments", len(args))
@@ -134,7 +135,7 @@ func statusList(ctx context.Context, w io.Writer, s streams, r *status.Reader, n
 // statusFleet writes the status of every target of a fleet file. A
 // target that cannot be read is a row that says why, and exit 1 once the
 // whole table is written.
-func statusFleet(s streams, changed func(string) bool, file, output string, parallel int, ro gitops.RepoOptions, args []string) error {
+func statusFleet(s streams, changed func(string) bool, file, output string, parallel int, timeout time.Duration, ro gitops.RepoOptions, args []string) error {
 	if len(args) > 0 {
 		return usageError("status --fleet takes no app name: the fleet file names its targets")
 	}
@@ -148,11 +149,14 @@ func statusFleet(s streams, changed func(string) bool, file, output string, para
 		return usageError("--output must be table or json, not %q", output)
 	case parallel < 1:
 		return usageError("--parallel %d: want 1 or more", parallel)
+	case timeout <= 0:
+		return usageError("--request-timeout %s: want a positive duration", timeout)
 	}
 	f, err := loadFleet(file, true)
 	if err != nil {
 		return err
 	}
+	f.RequestTimeout = timeout
 	ctx, stop := interruptible()
 	defer stop()
 	repos := map[string]*gitops.Repo{}
