@@ -29,5 +29,6 @@
 // Resume is read from Git, as the release engine's is: a target whose
 // live color runs the image is released, one whose idle color runs it is
 // deployed; a re-run plans only what is left, and after a complete
-// release plans nothing.
+// release plans nothing. Git does not record a hold: a re-run holds the
+// last released wave again before the next one starts.
 package fleet

@@ -325,6 +325,9 @@ func (p *Plan) Describe(w io.Writer) error {
 		}
 		if wp.Done() {
 			fmt.Fprintf(&b, "  nothing to do: every target runs %s live\n", p.Image)
+			if p.rehold(i) {
+				fmt.Fprintf(&b, "  hold %s again before the next wave (Git does not say whether its hold passed): %s\n", wv.HoldFor(), probesOf(wp.Members))
+			}
 			continue
 		}
 		for _, s := range wp.Steps {

@@ -77,6 +77,14 @@ func (p *Plan) run(ctx context.Context, env *release.Env) error {
 	for i, wp := range p.Waves {
 		if wp.Done() {
 			env.Say("wave %d %s: every target runs %s live already", i+1, wp.Wave.Name, p.Image)
+			if p.rehold(i) {
+				// Git does not say whether this wave's hold passed
+				// (a run killed after its flip): hold it again.
+				env.Say("wave %d %s: holding it again before wave %d %s starts", i+1, wp.Wave.Name, i+2, p.Waves[i+1].Wave.Name)
+				if err := p.hold(ctx, env, i, wp); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		env.Say("wave %d %s: %s", i+1, wp.Wave.Name, strings.Join(targetNames(wp.Members), ", "))
@@ -96,6 +104,12 @@ func (p *Plan) run(ctx context.Context, env *release.Env) error {
 		}
 	}
 	return nil
+}
+
+// rehold reports whether wave i, released in an earlier run, is held
+// again: it is the last released wave before one that is not, and holds.
+func (p *Plan) rehold(i int) bool {
+	return p.Waves[i].Done() && i+1 < len(p.Waves) && !p.Waves[i+1].Done() && p.Waves[i].Wave.HoldFor() > 0
 }
 
 // stopped marks the members of a step that stopped without a state of

@@ -57,12 +57,21 @@ func fleetRepo(t *testing.T) (*gitopsRepo, string) {
 // TestFleetDryRun: release --fleet --dry-run prints the plan — the
 // waves, each target and where Git has it, one commit per step for the
 // targets of a wave that share the repository, the gates each reads, the
-// hold — from Git alone, and pushes nothing. A target whose idle color
-// runs the image already resumes with its gates.
+// hold — from Git alone, and pushes nothing. It resumes from Git: a wave
+// whose targets run the image live has nothing to do (and is held again
+// before the next wave), a target whose idle color runs it resumes with
+// its gates.
 func TestFleetDryRun(t *testing.T) {
 	r, file := fleetRepo(t)
-	if res := runCLI(t, "", "deploy", "--image", "shop:v2", "--repo", r.url, "--path", "clusters/eu-west/shop"); res.code != 0 {
-		t.Fatalf("deploy: exit %d\n%s", res.code, res.stderr)
+	// An earlier run released the canary wave and deployed to eu-west.
+	for _, args := range [][]string{
+		{"deploy", "--image", "shop:v2", "--path", "clusters/canary/shop"},
+		{"promote", "--path", "clusters/canary/shop"},
+		{"deploy", "--image", "shop:v2", "--path", "clusters/eu-west/shop"},
+	} {
+		if res := runCLI(t, "", append(args, "--repo", r.url)...); res.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", args[0], res.code, res.stderr)
+		}
 	}
 	pushes := r.srv.Pushes()
 	res := runCLI(t, "", "release", "--fleet", file, "--image", "shop:v2", "--dry-run")
