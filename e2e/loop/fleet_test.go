@@ -1,9 +1,11 @@
 package loop_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -46,7 +48,8 @@ const fleetQuery = `100 * sum(rate(http_requests_total{target_ns="{{namespace}}"
 // nothing. Then the next image breaches on eu-central during wave 2's
 // hold: wave 2 is rolled back in one commit that names the target and
 // the reading, us-east (wave 3) is untouched, and the table says so
-// (exit 3).
+// (exit 3); status --fleet shows every target, in sync with Git. Last, a
+// release killed in the middle of wave 2 is finished by a re-run.
 func TestFleetRelease(t *testing.T) {
 	bed := loop.Require(t, loop.Flux)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
@@ -201,6 +204,50 @@ func TestFleetRelease(t *testing.T) {
 	}
 	if !strings.Contains(out, "myapp:v3 3/3") || !strings.Contains(out, "myapp:v2 3/3") {
 		t.Errorf("status --fleet does not show the images with ready/desired pods:\n%s", out)
+	}
+
+	// 5. eu-central recovers; myapp:v4 is killed once wave 2's deploy is
+	// in Git, and the re-run finishes the release: wave 1 held again,
+	// wave 2 resumed with its gates (no second deploy), then wave 3.
+	exp.SetRate(series(ns["eu-central"], "blue", "500"), 0.5)
+	if err := loop.WaitFor(ctx, "eu-central's blue error rate under 5%", func(ctx context.Context) (bool, error) {
+		time.Sleep(time.Second) // a scrape is a second apart
+		code, _, _ := s.run(ctx, "check", "application-service", "--context", "eu-central", "--color", "blue",
+			"--prometheus-url", prom.URL, "--max-error-rate", "5", "--window", "5s", "--query", fleetQuery)
+		return code == 0, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	writeFleet("3s")
+	n = commits()
+	killed := exec.CommandContext(ctx, s.bin, release("myapp:v4")...)
+	killed.Env = append(os.Environ(), s.env...)
+	var killedErr bytes.Buffer
+	killed.Stderr = &killedErr
+	if err := killed.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := loop.WaitFor(ctx, "wave 2's deploy of myapp:v4 in Git", func(context.Context) (bool, error) { return commits() == n+3, nil }); err != nil {
+		t.Fatal(err)
+	}
+	killed.Process.Kill()
+	killed.Wait()
+	t.Logf("the killed release said:\n%s", killedErr.String())
+	out, errOut = s.must(ctx, 0, release("myapp:v4")...)
+	for _, want := range []string{"wave 1 canary: every target runs myapp:v4 live already", "wave 1 canary: holding it again before wave 2 europe starts",
+		"eu-west: cluster eu-west, clusters/eu-west in " + url + ": green live (myapp:v2), blue idle (myapp:v4): deployed, resumes with the gates"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("the re-run's stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if got := commits(); got != n+6 {
+		t.Errorf("%d commits after the re-run, want %d: wave 2's flip and wave 3's deploy and flip added", got, n+6)
+	}
+	for name, live := range map[string]string{"canary": "green", "eu-west": "blue", "eu-central": "blue", "us-east": "blue"} {
+		if !tableSays(out, name, live, "released") {
+			t.Errorf("the table does not say %s is released on %s:\n%s", name, live, out)
+		}
+		serves(name, live)
 	}
 }
 
