@@ -260,7 +260,7 @@ func (c *checker) members(w *Wave, p string, byName map[string]int) []member {
 		i, ok := byName[name]
 		switch {
 		case !ok:
-			c.add(tp, "unknown target %q%s", name, suggest(name, byName))
+			c.add(tp, "unknown target %q%s", name, known(byName))
 		case named[name]:
 			c.add(tp, "target %q is named twice in the wave", name)
 		default:
@@ -313,10 +313,10 @@ func formatLabels(l map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-// suggest names the known targets, for an unknown one.
-func suggest(name string, known map[string]int) string {
-	if len(known) == 0 {
+// known names the known targets, for an unknown one.
+func known(targets map[string]int) string {
+	if len(targets) == 0 {
 		return ""
 	}
-	return " (the targets are " + strings.Join(slices.Sorted(maps.Keys(known)), ", ") + ")"
+	return " (the targets are " + strings.Join(slices.Sorted(maps.Keys(targets)), ", ") + ")"
 }

@@ -57,7 +57,8 @@ func fleetRepo(t *testing.T) (*gitopsRepo, string) {
 // TestFleetDryRun: release --fleet --dry-run prints the plan — the
 // waves, each target and where Git has it, one commit per step for the
 // targets of a wave that share the repository, the gates each reads, the
-// hold — from Git alone, and pushes nothing. It resumes from Git: a wave
+// hold — from Git alone, and pushes nothing. A wave with maxParallel
+// moves in batches of that many targets. It resumes from Git: a wave
 // whose targets run the image live has nothing to do (and is held again
 // before the next wave), a target whose idle color runs it resumes with
 // its gates.
@@ -72,6 +73,14 @@ func TestFleetDryRun(t *testing.T) {
 		if res := runCLI(t, "", append(args, "--repo", r.url)...); res.code != 0 {
 			t.Fatalf("%s: exit %d\n%s", args[0], res.code, res.stderr)
 		}
+	}
+	// Europe one target at a time: two batches, a commit per step each.
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(strings.Replace(string(data), "maxParallel: 2", "maxParallel: 1", 1)), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	pushes := r.srv.Pushes()
 	res := runCLI(t, "", "release", "--fleet", file, "--image", "shop:v2", "--dry-run")
