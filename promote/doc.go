@@ -2,8 +2,9 @@
 // a color, DeployChart a chart's render (chart.go), Promote flips traffic,
 // Rollback flips back, ScaleIdle scales the idle color. Each is a struct of options with a Run method that changes
 // one app folder in a Git repository as one commit (or pull request)
-// through package gitops. A Group commits several promotes (or rollbacks),
-// each on its own app folder, as one commit: several apps released as one.
+// through package gitops. A Group commits several promotes, rollbacks or
+// deploys, each on its own app folder, as one commit: several apps
+// released as one, or one step of a fleet's wave (package fleet).
 //
 // An app folder has one of three layouts:
 //

@@ -138,7 +138,7 @@ var constraints = map[string]map[string]any{
 // JSONSchema returns a JSON Schema (draft-07) of BlueGreenApp, usable by
 // yaml-language-server for completion and checks in editors.
 func JSONSchema() []byte {
-	g := &schemaGen{defs: map[string]any{}}
+	g := &schemaGen{defs: map[string]any{}, desc: descriptions, cons: constraints}
 	root := g.object(reflect.TypeFor[BlueGreenApp](), "")
 	props := root["properties"].(map[string]any)
 	props["apiVersion"] = map[string]any{"const": APIVersion}
@@ -162,12 +162,15 @@ func JSONSchema() []byte {
 
 type schemaGen struct {
 	defs map[string]any
+	// desc and cons are the descriptions and constraints by field path.
+	desc map[string]string
+	cons map[string]map[string]any
 }
 
 func (g *schemaGen) schema(t reflect.Type, path string) map[string]any {
 	s := g.schemaOf(t, path)
 	if _, isRef := s["$ref"]; !isRef {
-		for k, v := range constraints[path] {
+		for k, v := range g.cons[path] {
 			s[k] = v
 		}
 	}
@@ -231,7 +234,7 @@ func (g *schemaGen) object(t reflect.Type, path string) map[string]any {
 	if len(required) > 0 {
 		s["required"] = required
 	}
-	if d, ok := descriptions[path]; ok {
+	if d, ok := g.desc[path]; ok {
 		s["description"] = d
 	}
 	return s
@@ -241,7 +244,7 @@ func (g *schemaGen) fields(t reflect.Type, path string, props map[string]any, re
 	for _, f := range jsonFieldList(t) {
 		p := fieldPath(path, f.Name)
 		s := g.schema(f.Type, p)
-		if d, ok := descriptions[p]; ok {
+		if d, ok := g.desc[p]; ok {
 			if _, isRef := s["$ref"]; !isRef {
 				s["description"] = d
 			}
