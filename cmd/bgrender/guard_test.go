@@ -4,12 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
 
+	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/evidence"
 	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/guard"
@@ -18,6 +23,7 @@ import (
 	"github.com/bgrender/bgrender/internal/testbed/forgetest"
 	"github.com/bgrender/bgrender/internal/testbed/giteatest"
 	"github.com/bgrender/bgrender/internal/testbed/promtest"
+	"github.com/bgrender/bgrender/status"
 )
 
 // TestGuardCLI runs bgrender guard against a real API server, a real
@@ -295,6 +301,7 @@ func TestGuardRollbackPullRequestGitea(t *testing.T) {
 	if err := apptest.SetStatus(ctx, kube.Dynamic(), ns, "my-application-blue", apptest.RolledOut); err != nil {
 		t.Fatal(err)
 	}
+	blueState(t, ctx, kube.Dynamic(), ns)
 	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
 	prom.WaitFor(t, waitCtx, `rate(http_requests_total{app_kubernetes_io_name="my-application"}[5s])`)
 	waitCancel()
@@ -342,8 +349,10 @@ func TestGuardRollbackPullRequestGitea(t *testing.T) {
 	}
 	t.Logf("the rollback's body:\n%s", pulls[0].Body)
 	checkBreach(t, b, "blue", 5, pulls[0].Body)
-	if !strings.Contains(pulls[0].Body, "**rollback** of **my-application**") || !strings.Contains(pulls[0].Body, "| blue | **live** |") {
-		t.Errorf("the body lacks the rollback's evidence:\n%s", pulls[0].Body)
+	if !strings.Contains(pulls[0].Body, "**rollback** of **my-application**") ||
+		!regexp.MustCompile(`\| blue \| \*\*live\*\* \| [^|]+ \| 1 / 1 \| complete \| [0-9]+s \| 3 / 4 \(2–10\) \|`).MatchString(pulls[0].Body) ||
+		!strings.Contains(pulls[0].Body, "| green | idle | ") {
+		t.Errorf("the body lacks the rollback's evidence (blue's age and HPA):\n%s", pulls[0].Body)
 	}
 	var head struct {
 		Commit struct {
@@ -393,5 +402,40 @@ func checkBreach(t *testing.T, b *evidence.Breach, color string, maxPercent floa
 		if !strings.Contains(text, want) {
 			t.Errorf("%q is not in:\n%s", want, text)
 		}
+	}
+}
+
+// blueState gives my-application-blue what a cluster's controllers would:
+// its current ReplicaSet (revision 2, over an older one) and an HPA that
+// reports 3 replicas, wanting 4, between 2 and 10.
+func blueState(t *testing.T, ctx context.Context, dyn dynamic.Interface, ns string) {
+	t.Helper()
+	d, err := dyn.Resource(cluster.Deployments).Namespace(ns).Get(ctx, "my-application-blue", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rev := range []string{"1", "2"} {
+		rs := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+			"metadata": map[string]any{"name": "my-application-blue-r" + rev, "labels": d.Object["spec"].(map[string]any)["template"].(map[string]any)["metadata"].(map[string]any)["labels"],
+				"annotations":     map[string]any{"deployment.kubernetes.io/revision": rev},
+				"ownerReferences": []any{map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": d.GetName(), "uid": string(d.GetUID()), "controller": true}}},
+			"spec": map[string]any{"selector": d.Object["spec"].(map[string]any)["selector"], "template": d.Object["spec"].(map[string]any)["template"]}}}
+		if _, err := dyn.Resource(status.ReplicaSets).Namespace(ns).Create(ctx, rs, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hpas := dyn.Resource(status.HorizontalPodAutoscalers).Namespace(ns)
+	h, err := hpas.Create(ctx, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+		"metadata": map[string]any{"name": "my-application-blue", "labels": map[string]any{"app.kubernetes.io/name": "my-application", "app.kubernetes.io/managed-by": "bgrender"}},
+		"spec": map[string]any{"scaleTargetRef": map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": "my-application-blue"},
+			"minReplicas": int64(2), "maxReplicas": int64(10)}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedMap(h.Object, map[string]any{"currentReplicas": int64(3), "desiredReplicas": int64(4)}, "status"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hpas.UpdateStatus(ctx, h, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }
