@@ -9,6 +9,7 @@ import (
 	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/internal/forge"
 	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/spec"
 )
 
 // The commit statuses of a release (--commit-status): each commit the
@@ -37,7 +38,7 @@ func (r *Run) statusGating(ctx context.Context) {
 		return
 	}
 	app := r.State.App
-	branch := promote.PullRequestBranch(r.Plan.Action, app, string(r.Plan.To))
+	branch := promote.PullRequestBranch(r.Plan.Action, app, string(r.goesTo()))
 	sha, err := r.Target.Repo.Tip(ctx, branch)
 	if err != nil {
 		r.Say("warning: commit status %s pending on %s: %v", StatusContext(app), branch, err)
@@ -48,6 +49,18 @@ func (r *Run) statusGating(ctx context.Context) {
 	}
 	r.statused = append(r.statused, &promote.Result{App: app, Commit: sha})
 	r.setStatus(ctx, sha, forge.CommitStatus{Context: StatusContext(app), State: forge.Pending, Description: "the gates run again"})
+}
+
+// goesTo is the color the plan's commit goes to: the one named, else the
+// color Git rolls back to, or its idle color.
+func (r *Run) goesTo() spec.Color {
+	switch {
+	case r.Plan.To != "":
+		return r.Plan.To
+	case r.Plan.Action == "rollback":
+		return r.State.Previous
+	}
+	return r.State.Idle()
 }
 
 // gatesFirst says whether the plan runs gates before its first commit.
