@@ -1,6 +1,8 @@
 // Package promote holds bgrender's GitOps actions: Deploy puts an image on
 // a color, DeployChart a chart's render (chart.go), Promote flips traffic,
-// Rollback flips back, ScaleIdle scales the idle color. Each is a struct of options with a Run method that changes
+// Rollback flips back, ScaleIdle scales the idle color, Contract commits
+// the contract migration once the old color is retired (contract.go: a
+// flip to an image the contract retired is refused after it). Each is a struct of options with a Run method that changes
 // one app folder in a Git repository as one commit (or pull request)
 // through package gitops. A Group commits several promotes (or rollbacks),
 // each on its own app folder, as one commit: several apps released as one.
