@@ -98,7 +98,9 @@ func PlanContract(a *promote.Contract, l Live, st *promote.State) *Plan {
 	}
 	if l.Wait && st != nil && st.ContractJob != "" {
 		e := p.Add(&WaitMigration{Job: st.ContractJob, Color: st.Active, Contract: true, Timeout: l.Timeout}, "", Custom)
-		e.Wrap = func(r *Run, err error) error { return fmt.Errorf("%w; the contract stays recorded (%s)", err, Landed(r.Last)) }
+		e.Wrap = func(r *Run, err error) error {
+			return fmt.Errorf("%w; the contract stays recorded (%s)", err, Landed(r.Last))
+		}
 	}
 	return p
 }
