@@ -56,10 +56,14 @@ func TestContractMigration(t *testing.T) {
 		t.Errorf("contract before blue is retired (%d commits, want %d):\n%s", commits(), before, errOut)
 	}
 
-	// Retired, the contract runs: its Job succeeds before contract --wait
-	// returns, and the live Service records the image.
+	// Retired in Git: contract --wait has Flux apply it, waits until no
+	// blue pod runs, commits; the Job succeeds before it returns, and the
+	// live Service records the image.
 	s.must(ctx, 0, append([]string{"scale-idle", "--replicas", "0"}, repo...)...)
 	_, errOut = s.must(ctx, 0, append(append([]string{"contract", "--wait", "--job-timeout", "2m"}, repo...), reconcile...)...)
+	if retired, committed := strings.Index(errOut, "contract: no pod of blue runs: retired"), strings.Index(errOut, "committed "); retired < 0 || committed < retired {
+		t.Errorf("contract --wait: want blue retired in the cluster (at %d) before the commit (at %d):\n%s", retired, committed, errOut)
+	}
 	job := s.migrationJob(ctx, "contract", "myapp:v2")
 	if job == nil || !jobDone(job, batchv1.JobComplete) || !strings.Contains(errOut, "migration: the contract Job "+job.Name+" succeeded") {
 		t.Fatalf("contract --wait: the contract Job %+v\n%s", job, errOut)
