@@ -100,7 +100,7 @@ func ExamplePlanContract() {
 	_ = p.Describe(os.Stdout)
 	// Output:
 	// plan: contract orders, 5 steps
-	//   1. reconcile: ask kustomization/flux-system/orders to apply the commit
+	//   1. reconcile: ask kustomization/flux-system/orders to apply the branch as it is
 	//   2. wait-retired: until no pod of blue (Deployment orders-blue) runs in the cluster (at most 5m0s)
 	//   3. commit: commit the contract Job of the live image, once the old color is retired
 	//   4. reconcile: ask kustomization/flux-system/orders to apply the commit

@@ -105,7 +105,7 @@ func PlanContract(a *promote.Contract, l Live, st *promote.State) *Plan {
 	waits := l.Wait && st != nil && st.ContractJob != ""
 	if waits && retiring(st) {
 		if len(l.Refs) > 0 {
-			p.Add(&Reconcile{Refs: l.Refs}, "", Stop)
+			p.Add(&Reconcile{Refs: l.Refs, Branch: true}, "", Stop)
 		}
 		e := p.Add(&WaitRetired{Deployment: st.App + "-" + string(st.Idle()), Color: st.Idle(), Timeout: l.Timeout}, "", Custom)
 		e.Wrap = func(_ *Run, err error) error { return fmt.Errorf("%w; nothing committed", err) }

@@ -61,8 +61,8 @@ func TestContractMigration(t *testing.T) {
 	// live Service records the image.
 	s.must(ctx, 0, append([]string{"scale-idle", "--replicas", "0"}, repo...)...)
 	_, errOut = s.must(ctx, 0, append(append([]string{"contract", "--wait", "--job-timeout", "2m"}, repo...), reconcile...)...)
-	if retired, committed := strings.Index(errOut, "contract: no pod of blue runs: retired"), strings.Index(errOut, "committed "); retired < 0 || committed < retired {
-		t.Errorf("contract --wait: want blue retired in the cluster (at %d) before the commit (at %d):\n%s", retired, committed, errOut)
+	if retired, job := strings.Index(errOut, "contract: no pod of blue runs: retired"), strings.Index(errOut, "migration: waiting for the contract Job"); retired < 0 || job < retired || strings.Count(errOut, "asked kustomization/flux-system/"+name+" to reconcile") != 2 {
+		t.Errorf("contract --wait: want Flux asked to apply the branch, blue retired in the cluster (at %d), then the commit applied and its Job (at %d):\n%s", retired, job, errOut)
 	}
 	job := s.migrationJob(ctx, "contract", "myapp:v2")
 	if job == nil || !jobDone(job, batchv1.JobComplete) || !strings.Contains(errOut, "migration: the contract Job "+job.Name+" succeeded") {
