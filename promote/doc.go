@@ -17,7 +17,8 @@
 //     <app>-blue and <app>-green and a Service whose selector carries the
 //     color label (version: blue). An action flips that selector value and
 //     the color annotations, or edits the idle Deployment's image or
-//     replicas, in place. The preview Service, which every flip flips with
+//     replicas, in place (a deploy also edits the Job marked
+//     bgrender.io/migration: expand for the new image, plainmigration.go). The preview Service, which every flip flips with
 //     the live one, is found by its role: the Service that selects the
 //     same pods with the other color, whatever its name (roles.go).
 //     DeployChart writes such a folder: the chart's render, post-rendered
