@@ -100,11 +100,15 @@ func TestContractMigration(t *testing.T) {
 	s.waitKustomization(ctx, name, "True", "main@sha1:"+git.Head(t, "gitops", "main"))
 }
 
-// migrationJob returns the Job of kind (expand or contract) rendered for
-// image, once the cluster has it.
+// migrationJob returns the Job of kind (expand or contract; "": any Job)
+// rendered for image, once the cluster has it.
 func (s *story) migrationJob(ctx context.Context, kind, image string) *batchv1.Job {
 	s.t.Helper()
-	list, err := s.bed.Clientset().BatchV1().Jobs(s.ns).List(ctx, metav1.ListOptions{LabelSelector: "bgrender.io/migration=" + kind})
+	var opts metav1.ListOptions
+	if kind != "" {
+		opts.LabelSelector = "bgrender.io/migration=" + kind
+	}
+	list, err := s.bed.Clientset().BatchV1().Jobs(s.ns).List(ctx, opts)
 	if err != nil {
 		s.t.Fatal(err)
 	}
