@@ -11,4 +11,9 @@
 // in collapsed <details> sections) and into -o json. Nothing in it comes
 // from a credential: gate errors are redacted where they are made (see
 // gate.RedactURL).
+//
+// A Breach is what bgrender guard saw before it reacted: its Markdown (the
+// readings as a table and a Mermaid xychart-beta chart) goes into the
+// reaction's commit message and, through Evidence.Breach, its pull
+// request's body.
 package evidence

@@ -19,11 +19,14 @@ type Evidence struct {
 	Path string `json:"path,omitempty"`
 	// Change says what changes, in one sentence.
 	Change string `json:"change"`
+	// Breach is what bgrender guard saw, when the change is its reaction.
+	Breach *Breach `json:"breach,omitempty"`
 	// Plan is the release's steps, with where each stands when the
 	// change is committed.
 	Plan []Step `json:"plan,omitempty"`
 	// Namespace, Live and Colors are the app as the cluster runs it:
-	// the color its active Service selects and each color's Deployment.
+	// the color its active Service selects and each color's Deployment,
+	// with its current ReplicaSet (its age) and its HPA when it has one.
 	// ClusterNote says why they are missing (no cluster configured, or
 	// it could not be read).
 	Namespace   string         `json:"namespace,omitempty"`

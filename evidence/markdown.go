@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/duration"
+
 	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/status"
 )
@@ -30,13 +32,21 @@ func (e *Evidence) Markdown(diff string) string {
 	if e.Change != "" {
 		fmt.Fprintf(&b, "%s\n\n", e.Change)
 	}
+	if e.Breach != nil {
+		b.WriteString(e.Breach.Markdown())
+		b.WriteString("\n")
+	}
 	e.writeColors(&b)
 	e.writeGates(&b)
 	if !e.ReadAt.IsZero() {
 		fmt.Fprintf(&b, "Read at %s.\n\n", e.ReadAt.UTC().Format(time.RFC3339))
 	}
 	if len(e.Plan) > 0 {
-		fmt.Fprintf(&b, "<details><summary>Plan: %d steps</summary>\n\n", len(e.Plan))
+		steps := "steps"
+		if len(e.Plan) == 1 {
+			steps = "step"
+		}
+		fmt.Fprintf(&b, "<details><summary>Plan: %d %s</summary>\n\n", len(e.Plan), steps)
 		for _, s := range e.Plan {
 			label := ""
 			if s.Label != "" {
@@ -66,11 +76,29 @@ func (e *Evidence) writeColors(b *strings.Builder) {
 		}
 		return
 	}
-	b.WriteString("| color | in the cluster | image | ready / desired | rollout |\n|---|---|---|---|---|\n")
+	b.WriteString("| color | in the cluster | image | ready / desired | rollout | age | HPA current / desired (min–max) |\n|---|---|---|---|---|---|---|\n")
 	for _, c := range e.Colors {
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", c.Color, role(c, e.Live), cell(strings.Join(c.Images, ", ")), replicas(c), cell(c.Rollout))
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", c.Color, role(c, e.Live), cell(strings.Join(c.Images, ", ")), replicas(c), cell(c.Rollout),
+			age(c, e.ReadAt), autoscaler(c))
 	}
 	b.WriteString("\n")
+}
+
+// age is how long the color has run its current ReplicaSet when the
+// cluster was read, as kubectl shows an age.
+func age(c status.Color, readAt time.Time) string {
+	if c.ReplicaSet == nil || readAt.IsZero() {
+		return "–"
+	}
+	return duration.HumanDuration(readAt.Sub(c.ReplicaSet.Created))
+}
+
+func autoscaler(c status.Color) string {
+	h := c.Autoscaler
+	if h == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%d / %d (%d–%d)", h.Current, h.Desired, h.Min, h.Max)
 }
 
 func role(c status.Color, live string) string {

@@ -23,8 +23,11 @@ func sample() *evidence.Evidence {
 		},
 		Namespace: "production", Live: "blue",
 		Colors: []status.Color{
-			{Color: "blue", Live: true, Deployment: "web-blue", Found: true, Desired: 3, Ready: 3, Images: []string{"myapp:v1"}, Rollout: "complete"},
-			{Color: "green", Deployment: "web-green", Found: true, Desired: 3, Ready: 3, Images: []string{"myapp:v2"}, Rollout: "complete"},
+			{Color: "blue", Live: true, Deployment: "web-blue", Found: true, Desired: 3, Ready: 3, Images: []string{"myapp:v1"}, Rollout: "complete",
+				ReplicaSet: &status.ReplicaSet{Name: "web-blue-5d8f9c7b6", Revision: 4, Created: time.Date(2026, 12, 4, 9, 30, 0, 0, time.UTC)},
+				Autoscaler: &status.Autoscaler{Name: "web-blue", Current: 3, Desired: 4, Min: 2, Max: 10}},
+			{Color: "green", Deployment: "web-green", Found: true, Desired: 3, Ready: 3, Images: []string{"myapp:v2"}, Rollout: "complete",
+				ReplicaSet: &status.ReplicaSet{Name: "web-green-7c9d8b5f4", Revision: 5, Created: time.Date(2026, 12, 7, 20, 51, 40, 0, time.UTC)}},
 		},
 		Gates: []gate.Result{
 			{Gate: "rollout", Color: "green", Outcome: gate.Passed, Measured: "Deployment web-green: deployment \"web-green\" successfully rolled out", Threshold: "rolled out within 5m0s"},
@@ -78,5 +81,61 @@ func TestSentence(t *testing.T) {
 		if got := evidence.Sentence(&tc.c, before); got != tc.want {
 			t.Errorf("%s: %q, want %q", name, got, tc.want)
 		}
+	}
+}
+
+// breachSample is what guard saw before a rollback: nine readings every
+// 10s, one without data, the last one over the maximum.
+func breachSample() *evidence.Breach {
+	at := time.Date(2026, 12, 7, 21, 9, 0, 0, time.UTC)
+	var rs []gate.Measurement
+	for i, v := range []float64{0.2, 0.3, -1, 0.25, 0.4, 0.6, 0.9, 3.2, 7.5} {
+		m := gate.Measurement{Percent: v, Failed: v >= 5, At: at.Add(time.Duration(i) * 10 * time.Second)}
+		if v < 0 {
+			m = gate.Measurement{NoData: true, At: m.At}
+		}
+		rs = append(rs, m)
+	}
+	return &evidence.Breach{Color: "green", Probe: "error rate", Reason: "error rate 7.5% is not under the maximum 5%",
+		At: at.Add(80 * time.Second), MaxPercent: 5, Window: "1m0s", Interval: "10s", Readings: rs, Taken: 9}
+}
+
+// TestRollbackBodyGolden is guard's rollback pull request: the breach,
+// its readings in a table and a Mermaid chart, above the colors.
+func TestRollbackBodyGolden(t *testing.T) {
+	c := &gitops.Change{Action: "rollback", App: "web", From: "green", To: "blue",
+		Summary: "switch traffic back from green to blue: guard: error rate 7.5% is not under the maximum 5%"}
+	ev := &evidence.Evidence{Namespace: "production", Live: "green", Gates: []gate.Result{}, ReadAt: time.Date(2026, 12, 7, 21, 10, 21, 0, time.UTC),
+		Colors: []status.Color{
+			{Color: "blue", Deployment: "web-blue", Found: true, Desired: 3, Ready: 3, Images: []string{"myapp:v1"}, Rollout: "complete"},
+			{Color: "green", Live: true, Deployment: "web-green", Found: true, Desired: 3, Ready: 3, Images: []string{"myapp:v2"}, Rollout: "complete"},
+		}}
+	ev = ev.For(c, evidence.Folder{Active: "green"})
+	ev.Path, ev.Breach = "apps/web", breachSample()
+	ev.NotRun = evidence.NotRunOf(ev.Gates, "not asked for")
+	goldenfile.Check(t, filepath.Join("testdata", "golden", "guard-rollback.md"), []byte(ev.Markdown("")))
+}
+
+// TestBreachMarkdown: the table is bounded and says so, readings within
+// one second show milliseconds, and a breach without readings (readiness,
+// no traffic) has no table and no chart.
+func TestBreachMarkdown(t *testing.T) {
+	b := breachSample()
+	b.Taken = 31
+	if got := b.Markdown(); !strings.Contains(got, "The last 9 of the 31 error-rate readings guard took of green, every 10s:") {
+		t.Errorf("a cut table does not say so:\n%s", got)
+	}
+	b.Readings[1].At = b.Readings[0].At.Add(250 * time.Millisecond)
+	if got := b.Markdown(); !strings.Contains(got, "| 21:09:00.250 | 0.3% |") || !strings.Contains(got, `"21:09:00.000", "21:09:00.250"`) {
+		t.Errorf("readings within a second are not told apart:\n%s", got)
+	}
+	b = &evidence.Breach{Color: "blue", Probe: "readiness", Reason: "deployment prod/web-blue has 0 of 3 replicas available", At: b.At, MaxPercent: 1, Interval: "10s"}
+	got := b.Markdown()
+	if !strings.Contains(got, "Guard took no error-rate reading of blue.") || strings.Contains(got, "mermaid") || strings.Contains(got, "|") {
+		t.Errorf("a breach without readings:\n%s", got)
+	}
+	b.Readings = []gate.Measurement{{NoData: true, At: b.At}}
+	if got := b.Markdown(); !strings.Contains(got, "| no data |") || strings.Contains(got, "mermaid") {
+		t.Errorf("readings without data are no chart:\n%s", got)
 	}
 }

@@ -34,13 +34,17 @@ const (
 	Skipped     = "skipped"
 )
 
-// Measurement is one reading of the error-rate gate.
+// Measurement is one reading of the error-rate gate (or of guard's
+// error-rate probe).
 type Measurement struct {
 	// Percent is the error rate read; NoData when the query had none.
 	Percent float64 `json:"percent"`
 	NoData  bool    `json:"noData,omitempty"`
 	// Failed: at or above the maximum.
 	Failed bool `json:"failed,omitempty"`
+	// At is when it was read; guard records it (its readings are a
+	// series a reviewer reads against the clock), the gates do not.
+	At time.Time `json:"at,omitzero"`
 }
 
 // Names are the gates in the order Checks.Run runs them.

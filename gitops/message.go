@@ -40,8 +40,8 @@ func (c *Change) Trailers() [][2]string {
 	return t
 }
 
-// message renders the commit message: the template's text, then a blank
-// line and the trailers.
+// message renders the commit message: the template's text, the change's
+// details, then a blank line and the trailers.
 func message(tmpl *template.Template, d MessageData, c *Change) (string, error) {
 	var b strings.Builder
 	if err := tmpl.Execute(&b, d); err != nil {
@@ -54,6 +54,10 @@ func message(tmpl *template.Template, d MessageData, c *Change) (string, error) 
 	var out strings.Builder
 	out.WriteString(body)
 	out.WriteString("\n\n")
+	if d := strings.TrimSpace(c.Details); d != "" {
+		out.WriteString(d)
+		out.WriteString("\n\n")
+	}
 	for _, kv := range c.Trailers() {
 		fmt.Fprintf(&out, "%s: %s\n", kv[0], oneLine(kv[1]))
 	}
@@ -102,7 +106,7 @@ func Group(changes []*Change) *Change {
 	}
 	g.App, g.Summary, g.Reason = strings.Join(apps, ", "), strings.Join(summaries, "; "), strings.Join(reasons, "; ")
 	if len(moving) == 1 {
-		g.Summary = moving[0].Summary
+		g.Summary, g.Details = moving[0].Summary, moving[0].Details
 	}
 	g.Action = shared(moving, func(c *Change) string { return c.Action })
 	g.From = shared(moving, func(c *Change) string { return c.From })

@@ -48,7 +48,7 @@ func (u *Update) push(ctx context.Context, res *Result) error {
 		return errMoved
 	}
 	if u.PushBranch == nil {
-		tip, lerr := u.Repo.tip(ctx, res.Pushed)
+		tip, lerr := u.Repo.Tip(ctx, res.Pushed)
 		if lerr == nil && tip != res.Base {
 			return errMoved
 		}
@@ -73,9 +73,9 @@ func (w *limitedWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// tip returns the commit at the tip of branch on the remote ("" when the
+// Tip returns the commit at the tip of branch on the remote ("" when the
 // branch does not exist).
-func (r *Repo) tip(ctx context.Context, branch string) (string, error) {
+func (r *Repo) Tip(ctx context.Context, branch string) (string, error) {
 	refs, err := r.ls(ctx)
 	if err != nil {
 		return "", err

@@ -51,6 +51,10 @@ type Change struct {
 	Replicas string
 	// Summary completes the commit subject: "<action> <app>: <summary>".
 	Summary string
+	// Details, when set, is a paragraph of the commit message between
+	// the template's text and the trailers, whatever the template (such
+	// as the readings that made bgrender guard roll back).
+	Details string
 	// State is what the change depends on (such as the active color and
 	// the images); when it differs between two attempts, someone else
 	// changed the app meanwhile and the Update stops with a conflict.

@@ -3,10 +3,15 @@ package guard_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/guard"
 )
 
@@ -62,5 +67,43 @@ func TestWatch(t *testing.T) {
 				t.Errorf("reports %q, want %d", reports, tc.reports)
 			}
 		})
+	}
+}
+
+// TestErrorRateReadings: the error-rate probe records every reading it
+// takes against a real HTTP Prometheus API, with the time read, keeps the
+// last Keep of them and counts them all; no data is a reading but not a
+// measurement.
+func TestErrorRateReadings(t *testing.T) {
+	values := []string{`[{"metric":{},"value":[0,"0.5"]}]`, `[]`, `[{"metric":{},"value":[0,"2"]}]`, `[{"metric":{},"value":[0,"9.25"]}]`}
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":%s}}`, values[min(calls, len(values)-1)])
+		calls++
+	}))
+	defer srv.Close()
+	clock := time.Date(2026, 12, 7, 21, 0, 0, 0, time.UTC)
+	rec := &guard.Readings{Keep: 3, Now: func() time.Time { clock = clock.Add(10 * time.Second); return clock }}
+	p := guard.ErrorRate(gate.ErrorRate{URL: srv.URL, Query: "q", Max: 5, Attempts: 1}, rec)
+	if rec.Measured() {
+		t.Fatal("measured before any reading")
+	}
+	var breach string
+	for range values {
+		var err error
+		if breach, err = p.Check(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if breach != "error rate 9.25% is not under the maximum 5%" {
+		t.Errorf("breach %q", breach)
+	}
+	want := []gate.Measurement{
+		{NoData: true, At: time.Date(2026, 12, 7, 21, 0, 20, 0, time.UTC)},
+		{Percent: 2, At: time.Date(2026, 12, 7, 21, 0, 30, 0, time.UTC)},
+		{Percent: 9.25, Failed: true, At: time.Date(2026, 12, 7, 21, 0, 40, 0, time.UTC)},
+	}
+	if !reflect.DeepEqual(rec.List, want) || rec.Taken != 4 || !rec.Measured() {
+		t.Errorf("readings %+v (taken %d, measured %v), want %+v, 4 taken", rec.List, rec.Taken, rec.Measured(), want)
 	}
 }

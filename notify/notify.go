@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bgrender/bgrender/evidence"
 	"github.com/bgrender/bgrender/gate"
 )
 
@@ -41,6 +42,9 @@ type Event struct {
 	// Reason says why a release stopped, or what guard saw.
 	Reason string        `json:"reason,omitempty"`
 	Gates  []gate.Result `json:"gates,omitempty"`
+	// Breach is what guard saw (guard-breach): the breached color, the
+	// maximum and the error-rate readings that led to its reaction.
+	Breach *evidence.Breach `json:"breach,omitempty"`
 	// Seconds is the time from the command's start.
 	Seconds float64   `json:"seconds"`
 	At      time.Time `json:"at"`

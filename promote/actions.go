@@ -169,14 +169,31 @@ type Deploy struct {
 
 // Run commits the new image.
 func (a *Deploy) Run(ctx context.Context) (*Result, error) {
+	if err := a.check(); err != nil {
+		return nil, err
+	}
+	e := a.edit()
+	return a.run(ctx, e.action, e.depth, e.plan)
+}
+
+// check refuses a missing or malformed image (bad usage).
+func (a *Deploy) check() error {
 	if a.Image == "" {
-		return nil, exitcode.Invalidf("no image: set --image")
+		return exitcode.Invalidf("no image: set --image")
 	}
 	if !spec.ValidImage(a.Image) {
-		return nil, exitcode.Invalidf("--image %q is not a valid image reference (expected [registry/]repository[:tag][@digest], repository in lower case)", a.Image)
+		return exitcode.Invalidf("--image %q is not a valid image reference (expected [registry/]repository[:tag][@digest], repository in lower case)", a.Image)
 	}
+	return nil
+}
+
+// edit is the new image, as Run and a Group (a fleet's wave) make it.
+func (a *Deploy) edit() folderEdit {
 	color := a.Color
-	return a.run(ctx, "deploy", 1, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
+	return folderEdit{"deploy", 1, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
+		if err := a.check(); err != nil {
+			return nil, err
+		}
 		st := l.state()
 		if color == "" {
 			color = st.Idle()
@@ -197,7 +214,7 @@ func (a *Deploy) Run(ctx context.Context) (*Result, error) {
 			return nil, exitcode.GateRefused(fmt.Errorf("%s carries %d%% of %s's traffic (spec.traffic.weight): a new image would roll out under live requests; shift --weight 0 first, or use --force", color, *st.Weight, st.App))
 		}
 		return c, l.setImage(color, a.Image)
-	})
+	}}
 }
 
 // Rollback flips traffic back to the previous color

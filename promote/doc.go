@@ -4,8 +4,9 @@
 // the contract migration once the old color is retired (contract.go: a
 // flip to an image the contract retired is refused after it). Each is a struct of options with a Run method that changes
 // one app folder in a Git repository as one commit (or pull request)
-// through package gitops. A Group commits several promotes (or rollbacks),
-// each on its own app folder, as one commit: several apps released as one.
+// through package gitops. A Group commits several promotes, rollbacks or
+// deploys, each on its own app folder, as one commit: several apps
+// released as one, or one step of a fleet's wave (package fleet).
 //
 // An app folder has one of three layouts:
 //

@@ -9,8 +9,8 @@ import (
 	"github.com/bgrender/bgrender/internal/exitcode"
 )
 
-// Member is an action that a Group commits with others: a Promote or a
-// Rollback, each on its own app folder.
+// Member is an action that a Group commits with others: a Promote, a
+// Rollback or a Deploy, each on its own app folder.
 type Member interface {
 	target() *Target
 	edit() folderEdit
@@ -18,8 +18,9 @@ type Member interface {
 
 func (a *Promote) target() *Target  { return &a.Target }
 func (a *Rollback) target() *Target { return &a.Target }
+func (a *Deploy) target() *Target   { return &a.Target }
 
-// Group commits several actions, each on its own app folder of one
+// Group commits several actions (promotions, rollbacks or deploys), each on its own app folder of one
 // repository, as one commit (or one pull request): a frontend and its API
 // flipped together. Each member edits its folder as it would alone, with
 // its own refusals; any member's refusal or error commits nothing. An app
@@ -50,7 +51,15 @@ func (g *Group) Run(ctx context.Context) (*Result, error) {
 		paths = append(paths, mt.Path)
 	}
 	t.Path = strings.Join(paths, ", ") // for the pull request's body
-	return t.commit(ctx, action, depth, nil, folders...)
+	res, err := t.commit(ctx, action, depth, nil, folders...)
+	if err == nil && len(res.Apps) == 0 {
+		// A group of one (a fleet's wave of one target in a repository)
+		// reports its app as a group of several does.
+		one := *res
+		one.Path = paths[0]
+		res.Apps = []*Result{&one}
+	}
+	return res, err
 }
 
 // appResults are a group commit's results, one per app folder.

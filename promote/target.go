@@ -55,6 +55,10 @@ type Target struct {
 	// action of a plan holds its own copy of the target: the release
 	// runner sets it through the action (UseEvidence) before its commit.
 	Evidence *evidence.Evidence
+	// Breach, when set, is what bgrender guard saw before this commit,
+	// its reaction: the commit message carries it after the template's
+	// text, and the evidence (the pull request's body) carries it too.
+	Breach *evidence.Breach
 
 	Log   io.Writer
 	Now   func() time.Time
@@ -153,6 +157,9 @@ func (t *Target) editor(action string, p plan, before *evidence.Folder) gitops.E
 		if c.Done {
 			return c, nil
 		}
+		if t.Breach != nil {
+			c.Details = t.Breach.Markdown()
+		}
 		return c, l.save()
 	})
 }
@@ -209,9 +216,12 @@ func (t *Target) update(ctx context.Context, action string, u *gitops.Update, be
 	if before != nil {
 		was = *before
 	}
-	if t.Evidence != nil {
+	if t.Evidence != nil || (t.Breach != nil && t.PullRequest) {
+		// A pull request's body is the evidence, with or without a
+		// runner that assembled it.
 		out.Evidence = t.Evidence.For(c, was)
 		out.Evidence.Path = t.Path
+		out.Evidence.Breach = t.Breach
 	}
 	if !t.DryRun {
 		out.PushedTo = res.Pushed
@@ -232,9 +242,15 @@ func (t *Target) update(ctx context.Context, action string, u *gitops.Update, be
 // pushBranch names the pull-request branch of a change: its action, its
 // app (or a group's apps) and the color it goes to.
 func pushBranch(c *gitops.Change) string {
-	parts := append([]string{c.Action}, strings.Split(c.App, ", ")...)
-	if c.To != "" {
-		parts = append(parts, c.To)
+	return PullRequestBranch(c.Action, c.App, c.To)
+}
+
+// PullRequestBranch is the branch a change's pull request comes from:
+// bgrender/<action>-<app>-<color> (a group's apps joined by "-").
+func PullRequestBranch(action, app, to string) string {
+	parts := append([]string{action}, strings.Split(app, ", ")...)
+	if to != "" {
+		parts = append(parts, to)
 	}
 	return "bgrender/" + strings.Join(parts, "-")
 }

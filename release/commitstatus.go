@@ -8,11 +8,14 @@ import (
 
 	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/internal/forge"
+	"github.com/bgrender/bgrender/promote"
+	"github.com/bgrender/bgrender/spec"
 )
 
 // The commit statuses of a release (--commit-status): each commit the
 // plan makes gets the status bgrender/<app>, pending once it lands (or,
-// for a pull request, once it is opened: see promote.Target), then
+// for a pull request, once it is opened: see promote.Target; on a re-run,
+// the open pull request's head while the gates run again), then
 // success when the release ends well — with --wait-live, once the cluster
 // serves the new color — or failure with the reason when a gate refuses
 // or a wait times out. A status that cannot be set is a warning: the
@@ -21,6 +24,56 @@ import (
 // statusing says whether the run sets commit statuses.
 func (r *Run) statusing() bool {
 	return r.Target.CommitStatus && r.Target.Forge != nil && !r.Target.DryRun
+}
+
+// statusGating marks the open pull request's head pending while the
+// gates run before the plan's first commit. On a re-run, that head still
+// carries the last run's status, which the new readings may contradict;
+// the run then sets its final status like any commit's (a refusal that
+// commits nothing shows there). The head is the tip of the branch the
+// commit would push to; a first run has no such branch, and nothing is
+// marked.
+func (r *Run) statusGating(ctx context.Context) {
+	if !r.statusing() || !r.Target.PullRequest || r.State == nil || !r.gatesFirst() {
+		return
+	}
+	app := r.State.App
+	branch := promote.PullRequestBranch(r.Plan.Action, app, string(r.goesTo()))
+	sha, err := r.Target.Repo.Tip(ctx, branch)
+	if err != nil {
+		r.Say("warning: commit status %s pending on %s: %v", StatusContext(app), branch, err)
+		return
+	}
+	if sha == "" {
+		return
+	}
+	r.statused = append(r.statused, &promote.Result{App: app, Commit: sha})
+	r.setStatus(ctx, sha, forge.CommitStatus{Context: StatusContext(app), State: forge.Pending, Description: "the gates run again"})
+}
+
+// goesTo is the color the plan's commit goes to: the one named, else the
+// color Git rolls back to, or its idle color.
+func (r *Run) goesTo() spec.Color {
+	switch {
+	case r.Plan.To != "":
+		return r.Plan.To
+	case r.Plan.Action == "rollback":
+		return r.State.Previous
+	}
+	return r.State.Idle()
+}
+
+// gatesFirst says whether the plan runs gates before its first commit.
+func (r *Run) gatesFirst() bool {
+	for _, e := range r.Plan.Entries {
+		switch e.Step.(type) {
+		case *RunGates:
+			return true
+		case *Commit:
+			return false
+		}
+	}
+	return false
 }
 
 // statusCommitted sets pending on the commit the last step made.

@@ -13,7 +13,8 @@
 // in the cluster, the commit, the wait for its Job), PlanGroup (several
 // apps as one commit: every app's gates, the commit, a wait per app), and
 // Guard's reaction to a breach (which reports instead of rolling back
-// past a contract).
+// past a contract). Package fleet builds a release across many clusters
+// out of these plans.
 //
 // One Runner executes any plan with injected collaborators (the Git
 // target, the cluster, the clock, a progress writer): it reports each
@@ -39,6 +40,12 @@
 // With Env.Notify it posts one event per commit and one when the release
 // stops (package notify); with Target.CommitStatus it sets the commit
 // status bgrender/<app> on each commit, pending, then success or failure
-// when the release ends. Neither a webhook nor a forge's status API ever
-// decides a release: their failures are warnings.
+// when the release ends (and, on a re-run, on the open pull request's head
+// while the gates run again). Neither a webhook nor a forge's status API
+// ever decides a release: their failures are warnings.
+//
+// Guard's reaction to a breach is a plan too, whose target carries what
+// guard saw (evidence.Breach: the error-rate readings of the breached
+// color): its commit message and pull request show it, and its
+// guard-breach event, sent before the reaction's own, carries it.
 package release

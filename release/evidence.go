@@ -6,6 +6,7 @@ import (
 
 	"github.com/bgrender/bgrender/evidence"
 	"github.com/bgrender/bgrender/gate"
+	"github.com/bgrender/bgrender/status"
 )
 
 // clusterReadTimeout bounds the evidence's read of the cluster: the
@@ -83,12 +84,21 @@ func (r *Run) readColors(ctx context.Context, ev *evidence.Evidence, gates *Gate
 		ev.ClusterNote = gate.RedactText(err.Error())
 		return
 	}
+	// The ReplicaSets give each color's age; a role that may not list
+	// them shows none, like status shows no HPA it may not list.
+	if reader, err := status.NewReader(app.Config, app.Namespace); err == nil {
+		_ = reader.ReadReplicaSets(ctx, app.App)
+	}
 	ev.Namespace, ev.Live, ev.Colors = app.Namespace, app.Live, app.Colors
 }
 
 // readsCluster says whether the plan reads the cluster anyway: a step
-// that runs gates or waits for it.
+// that runs gates or waits for it, or guard's reaction to a breach
+// (guard has read the cluster all along).
 func (r *Run) readsCluster() bool {
+	if r.Target.Breach != nil {
+		return true
+	}
 	for _, e := range r.Plan.Entries {
 		switch e.Step.Kind() {
 		case "gates", "wait-live", "wait-traffic", "reconcile", "hold", "match-capacity", "wait-migration", "wait-retired":

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bgrender/bgrender/evidence"
 	"github.com/bgrender/bgrender/gate"
-	"github.com/bgrender/bgrender/guard"
 	"github.com/bgrender/bgrender/notify"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/spec"
@@ -105,22 +105,33 @@ func summaryOf(res *promote.Result, weight *int32) string {
 
 // notifyBreach tells the webhooks what guard saw, before it reacts: the
 // breached color (live, or the one Git shifts a share to), the probe and
-// its reading against the maximum.
-func (g *Guard) notifyBreach(ctx context.Context, env *Env, app *App, live, shifted string, breach *guard.Breach) {
+// its reading against the maximum, and the error-rate readings of that
+// color.
+func (g *Guard) notifyBreach(ctx context.Context, env *Env, app *App, live string, b *evidence.Breach) {
 	if env.Notify == nil {
 		return
 	}
-	color, react := live, "rolling back"
-	if shifted != "" && strings.HasPrefix(breach.Probe, shifted+" ") {
-		color, react = shifted, "returning its share to "+live
+	react, to := "rolling back", string(spec.Color(live).Other())
+	if b.Color != live {
+		react, to = "returning its share to "+live, live
 	}
-	ev := notify.Event{Event: "guard-breach", App: app.Name, Namespace: app.Namespace, Action: "guard", From: color,
-		Reason: gate.RedactText(breach.Probe + ": " + breach.Reason), Seconds: env.since(), At: env.now().UTC().Truncate(time.Millisecond)}
-	if color == live {
-		ev.To = string(spec.Color(live).Other())
-	} else {
-		ev.To = live
-	}
-	ev.Text = fmt.Sprintf("bgrender guard: %s %s breached: %s (maximum error rate %s%%); %s", app.Name, color, ev.Reason, gate.FormatPercent(g.Checks.MaxErrorRate), react)
+	ev := notify.Event{Event: "guard-breach", App: app.Name, Namespace: app.Namespace, Action: "guard", From: b.Color, To: to,
+		Reason: gate.RedactText(b.Probe + ": " + b.Reason), Breach: b, Seconds: env.since(), At: env.now().UTC().Truncate(time.Millisecond)}
+	ev.Text = fmt.Sprintf("bgrender guard: %s %s breached: %s (maximum error rate %s%%%s); %s", app.Name, b.Color, ev.Reason, gate.FormatPercent(g.Checks.MaxErrorRate), lastReadings(b), react)
 	env.Notify.Send(ctx, ev)
+}
+
+// lastReadings lists the last few readings with a value, for a chat line:
+// ", last readings 0.2%, 0.4%, 7.5%".
+func lastReadings(b *evidence.Breach) string {
+	var vs []string
+	for _, m := range b.Readings {
+		if !m.NoData {
+			vs = append(vs, gate.FormatPercent(m.Percent)+"%")
+		}
+	}
+	if len(vs) == 0 {
+		return ""
+	}
+	return ", last readings " + strings.Join(vs[max(0, len(vs)-5):], ", ")
 }

@@ -148,6 +148,7 @@ func (Runner) Execute(ctx context.Context, p *Plan, env *Env, st *promote.State)
 	if p.Note != "" {
 		env.Say("%s", p.Note)
 	}
+	r.statusGating(ctx)
 	var err error
 	for i := range p.Entries {
 		if err = r.step(ctx, i); err != nil {

@@ -46,7 +46,7 @@ func Deployment(app *spec.BlueGreenApp, c spec.Color) *appsv1.Deployment {
 				Type: appsv1.RollingUpdateDeploymentStrategyType,
 				RollingUpdate: &appsv1.RollingUpdateDeployment{
 					MaxUnavailable: ptr.To(intstr.FromInt32(0)),
-					MaxSurge:       ptr.To(intstr.FromString("25%")),
+					MaxSurge:       s.MaxSurge,
 				},
 			},
 			Template: corev1.PodTemplateSpec{

@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"bytes"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"os"
 	"slices"
 	"strings"
@@ -184,14 +185,14 @@ func TestQuotaFigures(t *testing.T) {
 	app := seed(t)
 	app.Spec.Quota.Hard = nil
 	got := render.QuotaFigures(&app.Spec)
-	// 6 pods of 250m/256Mi requests and 1/512Mi limits, plus 1 surge pod
-	// (25% of 3, rounded up), plus 25%.
+	// 6 pods of 250m/256Mi requests and 1/512Mi limits, plus 3 surge pods
+	// (the seed's maxSurge, 100% of 3), plus 25%.
 	want := map[corev1.ResourceName]string{
-		corev1.ResourcePods:           "9",
-		corev1.ResourceRequestsCPU:    "2188m",
-		corev1.ResourceRequestsMemory: "2240Mi",
-		corev1.ResourceLimitsCPU:      "8750m",
-		corev1.ResourceLimitsMemory:   "4480Mi",
+		corev1.ResourcePods:           "12",
+		corev1.ResourceRequestsCPU:    "2813m",
+		corev1.ResourceRequestsMemory: "2880Mi",
+		corev1.ResourceLimitsCPU:      "11250m",
+		corev1.ResourceLimitsMemory:   "5760Mi",
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %d figures, want %d: %v", len(got), len(want), got)
@@ -202,8 +203,12 @@ func TestQuotaFigures(t *testing.T) {
 		}
 	}
 	app.Spec.IdleReplicas = ptr.To[int32](0)
+	if q := render.QuotaFigures(&app.Spec)[corev1.ResourcePods]; q.String() != "8" {
+		t.Errorf("with the idle color scaled to 0, pods = %s, want 8 (3 and 3 surge pods, plus 25%%, rounded up)", q.String())
+	}
+	app.Spec.MaxSurge = ptr.To(intstr.FromString(spec.DefaultMaxSurge))
 	if q := render.QuotaFigures(&app.Spec)[corev1.ResourcePods]; q.String() != "5" {
-		t.Errorf("with the idle color scaled to 0, pods = %s, want 5 (3 and 1 surge pod, plus 25%%, rounded up)", q.String())
+		t.Errorf("with the default maxSurge, pods = %s, want 5 (3 and 1 surge pod, plus 25%%, rounded up)", q.String())
 	}
 }
 

@@ -20,7 +20,8 @@ import (
 //     color's;
 //   - spec.autoscaling is gone (not rendered): spec.replicas is the
 //     active color's minReplicas;
-//   - spec.migrations is gone (not rendered);
+//   - spec.migrations is gone (not rendered), and so is spec.maxSurge (a
+//     blueGreen Rollout starts its new ReplicaSet whole);
 //   - spec.traffic is gone (not rendered), and spec.networkPolicy is the
 //     default (the policy is rendered but not read back);
 //   - a computed quota comes back as its hard figures, a disabled budget
@@ -41,6 +42,7 @@ func Lossy(app *spec.BlueGreenApp) *spec.BlueGreenApp {
 	s.Traffic = nil
 	s.Autoscaling = nil
 	s.Migrations = nil
+	s.MaxSurge = nil // a blueGreen Rollout starts its new ReplicaSet whole
 	s.NetworkPolicy = spec.NetworkPolicySpec{}
 	if s.Quota.Enabled {
 		if len(s.Quota.Hard) == 0 {

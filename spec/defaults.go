@@ -19,6 +19,10 @@ const (
 	DefaultPreStopSleepSeconds    = int64(5)
 	DefaultGracePeriodSeconds     = int64(30)
 	DefaultAffinityTimeoutSeconds = int32(10800)
+	// DefaultMaxSurge is the Deployment controller's own default, which
+	// explicit quotas were sized for before spec.maxSurge existed; the
+	// examples set 100% (see spec.maxSurge).
+	DefaultMaxSurge = "25%"
 	// DefaultTrafficHeader sends testers to the color it names.
 	DefaultTrafficHeader = "x-bgrender-color"
 	// DefaultIngressControllerNamespace is where the ingress-nginx chart
@@ -156,6 +160,9 @@ func Default(app *BlueGreenApp) {
 	}
 	if s.Quota.HeadroomPercent == nil {
 		s.Quota.HeadroomPercent = ptr.To(DefaultHeadroomPercent)
+	}
+	if s.MaxSurge == nil {
+		s.MaxSurge = ptr.To(intstr.FromString(DefaultMaxSurge))
 	}
 	if s.Drain.PreStopSleepSeconds == nil {
 		s.Drain.PreStopSleepSeconds = ptr.To(DefaultPreStopSleepSeconds)

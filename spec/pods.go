@@ -28,6 +28,25 @@ func (v *validator) drain() {
 	}
 }
 
+// maxSurge checks the rollouts' surge: with maxUnavailable 0, a rollout
+// that may start no extra pod never starts (the API server refuses it).
+func (v *validator) maxSurge() {
+	ms := v.app.Spec.MaxSurge
+	switch {
+	case ms == nil:
+	case ms.Type == intstr.Int && ms.IntVal < 1:
+		v.add("spec.maxSurge", "must be 1 or more (or a percentage), got %d: the rollout keeps every old pod until a new one is ready, so it needs room for one", ms.IntVal)
+	case ms.Type == intstr.String:
+		msgs := validation.IsValidPercent(ms.StrVal)
+		for _, msg := range msgs {
+			v.add("spec.maxSurge", "%q: %s", ms.StrVal, msg)
+		}
+		if n, err := strconv.Atoi(strings.TrimSuffix(ms.StrVal, "%")); len(msgs) == 0 && err == nil && n < 1 {
+			v.add("spec.maxSurge", "%q must be at least 1%%: the rollout keeps every old pod until a new one is ready, so it needs room for one", ms.StrVal)
+		}
+	}
+}
+
 // disruptionBudget checks the PodDisruptionBudgets' minAvailable or
 // maxUnavailable.
 func (v *validator) disruptionBudget() {

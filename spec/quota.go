@@ -6,6 +6,7 @@ package spec
 import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // quotaResources are the ResourceQuota keys that bgrender computes, each
@@ -39,7 +40,7 @@ func (v *validator) quota() {
 }
 
 // quotaFits checks an explicit quota: it must admit both colors at once,
-// plus the pods that a rolling update of either color adds (maxSurge 25%,
+// plus the pods that a rolling update of either color adds (spec.maxSurge,
 // maxUnavailable 0), and every quota on a compute resource makes the API
 // server reject pods that do not declare it.
 func (v *validator) quotaFits(quota corev1.ResourceList) {
@@ -87,11 +88,19 @@ func atMost(s *AppSpec) string {
 }
 
 // SurgePods is how many extra pods a rolling update of the larger color
-// starts (the rendered Deployments use maxSurge 25%, rounded up), at its
-// most replicas.
+// starts (spec.maxSurge, a percentage rounded up as the Deployment
+// controller rounds it), at its most replicas.
 func SurgePods(s *AppSpec) int64 {
-	n := int64(max(s.MostReplicasOf(Blue), s.MostReplicasOf(Green)))
-	return (n + 3) / 4
+	n := max(s.MostReplicasOf(Blue), s.MostReplicasOf(Green))
+	surge := intstr.FromString(DefaultMaxSurge)
+	if s.MaxSurge != nil {
+		surge = *s.MaxSurge
+	}
+	pods, err := intstr.GetScaledValueFromIntOrPercent(&surge, int(n), true)
+	if err != nil { // validation reports it
+		return 0
+	}
+	return int64(pods)
 }
 
 // Usage sums what both colors request and limit at their most replicas

@@ -47,6 +47,7 @@ var descriptions = map[string]string{
 	"spec.migrations.expand.activeDeadlineSeconds": "Seconds after which a running migration fails.",
 	"spec.replicas":                                "Replicas per color unless the color overrides it.",
 	"spec.idleReplicas":                            "Replicas of the idle color; 0 scales it down.",
+	"spec.maxSurge":                                "How many pods above its count a color's rollout starts at once: a number or a percentage of its replicas (default 25%; 100% starts all new pods together, so a deploy to the idle color waits for its slowest pod once). maxUnavailable is always 0. The quota must hold the extra pods.",
 	"spec.autoscaling":                             "An autoscaling/v2 HorizontalPodAutoscaler <name>-<color> per color, targeting the color's Deployment, which is then rendered without replicas so that the GitOps agent never fights the autoscaler. Drop replicas and idleReplicas when set.",
 	"spec.autoscaling.minReplicas":                 "The fewest pods of a color (at least 1; a color's autoscaling.minReplicas overrides it).",
 	"spec.autoscaling.maxReplicas":                 "The most pods of a color (a color's autoscaling.maxReplicas overrides it).",
@@ -142,7 +143,7 @@ var constraints = map[string]map[string]any{
 // JSONSchema returns a JSON Schema (draft-07) of BlueGreenApp, usable by
 // yaml-language-server for completion and checks in editors.
 func JSONSchema() []byte {
-	g := &schemaGen{defs: map[string]any{}}
+	g := &schemaGen{defs: map[string]any{}, desc: descriptions, cons: constraints}
 	root := g.object(reflect.TypeFor[BlueGreenApp](), "")
 	props := root["properties"].(map[string]any)
 	props["apiVersion"] = map[string]any{"const": APIVersion}
@@ -166,12 +167,15 @@ func JSONSchema() []byte {
 
 type schemaGen struct {
 	defs map[string]any
+	// desc and cons are the descriptions and constraints by field path.
+	desc map[string]string
+	cons map[string]map[string]any
 }
 
 func (g *schemaGen) schema(t reflect.Type, path string) map[string]any {
 	s := g.schemaOf(t, path)
 	if _, isRef := s["$ref"]; !isRef {
-		for k, v := range constraints[path] {
+		for k, v := range g.cons[path] {
 			s[k] = v
 		}
 	}
@@ -235,7 +239,7 @@ func (g *schemaGen) object(t reflect.Type, path string) map[string]any {
 	if len(required) > 0 {
 		s["required"] = required
 	}
-	if d, ok := descriptions[path]; ok {
+	if d, ok := g.desc[path]; ok {
 		s["description"] = d
 	}
 	return s
@@ -245,7 +249,7 @@ func (g *schemaGen) fields(t reflect.Type, path string, props map[string]any, re
 	for _, f := range jsonFieldList(t) {
 		p := fieldPath(path, f.Name)
 		s := g.schema(f.Type, p)
-		if d, ok := descriptions[p]; ok {
+		if d, ok := g.desc[p]; ok {
 			if _, isRef := s["$ref"]; !isRef {
 				s["description"] = d
 			}

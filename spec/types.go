@@ -83,6 +83,12 @@ type AppSpec struct {
 	// HorizontalPodAutoscaler per color and leaves the Deployments'
 	// replicas to it; replicas and idleReplicas are then not set.
 	Autoscaling *AutoscalingSpec `json:"autoscaling,omitempty"`
+	// MaxSurge is how many pods above its count a color's rollout starts
+	// at once: a number, or a percentage of the color's replicas (default
+	// 25%; 100% starts the new pods together, as the new ReplicaSet of an
+	// Argo Rollouts blueGreen Rollout does). The old pods go as the new
+	// ones become ready: maxUnavailable is always 0.
+	MaxSurge *intstr.IntOrString `json:"maxSurge,omitempty"`
 	// ContainerName of the application container (default: the app name).
 	ContainerName string `json:"containerName,omitempty"`
 	// Ports the container listens on and the Services expose.

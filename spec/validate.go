@@ -36,6 +36,7 @@ var parts = []func(*validator){
 	(*validator).networkPolicy,    // networkpolicy.go: spec.networkPolicy
 	(*validator).quota,            // quota.go: spec.quota
 	(*validator).drain,            // pods.go: spec.drain
+	(*validator).maxSurge,         // pods.go: spec.maxSurge
 	(*validator).disruptionBudget, // pods.go: spec.disruptionBudget
 	(*validator).autoscaling,      // autoscaling.go, metrics.go: spec.autoscaling and each color's
 	(*validator).schedulingAll,    // pods.go: scheduling of spec, then of each color

@@ -73,6 +73,9 @@ type Color struct {
 	Message string `json:"message,omitempty"`
 	// Autoscaler is the color's HorizontalPodAutoscaler, when it has one.
 	Autoscaler *Autoscaler `json:"autoscaler,omitempty"`
+	// ReplicaSet is the Deployment's current ReplicaSet, when asked for
+	// (Reader.ReadReplicaSets) and found.
+	ReplicaSet *ReplicaSet `json:"replicaSet,omitempty"`
 }
 
 // Service is the active or preview Service and its endpoints.

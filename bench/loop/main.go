@@ -17,9 +17,17 @@
 // to the idle color, wait for its rollout, and flip: the whole release.
 // For `promote --reconcile --wait-live` it also prints how long
 // after the watcher saw the switch the bgrender process exited: the lag of
-// --wait-live as CI feels it. It needs root (network namespaces).
+// --wait-live as CI feels it; the `src` rounds ask Flux through the
+// GitRepository alone (the Kustomization follows its source's new
+// artifact) instead of the Kustomization with its source, to show which
+// request makes Flux apply sooner. With -rollouts (the default) each
+// release round is followed by the same release through Argo Rollouts'
+// controller on the same bed and Flux (rollouts.go): one commit of the new
+// image and the same reconcile request, timed from the commit's start to
+// the active Service's EndpointSlices all on the new pods; it prints the
+// ratio of the medians. It needs root (network namespaces).
 //
-//	go run ./bench/loop [-n 5] [-interval 5s] [-bin PATH]
+//	go run ./bench/loop [-n 5] [-interval 5s] [-bin PATH] [-rollouts=false]
 //
 // It needs the bed's binaries in .tools/bin (make tools).
 package main
@@ -58,6 +66,7 @@ func main() {
 	n := flag.Int("n", 5, "rounds per variant")
 	interval := flag.Duration("interval", 5*time.Second, "the GitRepository's interval")
 	bin := flag.String("bin", "", "bgrender binary (default: build ./cmd/bgrender)")
+	withRollouts := flag.Bool("rollouts", true, "interleave each release round with the same release through Argo Rollouts' controller")
 	flag.Parse()
 
 	root, err := kubetest.RepoRoot()
@@ -127,21 +136,13 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 		_, err := bed.WaitDeploymentAvailable(ctx, ns, app+"-"+c)
 		check(err)
 	}
-	check(waitServes(ctx, bed, "blue"))
+	check(waitServes(ctx, bed, ns, app, label+"=blue"))
 	fmt.Printf("app applied by Flux and rolled out %s after start\n", time.Since(began).Round(time.Millisecond))
 
 	svc, err := cs.CoreV1().Services(ns).Get(ctx, app, metav1.GetOptions{})
 	check(err)
 	// kube-proxy follows the EndpointSlices after its own delay.
-	client := bed.DataPlane().HTTPClient(time.Second)
-	check(loop.WaitFor(ctx, "the active Service's ClusterIP to answer", func(context.Context) (bool, error) {
-		resp, err := client.Get("http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/")
-		if err != nil {
-			return false, err
-		}
-		resp.Body.Close()
-		return resp.Header.Get(loop.HeaderPod) != "", nil
-	}))
+	check(waitAnswers(ctx, bed, "http://"+net.JoinHostPort(svc.Spec.ClusterIP, "80")+"/"))
 	cfg := load.Config{
 		URL:      "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/",
 		Clients:  2,
@@ -158,6 +159,13 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 	defer fresh.Stop()
 	fmt.Printf("load: 2 keep-alive and 2 new-connection clients to %s (each pausing %s between requests; at most %s)\n", cfg.URL, cfg.Pause, load.MaxDuration)
 
+	var argo *rolloutPath
+	if *withRollouts {
+		var stop func()
+		argo, stop = setupRollout(ctx, bed, *bin, root, seedDir, bare)
+		defer stop()
+	}
+
 	env := []string{"KUBECONFIG=" + bed.KubeconfigPath()}
 	repo := []string{"--repo", url, "--path", appPath}
 	reconcile := []string{"--reconcile", "kustomization/flux-system/" + app}
@@ -165,7 +173,11 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 		name string
 		args []string
 	}
-	variants := []string{"promote", "promote --reconcile", "rollback", "rollback --reconcile", "promote --wait-live", "release --wait-live"}
+	source := []string{"--reconcile", "gitrepository/flux-system/gitops"}
+	variants := []string{"promote", "promote --reconcile", "rollback", "rollback --reconcile", "promote --wait-live", "promote --wait-live src", "release --wait-live"}
+	if argo != nil {
+		variants = append(variants, argoRelease)
+	}
 	results := map[string][]time.Duration{}
 	traffic := map[string][]transition{}
 	lags := []time.Duration{} // --wait-live's exit after the watcher saw the switch
@@ -177,6 +189,7 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 		{"rollback", append([]string{"rollback"}, repo...)},
 		{"rollback --reconcile", append(append([]string{"rollback"}, repo...), reconcile...)},
 		{"promote --wait-live", append(append(append([]string{"promote"}, repo...), reconcile...), "--wait-live")},
+		{"promote --wait-live src", append(append(append([]string{"promote"}, repo...), source...), "--wait-live")},
 		{"release --wait-live", append(append(append([]string{"release"}, repo...), reconcile...), "--wait-live")},
 	} {
 		for i := 0; i < *n; i++ {
@@ -184,7 +197,7 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 			if strings.HasPrefix(v.name, "rollback") {
 				run(*bin, env, append(append([]string{"promote"}, repo...), reconcile...)...)
 				live = other(live)
-				check(waitServes(ctx, bed, live))
+				check(waitServes(ctx, bed, ns, app, label+"="+live))
 				time.Sleep(settle) // until kube-proxy follows
 			}
 			args := v.args
@@ -196,7 +209,7 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 			go func() { exited <- run(*bin, env, args...) }()
 			from := live
 			live = other(live)
-			check(waitServes(ctx, bed, live))
+			check(waitServes(ctx, bed, ns, app, label+"="+live))
 			d := time.Since(start)
 			rss := <-exited
 			if v.name == "promote --wait-live" {
@@ -208,6 +221,12 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 			tt := measure(keep.Records(), fresh.Records(), start, start.Add(d+settle), from, live)
 			traffic[v.name] = append(traffic[v.name], tt)
 			fmt.Printf("%-22s round %d: EndpointSlices on %s after %s (bgrender max RSS %.1f MB); %s\n", v.name, i+1, live, d.Round(time.Millisecond), float64(rss)/1024, tt)
+			if argo != nil && strings.HasPrefix(v.name, "release") {
+				d, tt := argo.round(ctx, i+1)
+				results[argoRelease] = append(results[argoRelease], d)
+				traffic[argoRelease] = append(traffic[argoRelease], tt)
+				fmt.Printf("%-22s round %d: EndpointSlices on ro-%d after %s; %s\n", argoRelease, i+1, i+1, d.Round(time.Millisecond), tt)
+			}
 		}
 	}
 	fmt.Printf("\nfrom the command's start to the active Service's EndpointSlices all on the new color (GitRepository interval %s, %d rounds):\n", *interval, *n)
@@ -215,6 +234,10 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 		ds := results[name]
 		slices.Sort(ds)
 		fmt.Printf("  %-22s median %s (min %s, max %s)\n", name, ds[len(ds)/2].Round(time.Millisecond), ds[0].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
+	}
+	if argo != nil {
+		fmt.Printf("release, bgrender / Argo Rollouts: %.2f× (medians; bgrender from its command's start, Argo Rollouts from the commit's start)\n",
+			float64(medianOf(results["release --wait-live"]))/float64(medianOf(results[argoRelease])))
 	}
 	slices.Sort(lags)
 	fmt.Printf("promote --reconcile --wait-live exited after this program's watcher (EndpointSlices read every 10 ms) saw the switch by: median %s (min %s, max %s)\n",
@@ -321,14 +344,38 @@ func other(c string) string {
 	return "blue"
 }
 
-// waitServes polls the active Service's EndpointSlices every 10 ms until
-// every ready endpoint is a pod of color (3 of them) and none is not ready.
-func waitServes(ctx context.Context, bed *loop.Cluster, color string) error {
+// argoRelease names the rounds of the Argo Rollouts path (rollouts.go).
+const argoRelease = "argo rollouts release"
+
+func medianOf(ds []time.Duration) time.Duration {
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+// waitAnswers waits until a request to url through kube-proxy is answered
+// by a pod: kube-proxy follows a new Service after its own delay.
+func waitAnswers(ctx context.Context, bed *loop.Cluster, url string) error {
+	client := bed.DataPlane().HTTPClient(time.Second)
+	return loop.WaitFor(ctx, "the active Service's ClusterIP to answer", func(context.Context) (bool, error) {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.Header.Get(loop.HeaderPod) != "", nil
+	})
+}
+
+// waitServes polls the EndpointSlices of Service svc every 10 ms until
+// every ready endpoint is a pod that selector selects (3 of them) and none
+// is not ready.
+func waitServes(ctx context.Context, bed *loop.Cluster, ns, svc, selector string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cs := bed.Clientset()
 	for {
-		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: label + "=" + color})
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
 			return err
 		}
@@ -336,7 +383,7 @@ func waitServes(ctx context.Context, bed *loop.Cluster, color string) error {
 		for _, p := range pods.Items {
 			ofColor[p.Name] = true
 		}
-		list, err := cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + app})
+		list, err := cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
 		if err != nil {
 			return err
 		}
@@ -355,10 +402,17 @@ func waitServes(ctx context.Context, bed *loop.Cluster, color string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the active Service does not serve %s: %d of its endpoints, %d others", color, good, bad)
+			return fmt.Errorf("Service %s/%s does not serve %s: %d of its endpoints, %d others", ns, svc, selector, good, bad)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// output runs bgrender and returns its standard output; it exits on failure.
+func output(bin string, args ...string) ([]byte, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	return cmd.Output()
 }
 
 // run runs bgrender and returns its max RSS in KiB; it exits on failure.

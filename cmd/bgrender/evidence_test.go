@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bgrender/bgrender/gate"
+	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/testbed/giteatest"
 	"github.com/bgrender/bgrender/internal/testbed/promtest"
@@ -157,6 +158,11 @@ func TestPullRequestEvidenceGitea(t *testing.T) {
 	if second.PullRequest != first.PullRequest {
 		t.Fatalf("the re-run opened %s, want %s", second.PullRequest, first.PullRequest)
 	}
+	// While the re-run's gates ran, the head they were about to replace
+	// was pending, then got the run's outcome.
+	if got := giteaStatuses(t, gitea, first.Commit); got != "pending: the gates run again\nsuccess: gates passed: rollout, capacity, health, warm-up, error-rate (no wait for the cluster)" {
+		t.Errorf("the statuses of the head during the re-run (%s):\n%s", first.Commit, got)
+	}
 	gitea.API(t, http.MethodGet, "/repos/"+gitea.User+"/gitops/pulls?state=all", nil, &pulls)
 	if len(pulls) != 1 {
 		t.Fatalf("%d pull requests after the re-run", len(pulls))
@@ -164,6 +170,32 @@ func TestPullRequestEvidenceGitea(t *testing.T) {
 	if body := pulls[0].Body; !strings.Contains(body, "| warm-up | green | passed | 1 requests to /health answered |") || strings.Contains(body, "Did not run: warm-up") {
 		t.Errorf("the re-run did not rewrite the body:\n%s", body)
 	}
+
+	// A re-run whose gate refuses commits nothing: the head it leaves
+	// says so, after pending while the gates ran.
+	res = runCLI(t, "", append(args, "--commit-status", "--max-error-rate", "0.1")...)
+	expectRun(t, "a refused re-run", res, exitcode.Refused, "", "error rate 0.")
+	got := giteaStatuses(t, gitea, second.Commit)
+	if want := "pending: waiting for the review\nsuccess: gates passed: rollout, capacity, health, warm-up, error-rate (no wait for the cluster)\npending: the gates run again\nfailure: "; !strings.HasPrefix(got, want) ||
+		!strings.Contains(got[len(want):], "error") {
+		t.Errorf("the statuses of the head after a refused re-run (%s):\n%s\nwant:\n%s…", second.Commit, got, want)
+	}
+}
+
+// giteaStatuses lists the statuses of commit sha on Gitea, oldest first,
+// one "state: description" a line.
+func giteaStatuses(t *testing.T, gitea *giteatest.Server, sha string) string {
+	t.Helper()
+	var statuses []struct {
+		State       string `json:"status"`
+		Description string `json:"description"`
+	}
+	gitea.API(t, http.MethodGet, "/repos/"+gitea.User+"/gitops/commits/"+sha+"/statuses?sort=oldest", nil, &statuses)
+	var lines []string
+	for _, s := range statuses {
+		lines = append(lines, s.State+": "+s.Description)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // editRequest is the forge fake's key for an edit of pull request n.

@@ -111,21 +111,35 @@ func (g *gitFlags) target(s streams) (*promote.Target, error) {
 	if err := g.checkPaths(); err != nil {
 		return nil, err
 	}
+	if err := g.checkCommit(); err != nil {
+		return nil, err
+	}
+	return g.targetAt(s, g.repo, g.path)
+}
+
+// checkCommit checks the flags that say how to commit.
+func (g *gitFlags) checkCommit() error {
 	if g.output != "text" && g.output != "json" {
-		return nil, usageError("--output %q: expected text or json", g.output)
+		return usageError("--output %q: expected text or json", g.output)
 	}
 	if g.maxAttempts < 1 {
-		return nil, usageError("--max-attempts %d: must be at least 1", g.maxAttempts)
+		return usageError("--max-attempts %d: must be at least 1", g.maxAttempts)
 	}
 	if g.waitMerge && !g.pullRequest {
-		return nil, usageError("--wait-merge needs --pull-request")
+		return usageError("--wait-merge needs --pull-request")
 	}
-	repo, err := openRepo(s, g.repo, gitops.RepoOptions{SSHKey: g.sshKey, KnownHosts: g.knownHosts, InsecureIgnoreHostKey: g.insecureIgnoreHostKey})
+	return nil
+}
+
+// targetAt builds the action's target on the app folder path of the
+// repository url (a fleet's targets each name theirs).
+func (g *gitFlags) targetAt(s streams, url, path string) (*promote.Target, error) {
+	repo, err := openRepo(s, url, gitops.RepoOptions{SSHKey: g.sshKey, KnownHosts: g.knownHosts, InsecureIgnoreHostKey: g.insecureIgnoreHostKey})
 	if err != nil {
 		return nil, err
 	}
 	t := &promote.Target{
-		Repo: repo, Branch: g.branch, Path: g.path, Plain: g.plain,
+		Repo: repo, Branch: g.branch, Path: path, Plain: g.plain,
 		PullRequest: g.pullRequest, WaitMerge: g.waitMerge, Timeout: g.timeout, PollInterval: g.pollInterval,
 		DryRun: g.dryRun, AuthorName: firstSet(g.authorName, os.Getenv("BGRENDER_AUTHOR_NAME"), os.Getenv("GIT_AUTHOR_NAME")),
 		AuthorEmail: firstSet(g.authorEmail, os.Getenv("BGRENDER_AUTHOR_EMAIL"), os.Getenv("GIT_AUTHOR_EMAIL")),

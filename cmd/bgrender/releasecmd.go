@@ -14,6 +14,7 @@ import (
 type releaseFlags struct {
 	g     gitFlags
 	image string
+	fleet string // --fleet: the fleet file
 	gates *clusterGates
 	after *liveFlags
 }
@@ -76,16 +77,23 @@ func releaseCommand() *command {
 	return &command{
 		name:    "release",
 		summary: "deploy an image, wait for it, gate it and promote it, in one run",
-		usage:   "--repo URL --path DIR --image IMAGE [flags]",
+		usage:   "--repo URL --path DIR --image IMAGE [flags] | --fleet FILE --image IMAGE [flags]",
 		long:    releaseLong + "\n" + gitopsLong,
 		example: releaseExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var o releaseFlags
 			o.g.register(fs)
 			fs.StringVar(&o.image, "image", "", "the container image to release (required)")
+			fs.StringVar(&o.fleet, "fleet", "", "release to every target of a fleet `FILE` (kind: Fleet), wave by wave: each wave's targets in one commit per repository and step, a hold watched by guard, a breach rolled back as the wave's onBreach says; --dry-run prints the plan")
 			o.gates = addClusterGates(fs)
 			o.after = addLiveFlags(fs, "the active Service selects the released color and its EndpointSlices list only ready pods of it")
-			return func(args []string) error { o.gates.wait = !o.g.dryRun; return o.run(s, args) }
+			return func(args []string) error {
+				o.gates.wait = !o.g.dryRun
+				if fs.Changed("fleet") {
+					return o.runFleet(s, fs.Changed, args)
+				}
+				return o.run(s, args)
+			}
 		},
 	}
 }

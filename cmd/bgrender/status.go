@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/bgrender/bgrender/fleet"
 	"github.com/bgrender/bgrender/gitops"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/release"
@@ -35,7 +37,12 @@ func statusCommand() *command {
 			fs.StringVar(&plain.File, "file", "", "with --repo, plain manifests: the file holding the Service, relative to --path")
 			fs.StringVar(&plain.ColorLabel, "color-label", "", "with --repo, plain manifests: the selector key that carries the color")
 			fs.StringVar(&plain.Container, "container", "", "with --repo, plain manifests: the container whose image is compared, when a pod has several")
+			fleetFile := fs.String("fleet", "", "show every target of a fleet `FILE` (kind: Fleet), one row each: its cluster, live color, each color's image and ready/desired pods, its drift from Git, its wave")
+			parallel := fs.Int("parallel", fleet.DefaultParallel, "with --fleet: how many clusters to read at once")
 			return func(args []string) error {
+				if fs.Changed("fleet") {
+					return statusFleet(s, fs.Changed, *fleetFile, *output, *parallel, opts.RequestTimeout, gitops.RepoOptions{SSHKey: *sshKey, KnownHosts: *knownHosts, InsecureIgnoreHostKey: *insecure}, args)
+				}
 				if len(args) > 1 {
 					return usageError("status takes at most one app name, got %d arguments", len(args))
 				}
@@ -123,4 +130,60 @@ func statusList(ctx context.Context, w io.Writer, s streams, r *status.Reader, n
 		return err
 	}
 	return status.WriteTable(w, apps)
+}
+
+// statusFleet writes the status of every target of a fleet file. A
+// target that cannot be read is a row that says why, and exit 1 once the
+// whole table is written.
+func statusFleet(s streams, changed func(string) bool, file, output string, parallel int, timeout time.Duration, ro gitops.RepoOptions, args []string) error {
+	if len(args) > 0 {
+		return usageError("status --fleet takes no app name: the fleet file names its targets")
+	}
+	for _, name := range []string{"repo", "path", "branch", "kubeconfig", "context", "namespace", "service", "preview-service", "file", "color-label", "container"} {
+		if changed(name) {
+			return usageError("--%s names one app folder or cluster: with --fleet, each target of the fleet file names its own", name)
+		}
+	}
+	switch {
+	case output != "table" && output != "json":
+		return usageError("--output must be table or json, not %q", output)
+	case parallel < 1:
+		return usageError("--parallel %d: want 1 or more", parallel)
+	case timeout <= 0:
+		return usageError("--request-timeout %s: want a positive duration", timeout)
+	}
+	f, err := loadFleet(file, true)
+	if err != nil {
+		return err
+	}
+	f.RequestTimeout = timeout
+	ctx, stop := interruptible()
+	defer stop()
+	repos := map[string]*gitops.Repo{}
+	open := func(url, branch, path string) (*promote.Target, error) {
+		if repos[url] == nil {
+			r, err := openRepo(s, url, ro)
+			if err != nil {
+				return nil, err
+			}
+			repos[url] = r
+		}
+		return &promote.Target{Repo: repos[url], Branch: branch, Path: path, MaxAttempts: 1}, nil
+	}
+	rows, err := fleet.Status(ctx, f, open, parallel)
+	if rows == nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if output == "json" {
+		if werr := fleet.WriteStatusJSON(&buf, f.Metadata.Name, rows); werr != nil {
+			return werr
+		}
+	} else if werr := fleet.WriteStatus(&buf, rows); werr != nil {
+		return werr
+	}
+	if _, werr := s.out.Write(buf.Bytes()); werr != nil {
+		return werr
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package loop_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/bgrender/bgrender/internal/testbed/helmtest"
 	"github.com/bgrender/bgrender/internal/testbed/kubetest"
+	"github.com/bgrender/bgrender/internal/testbed/load"
 	"github.com/bgrender/bgrender/internal/testbed/loop"
 )
 
@@ -23,9 +25,13 @@ import (
 // install 1.25, upgrade to 1.26 (green), flip to green, upgrade to 1.27
 // (blue), flip to blue. Across the upgrades no pod of the live color is
 // restarted, and every change of the Service's EndpointSlices lists pods of
-// one color only: the live one, or the one a flip is moving to.
+// one color only: the live one, or the one a flip is moving to. The pods
+// run on the data plane's node and clients send requests to the Service's
+// ClusterIP through kube-proxy all along: not one fails, and once a flip
+// is served (and kube-proxy has followed), new connections reach only the
+// new color.
 func TestHelmUpgradeKeepsActiveColorLive(t *testing.T) {
-	bed := loop.Require(t)
+	bed := loop.Require(t, loop.DataPlane)
 	h := helmtest.Require(t, 3)
 	bin := helmtest.BuildBgrender(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -95,6 +101,8 @@ func TestHelmUpgradeKeepsActiveColorLive(t *testing.T) {
 		args := []string{"upgrade", "--install", release, chart, "--namespace", ns, "--wait", "--timeout", "2m",
 			"--set", "image.tag=" + tag,
 			"--set", "tolerations[0].key=" + loop.TaintKey, "--set", "tolerations[0].operator=Exists", "--set", "tolerations[0].effect=NoSchedule",
+			"--set", "tolerations[1].key=" + loop.DataPlaneTaintKey, "--set", "tolerations[1].operator=Exists", "--set", "tolerations[1].effect=NoSchedule",
+			"--set", `nodeSelector.kubernetes\.io/hostname=` + loop.DataPlaneNodeName,
 			"--post-renderer", bin, "--post-renderer-args", "postrender", "--post-renderer-args", "--from-release=" + release, "--post-renderer-args", "--namespace=" + ns}
 		for _, e := range extra {
 			args = append(args, "--post-renderer-args", e)
@@ -139,28 +147,56 @@ func TestHelmUpgradeKeepsActiveColorLive(t *testing.T) {
 	helm("1.25.0")
 	serves("install", "blue")
 	blue := uids("blue")
-	helm("1.26.0") // to green, the idle color
+	tr := startTraffic(t, ctx, bed, ns, release, 4*time.Minute)
+	tr.waitServed(ctx, 20)
+	var phases []phase
+	step := func(name, from, to string, do func()) {
+		p := phase{name: name, start: time.Now(), from: from, to: to}
+		do()
+		p.end = time.Now()
+		phases = append(phases, p)
+	}
+	step("upgrade to 1.26", "blue", "blue", func() { helm("1.26.0") }) // to green, the idle color
 	serves("upgrade to 1.26", "blue")
 	if got := uids("blue"); !mapsEqual(got, blue) {
 		t.Errorf("upgrade to 1.26 restarted live blue pods: %v, then %v", blue, got)
 	}
 	green := uids("green")
 	allow("blue", "green")
-	helm("1.26.0", "--active=green")
-	serves("flip to green", "green")
+	step("flip to green", "blue", "green", func() { helm("1.26.0", "--active=green"); serves("flip to green", "green") })
 	allow("green")
 	if got := uids("green"); !mapsEqual(got, green) {
 		t.Errorf("the flip restarted green pods: %v, then %v", green, got)
 	}
-	helm("1.27.0") // to blue, now idle
+	step("upgrade to 1.27", "green", "green", func() { helm("1.27.0") }) // to blue, now idle
 	serves("upgrade to 1.27", "green")
 	if got := uids("green"); !mapsEqual(got, green) {
 		t.Errorf("upgrade to 1.27 restarted live green pods: %v, then %v", green, got)
 	}
 	allow("blue", "green")
-	helm("1.27.0", "--active=blue")
-	serves("flip to blue", "blue")
-	time.Sleep(300 * time.Millisecond) // the last events
+	step("flip to blue", "green", "blue", func() { helm("1.27.0", "--active=blue"); serves("flip to blue", "blue") })
+	flipped := time.Now()
+	// kube-proxy follows the EndpointSlices within its --min-sync-period
+	// (1 s); after that, new connections reach blue only.
+	time.Sleep(3 * time.Second)
+	tr.waitServed(ctx, 20)
+	keep, fresh := tr.stop()
+	end := time.Now()
+	logPhases(t, keep, fresh, phases, end)
+	for _, recs := range [][]load.Record{keep, fresh} {
+		if all := load.Summarize(recs, time.Time{}, time.Time{}); all.Failed > 0 || all.Requests == 0 {
+			t.Errorf("clients through the ClusterIP: %s; want requests and none failed", all)
+		}
+	}
+	var late []load.Record
+	for _, r := range fresh {
+		if r.Start.After(flipped.Add(1500 * time.Millisecond)) {
+			late = append(late, r)
+		}
+	}
+	if got := colorsOf(late); !slices.Equal(got, []string{"blue"}) {
+		t.Errorf("new connections from 1.5 s after the flip to blue was served were served by %v, want [blue]", got)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	t.Logf("%d EndpointSlice events of Service web", events)

@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/bgrender/bgrender/gate"
 	"github.com/bgrender/bgrender/internal/testbed/giteatest"
 	"github.com/bgrender/bgrender/notify"
 )
@@ -60,6 +63,11 @@ func checkPromotionEvidence(t *testing.T, gitea *giteatest.Server, ns string, ev
 		t.Fatal("no pull request")
 	}
 	pr := pulls[0] // the newest first
+	// Both colors' ReplicaSets, which the cluster's controllers made,
+	// give their age; the app has no HPA.
+	if !regexp.MustCompile(`\| green \| idle \| myapp:v2 \| 3 / 3 \| complete \| [0-9]+[smhdy][0-9smhdy]* \| – \|`).MatchString(pr.Body) {
+		t.Errorf("the pull request's body lacks green's age:\n%s", pr.Body)
+	}
 	for _, want := range []string{"Selector blue → green", "| blue | **live** | ", "| green | idle | myapp:v2 | 3 / 3 | complete |",
 		"| rollout | green | passed | Deployment " + app + "-green: ", "| capacity | green | passed | 3 ready pods of " + app + "-green |"} {
 		if !strings.Contains(pr.Body, want) {
@@ -80,4 +88,55 @@ func checkPromotionEvidence(t *testing.T, gitea *giteatest.Server, ns string, ev
 		t.Errorf("the promote events: %+v", events)
 	}
 	t.Logf("the promotion's pull request:\n%s", pr.Body)
+}
+
+// checkRollbackBreach reads guard's rollback commit (the tip of main)
+// back through Gitea's API: its message carries the readings of the
+// breach event, the last at or above the maximum, as a table's rows and a
+// Mermaid chart's line.
+func checkRollbackBreach(t *testing.T, gitea *giteatest.Server, ev notify.Event, maxPercent float64) {
+	t.Helper()
+	b := ev.Breach
+	if b == nil || len(b.Readings) == 0 || !b.Readings[len(b.Readings)-1].Failed || b.MaxPercent != maxPercent {
+		t.Fatalf("the breach event's readings: %+v", b)
+	}
+	var commits []struct {
+		Commit struct {
+			Message string `json:"message"`
+		} `json:"commit"`
+	}
+	gitea.API(t, http.MethodGet, "/repos/"+gitea.User+"/gitops/commits?sha=main&limit=1", nil, &commits)
+	if len(commits) != 1 {
+		t.Fatal("no commit on main")
+	}
+	msg := commits[0].Commit.Message
+	layout := "15:04:05"
+	for i := 1; i < len(b.Readings); i++ {
+		if b.Readings[i].At.Truncate(time.Second).Equal(b.Readings[i-1].At.Truncate(time.Second)) {
+			layout = "15:04:05.000"
+		}
+	}
+	var line []string
+	want := []string{"rollback " + app + ": switch traffic back from green to blue: guard: error rate ", "**Guard's breach**: " + b.Color + " breached at ",
+		"| time (UTC) | error rate | maximum | rate window |", "```mermaid\nxychart-beta\n"}
+	for _, m := range b.Readings {
+		v := gate.FormatPercent(m.Percent) + "%"
+		switch {
+		case m.NoData:
+			v = "no data"
+		case m.Failed:
+			v = "**" + v + "**"
+		}
+		if !m.NoData {
+			line = append(line, gate.FormatPercent(m.Percent))
+		}
+		want = append(want, "| "+m.At.UTC().Format(layout)+" | "+v+" | "+gate.FormatPercent(maxPercent)+"% | 5s |")
+	}
+	want = append(want, "    line ["+strings.Join(line, ", ")+"]\n")
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("guard's rollback commit lacks %q:\n%s", w, msg)
+		}
+	}
+	t.Logf("guard's rollback commit:\n%s", msg)
 }

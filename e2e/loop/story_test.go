@@ -344,6 +344,8 @@ func TestArticleLifecycle(t *testing.T) {
 		"--for", "90s", "--interval", "500ms", "--wait-live", "--reconcile", "kustomization/flux-system/" + app, "--notify", hooks.URL + "/guard"}, repo...)...)
 	if evs := hooks.got("/guard"); len(evs) != 2 || evs[0].Event != "guard-breach" || evs[0].From != "green" || evs[1].Event != "rollback" || evs[1].To != "blue" {
 		t.Errorf("guard's events: %+v", evs)
+	} else {
+		checkRollbackBreach(t, gitea, evs[0], 5)
 	}
 	rolledBack := time.Now()
 	phases = append(phases, phase{"guard's rollback", guardStart, rolledBack, "green", "blue"})

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -39,19 +40,34 @@ type ArgoRollouts struct {
 }
 
 // StartArgoRollouts starts Argo Rollouts' controller for one test, which
-// stops it when it ends; the other tests of the bed never pay for it. It
-// applies the CRDs (server-side), creates the namespace argo-rollouts and
-// runs the controller out of the cluster with the bed's admin kubeconfig,
-// without leader election. The controller listens on every interface on
-// its health and metrics ports and has no flag to change that: both are
-// free ports, and nothing but the readiness check on loopback is ever sent
-// to them. A missing binary or CRD folder fails tb (skips it under go test
-// -short, never when CI=true).
+// stops it when it ends; the other tests of the bed never pay for it (see
+// StartRollouts). A missing binary or CRD folder fails tb (skips it under
+// go test -short, never when CI=true).
 func (c *Cluster) StartArgoRollouts(tb testing.TB, ctx context.Context) *ArgoRollouts {
 	tb.Helper()
+	ar, err := c.StartRollouts(ctx)
+	var miss *MissingError
+	if errors.As(err, &miss) {
+		missing(tb, err)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(ar.Stop)
+	return ar
+}
+
+// StartRollouts applies Argo Rollouts' CRDs (server-side), creates the
+// namespace argo-rollouts and runs the controller out of the cluster with
+// the bed's admin kubeconfig, without leader election; the caller stops
+// it. The controller listens on every interface on its health and metrics
+// ports and has no flag to change that: both are free ports, and nothing
+// but the readiness check on loopback is ever sent to them. A missing
+// binary or CRD folder is a *MissingError.
+func (c *Cluster) StartRollouts(ctx context.Context) (*ArgoRollouts, error) {
 	bin, crds, err := argoRolloutsFiles()
 	if err != nil {
-		missing(tb, err)
+		return nil, err
 	}
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
@@ -60,11 +76,11 @@ func (c *Cluster) StartArgoRollouts(tb testing.TB, ctx context.Context) *ArgoRol
 	for _, f := range crds {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 		docs, err := DecodeYAML(data)
 		if err != nil {
-			tb.Fatalf("loop: %s: %v", f, err)
+			return nil, fmt.Errorf("loop: %s: %w", f, err)
 		}
 		for _, d := range docs {
 			if d.GetKind() == "CustomResourceDefinition" {
@@ -73,20 +89,20 @@ func (c *Cluster) StartArgoRollouts(tb testing.TB, ctx context.Context) *ArgoRol
 		}
 	}
 	if err := c.Apply(ctx, objs); err != nil {
-		tb.Fatalf("loop: applying Argo Rollouts' CRDs: %v", err)
+		return nil, fmt.Errorf("loop: applying Argo Rollouts' CRDs: %w", err)
 	}
 	for _, crd := range objs {
 		if err := c.waitEstablished(ctx, crd.GetName()); err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 	}
 	c.RESTMapper().Reset()
 	if err := c.CreateNamespace(ctx, ArgoRolloutsNamespace, nil); err != nil && !apierrors.IsAlreadyExists(err) {
-		tb.Fatal(err)
+		return nil, err
 	}
 	ports, err := kubetest.FreePorts(2)
 	if err != nil {
-		tb.Fatalf("loop: picking free ports: %v", err)
+		return nil, fmt.Errorf("loop: picking free ports: %w", err)
 	}
 	env := append(os.Environ(), "POD_NAMESPACE="+ArgoRolloutsNamespace)
 	proc, err := kubetest.StartProcess("rollouts-controller", bin, filepath.Join(c.Dir(), "rollouts-controller.log"), env,
@@ -96,16 +112,19 @@ func (c *Cluster) StartArgoRollouts(tb testing.TB, ctx context.Context) *ArgoRol
 		"--metricsPort="+strconv.Itoa(ports[1]),
 	)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	ar := &ArgoRollouts{proc: proc}
-	tb.Cleanup(func() { proc.Stop(stopGrace) })
 	if err := waitHealthy(ctx, proc, fmt.Sprintf("http://127.0.0.1:%d/healthz", ports[0])); err != nil {
-		tb.Fatalf("loop: %v", err)
+		ar.Stop()
+		return nil, fmt.Errorf("loop: %w", err)
 	}
 	ar.Startup = time.Since(began)
-	return ar
+	return ar, nil
 }
+
+// Stop stops the controller.
+func (a *ArgoRollouts) Stop() { a.proc.Stop(stopGrace) }
 
 // LogTail returns the last lines of the controller's log.
 func (a *ArgoRollouts) LogTail(n int) string { return a.proc.LogTail(n) }
