@@ -31,7 +31,7 @@ func TestExpandJobOnTheAPIServer(t *testing.T) {
 	dyn := srv.Dynamic()
 	var jobs []*batchv1.Job
 	for _, o := range renderExample(t, "../examples/migrations/app.yaml") {
-		if j, ok := o.(*batchv1.Job); ok {
+		if j, ok := o.(*batchv1.Job); ok && j.Labels["bgrender.io/migration"] == "expand" {
 			jobs = append(jobs, j)
 		}
 		if o.GetObjectKind().GroupVersionKind().Kind == "ServiceAccount" {

@@ -22,7 +22,8 @@ type Promote struct {
 	// To is the color to send traffic to; empty: the idle color, resolved
 	// once, on the first read of the branch.
 	To spec.Color
-	// Force promotes even to a color that has no replicas.
+	// Force promotes even to a color that has no replicas, or that runs
+	// an image the last contract retired.
 	Force bool
 	// Handover, in the NGINX canary mode with all requests on the canary
 	// (weight 100 to To), flips the Services and keeps the canary on To at
@@ -93,6 +94,9 @@ func (a *Promote) edit() folderEdit {
 			return c, l.setWeight(0)
 		}
 		if !a.Force {
+			if err := pastContract(st, to); err != nil {
+				return nil, err
+			}
 			if err := canServe(st, to); err != nil {
 				return nil, err
 			}
@@ -218,7 +222,8 @@ func (a *Deploy) edit() folderEdit {
 type Rollback struct {
 	Target
 	// Force rolls back even when a deploy has put a new image on the
-	// previous color since it was live.
+	// previous color since it was live, or when it runs an image the last
+	// contract retired.
 	Force bool
 	// Reason, if set, says why (such as what tripped bgrender guard); it
 	// ends the commit's summary, and so its subject.
@@ -273,6 +278,9 @@ func (a *Rollback) edit() folderEdit {
 			return c, nil
 		}
 		if !a.Force {
+			if err := pastContract(st, to); err != nil {
+				return nil, err
+			}
 			if err := canServe(st, to); err != nil {
 				return nil, err
 			}
@@ -525,6 +533,9 @@ func (a *Shift) Run(ctx context.Context) (*Result, error) {
 			return c, l.setWeight(0)
 		}
 		if a.Weight > 0 && !a.Force {
+			if err := pastContract(st, idle); err != nil {
+				return nil, err
+			}
 			if err := canServe(st, idle); err != nil {
 				return nil, err
 			}

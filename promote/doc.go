@@ -1,6 +1,8 @@
 // Package promote holds bgrender's GitOps actions: Deploy puts an image on
 // a color, DeployChart a chart's render (chart.go), Promote flips traffic,
-// Rollback flips back, ScaleIdle scales the idle color. Each is a struct of options with a Run method that changes
+// Rollback flips back, ScaleIdle scales the idle color, Contract commits
+// the contract migration once the old color is retired (contract.go: a
+// flip to an image the contract retired is refused after it). Each is a struct of options with a Run method that changes
 // one app folder in a Git repository as one commit (or pull request)
 // through package gitops. A Group commits several promotes, rollbacks or
 // deploys, each on its own app folder, as one commit: several apps
@@ -16,7 +18,8 @@
 //     <app>-blue and <app>-green and a Service whose selector carries the
 //     color label (version: blue). An action flips that selector value and
 //     the color annotations, or edits the idle Deployment's image or
-//     replicas, in place. The preview Service, which every flip flips with
+//     replicas, in place (a deploy also edits the Job marked
+//     bgrender.io/migration: expand for the new image, plainmigration.go). The preview Service, which every flip flips with
 //     the live one, is found by its role: the Service that selects the
 //     same pods with the other color, whatever its name (roles.go).
 //     DeployChart writes such a folder: the chart's render, post-rendered

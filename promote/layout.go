@@ -82,6 +82,13 @@ type State struct {
 	// ExpandJob, when the folder has spec.migrations.expand, names the
 	// Job that color c would run with image (deploy waits for it).
 	ExpandJob func(c spec.Color, image string) string
+	// ContractJob, when the folder has spec.migrations.contract, names
+	// the contract Job of the live color's image: the one the contract
+	// action commits (and waits for).
+	ContractJob string
+	// Contracted is the last contract (spec.migrations.contracted), nil
+	// when none is recorded: no flip goes to an image it retired.
+	Contracted *spec.ContractedSpec
 }
 
 // String is the fingerprint of the state, compared between two attempts
@@ -202,6 +209,10 @@ func openManaged(dir string, data []byte) (*managed, error) {
 			st.ExpandJobs[c] = render.ExpandJobName(app, c)
 		}
 	}
+	if app.Spec.Contracts() {
+		st.ContractJob = render.ContractJob(app, st.Active, st.Images[st.Active]).Name
+	}
+	st.Contracted = app.Spec.ContractedFor()
 	if tr := app.Spec.Traffic; tr != nil {
 		st.Weight, st.Canary = tr.Weight, tr.NGINX != nil
 		st.Shifted = app.Spec.Shifted()
@@ -264,6 +275,27 @@ func (m *managed) setIdleMinReplicas(n int32) error {
 	_, err := m.file.y.SetInt(0, []string{"spec", "autoscaling", "idleMinReplicas"}, int64(n))
 	if errors.Is(err, yamledit.ErrCannotInsert) {
 		return exitcode.Invalidf("%s: spec.autoscaling: %v (write spec.autoscaling in block style, one key per line)", SpecFile, err)
+	}
+	return m.file.wrap(err)
+}
+
+// setContracted records a contract for image, by the Job job, that
+// retired the images retired (newest first).
+func (m *managed) setContracted(image, job string, retired []string) error {
+	path := []string{"spec", "migrations", "contracted"}
+	if err := m.file.y.SetFlowList(0, append(path, "retired"), retired); err != nil {
+		return m.contractedErr(err)
+	}
+	if _, err := m.file.y.SetString(0, append(path, "job"), job); err != nil {
+		return m.contractedErr(err)
+	}
+	_, err := m.file.y.SetString(0, append(path, "image"), image)
+	return m.contractedErr(err)
+}
+
+func (m *managed) contractedErr(err error) error {
+	if errors.Is(err, yamledit.ErrCannotInsert) {
+		return exitcode.Invalidf("%s: spec.migrations: %v (write spec.migrations in block style, one key per line)", SpecFile, err)
 	}
 	return m.file.wrap(err)
 }

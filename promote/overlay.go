@@ -202,7 +202,11 @@ func (ov *overlay) openPlain(stream []byte, m resmap.ResMap, o PlainOptions) err
 			return err
 		}
 	}
-	if ov.plain, err = openPlain(virtual, o); err != nil {
+	ov.plain, err = openPlain(virtual, o)
+	if err == nil {
+		ov.plain.dropMigration() // not yet in an overlay (see dropMigration)
+	}
+	if err != nil {
 		os.RemoveAll(virtual)
 		var built []string
 		for _, obj := range ov.objs {

@@ -93,6 +93,9 @@ type plain struct {
 	routeRules    []routeRule
 	newActive     spec.Color
 	pendingWeight *int32
+	// migration is the Job marked bgrender.io/migration: expand, when the
+	// folder has one (see plainmigration.go).
+	migration *manifest
 }
 
 func openPlain(dir string, o PlainOptions) (*plain, error) {
@@ -152,6 +155,9 @@ func openPlain(dir string, o PlainOptions) (*plain, error) {
 		}
 	}
 	p.floors()
+	if err := p.findMigration(objs); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -427,7 +433,10 @@ func (p *plain) setImage(c spec.Color, image string) error {
 		return err
 	}
 	_, err = d.file.y.SetNode(ctr, []string{"image"}, image)
-	return d.file.wrap(err)
+	if err := d.file.wrap(err); err != nil || p.migration == nil {
+		return err
+	}
+	return p.setMigrationImage(image) // the new image's expand Job, in the same commit
 }
 
 func (p *plain) setIdleReplicas(n int32) error {

@@ -9,9 +9,12 @@
 // gates, the options a command parsed from its flags) into a plan:
 // PlanDeploy, PlanDeployChart, PlanPromote (one commit, or in steps of traffic with the
 // NGINX and plain-canary hand-overs), PlanRollback, PlanScaleIdle,
-// PlanShift, PlanGroup (several apps as one commit: every app's gates,
-// the commit, a wait per app), and Guard's reaction to a breach. Package
-// fleet builds a release across many clusters out of these plans.
+// PlanShift, PlanContract (the contract migration: the old color retired
+// in the cluster, the commit, the wait for its Job), PlanGroup (several
+// apps as one commit: every app's gates, the commit, a wait per app), and
+// Guard's reaction to a breach (which reports instead of rolling back
+// past a contract). Package fleet builds a release across many clusters
+// out of these plans.
 //
 // One Runner executes any plan with injected collaborators (the Git
 // target, the cluster, the clock, a progress writer): it reports each

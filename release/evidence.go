@@ -101,7 +101,7 @@ func (r *Run) readsCluster() bool {
 	}
 	for _, e := range r.Plan.Entries {
 		switch e.Step.Kind() {
-		case "gates", "wait-live", "wait-traffic", "reconcile", "hold", "match-capacity":
+		case "gates", "wait-live", "wait-traffic", "reconcile", "hold", "match-capacity", "wait-migration", "wait-retired":
 			return true
 		}
 	}

@@ -85,3 +85,24 @@ func ExamplePlanDeploy_migration() {
 	//   3. wait-migration: until the expand Job orders-expand-72f604c497 of green's new image has succeeded (at most 2m0s)
 	//   4. gates: rollout on the deployed color
 }
+
+// A contract --wait --reconcile, once scale-idle has set the old color
+// (blue, on the old image) to 0 replicas in Git: the agent asked to apply
+// that, the wait until no blue pod runs, the commit of the contract Job
+// and its record, the agent asked again, the wait for the Job.
+func ExamplePlanContract() {
+	st := &promote.State{App: "orders", Active: spec.Green, ContractJob: "orders-contract-8a5c288078",
+		Images:   map[spec.Color]string{spec.Blue: "orders:1.4.0", spec.Green: "orders:1.5.0"},
+		Replicas: map[spec.Color]int32{spec.Blue: 0, spec.Green: 2}}
+	a := &promote.Contract{Target: promote.Target{Path: "apps/orders"}}
+	p := release.PlanContract(a, release.Live{Wait: true, Timeout: 5 * time.Minute,
+		Refs: []agent.Ref{{Kind: "kustomization", Namespace: "flux-system", Name: "orders"}}}, st)
+	_ = p.Describe(os.Stdout)
+	// Output:
+	// plan: contract orders, 5 steps
+	//   1. reconcile: ask kustomization/flux-system/orders to apply the branch as it is
+	//   2. wait-retired: until no pod of blue (Deployment orders-blue) runs in the cluster (at most 5m0s)
+	//   3. commit: commit the contract Job of the live image, once the old color is retired
+	//   4. reconcile: ask kustomization/flux-system/orders to apply the commit
+	//   5. wait-migration: until the contract Job orders-contract-8a5c288078 of green's image has succeeded (at most 5m0s)
+}

@@ -79,7 +79,7 @@ func (g *Gates) ReadFolder(ctx context.Context, t *promote.Target, after bool) (
 			g.Checks.ExpandJobs[string(c)] = job
 		}
 		if _, _, err := g.Cluster.Config(); err != nil {
-			return nil, fmt.Errorf("%w (the folder's spec.migrations make a flip check its expand Job in the cluster first; --%s leaves it out)", err, gate.NoSpecGatesFlag)
+			return nil, fmt.Errorf("%w (the folder's expand migrations — spec.migrations, or a Job marked bgrender.io/migration — make a flip check its expand Job in the cluster first; --%s leaves it out)", err, gate.NoSpecGatesFlag)
 		}
 	}
 	if !after && !g.Checks.Any() && (st.Gates == nil || g.NoSpec) {

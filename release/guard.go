@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -120,7 +121,9 @@ func (g *Guard) reacting(env *Env, seen *evidence.Breach) *Env {
 
 // rollback is the reaction to a breach of the live color: one commit
 // (from the breached color only: when Git already routes elsewhere, a
-// rollback would send traffic to it), then what Live asks for.
+// rollback would send traffic to it), then what Live asks for. A rollback
+// to an image that the last contract retired is not made: guard reports
+// the breach and the contract, exit 3, and leaves the choice to a person.
 func (g *Guard) rollback(ctx context.Context, env *Env, app, live string, breach *guard.Breach, seen *evidence.Breach) error {
 	env.Say("%s %s: %s; rolling back", app, live, breach.Reason)
 	react := g.reacting(env, seen)
@@ -128,7 +131,12 @@ func (g *Guard) rollback(ctx context.Context, env *Env, app, live string, breach
 	react.Start = env.now() // --wait-live reports the time from the rollback
 	run, err := Runner{}.Execute(ctx, PlanRollback(rb, g.Live, g.Folder), react, g.Folder)
 	res := run.Last
+	var past *promote.PastContractError
 	switch {
+	case res == nil && errors.As(err, &past):
+		// The previous color's code predates the schema: traffic back
+		// there would fail too. A person decides (rollback --force).
+		return exitcode.GateRefused(fmt.Errorf("%s %s: %s; not rolled back: %s", app, live, breach.Reason, past.Msg))
 	case res == nil:
 		return fmt.Errorf("%s %s: %s; the rollback failed: %w", app, live, breach.Reason, err)
 	case res.NoOp:

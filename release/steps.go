@@ -78,9 +78,12 @@ func (c *Commit) Run(ctx context.Context, r *Run) error {
 }
 
 // Reconcile asks the GitOps agent to apply the last commit now; a commit
-// that was already in Git needs no request.
+// that was already in Git needs no request. With Branch, before the plan
+// commits anything, it asks the agent to apply the branch as it is (a
+// contract waits for what an earlier commit retired).
 type Reconcile struct {
-	Refs []agent.Ref
+	Refs   []agent.Ref
+	Branch bool
 }
 
 func (s *Reconcile) Kind() string { return "reconcile" }
@@ -89,11 +92,18 @@ func (s *Reconcile) Describe() string {
 	for i, r := range s.Refs {
 		names[i] = r.String()
 	}
+	if s.Branch {
+		return "ask " + strings.Join(names, ", ") + " to apply the branch as it is"
+	}
 	return "ask " + strings.Join(names, ", ") + " to apply the commit"
 }
 
 func (s *Reconcile) Run(ctx context.Context, r *Run) error {
-	if len(s.Refs) == 0 || r.Last == nil || r.Last.NoOp || r.Last.DryRun {
+	switch {
+	case len(s.Refs) == 0 || r.Target.DryRun:
+		return nil
+	case s.Branch:
+	case r.Last == nil || r.Last.NoOp || r.Last.DryRun:
 		return nil
 	}
 	dyn, _, err := r.Dynamic()

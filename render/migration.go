@@ -23,6 +23,9 @@ const (
 	// AnnotationImage is the app image a migration Job was rendered for
 	// (an image reference is not a valid label value).
 	AnnotationImage = "bgrender.io/image"
+	// AnnotationContractedImage, on the live Service, is the image the
+	// schema was last contracted for (spec.migrations.contracted).
+	AnnotationContractedImage = "bgrender.io/contracted-image"
 
 	migrationContainer = "migrate"
 	hashLength         = 10
@@ -56,28 +59,57 @@ func ExpandJobs(app *spec.BlueGreenApp) []Object {
 // app's name but not the color label, so that no Service, budget or
 // Deployment of a color selects it.
 func ExpandJob(app *spec.BlueGreenApp, c spec.Color) *batchv1.Job {
-	m := app.Spec.Migrations.Expand
-	image := app.Spec.ColorSpecOf(c).Image
+	return migrationJob(app, c, "expand", app.Spec.ColorSpecOf(c).Image, app.Spec.Migrations.Expand)
+}
+
+// ContractJobs renders the contract Job that spec.migrations.contracted
+// records, while the spec still renders that Job: a Job of the contracted
+// image, with the pod of the color that ran it. When the pod has changed
+// since (a new env, say), its name would change and the agent would run
+// the contract again; the Job leaves the folder instead, and the record
+// stays (the live Service's bgrender.io/contracted-image).
+func ContractJobs(app *spec.BlueGreenApp) []Object {
+	ct := app.Spec.ContractedFor()
+	if ct == nil || ct.Job == "" || !app.Spec.Contracts() {
+		return nil
+	}
+	for _, c := range []spec.Color{app.Spec.Active, app.Spec.Active.Other()} {
+		if job := ContractJob(app, c, ct.Image); job.Name == ct.Job {
+			return []Object{job}
+		}
+	}
+	return nil
+}
+
+// ContractJob renders the contract Job of image with color c's pod: the
+// Job the contract action commits for the live color's image.
+func ContractJob(app *spec.BlueGreenApp, c spec.Color, image string) *batchv1.Job {
+	return migrationJob(app, c, "contract", image, app.Spec.Migrations.Contract)
+}
+
+// migrationJob renders the Job of one migration (expand or contract) of
+// app image with color c's pod.
+func migrationJob(app *spec.BlueGreenApp, c spec.Color, kind, image string, m *spec.MigrationJobSpec) *batchv1.Job {
 	podLabels := maps.Clone(app.Metadata.Labels)
 	if podLabels == nil {
 		podLabels = map[string]string{}
 	}
 	podLabels[LabelName] = app.Metadata.Name
-	podLabels[LabelMigration] = "expand"
+	podLabels[LabelMigration] = kind
 	jobSpec := batchv1.JobSpec{
 		BackoffLimit:          m.BackoffLimit,
 		ActiveDeadlineSeconds: m.ActiveDeadlineSeconds,
 		Template: corev1.PodTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
-			Spec:       migrationPod(app, c, m),
+			Spec:       migrationPod(app, c, image, m),
 		},
 	}
 	labels := colorLabels(app, c)
-	labels[LabelMigration] = "expand"
+	labels[LabelMigration] = kind
 	return &batchv1.Job{
 		TypeMeta: typeMeta(batchv1.SchemeGroupVersion, "Job"),
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        app.Metadata.Name + "-expand-" + templateHash(image, &jobSpec),
+			Name:        app.Metadata.Name + "-" + kind + "-" + templateHash(image, &jobSpec),
 			Labels:      labels,
 			Annotations: map[string]string{AnnotationImage: image},
 		},
@@ -86,7 +118,8 @@ func ExpandJob(app *spec.BlueGreenApp, c spec.Color) *batchv1.Job {
 }
 
 // MigrationNetworkPolicy renders <name>-migrations, when the spec has
-// migrations and network policies: a migration pod serves nothing, so it
+// migrations and network policies: a migration pod (expand or contract)
+// serves nothing, so it
 // admits no ingress; its egress is the colors' (DNS and the declared
 // egress rules) when that is restricted, since it reaches the same
 // database.
@@ -106,11 +139,23 @@ func MigrationNetworkPolicy(app *spec.BlueGreenApp) []Object {
 		TypeMeta:   typeMeta(networkingv1.SchemeGroupVersion, "NetworkPolicy"),
 		ObjectMeta: metav1.ObjectMeta{Name: app.Metadata.Name + "-migrations", Labels: map[string]string{LabelMigration: "expand"}},
 		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{LabelName: app.Metadata.Name, LabelMigration: "expand"}},
+			PodSelector: migrationPods(app),
 			PolicyTypes: types,
 			Egress:      egress,
 		},
 	}}
+}
+
+// migrationPods selects the pods of the app's migration Jobs: the expand
+// ones and, with spec.migrations.contract, the contract ones.
+func migrationPods(app *spec.BlueGreenApp) metav1.LabelSelector {
+	if !app.Spec.Contracts() {
+		return metav1.LabelSelector{MatchLabels: map[string]string{LabelName: app.Metadata.Name, LabelMigration: "expand"}}
+	}
+	return metav1.LabelSelector{
+		MatchLabels:      map[string]string{LabelName: app.Metadata.Name},
+		MatchExpressions: []metav1.LabelSelectorRequirement{{Key: LabelMigration, Operator: metav1.LabelSelectorOpIn, Values: []string{"expand", "contract"}}},
+	}
 }
 
 // ExpandJobName is the name of the expand Job of color c's image.
@@ -119,7 +164,7 @@ func ExpandJobName(app *spec.BlueGreenApp, c spec.Color) string { return ExpandJ
 // migrationPod is the pod of a migration Job: the app's pod (service
 // account, restricted security settings, /tmp, the color's scheduling)
 // with one container that runs the migration once.
-func migrationPod(app *spec.BlueGreenApp, c spec.Color, m *spec.MigrationJobSpec) corev1.PodSpec {
+func migrationPod(app *spec.BlueGreenApp, c spec.Color, appImage string, m *spec.MigrationJobSpec) corev1.PodSpec {
 	s := &app.Spec
 	pod := podSpec(app, c)
 	pod.RestartPolicy = corev1.RestartPolicyNever
@@ -127,7 +172,7 @@ func migrationPod(app *spec.BlueGreenApp, c spec.Color, m *spec.MigrationJobSpec
 	pod.TerminationGracePeriodSeconds = nil
 	ctr := corev1.Container{
 		Name:            migrationContainer,
-		Image:           image(m, s.ColorSpecOf(c).Image),
+		Image:           image(m, appImage),
 		Command:         m.Command,
 		Args:            m.Args,
 		Env:             mergeEnv(mergeEnv(s.Env, s.ColorSpecOf(c).Env), m.Env),

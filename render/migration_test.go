@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/bgrender/bgrender/internal/testbed/netpol"
@@ -104,7 +105,49 @@ func TestMigrationNetworkPolicy(t *testing.T) {
 	if e.Allowed(green, migration, port) {
 		t.Errorf("green reaches the migration pod")
 	}
+	contract := render.ContractJobs(app)[0].(*batchv1.Job)
+	if e.Allowed(green, netpol.Pod("contract", "shop", "10.244.1.8", contract.Spec.Template.Labels), port) {
+		t.Errorf("green reaches the contract pod")
+	}
 	if !e.Allowed(green, green, port) {
 		t.Errorf("green no longer reaches green")
+	}
+}
+
+// TestContractJob: the contract Job that spec.migrations.contracted
+// records renders with the pod of the color that ran it, labelled
+// contract; once the pod changes (a new env), the Job it would be is
+// another, so it leaves the render rather than run the contract again,
+// and the live Service still records the image.
+func TestContractJob(t *testing.T) {
+	app := load(t, "../examples/migrations/app.yaml")[0]
+	contracts := func() []*batchv1.Job {
+		var out []*batchv1.Job
+		for _, o := range render.ContractJobs(app) {
+			out = append(out, o.(*batchv1.Job))
+		}
+		return out
+	}
+	jobs := contracts()
+	if len(jobs) != 1 {
+		t.Fatalf("%d contract Jobs, want 1", len(jobs))
+	}
+	j := jobs[0]
+	if j.Name != "orders-contract-8a5c288078" || j.Labels[render.LabelMigration] != "contract" || j.Labels["bgrender.io/color"] != "blue" ||
+		j.Annotations[render.AnnotationImage] != app.Spec.Blue.Image || j.Spec.Template.Spec.Containers[0].Args[2] != "--contract" {
+		t.Errorf("contract Job %s: labels %v, annotations %v, args %v", j.Name, j.Labels, j.Annotations, j.Spec.Template.Spec.Containers[0].Args)
+	}
+	if name := render.ContractJob(app, spec.Blue, app.Spec.Blue.Image).Name; name != j.Name {
+		t.Errorf("ContractJob(blue) = %s, want %s", name, j.Name)
+	}
+
+	app.Spec.Migrations.Contract.Env = append(app.Spec.Migrations.Contract.Env, corev1.EnvVar{Name: "DRY_RUN", Value: "0"})
+	if again := contracts(); len(again) != 0 {
+		t.Errorf("a changed contract pod renders %s: the agent would run the contract again", again[0].Name)
+	}
+	for _, o := range render.Render([]*spec.BlueGreenApp{app}) {
+		if svc, ok := o.(*corev1.Service); ok && svc.Name == "orders" && svc.Annotations[render.AnnotationContractedImage] != app.Spec.Blue.Image {
+			t.Errorf("the live Service's annotations: %v", svc.Annotations)
+		}
 	}
 }

@@ -42,6 +42,7 @@ var Default = Pipeline{
 		DisruptionBudgets,
 		HorizontalPodAutoscalers,
 		ExpandJobs,
+		ContractJobs,
 		MigrationNetworkPolicy,
 		Ingresses,
 		CanaryIngresses,

@@ -27,6 +27,10 @@ func Services(app *spec.BlueGreenApp) []Object {
 	for k, v := range s.Service.Annotations {
 		active.Annotations[k] = v
 	}
+	if ct := s.ContractedFor(); ct != nil {
+		// Where the cluster shows the last contract (status reads it).
+		active.Annotations[AnnotationContractedImage] = ct.Image
+	}
 
 	preview := service(app, PreviewName(app), s.Idle())
 	preview.Spec.Type = corev1.ServiceTypeClusterIP

@@ -133,7 +133,7 @@ func Services(app *spec.BlueGreenApp) []render.Object {
 	for _, o := range objs {
 		svc := o.(*corev1.Service)
 		svc.Spec.Selector = Selector(app)
-		for _, k := range []string{render.AnnotationActiveColor, render.AnnotationPreviousColor, render.AnnotationPreviewColor} {
+		for _, k := range []string{render.AnnotationActiveColor, render.AnnotationPreviousColor, render.AnnotationPreviewColor, render.AnnotationContractedImage} {
 			delete(svc.Annotations, k)
 		}
 		if len(svc.Annotations) == 0 {

@@ -1,10 +1,14 @@
 // spec.migrations: the database migration Jobs of a release, their
 // defaults and their checks. Expand runs with each new image, before the
-// color gets traffic; contract is validated but not acted on yet.
+// color gets traffic; contract runs once the old color is retired (the
+// contract action), and contracted records it.
 
 package spec
 
 import (
+	"fmt"
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 )
@@ -29,10 +33,34 @@ const MigrationJobSuffix = "-contract-0123456789"
 type MigrationsSpec struct {
 	// Expand runs, as a Job, with each new image of a color.
 	Expand *MigrationJobSpec `json:"expand,omitempty"`
-	// Contract is validated but not run yet (a later release of bgrender
-	// runs it after the old color is retired); it needs expand.
+	// Contract runs, as a Job, when the contract action finds the old
+	// color retired; it needs expand.
 	Contract *MigrationJobSpec `json:"contract,omitempty"`
+	// Contracted records the last contract: the contract action writes
+	// it, and no flip goes to an image it retired.
+	Contracted *ContractedSpec `json:"contracted,omitempty"`
 }
+
+// ContractedSpec is the record of the last contract, written by the
+// contract action.
+type ContractedSpec struct {
+	// Image is the app image the schema was contracted for.
+	Image string `json:"image"`
+	// Job names the contract Job that ran it; the render keeps that Job
+	// while the spec still renders the same one (a changed pod would be a
+	// new Job, and the contract would run again: the Job leaves the folder
+	// instead).
+	Job string `json:"job,omitempty"`
+	// Retired are the images the colors ran before the contract (this
+	// one's and earlier ones', the newest first, at most
+	// MaxRetiredImages): their code may read what the contract dropped,
+	// so rollback, promote and guard refuse to send traffic to them.
+	Retired []string `json:"retired,omitempty"`
+}
+
+// MaxRetiredImages is how many retired images spec.migrations.contracted
+// keeps.
+const MaxRetiredImages = 10
 
 // MigrationJobSpec is a migration Job's pod, in the app's terms: it runs
 // with the app's env, envFrom, service account and restricted security
@@ -76,6 +104,17 @@ func DefaultMigrations(m *MigrationsSpec) {
 	}
 }
 
+// Contracts reports whether the app has a contract migration.
+func (s *AppSpec) Contracts() bool { return s.Migrations != nil && s.Migrations.Contract != nil }
+
+// ContractedFor returns the record of the last contract, or nil.
+func (s *AppSpec) ContractedFor() *ContractedSpec {
+	if s.Migrations == nil {
+		return nil
+	}
+	return s.Migrations.Contracted
+}
+
 // Expands reports whether the app runs an expand migration with each new
 // image.
 func (s *AppSpec) Expands() bool { return s.Migrations != nil && s.Migrations.Expand != nil }
@@ -86,7 +125,7 @@ func (v *validator) migrations() {
 	if m == nil {
 		return
 	}
-	if m.Expand == nil && m.Contract == nil {
+	if m.Expand == nil && m.Contract == nil && m.Contracted == nil {
 		v.add("spec.migrations", "set expand (and later contract), or drop the block")
 		return
 	}
@@ -98,6 +137,33 @@ func (v *validator) migrations() {
 	}
 	v.migrationJob("spec.migrations.expand", m.Expand)
 	v.migrationJob("spec.migrations.contract", m.Contract)
+	v.contracted(m)
+}
+
+// contracted checks spec.migrations.contracted.
+func (v *validator) contracted(m *MigrationsSpec) {
+	ct := m.Contracted
+	if ct == nil {
+		return
+	}
+	const path = "spec.migrations.contracted"
+	if m.Contract == nil {
+		v.add(path, "records a contract, but spec.migrations.contract is not set")
+	}
+	if !ValidImage(ct.Image) {
+		v.add(path+".image", "%q is not a valid image reference (expected [registry/]repository[:tag][@digest], repository in lower case)", ct.Image)
+	}
+	if ct.Job != "" && !strings.HasPrefix(ct.Job, v.app.Metadata.Name+"-contract-") {
+		v.add(path+".job", "%q is not a contract Job of %s (%s-contract-<hash>)", ct.Job, v.app.Metadata.Name, v.app.Metadata.Name)
+	}
+	if len(ct.Retired) > MaxRetiredImages {
+		v.add(path+".retired", "%d images; at most %d are kept", len(ct.Retired), MaxRetiredImages)
+	}
+	for i, img := range ct.Retired {
+		if !ValidImage(img) {
+			v.add(fmt.Sprintf("%s.retired[%d]", path, i), "%q is not a valid image reference", img)
+		}
+	}
 }
 
 // maxMigratingName keeps a migration Job's name a valid label value: the

@@ -45,6 +45,10 @@ func TestMigrationsValidation(t *testing.T) {
 		"pod field":          {"  migrations:\n    expand:\n      securityContext: {privileged: true}", "app.yaml:11: spec.migrations.expand.securityContext: unknown field"},
 		"no command":         {"  migrations:\n    expand: {backoffLimit: 1}", "app.yaml:10: spec.migrations.expand: set command (or args, or an image of its own)"},
 		"contract checked":   {"  migrations:\n    expand: {args: [up]}\n    contract: {args: [down], backoffLimit: -2}", "app.yaml:11: spec.migrations.contract.backoffLimit: must not be negative, got -2"},
+		"contracted alone":   {"  migrations:\n    expand: {args: [up]}\n    contracted: {image: orders:2}", "app.yaml:11: spec.migrations.contracted: records a contract, but spec.migrations.contract is not set"},
+		"contracted image":   {"  migrations:\n    expand: {args: [up]}\n    contract: {args: [down]}\n    contracted:\n      image: Orders:2", "app.yaml:13: spec.migrations.contracted.image: \"Orders:2\" is not a valid image reference"},
+		"contracted job":     {"  migrations:\n    expand: {args: [up]}\n    contract: {args: [down]}\n    contracted:\n      image: orders:2\n      job: other-contract-0123456789", "app.yaml:14: spec.migrations.contracted.job: \"other-contract-0123456789\" is not a contract Job of orders"},
+		"retired image":      {"  migrations:\n    expand: {args: [up]}\n    contract: {args: [down]}\n    contracted:\n      image: orders:2\n      retired: [orders:1, \"\"]", "app.yaml:14: spec.migrations.contracted.retired[1]: \"\" is not a valid image reference"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := spec.Load("app.yaml", []byte(migratingApp+tc.block+"\n"))

@@ -59,6 +59,7 @@ func WriteApp(w io.Writer, a *App) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\n", s.Name, s.Role, orDash(s.Selects), s.ReadyEndpoints(), len(s.Endpoints), endpoints(s.Endpoints))
 	}
+	writeMigrations(tw, a)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

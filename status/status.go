@@ -16,6 +16,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -47,6 +48,11 @@ type App struct {
 	Traffic *Traffic `json:"traffic,omitempty"`
 	// Git is what the GitOps repository wants, when asked (CompareWith).
 	Git *Wanted `json:"git,omitempty"`
+	// Migrations are the app's migration Jobs (spec.migrations), when
+	// the role may list Jobs; Contracted is the image its schema was last
+	// contracted for (the active Service's bgrender.io/contracted-image).
+	Migrations []Migration `json:"migrations,omitempty"`
+	Contracted string      `json:"contracted,omitempty"`
 }
 
 // Color is one color's Deployment.
@@ -181,6 +187,7 @@ type objects struct {
 	routes      []route // none when the Gateway API is not installed
 	ingresses   []canaryIngress
 	hpas        []autoscalingv2.HorizontalPodAutoscaler
+	jobs        []batchv1.Job // only the migration Jobs
 }
 
 func (r *Reader) read(ctx context.Context, extraSelector string) ([]App, error) {
@@ -191,7 +198,15 @@ func (r *Reader) read(ctx context.Context, extraSelector string) ([]App, error) 
 	var objs objects
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
-	wg.Add(6)
+	wg.Add(7)
+	go func() {
+		defer wg.Done()
+		// Optional: a role that may not list Jobs shows no migrations.
+		var l batchv1.JobList
+		if r.list(ctx, Jobs, labelQuery(sel+","+render.LabelMigration), &l) == nil {
+			objs.jobs = l.Items
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		// Optional too: a role that may not list HPAs shows none.
@@ -332,6 +347,7 @@ func assemble(ns string, objs objects) []App {
 	routes := routesByApp(objs.routes)
 	canaries := canariesByApp(objs.ingresses)
 	hpas := autoscalersByApp(objs.hpas)
+	colorLabels := map[string]string{}
 	apps := make([]App, 0, len(byApp))
 	for name, p := range byApp {
 		if len(p.services) == 0 && len(p.deployments) == 0 {
@@ -345,7 +361,15 @@ func assemble(ns string, objs objects) []App {
 			app.Traffic = c.traffic(name)
 		}
 		attachAutoscalers(&app, hpas[name])
+		if svc := p.services[name]; svc != nil {
+			app.Contracted = svc.Annotations[render.AnnotationContractedImage]
+		}
+		colorLabels[name] = app.ColorLabel
 		apps = append(apps, app)
+	}
+	migrations := migrationsByApp(objs.jobs, func(app string) string { return colorLabels[app] })
+	for i := range apps {
+		apps[i].Migrations = migrations[apps[i].Name]
 	}
 	slices.SortFunc(apps, func(a, b App) int { return cmp.Compare(a.Name, b.Name) })
 	return apps

@@ -123,8 +123,8 @@ func TestGetOneApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reqs := c.take(); len(reqs) != 6 {
-		t.Errorf("%d requests, want 6 (one list per kind, HTTPRoutes, Ingresses and HPAs too): %q", len(reqs), reqs)
+	if reqs := c.take(); len(reqs) != 7 {
+		t.Errorf("%d requests, want 7 (one list per kind, HTTPRoutes, Ingresses, HPAs and migration Jobs too): %q", len(reqs), reqs)
 	} else {
 		for _, req := range reqs {
 			if !strings.Contains(req, "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dbgrender%2Capp.kubernetes.io%2Fname%3Dshop") {
@@ -209,8 +209,8 @@ func TestListApps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reqs := c.take(); len(reqs) != 6 {
-		t.Errorf("%d requests, want 6: %q", len(reqs), reqs)
+	if reqs := c.take(); len(reqs) != 7 {
+		t.Errorf("%d requests, want 7: %q", len(reqs), reqs)
 	}
 	var table bytes.Buffer
 	if err := status.WriteTable(&table, apps); err != nil {
@@ -319,8 +319,8 @@ func TestListManyApps(t *testing.T) {
 		}
 		t.Logf("run %d: %d apps in %s", run+1, len(got), took.Round(time.Millisecond))
 	}
-	if reqs := c.take(); len(reqs) != 30 {
-		t.Errorf("%d requests for 5 runs, want 30 (6 lists each)", len(reqs))
+	if reqs := c.take(); len(reqs) != 35 {
+		t.Errorf("%d requests for 5 runs, want 35 (7 lists each)", len(reqs))
 	}
 	t.Logf("status of %d apps: best %s", n, best.Round(time.Millisecond))
 }

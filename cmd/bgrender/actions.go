@@ -87,7 +87,7 @@ func (o *promoteFlags) register(fs *pflag.FlagSet) {
 	o.fs = fs
 	o.g.register(fs)
 	fs.StringVar(&o.to, "to", "", "the color to send traffic to: blue or green (default: the idle color; with a gate, the color the preview Service selects); with --steps, name it so that a re-run after the promotion ended does nothing instead of promoting back")
-	fs.BoolVar(&o.force, "force", false, "promote even to a color that has 0 replicas")
+	fs.BoolVar(&o.force, "force", false, "promote even to a color that has 0 replicas, or runs an image the last contract retired")
 	o.gates = addClusterGates(fs)
 	o.after = addLiveFlags(fs, "the active Service selects the promoted color and its EndpointSlices list only ready pods of it")
 	fs.StringVar(&o.steps, "steps", "", "promote in steps of the idle color's share of traffic, e.g. 10,25,50,100 (needs spec.traffic): gates before each, a commit per step, a wait until the HTTPRoute carries it (--live-timeout), --step-wait after it; 100 flips the Services (with --dry-run: every step's diff, nothing run or pushed)")

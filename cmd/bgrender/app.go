@@ -41,6 +41,7 @@ func commands() []*command {
 		releaseCommand(),
 		rollbackCommand(),
 		scaleIdleCommand(),
+		contractCommand(),
 		shiftCommand(),
 		statusCommand(),
 		checkCommand(),

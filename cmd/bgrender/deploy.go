@@ -113,13 +113,13 @@ func rollbackCommand() *command {
 		name:    "rollback",
 		summary: "flip traffic back to the previous color, as a Git commit",
 		usage:   "--repo URL --path DIR [--path DIR…] [flags]",
-		long:    "Flip the live Service of an app back to the color in bgrender.io/previous-color,\nas one commit or pull request. When that color now runs another image than when\nit was last live (a deploy or a hand edit, read from the app folder in the last\n200 commits), the rollback would not return to the previous release: it refuses\n(exit 3) unless --force. So does a color with no Deployment or 0 replicas." + groupLong + gitopsLong,
+		long:    "Flip the live Service of an app back to the color in bgrender.io/previous-color,\nas one commit or pull request. When that color now runs another image than when\nit was last live (a deploy or a hand edit, read from the app folder in the last\n200 commits), the rollback would not return to the previous release: it refuses\n(exit 3) unless --force. So does a color with no Deployment or 0 replicas, and\none that runs an image the last contract retired (spec.migrations.contracted:\nthat code may read what the contract dropped)." + groupLong + gitopsLong,
 		example: `  bgrender rollback --repo https://git.example.com/ops/gitops.git --path apps/my-application`,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var g gitFlags
 			g.register(fs)
 			g.group = true
-			force := fs.Bool("force", false, "roll back even when the previous color got a new image since it was live")
+			force := fs.Bool("force", false, "roll back even when the previous color got a new image since it was live, or runs an image the last contract retired")
 			opts := addClusterFlags(fs, nsFromFolder)
 			after := addLiveFlags(fs, "the active Service selects the color rolled back to and its EndpointSlices list only ready pods of it")
 			var capacity bool
@@ -248,7 +248,7 @@ func shiftCommand() *command {
 			var g gitFlags
 			g.register(fs)
 			weight := fs.Int32("weight", -1, "the idle color's share of requests, in `PERCENT` (0 to 100; required)")
-			force := fs.Bool("force", false, "shift even to a color that has 0 replicas")
+			force := fs.Bool("force", false, "shift even to a color that has 0 replicas, or runs an image the last contract retired")
 			opts := addClusterFlags(fs, nsFromFolder)
 			after := addLiveFlags(fs, "the HTTPRoute carries the weights and its Gateways accepted it")
 			var capacity bool

@@ -84,7 +84,7 @@ func newGitopsRepo(t *testing.T, layout string, outside int) *gitopsRepo {
 	switch layout {
 	case "managed":
 		writeManaged(t, app, "my-application")
-	case "plain", "plain-canary", "plain-route", "plain-roles":
+	case "plain", "plain-canary", "plain-route", "plain-roles", "plain-migration":
 		copyDir(t, "../../testdata/gitops/"+layout, app)
 	default:
 		t.Fatalf("unknown layout %s", layout)

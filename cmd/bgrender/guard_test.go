@@ -174,6 +174,18 @@ func TestGuardCLI(t *testing.T) {
 			t.Fatal("guard printed a token")
 		}
 	})
+	t.Run("past a contract", func(t *testing.T) {
+		// Blue is still unavailable; green runs an image that blue's
+		// contract retired: guard reports, and does not roll back.
+		r := newContractedRepoIn(t, ns)
+		before := r.commits(t)
+		res := r.run(t, append(guardArgs(prom.URL, "30s"), "--query", "0 * vector(1)")...)
+		expectRun(t, "guard past a contract", res, exitcode.Refused, "",
+			"bgrender guard: my-application blue: deployment "+ns+"/my-application-blue has 0 of 1 replicas available; not rolled back: green runs myapp:v1.2.3, which predates the contract of my-application's schema for myapp:v2")
+		if n := r.commits(t); n != before {
+			t.Fatalf("%d commits, want %d: no rollback past a contract", n, before)
+		}
+	})
 }
 
 // TestGuardSpecGates runs guard with the gates of the app folder against a

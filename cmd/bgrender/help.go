@@ -33,6 +33,10 @@ var (
 	gitopsLong string
 	//go:embed help/group.txt
 	groupLong string
+	//go:embed help/contract.txt
+	contractLong string
+	//go:embed help/contract.examples.txt
+	contractExamples string
 	//go:embed help/check.examples.txt
 	checkExamples string
 	//go:embed help/completion.examples.txt
