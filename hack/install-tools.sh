@@ -17,10 +17,11 @@
 #                   internal/testbed/loop DataPlane)
 #   nftables        the nft command (Debian package nftables), which
 #                   kube-proxy's nftables mode runs
-#   metrics-server  sigs.k8s.io/metrics-server, from the tools module in
-#                   hack/tools/apiserver (it shares Kubernetes' k8s.io
-#                   modules), into .tools/bin/metrics-server; the loop bed's
-#                   opt-in metrics chain (internal/testbed/loop Metrics)
+#   metrics-server  sigs.k8s.io/metrics-server, built with `go install
+#                   sigs.k8s.io/metrics-server/cmd/metrics-server@V` (its own
+#                   k8s.io v0.33 modules) into .tools/bin/metrics-server; the
+#                   loop bed's opt-in metrics chain (internal/testbed/loop
+#                   Metrics)
 #   kwok            sigs.k8s.io/kwok (fake nodes and pods), built with
 #                   `go install sigs.k8s.io/kwok/cmd/kwok@V` into .tools/bin/kwok
 #   flux-source     Flux's source-controller, from the tools module in
@@ -67,7 +68,7 @@ FORCE="${FORCE:-0}"
 # Pinned versions. Change a version here and the next run rebuilds the tool.
 KUBE_VERSION="v1.37.2" # must match hack/tools/apiserver/go.mod
 ETCD_VERSION="v3.6.16" # must match hack/tools/etcd/go.mod
-METRICS_SERVER_VERSION="v0.8.0" # must match hack/tools/apiserver/go.mod
+METRICS_SERVER_VERSION="v0.8.0"
 KWOK_VERSION="v0.8.0"  # must match internal/testbed/loop (kwok-stages.yaml)
 FLUX_SOURCE_VERSION="v1.9.6"    # must match hack/tools/flux-source/go.mod and internal/testbed/loop
 FLUX_KUSTOMIZE_VERSION="v1.9.6" # must match hack/tools/flux-kustomize/go.mod and internal/testbed/loop
@@ -195,16 +196,19 @@ install_kube_controller_manager() { install_kube kube-controller-manager; }
 install_kube_scheduler() { install_kube kube-scheduler; }
 install_kube_proxy() { install_kube kube-proxy; }
 
-# install_metrics_server: sigs.k8s.io/metrics-server from the same tools
-# module, so a cold build compiles only its own packages beside Kubernetes'.
+# install_metrics_server: sigs.k8s.io/metrics-server with go install, its
+# own go.mod deciding the k8s.io modules (v0.33): built against Kubernetes'
+# v0.37 modules from hack/tools/apiserver it panics at start ("cannot find
+# model definition for io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics":
+# its generated OpenAPI names predate the models' new names).
 install_metrics_server() {
 	local out="$TOOLS_BIN/metrics-server"
 	if stamp_ok "$out" "$METRICS_SERVER_VERSION"; then
 		log "metrics-server: $out $METRICS_SERVER_VERSION (present)"
 		return
 	fi
-	go_build_tool "$REPO/hack/tools/apiserver" "$out" "$METRICS_SERVER_VERSION" \
-		-trimpath -ldflags "-s -w" sigs.k8s.io/metrics-server/cmd/metrics-server
+	CGO_ENABLED=0 go_install_tool "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION" "$out" "$METRICS_SERVER_VERSION" \
+		-trimpath -ldflags "-s -w"
 }
 
 # go_install_tool PKG@VERSION OUT STAMP [go install args...]: builds a command

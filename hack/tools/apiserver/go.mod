@@ -1,17 +1,12 @@
 // Module apiserver pins the tools that the harness in internal/kubetest
-// needs: kube-apiserver, built from k8s.io/kubernetes by hack/install-tools.sh
-// (and the loop bed's other Kubernetes parts, metrics-server among them: its
-// k8s.io dependencies are those of Kubernetes, compiled once for all).
+// needs: kube-apiserver, built from k8s.io/kubernetes by hack/install-tools.sh.
 // It is a separate module so that k8s.io/kubernetes never enters the main
 // module's dependency graph.
 module github.com/bgrender/bgrender/hack/tools/apiserver
 
 go 1.26.0
 
-require (
-	k8s.io/kubernetes v1.37.2
-	sigs.k8s.io/metrics-server v0.8.0
-)
+require k8s.io/kubernetes v1.37.2
 
 require (
 	cel.dev/expr v0.25.1 // indirect
