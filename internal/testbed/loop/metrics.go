@@ -179,7 +179,7 @@ func (c *Cluster) registerMetricsAPI(ctx context.Context, port int) error {
 
 // SetUsage sets the CPU each pod of namespace ns uses, by the value of
 // its label key (e.g. the color label): usage maps a value to a quantity
-// ("150m"); other pods use 1m. kwok serves it from the next scrape on;
+// ("150m"); other pods use 1m, and 16Mi of memory each. kwok serves it from the next scrape on;
 // metrics-server reports a rate after two scrapes (its resolution is 15s).
 // It is the simulated load of a story: nothing writes a pod's, a
 // Deployment's or an HPA's status.
@@ -200,7 +200,9 @@ func (c *Cluster) SetUsage(ctx context.Context, ns, key string, usage map[string
 		"metadata": map[string]any{"name": name},
 		"spec": map[string]any{
 			"selector": map[string]any{"matchNamespaces": []any{ns}},
-			"usages":   []any{map[string]any{"usage": map[string]any{"cpu": map[string]any{"expression": expr}}}},
+			// metrics-server drops a pod whose working set is 0: every pod
+			// reports 16Mi.
+			"usages": []any{map[string]any{"usage": map[string]any{"cpu": map[string]any{"expression": expr}, "memory": map[string]any{"value": "16Mi"}}}},
 		},
 	}
 	data, err := (&unstructured.Unstructured{Object: obj}).MarshalJSON()
