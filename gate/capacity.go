@@ -7,14 +7,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/bgrender/bgrender/cluster"
 )
 
 // HPAs is the autoscaling/v2 HorizontalPodAutoscaler resource.
-var HPAs = schema.GroupVersionResource{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"}
+var HPAs = cluster.HPAs
 
 // Capacity refuses to send a share of the traffic to a color that has
 // fewer ready pods than that share of what the live color runs now: with

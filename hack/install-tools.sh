@@ -17,6 +17,11 @@
 #                   internal/testbed/loop DataPlane)
 #   nftables        the nft command (Debian package nftables), which
 #                   kube-proxy's nftables mode runs
+#   metrics-server  sigs.k8s.io/metrics-server, built with `go install
+#                   sigs.k8s.io/metrics-server/cmd/metrics-server@V` (its own
+#                   k8s.io v0.33 modules) into .tools/bin/metrics-server; the
+#                   loop bed's opt-in metrics chain (internal/testbed/loop
+#                   Metrics)
 #   kwok            sigs.k8s.io/kwok (fake nodes and pods), built with
 #                   `go install sigs.k8s.io/kwok/cmd/kwok@V` into .tools/bin/kwok
 #   flux-source     Flux's source-controller, from the tools module in
@@ -47,7 +52,7 @@
 # Usage: hack/install-tools.sh [component...]
 #   Without arguments every component is installed. Components: etcd,
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy,
-#   nftables, kwok,
+#   metrics-server, nftables, kwok,
 #   flux-source, flux-kustomize, helm3, helm4, gitea, prometheus, iproute2,
 #   kube-score, gateway-api-crds, actionlint, argo-rollouts.
 #
@@ -63,6 +68,7 @@ FORCE="${FORCE:-0}"
 # Pinned versions. Change a version here and the next run rebuilds the tool.
 KUBE_VERSION="v1.37.2" # must match hack/tools/apiserver/go.mod
 ETCD_VERSION="v3.6.16" # must match hack/tools/etcd/go.mod
+METRICS_SERVER_VERSION="v0.8.0"
 KWOK_VERSION="v0.8.0"  # must match internal/testbed/loop (kwok-stages.yaml)
 FLUX_SOURCE_VERSION="v1.9.6"    # must match hack/tools/flux-source/go.mod and internal/testbed/loop
 FLUX_KUSTOMIZE_VERSION="v1.9.6" # must match hack/tools/flux-kustomize/go.mod and internal/testbed/loop
@@ -189,6 +195,21 @@ install_kube_apiserver() { install_kube kube-apiserver; }
 install_kube_controller_manager() { install_kube kube-controller-manager; }
 install_kube_scheduler() { install_kube kube-scheduler; }
 install_kube_proxy() { install_kube kube-proxy; }
+
+# install_metrics_server: sigs.k8s.io/metrics-server with go install, its
+# own go.mod deciding the k8s.io modules (v0.33): built against Kubernetes'
+# v0.37 modules from hack/tools/apiserver it panics at start ("cannot find
+# model definition for io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics":
+# its generated OpenAPI names predate the models' new names).
+install_metrics_server() {
+	local out="$TOOLS_BIN/metrics-server"
+	if stamp_ok "$out" "$METRICS_SERVER_VERSION"; then
+		log "metrics-server: $out $METRICS_SERVER_VERSION (present)"
+		return
+	fi
+	CGO_ENABLED=0 go_install_tool "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION" "$out" "$METRICS_SERVER_VERSION" \
+		-trimpath -ldflags "-s -w"
+}
 
 # go_install_tool PKG@VERSION OUT STAMP [go install args...]: builds a command
 # straight from the Go module proxy with `go install PKG@VERSION` (the
@@ -407,7 +428,7 @@ install_argo_rollouts() {
 # hack/tools and go_build_tool, or go_install_tool; see TESTBED.md for the
 # recipes), and their names go into ALL_COMPONENTS below.
 
-ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy nftables kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2 kube-score gateway-api-crds actionlint argo-rollouts)
+ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy metrics-server nftables kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2 kube-score gateway-api-crds actionlint argo-rollouts)
 
 main() {
 	local components=("$@")
@@ -420,6 +441,7 @@ main() {
 		kube-controller-manager) install_kube_controller_manager ;;
 		kube-scheduler) install_kube_scheduler ;;
 		kube-proxy) install_kube_proxy ;;
+		metrics-server) install_metrics_server ;;
 		nftables) install_nftables ;;
 		kwok) install_kwok ;;
 		flux-source) install_flux_source ;;

@@ -82,11 +82,6 @@ func (a *RaiseFloor) Run(ctx context.Context) (*Result, error) {
 	})
 }
 
-// errNoFloor is a managed folder's answer: after the flip, the raised
-// floor (spec.autoscaling.idleMinReplicas) would hold the old live color,
-// and the spec has no place to record the floor to restore.
-var errNoFloor = errors.New("--match-capacity edits a plain folder (its HorizontalPodAutoscalers or Deployments); in a bgrender.yaml folder raise the idle color first with scale-idle --replicas N (spec.autoscaling.idleMinReplicas, or idleReplicas), wait for its pods, then promote: the capacity gate checks them")
-
 // floors reads each color's floor in a plain folder.
 func (p *plain) floors() {
 	for c := range p.deployments {
@@ -139,4 +134,53 @@ func (p *plain) setFloor(c spec.Color, n, configured int32) error {
 	return hpa.file.wrap(err)
 }
 
-func (m *managed) setFloor(spec.Color, int32, int32) error { return exitcode.InvalidInput(errNoFloor) }
+// managedFloors reads each color's floor in a managed folder: with
+// spec.autoscaling its HPA's minReplicas (Configured, when
+// matchedMinReplicas raised it, the one configured under it), else its
+// replicas.
+func managedFloors(app *spec.BlueGreenApp) map[spec.Color]Floor {
+	floors := map[spec.Color]Floor{}
+	s := &app.Spec
+	for _, c := range spec.Colors {
+		f := Floor{Min: s.ReplicasOf(c)}
+		if s.Autoscaled() {
+			f.Autoscaler = app.Metadata.Name + "-" + string(c)
+			if own := s.ColorSpecOf(c).Autoscaling; own != nil && own.MatchedMinReplicas != nil {
+				f.Configured = s.ConfiguredMinReplicasOf(c)
+			}
+		}
+		floors[c] = f
+	}
+	return floors
+}
+
+// setFloor raises color c's floor to n in the spec: with spec.autoscaling
+// spec.<c>.autoscaling.matchedMinReplicas, which overrides the color's
+// configured minReplicas and leaves it written where it is, so that the
+// restore (configured 0) only deletes that one key. Without autoscaling,
+// the idle color's replicas are spec.idleReplicas (what scale-idle sets);
+// as in a plain folder, nothing is restored: after the flip, lowering
+// them would shrink the color that carried the traffic.
+func (m *managed) setFloor(c spec.Color, n, configured int32) error {
+	s := &m.app.Spec
+	if !s.Autoscaled() {
+		if c == s.Active {
+			return exitcode.Invalidf("%s: %s is live: its replicas are spec.replicas (or spec.%s.replicas), which --match-capacity does not lower or raise", SpecFile, c, c)
+		}
+		_, err := m.file.y.SetInt(0, []string{"spec", "idleReplicas"}, int64(n))
+		return m.file.wrap(err)
+	}
+	key := []string{"spec", string(c), "autoscaling", "matchedMinReplicas"}
+	if configured == 0 {
+		_, err := m.file.y.Delete(0, key)
+		return m.file.wrap(err)
+	}
+	if most := s.MaxReplicasOf(c); n > most {
+		return exitcode.Invalidf("%s: spec.%s.autoscaling: the live color runs %d pods, more than %s's maxReplicas (%d): raise maxReplicas first, or promote without --match-capacity", SpecFile, c, n, c, most)
+	}
+	_, err := m.file.y.SetInt(0, key, int64(n))
+	if errors.Is(err, yamledit.ErrCannotInsert) {
+		return exitcode.Invalidf("%s: spec.%s: %v (write spec.%s in block style, one key per line, for autoscaling.matchedMinReplicas)", SpecFile, c, err, c)
+	}
+	return m.file.wrap(err)
+}

@@ -198,6 +198,7 @@ func openManaged(dir string, data []byte) (*managed, error) {
 			st.Autoscalers[c] = app.Metadata.Name + "-" + string(c)
 		}
 	}
+	st.Floors = managedFloors(app)
 	if app.Spec.Expands() {
 		st.ExpandJob = func(c spec.Color, image string) string {
 			with := *app // a shallow copy: only the color's image changes

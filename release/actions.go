@@ -51,9 +51,13 @@ type PromoteOptions struct {
 	Live   Live
 	// Match: before the gates, raise the color's floor to what the live
 	// color runs now and wait for the pods (MatchCapacity); after the
-	// flip, restore the floor it raised. It needs st and Gates.
+	// flip, once its autoscaler has read the traffic (SettleFloor),
+	// restore the floor it raised. It needs st and Gates.
 	Match        bool
 	MatchTimeout time.Duration
+	// SettleHold bounds the wait, before the restore, until the color's
+	// autoscaler has read the traffic (SettleFloor).
+	SettleHold time.Duration
 }
 
 // PlanPromote plans a promotion in one commit: the gates on the color to
@@ -66,6 +70,7 @@ func PlanPromote(o PromoteOptions, st *promote.State) *Plan {
 	}
 	a := &promote.Promote{Target: *o.Target, To: o.To, Force: o.Force}
 	p := &Plan{Action: "promote", App: appName(st, o.Target), To: o.To}
+	var match *MatchCapacity
 	if o.Gates != nil && o.Gates.Any() {
 		color := o.To
 		if color == "" && st != nil && st.Preview == "" {
@@ -78,7 +83,8 @@ func PlanPromote(o PromoteOptions, st *promote.State) *Plan {
 				color = st.Idle()
 			}
 			a.To = color
-			p.Add(&MatchCapacity{Gates: o.Gates, Target: o.Target, To: color, Refs: o.Live.Refs, Timeout: o.MatchTimeout}, "", Stop)
+			match = &MatchCapacity{Gates: o.Gates, Target: o.Target, To: color, Refs: o.Live.Refs, Timeout: o.MatchTimeout}
+			p.Add(match, "", Stop)
 		}
 		gates := &RunGates{Gates: o.Gates, Color: color, Into: &a.To, Share: 100}
 		if o.Match && o.Target.DryRun {
@@ -94,7 +100,8 @@ func PlanPromote(o PromoteOptions, st *promote.State) *Plan {
 	}
 	p.Add(&Commit{Action: a, What: promoteWhat(o.To), Gates: o.Gates}, "", Stop)
 	o.Live.after(p, &WaitLive{Timeout: o.Live.Timeout})
-	if o.Match {
+	if match != nil {
+		p.Add(&SettleFloor{Gates: o.Gates, Color: a.To, Match: match, Hold: o.SettleHold}, "", Stop)
 		restore := &promote.RaiseFloor{Target: *o.Target, Color: a.To, Restore: true}
 		p.Add(&Commit{Action: restore, What: "restore the floor the match raised (its autoscaler then scales down by its own rules)"}, "", Stop)
 		if len(o.Live.Refs) > 0 {

@@ -24,6 +24,8 @@ type MatchCapacity struct {
 	Refs   []agent.Ref
 	// Timeout bounds the wait for the pods.
 	Timeout time.Duration
+	// Raised says the step committed a raised floor (SettleFloor reads it).
+	Raised bool
 }
 
 func (s *MatchCapacity) Kind() string { return "match-capacity" }
@@ -54,6 +56,7 @@ func (s *MatchCapacity) Run(ctx context.Context, r *Run) error {
 	if err := (&Commit{Action: raise, What: "raise the floor"}).Run(ctx, r); err != nil {
 		return err
 	}
+	s.Raised = r.Last != nil && !r.Last.NoOp
 	if err := (&Reconcile{Refs: s.Refs}).Run(ctx, r); err != nil {
 		return err
 	}
@@ -67,4 +70,56 @@ func (s *MatchCapacity) Run(ctx context.Context, r *Run) error {
 	}
 	r.Say("match-capacity: %s has %d ready pods", to, n)
 	return nil
+}
+
+// SettleFloor waits, between the flip and the restore of a floor that
+// MatchCapacity raised, until the color's autoscaler has read what the
+// traffic asks for (see live.WaitSettled): lowered before that, its floor
+// could let it shrink the color at once, on the recommendations it made
+// while the color was idle.
+type SettleFloor struct {
+	Gates *Gates
+	Color spec.Color
+	Match *MatchCapacity
+	// Hold bounds the wait (see live.Autoscaler).
+	Hold time.Duration
+}
+
+func (s *SettleFloor) Kind() string { return "settle-floor" }
+func (s *SettleFloor) Describe() string {
+	return fmt.Sprintf("wait until %s's autoscaler reads the traffic's metrics before its raised floor is restored (at most %s)", s.Color, s.Hold)
+}
+
+func (s *SettleFloor) Run(ctx context.Context, r *Run) error {
+	f := r.State.Floors[s.Color]
+	switch {
+	case f.Autoscaler == "":
+		return nil // no autoscaler, nothing to restore
+	case !s.Match.Raised && f.Configured == 0:
+		r.Say("settle-floor: %s's floor was not raised: nothing to restore", s.Color)
+		return nil
+	case r.Target.DryRun:
+		r.Say("dry run: here the run would wait until HorizontalPodAutoscaler %s reads the traffic's metrics (at most %s)", f.Autoscaler, s.Hold)
+		return nil
+	}
+	app, err := ReadApp(ctx, s.Gates.Cluster, s.Gates.appName(r.Target.Path), s.Gates.preview)
+	if err != nil {
+		return err
+	}
+	since := r.now()
+	r.Say("settle-floor: waiting until HorizontalPodAutoscaler %s/%s reads the traffic (at most %s)", app.Namespace, f.Autoscaler, s.Hold)
+	why, err := live.WaitSettled(ctx, &live.Autoscaler{Client: app.Client, WatchClient: app.WatchClient, Namespace: app.Namespace, Name: f.Autoscaler, Since: since, Hold: s.Hold})
+	if err != nil {
+		return fmt.Errorf("%w; the raised floor stays (%s): restore it when the load allows (%s)", err, Landed(r.Last), restoreHow(r.State))
+	}
+	r.Say("settle-floor: %s: %s", f.Autoscaler, why)
+	return nil
+}
+
+// restoreHow says how to restore by hand a floor the match raised.
+func restoreHow(st *promote.State) string {
+	if st.Plain {
+		return "minReplicas back to the annotation " + promote.AnnotationConfiguredMin + ", and the annotation removed"
+	}
+	return "delete the color's autoscaling.matchedMinReplicas in " + promote.SpecFile
 }

@@ -49,9 +49,22 @@ func DefaultAutoscaling(a *AutoscalingSpec) {
 func (s *AppSpec) Autoscaled() bool { return s.Autoscaling != nil }
 
 // MinReplicasOf returns the minReplicas of color c's HPA after defaults:
-// idleMinReplicas for the idle color when set, else the color's own, else
-// spec.autoscaling's. It is 0 without autoscaling.
+// the color's matchedMinReplicas when set (promote --match-capacity),
+// else idleMinReplicas for the idle color when set, else the color's own,
+// else spec.autoscaling's. It is 0 without autoscaling.
 func (s *AppSpec) MinReplicasOf(c Color) int32 {
+	if s.Autoscaling == nil {
+		return 0
+	}
+	if own := s.ColorSpecOf(c).Autoscaling; own != nil && own.MatchedMinReplicas != nil {
+		return *own.MatchedMinReplicas
+	}
+	return s.ConfiguredMinReplicasOf(c)
+}
+
+// ConfiguredMinReplicasOf is color c's minReplicas as the user configured
+// it: MinReplicasOf without a floor that promote --match-capacity raised.
+func (s *AppSpec) ConfiguredMinReplicasOf(c Color) int32 {
 	a := s.Autoscaling
 	if a == nil {
 		return 0
@@ -151,6 +164,9 @@ func (v *validator) autoscalingBounds(c Color) {
 	}
 	if c != s.Active && s.Autoscaling.IdleMinReplicas != nil {
 		minPath = "spec.autoscaling.idleMinReplicas"
+	}
+	if own := s.ColorSpecOf(c).Autoscaling; own != nil && own.MatchedMinReplicas != nil {
+		minPath = "spec." + string(c) + ".autoscaling.matchedMinReplicas"
 	}
 	lo, hi := s.MinReplicasOf(c), s.MaxReplicasOf(c)
 	switch {

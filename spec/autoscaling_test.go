@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/utils/ptr"
+
 	"github.com/bgrender/bgrender/spec"
 )
 
@@ -49,6 +51,12 @@ func TestAutoscalingBoundsPerColor(t *testing.T) {
 	if s.Replicas != nil || s.ReplicasOf(spec.Green) != 2 || s.MostReplicasOf(spec.Blue) != 20 {
 		t.Errorf("replicas %v, green's floor %d, blue's most %d", s.Replicas, s.ReplicasOf(spec.Green), s.MostReplicasOf(spec.Blue))
 	}
+	// A floor promote --match-capacity raised overrides idleMinReplicas
+	// too, and leaves the configured one readable.
+	s.Green.Autoscaling = &spec.ColorAutoscalingSpec{MatchedMinReplicas: ptr.To(int32(6))}
+	if s.MinReplicasOf(spec.Green) != 6 || s.ConfiguredMinReplicasOf(spec.Green) != 2 {
+		t.Errorf("green raised to 6: min %d, configured %d", s.MinReplicasOf(spec.Green), s.ConfiguredMinReplicasOf(spec.Green))
+	}
 	if m := s.Autoscaling.Metrics; len(m) != 1 || m[0].Resource == nil || m[0].Resource.Name != "cpu" || *m[0].Resource.Target.AverageUtilization != spec.DefaultCPUUtilization {
 		t.Errorf("default metric %+v, want CPU utilization %d%%", m, spec.DefaultCPUUtilization)
 	}
@@ -66,6 +74,7 @@ func TestAutoscalingValidation(t *testing.T) {
 		"with color replicas":    {"  green: {image: web:1, replicas: 2}", "  autoscaling: {maxReplicas: 3}", "spec.green.replicas: drop it: with spec.autoscaling set spec.green.autoscaling.minReplicas and maxReplicas instead"},
 		"override without block": {"  green: {image: web:1, autoscaling: {maxReplicas: 3}}", "", "app.yaml:6: spec.green.autoscaling: needs spec.autoscaling"},
 		"color min over max":     {"  blue: {image: web:1, autoscaling: {minReplicas: 9}}", "  autoscaling: {maxReplicas: 3}", "app.yaml:5: spec.blue.autoscaling.minReplicas: 9 is more than maxReplicas (3) of the blue color"},
+		"matched over max":       {"  green: {image: web:1, autoscaling: {matchedMinReplicas: 9}}", "  autoscaling: {maxReplicas: 3}", "app.yaml:6: spec.green.autoscaling.matchedMinReplicas: 9 is more than maxReplicas (3) of the green color"},
 		"unknown metric field":   {"", "  autoscaling:\n    maxReplicas: 3\n    metrics:\n      - type: Resource\n        resource: {name: cpu, target: {type: Utilization, averageUtilisation: 50}}", `app.yaml:14: spec.autoscaling.metrics[0].resource.target.averageUtilisation: unknown field (did you mean "averageUtilization"?)`},
 		"bad quantity":           {"", "  autoscaling:\n    maxReplicas: 3\n    metrics:\n      - type: Pods\n        pods: {metric: {name: rps}, target: {type: AverageValue, averageValue: lots}}", `app.yaml:14: spec.autoscaling.metrics[0].pods.target.averageValue: invalid quantity "lots"`},
 		"unknown metric type":    {"", "  autoscaling:\n    maxReplicas: 3\n    metrics:\n      - type: Cpu", `app.yaml:13: spec.autoscaling.metrics[0].type: "Cpu": want Resource, ContainerResource, Pods, Object or External`},

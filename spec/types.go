@@ -207,9 +207,13 @@ type GatesSpec struct {
 }
 
 // CapacityGateSpec: before traffic moves to a color, it must have as many
-// ready pods as its share of what the live color runs now. It has no
-// settings: its presence turns the gate on (--capacity=false turns it off).
-type CapacityGateSpec struct{}
+// ready pods as its share of what the live color runs now. Its presence
+// turns the gate on (--capacity=false turns it off).
+type CapacityGateSpec struct {
+	// Match makes every promote of the folder a promote --match-capacity:
+	// raise the color's floor first instead of being refused.
+	Match bool `json:"match,omitempty"`
+}
 
 // RolloutGateSpec waits until the color's Deployment is fully rolled out.
 type RolloutGateSpec struct {
@@ -322,6 +326,12 @@ type AutoscalingSpec struct {
 type ColorAutoscalingSpec struct {
 	MinReplicas *int32 `json:"minReplicas,omitempty"`
 	MaxReplicas *int32 `json:"maxReplicas,omitempty"`
+	// MatchedMinReplicas is the floor that promote --match-capacity raised
+	// the color to before a flip: what the live color ran. It overrides
+	// every other minReplicas of the color (idleMinReplicas too) until the
+	// promotion's last commit removes it, so that the floor the user
+	// configured stays written where it was.
+	MatchedMinReplicas *int32 `json:"matchedMinReplicas,omitempty"`
 }
 
 // Port is one container port and the Service port in front of it.

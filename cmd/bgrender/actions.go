@@ -81,6 +81,7 @@ type promoteFlags struct {
 	stepWait, interval time.Duration
 	match              bool
 	matchTimeout       time.Duration
+	settleHold         time.Duration
 }
 
 func (o *promoteFlags) register(fs *pflag.FlagSet) {
@@ -95,6 +96,7 @@ func (o *promoteFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.interval, "step-interval", 10*time.Second, "with --steps and an error-rate gate: how often to read it during --step-wait")
 	fs.BoolVar(&o.match, "match-capacity", false, "when the color to promote has fewer ready pods than the live color runs now, first commit its floor raised to that (its HorizontalPodAutoscaler's minReplicas, else its replicas) and wait until the pods are ready; after the flip, commit the autoscaler's minReplicas back (it then scales down by its own rules)")
 	fs.DurationVar(&o.matchTimeout, "match-timeout", 10*time.Minute, "with --match-capacity: how long to wait for the raised pods")
+	fs.DurationVar(&o.settleHold, "match-settle", 2*time.Minute, "with --match-capacity: after the flip, how long at most to wait for the color's autoscaler to read the traffic before its raised minReplicas is restored (sooner once its metrics ask for the raised floor)")
 }
 
 // parse checks promote's flags (bad usage, exit 2) and returns the steps
@@ -186,10 +188,26 @@ func (o *promoteFlags) run(s streams, args []string) error {
 	if err != nil {
 		return nothingCommitted(err)
 	}
+	if err := o.matchOfFolder(st, gates); err != nil {
+		return err
+	}
 	p := release.PlanPromote(release.PromoteOptions{Target: t, To: color, Force: o.force, Gates: gates, Live: o.after.live(),
-		Match: o.match, MatchTimeout: o.matchTimeout}, st)
+		Match: o.match, MatchTimeout: o.matchTimeout, SettleHold: o.settleHold}, st)
 	_, err = execute(ctx, s, &o.g, t, o.gates.opts, "promote", p, st, start)
 	return err
+}
+
+// matchOfFolder turns --match-capacity on when the folder's gates say
+// capacity: {match: true} and the capacity gate runs.
+func (o *promoteFlags) matchOfFolder(st *promote.State, gates *release.Gates) error {
+	if o.match || st == nil || st.Gates == nil || st.Gates.Spec.Capacity == nil || !st.Gates.Spec.Capacity.Match || !gates.Checks.Capacity {
+		return nil
+	}
+	if o.g.pullRequest && !o.g.waitMerge {
+		return usageError("%s: capacity.match with --pull-request needs --wait-merge: the raised floor must be applied before the flip", st.Gates.Where("capacity.match"))
+	}
+	o.match = true
+	return nil
 }
 
 // runSteps runs promote --steps.

@@ -81,11 +81,15 @@ func Start(ctx context.Context) (*Server, error) {
 	return StartWith(ctx, bins)
 }
 
-// StartWith is Start with explicit binaries.
-func StartWith(ctx context.Context, bins Binaries) (*Server, error) {
+// StartWith is Start with explicit binaries and options.
+func StartWith(ctx context.Context, bins Binaries, opts ...Option) (*Server, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var lastErr error
 	for attempt := 1; attempt <= startAttempts; attempt++ {
-		s, err := start(ctx, bins)
+		s, err := start(ctx, bins, o)
 		if err == nil {
 			return s, nil
 		}
@@ -106,7 +110,7 @@ const (
 	ownerFile  = "owner.pid"
 )
 
-func start(ctx context.Context, bins Binaries) (_ *Server, retErr error) {
+func start(ctx context.Context, bins Binaries, o options) (_ *Server, retErr error) {
 	removeStaleDirs()
 	dir, err := os.MkdirTemp("", tempPrefix)
 	if err != nil {
@@ -170,6 +174,13 @@ func start(ctx context.Context, bins Binaries) (_ *Server, retErr error) {
 	}
 	if s.watchListOff {
 		apiArgs = append(apiArgs, "--feature-gates=WatchList=false")
+	}
+	if o.aggregation {
+		args, err := aggregationArgs(dir)
+		if err != nil {
+			return nil, fmt.Errorf("kubetest: %w", err)
+		}
+		apiArgs = append(apiArgs, args...)
 	}
 	s.api, err = StartProcess("kube-apiserver", bins.APIServer, filepath.Join(dir, "kube-apiserver.log"), os.Environ(), apiArgs...)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -52,6 +53,15 @@ var Toleration = corev1.Toleration{
 //go:embed kwok-stages.yaml
 var kwokStages []byte
 
+// kwokMetrics is kwok's Metric of the nodes' /metrics/resource, and
+// kwokCRDs the CRD of the simulated usage (see metrics.go).
+var (
+	//go:embed kwok-metrics.yaml
+	kwokMetrics []byte
+	//go:embed kwok-crds.yaml
+	kwokCRDs []byte
+)
+
 // Part is an optional part of a bed.
 type Part int
 
@@ -65,6 +75,10 @@ const (
 	// that node's network namespace, so that requests to a Service's
 	// ClusterIP reach them (see DataNode). It needs root.
 	DataPlane
+	// Metrics adds metrics-server, serving metrics.k8s.io through the API
+	// server's aggregation layer from the pod usage kwok simulates
+	// (SetUsage): the HPA controller then scales on CPU (see metrics.go).
+	Metrics
 )
 
 // FluxNamespace is the namespace of Flux's objects (RUNTIME_NAMESPACE).
@@ -106,6 +120,9 @@ type Cluster struct {
 	dpMu sync.Mutex
 	dp   *DataNode
 
+	msMu          sync.Mutex
+	metricsServer *kubetest.Process
+
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -134,7 +151,9 @@ func StartWith(ctx context.Context, cfg Config, bins Binaries, parts ...Part) (_
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
 
-	srv, err := kubetest.StartWith(ctx, bins.Kube)
+	// The aggregation layer costs two certificates: with it the Metrics
+	// part can be added to a running bed.
+	srv, err := kubetest.StartWith(ctx, bins.Kube, kubetest.Aggregation)
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +174,11 @@ func StartWith(ctx context.Context, cfg Config, bins Binaries, parts ...Part) (_
 	}
 	if hasPart(parts, DataPlane) {
 		if err := c.StartDataPlane(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if hasPart(parts, Metrics) {
+		if err := c.StartMetrics(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -185,13 +209,16 @@ func (c *Cluster) startCore(ctx context.Context) error {
 		return fmt.Errorf("loop: %w", err)
 	}
 	stages := filepath.Join(dir, "kwok-stages.yaml")
-	if err := os.WriteFile(stages, kwokStages, 0o644); err != nil {
+	if err := os.WriteFile(stages, append(append(slices.Clip(kwokStages), "\n---\n"...), kwokMetrics...), 0o644); err != nil {
 		return fmt.Errorf("loop: %w", err)
 	}
 	if c.client, err = kubernetes.NewForConfig(c.RESTConfig()); err != nil {
 		return fmt.Errorf("loop: %w", err)
 	}
 
+	if err := c.applyKwokCRDs(ctx); err != nil {
+		return err
+	}
 	ports, err := kubetest.FreePorts(3)
 	if err != nil {
 		return fmt.Errorf("loop: picking free ports: %w", err)
@@ -227,6 +254,11 @@ func (c *Cluster) startCore(ctx context.Context) error {
 		"--cidr=10.0.0.0/16",
 		"--node-ip=10.0.0.1",
 		"--server-address=127.0.0.1:"+kwokPort,
+		// The nodes' kubelet port is kwok's server, which serves each
+		// node's /metrics/resource (kwok-metrics.yaml) from the usage the
+		// ClusterResourceUsage objects simulate (see metrics.go).
+		"--node-port="+kwokPort,
+		"--enable-crds=ClusterResourceUsage",
 	); err != nil {
 		return err
 	}
@@ -275,7 +307,7 @@ func (c *Cluster) createNode(ctx context.Context, name string) error {
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        name,
-			Annotations: map[string]string{NodeAnnotation: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+			Annotations: map[string]string{NodeAnnotation: "fake", "node.alpha.kubernetes.io/ttl": "0", resourceMetricsPath: "/metrics/nodes/" + name + "/metrics/resource"},
 			Labels: map[string]string{
 				"kubernetes.io/hostname": name,
 				"kubernetes.io/os":       "linux",
@@ -283,7 +315,7 @@ func (c *Cluster) createNode(ctx context.Context, name string) error {
 				"type":                   "kwok",
 			},
 		},
-		Status: corev1.NodeStatus{Capacity: res, Allocatable: res},
+		Status: corev1.NodeStatus{Capacity: res, Allocatable: res, Addresses: nodeAddresses(name)},
 	}
 	if !c.cfg.Untainted {
 		node.Spec.Taints = []corev1.Taint{{Key: TaintKey, Value: "fake", Effect: corev1.TaintEffectNoSchedule}}
@@ -293,7 +325,7 @@ func (c *Cluster) createNode(ctx context.Context, name string) error {
 		return fmt.Errorf("loop: creating node %s: %w", name, err)
 	}
 	if len(created.Status.Capacity) == 0 { // status dropped on create: set it
-		created.Status.Capacity, created.Status.Allocatable = res, res
+		created.Status.Capacity, created.Status.Allocatable, created.Status.Addresses = res, res, nodeAddresses(name)
 		if _, err := c.client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("loop: setting the capacity of node %s: %w", name, err)
 		}
@@ -433,6 +465,10 @@ func (c *Cluster) stopProcesses(grace time.Duration) {
 	flux := []*kubetest.Process{c.kustomize, c.source}
 	c.fluxMu.Unlock()
 	stopAll(grace, flux...)
+	c.msMu.Lock()
+	ms := c.metricsServer
+	c.msMu.Unlock()
+	stopAll(grace, ms)
 	stopAll(grace, c.kwok)
 	stopAll(grace, c.scheduler, c.kcm)
 }

@@ -35,6 +35,9 @@ type Binaries struct {
 	ControllerManager string
 	Scheduler         string
 	Kwok              string
+	// MetricsServer is empty when not installed (only the Metrics part
+	// needs it).
+	MetricsServer string
 
 	// Flux only.
 	SourceController    string
@@ -83,6 +86,11 @@ func FindBinaries(flux bool) (Binaries, error) {
 	b.ControllerManager = tool("kube-controller-manager")
 	b.Scheduler = tool("kube-scheduler")
 	b.Kwok = tool("kwok")
+	if rootErr == nil {
+		if p := filepath.Join(root, ".tools", "bin", "metrics-server"); isExecutable(p) {
+			b.MetricsServer = p
+		}
+	}
 	if flux {
 		b.SourceController = tool("source-controller")
 		b.KustomizeController = tool("kustomize-controller")

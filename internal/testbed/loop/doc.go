@@ -39,6 +39,18 @@
 // pushed (WaitDeploymentAvailable, WaitFor). RequestReconcile asks Flux to
 // fetch at once, as `flux reconcile` does, instead of at the interval.
 //
+// # Metrics
+//
+// With Metrics (loop.Require(t, loop.Metrics)), the HPA controller scales
+// on CPU from a chain of real parts: kwok serves each fake node's
+// /metrics/resource from the usage that ClusterResourceUsage objects
+// simulate (SetUsage sets a CPU figure per value of a pod label), at the
+// node's kubelet port (kwok's own) and ExternalIP 127.0.0.1; metrics-server
+// scrapes it every 15 s and serves metrics.k8s.io, which the API server's
+// aggregation layer (started on every bed: kubetest.Aggregation) proxies
+// to it through a Service of type ExternalName, as kwokctl's native runtime
+// does. See metrics.go.
+//
 // # The data plane
 //
 // With DataPlane (loop.Require(t, loop.DataPlane), it needs root), requests

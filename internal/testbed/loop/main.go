@@ -22,6 +22,7 @@ var shared struct {
 	err     error // a failed start of the core, sticky
 	fluxErr error // a failed start of Flux, sticky
 	dpErr   error // a failed start of the data plane, sticky
+	msErr   error // a failed start of metrics-server, sticky
 }
 
 // Main is for TestMain: it runs the tests and then stops the bed if one of
@@ -151,6 +152,24 @@ func Require(tb testing.TB, parts ...Part) *Cluster {
 		}
 		if testing.Verbose() {
 			fmt.Fprintf(os.Stderr, "loop: data plane ready in %s\n", bed.DataPlane().StartupTime().Round(time.Millisecond))
+		}
+	}
+	if hasPart(parts, Metrics) && !bed.HasMetrics() {
+		if shared.msErr != nil {
+			tb.Fatal(shared.msErr)
+		}
+		if bed.bins.MetricsServer == "" {
+			missing(tb, &MissingError{Missing: []string{"metrics-server (.tools/bin/metrics-server does not exist)"}})
+		}
+		began := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+		defer cancel()
+		if err := bed.StartMetrics(ctx); err != nil {
+			shared.msErr = err
+			tb.Fatal(err)
+		}
+		if testing.Verbose() {
+			fmt.Fprintf(os.Stderr, "loop: metrics-server ready in %s\n", time.Since(began).Round(time.Millisecond))
 		}
 	}
 	return bed
