@@ -31,7 +31,7 @@ vet:
 
 # Every test against the real components, then a short fuzzing pass.
 test: tools vet
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 60m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./spec
 	$(GO) test -run '^$$' -fuzz '^FuzzRun$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./postrender
 
