@@ -151,13 +151,7 @@ func (c *checker) targets() map[string]int {
 	for i := range f.Spec.Targets {
 		t := &f.Spec.Targets[i]
 		p := fmt.Sprintf("spec.targets[%d]", i)
-		if errs := validation.IsDNS1123Label(t.Name); len(errs) > 0 {
-			c.add(p+".name", "%q is not a valid target name: want at most 63 lowercase letters, digits and '-'", t.Name)
-		} else if j, dup := byName[t.Name]; dup {
-			c.add(p+".name", "target %q is named twice (first at spec.targets[%d])", t.Name, j)
-		} else {
-			byName[t.Name] = i
-		}
+		c.uniqueName("target", p, t.Name, "spec.targets", byName, i)
 		if f.RepoOf(t) == "" {
 			c.add(p+".repo", "no repository: set the target's repo, or spec.repo for every target")
 		}
@@ -184,6 +178,21 @@ func (c *checker) targets() map[string]int {
 	return byName
 }
 
+// uniqueName checks the name of the kind ("target", "wave") at path p,
+// item i of list: a DNS label, not taken by an earlier item (seen maps
+// the names so far to their index, and gets this one).
+func (c *checker) uniqueName(kind, p, name, list string, seen map[string]int, i int) {
+	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+		c.add(p+".name", "%q is not a valid %s name: want at most 63 lowercase letters, digits and '-'", name, kind)
+		return
+	}
+	if j, dup := seen[name]; dup {
+		c.add(p+".name", "%s %q is named twice (first at %s[%d])", kind, name, list, j)
+		return
+	}
+	seen[name] = i
+}
+
 // waves checks each wave and resolves its members: every target in
 // exactly one wave, no wave empty.
 func (c *checker) waves(byName map[string]int) {
@@ -196,13 +205,7 @@ func (c *checker) waves(byName map[string]int) {
 	for i := range f.Spec.Waves {
 		w := &f.Spec.Waves[i]
 		p := fmt.Sprintf("spec.waves[%d]", i)
-		if errs := validation.IsDNS1123Label(w.Name); len(errs) > 0 {
-			c.add(p+".name", "%q is not a valid wave name: want at most 63 lowercase letters, digits and '-'", w.Name)
-		} else if j, dup := names[w.Name]; dup {
-			c.add(p+".name", "wave %q is named twice (first at spec.waves[%d])", w.Name, j)
-		} else {
-			names[w.Name] = i
-		}
+		c.uniqueName("wave", p, w.Name, "spec.waves", names, i)
 		c.settings(w, p)
 		for _, m := range c.members(w, p, byName) {
 			t := &f.Spec.Targets[m.index]
