@@ -39,6 +39,9 @@ func newAutoscaledRepo(t *testing.T, ns string) (*gitopsRepo, string) {
 	}
 	s = strings.Replace(s, "\n  replicas: 3\n", "\n  autoscaling:\n    minReplicas: 2\n    maxReplicas: 8\n", 1)
 	s = strings.Replace(s, `limits.cpu: "12"`, `limits.cpu: "18"`, 1)
+	// The seed's quota holds both colors at their maxReplicas with a
+	// surge of 25%, not of a whole color.
+	s = strings.Replace(s, "\n  maxSurge: 100%", "\n  maxSurge: 25%", 1)
 	apps, err := spec.Load(promote.SpecFile, []byte(s))
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,9 @@ func TestMatchCapacityOnMetrics(t *testing.T) {
 	}
 	text := strings.Replace(string(data), "\n  replicas: 3\n", "\n"+cpuAutoscaling, 1)
 	text = strings.Replace(text, `limits.cpu: "12"`, `limits.cpu: "20"`, 1)
+	// The seed's quota holds both colors at their maxReplicas with a
+	// surge of 25%, not of a whole color.
+	text = strings.Replace(text, "\n  maxSurge: 100%", "\n  maxSurge: 25%", 1)
 	text = strings.Replace(text, "  blue:\n    image: myapp:v1.2.3\n", "  blue:\n    image: myapp:v1.2.3\n    autoscaling: {maxReplicas: 6}\n", 1)
 	if err := os.WriteFile(specPath, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
