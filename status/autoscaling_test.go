@@ -3,7 +3,6 @@ package status_test
 import (
 	"bytes"
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/testbed/kubetest"
-	"github.com/bgrender/bgrender/spec"
 	"github.com/bgrender/bgrender/status"
 )
 
@@ -26,18 +23,7 @@ func TestAutoscalers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ns := srv.NewNamespace(t, ctx, "status-hpa", nil)
-	data, err := os.ReadFile("../examples/autoscaling/app.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	apps, err := spec.Load("app.yaml", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	apps[0].Metadata.Namespace = ns
-	if err := apptest.Create(ctx, srv, apps[0], mustSpec(t, "plain", ns, 2)); err != nil {
-		t.Fatal(err)
-	}
+	createExample(t, ctx, srv, ns, "autoscaling")
 	// The HPA controller's report for blue, which the load has grown to 5.
 	hpas := srv.Dynamic().Resource(status.HorizontalPodAutoscalers).Namespace(ns)
 	u, err := hpas.Get(ctx, "catalog-blue", metav1.GetOptions{})

@@ -19,16 +19,11 @@ import (
 	"github.com/bgrender/bgrender/status"
 )
 
-// TestMigrations: status lists the app's migration Jobs (the expand Job
-// of each image and the contract's), each with its color, image and how
-// it ended, and the image the schema was contracted for, read from the
-// live Service; an app without migrations shows none.
-func TestMigrations(t *testing.T) {
-	srv := kubetest.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ns := srv.NewNamespace(t, ctx, "status-migrations", nil)
-	data, err := os.ReadFile("../examples/migrations/app.yaml")
+// createExample creates the objects of examples/<name>/app.yaml in ns on
+// srv, blue live with 2 ready pods, and returns the app.
+func createExample(t *testing.T, ctx context.Context, srv *kubetest.Server, ns, name string) *spec.BlueGreenApp {
+	t.Helper()
+	data, err := os.ReadFile("../examples/" + name + "/app.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +35,19 @@ func TestMigrations(t *testing.T) {
 	if err := apptest.Create(ctx, srv, apps[0], mustSpec(t, "plain", ns, 2)); err != nil {
 		t.Fatal(err)
 	}
+	return apps[0]
+}
+
+// TestMigrations: status lists the app's migration Jobs (the expand Job
+// of each image and the contract's), each with its color, image and how
+// it ended, and the image the schema was contracted for, read from the
+// live Service; an app without migrations shows none.
+func TestMigrations(t *testing.T) {
+	srv := kubetest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := srv.NewNamespace(t, ctx, "status-migrations", nil)
+	specApp := createExample(t, ctx, srv, ns, "migrations")
 	// No Job controller here: the test writes the conditions it would.
 	jobs := srv.Dynamic().Resource(status.Jobs).Namespace(ns)
 	list, err := jobs.List(ctx, metav1.ListOptions{})
@@ -52,7 +60,7 @@ func TestMigrations(t *testing.T) {
 			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastProbeTime: now, LastTransitionTime: now},
 			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastProbeTime: now, LastTransitionTime: now},
 		}}
-		if u.GetAnnotations()["bgrender.io/image"] == apps[0].Spec.Green.Image {
+		if u.GetAnnotations()["bgrender.io/image"] == specApp.Spec.Green.Image {
 			st = batchv1.JobStatus{StartTime: &now, Failed: 1, Conditions: []batchv1.JobCondition{
 				{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, LastProbeTime: now, LastTransitionTime: now},
 				{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, LastProbeTime: now, LastTransitionTime: now},

@@ -311,9 +311,7 @@ func median(ds []time.Duration) string {
 	if len(ds) == 0 {
 		return "-"
 	}
-	ds = slices.Clone(ds)
-	slices.Sort(ds)
-	return ds[len(ds)/2].Round(10 * time.Microsecond).String()
+	return medianOf(ds).Round(10 * time.Microsecond).String()
 }
 
 // spread is the median and the min-max of durations, "none" counted as
