@@ -34,14 +34,20 @@ type Autoscaler struct {
 // WaitSettled waits until lowering a's minReplicas cannot shrink its
 // color below what the traffic needs, and says why. The autoscaler keeps
 // the metrics' recommendations of its scale-down stabilization window
-// (5 minutes by default) and scales down to the highest of them; those it
-// made before the flip are an idle color's, so a floor lowered before it
-// read the traffic could let it shrink the color at once. It has read it
-// when, after Since, it reports that its metrics alone ask for at least
-// its floor (its ScalingLimited condition leaves TooFewReplicas); one that
-// cannot scale on metrics now (ScalingActive False) scales nothing down.
-// Otherwise the traffic asks for fewer pods than the raised floor, and
-// after Hold its window holds readings of the traffic, so a scale-down
+// (5 minutes by default) and scales to the highest of them; its
+// ScalingLimited condition compares that highest recommendation with its
+// floor at every sync. While it says TooFewReplicas the window holds only
+// recommendations below the floor (an idle color's), so a floor lowered
+// then could let it shrink the color at once. Once it says anything else
+// for the spec with the raised floor (status.observedGeneration), the
+// window holds a recommendation of at least the floor, and the floor can
+// be lowered: the autoscaler keeps the color for the window's length and
+// then follows the traffic's readings. When the condition left
+// TooFewReplicas does not matter (an HPA that reads the traffic as asking
+// exactly its floor never transitions again), only that it has now. One
+// that cannot scale on metrics now (ScalingActive False) scales nothing
+// down. Otherwise the traffic asks for fewer pods than the raised floor,
+// and after Hold its window holds readings of the traffic, so a scale-down
 // follows them: WaitSettled returns then, not with an error.
 func WaitSettled(ctx context.Context, a *Autoscaler) (string, error) {
 	var why string
@@ -65,8 +71,13 @@ func WaitSettled(ctx context.Context, a *Autoscaler) (string, error) {
 }
 
 // settled says why lowering hpa's floor is safe now ("" when it is not
-// yet).
+// yet). since only words the answer: a condition that turned before the
+// color took the traffic says so.
 func settled(hpa *unstructured.Unstructured, since time.Time) string {
+	gen := hpa.GetGeneration()
+	if observed, ok, _ := unstructured.NestedInt64(hpa.Object, "status", "observedGeneration"); ok && observed < gen {
+		return "" // its conditions are of the spec before the raised floor
+	}
 	conditions, _, _ := unstructured.NestedSlice(hpa.Object, "status", "conditions")
 	for _, c := range conditions {
 		m, _ := c.(map[string]any)
@@ -77,8 +88,12 @@ func settled(hpa *unstructured.Unstructured, since time.Time) string {
 		switch {
 		case kind == "ScalingActive" && status == "False":
 			return fmt.Sprintf("it does not scale on metrics now (%s), so it scales nothing down", reason)
-		case kind == "ScalingLimited" && reason != "TooFewReplicas" && !at.Before(since.Truncate(time.Second)):
-			return fmt.Sprintf("its metrics ask for at least its floor since %s (%s)", at.UTC().Format(time.TimeOnly), reason)
+		case kind == "ScalingLimited" && reason != "TooFewReplicas" && reason != "":
+			when := "since " + at.UTC().Format(time.TimeOnly)
+			if at.Before(since.Truncate(time.Second)) {
+				when += ", before the flip: its window keeps that recommendation"
+			}
+			return fmt.Sprintf("its metrics ask for at least its floor (%s %s)", reason, when)
 		}
 	}
 	return ""

@@ -54,8 +54,10 @@ func TestWaitSettled(t *testing.T) {
 		held                       bool
 	}{
 		{"idle readings", "ScalingLimited", "True", "TooFewReplicas", time.Now(), "its metrics ask for fewer pods than its raised floor; after 2s", true},
-		{"a reading before the flip", "ScalingLimited", "False", "DesiredWithinRange", flip.Add(-time.Hour), "after 2s of the traffic's readings", true},
-		{"the traffic's reading", "ScalingLimited", "False", "DesiredWithinRange", time.Now(), "its metrics ask for at least its floor since", false},
+		// The condition says what the window holds now, whenever it turned:
+		// an HPA whose traffic asks exactly its floor never turns again.
+		{"a reading before the flip", "ScalingLimited", "False", "DesiredWithinRange", flip.Add(-time.Hour), "its metrics ask for at least its floor (DesiredWithinRange since", false},
+		{"the traffic's reading", "ScalingLimited", "False", "DesiredWithinRange", time.Now(), "its metrics ask for at least its floor (DesiredWithinRange since", false},
 		{"no metrics", "ScalingActive", "False", "FailedGetResourceMetric", flip.Add(-time.Hour), "it does not scale on metrics now (FailedGetResourceMetric)", false},
 	} {
 		setCondition(c.kind, c.status, c.reason, c.at)
@@ -63,6 +65,19 @@ func TestWaitSettled(t *testing.T) {
 		if !strings.Contains(why, c.want) || (took >= 2*time.Second) != c.held {
 			t.Errorf("%s: %q after %s; want %q, held %v", c.name, why, took, c.want, c.held)
 		}
+	}
+	setCondition("ScalingLimited", "False", "DesiredWithinRange", flip.Add(-time.Hour))
+	if why, _ := wait("web-green"); !strings.Contains(why, "before the flip: its window keeps that recommendation") {
+		t.Errorf("a reading before the flip: %q", why)
+	}
+	// Conditions of the spec before the raised floor say nothing of it.
+	hpa.Object["status"] = map[string]any{"observedGeneration": hpa.GetGeneration() - 1, "conditions": []any{
+		map[string]any{"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange", "lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}}}
+	if hpa, err = hpas.UpdateStatus(ctx, hpa, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if why, took := wait("web-green"); took < 2*time.Second || !strings.Contains(why, "after 2s of the traffic's readings") {
+		t.Errorf("a status of the spec before: %q after %s; want the hold", why, took)
 	}
 	if why, _ := wait("web-blue"); why != "it is not in the cluster" {
 		t.Errorf("no autoscaler: %q", why)
