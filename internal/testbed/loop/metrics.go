@@ -110,7 +110,10 @@ func (c *Cluster) StartMetrics(ctx context.Context) (retErr error) {
 		"--kubelet-use-node-status-port",
 		"--kubelet-preferred-address-types=ExternalIP",
 		"--kubelet-insecure-tls",
-		"--metric-resolution=15s",
+		// Its shortest resolution (10s; the default is 60s), with a
+		// scrape timeout under it as it requires.
+		"--metric-resolution=10s",
+		"--kubelet-request-timeout=5s",
 	)
 	if err != nil {
 		return err
@@ -180,7 +183,7 @@ func (c *Cluster) registerMetricsAPI(ctx context.Context, port int) error {
 // SetUsage sets the CPU each pod of namespace ns uses, by the value of
 // its label key (e.g. the color label): usage maps a value to a quantity
 // ("150m"); other pods use 1m, and 16Mi of memory each. kwok serves it from the next scrape on;
-// metrics-server reports a rate after two scrapes (its resolution is 15s).
+// metrics-server reports a rate after two scrapes (its resolution is 10s).
 // It is the simulated load of a story: nothing writes a pod's, a
 // Deployment's or an HPA's status.
 func (c *Cluster) SetUsage(ctx context.Context, ns, key string, usage map[string]string) error {
