@@ -36,6 +36,13 @@ type Options struct {
 	Kubeconfig string
 	Context    string
 	Namespace  string
+	// NamespaceFrom is set when Namespace was not asked for (-n) but read
+	// from the GitOps agent's object (agent.TargetNamespace): the field
+	// that says it, for messages. NamespaceOverrides is true when that
+	// agent applies every object there, whatever the folder names (Flux's
+	// targetNamespace); otherwise a namespace the folder names wins.
+	NamespaceFrom      string
+	NamespaceOverrides bool
 	// RequestTimeout bounds each ordinary request (not a watch); 0 is
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration

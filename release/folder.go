@@ -14,8 +14,12 @@ import (
 // for, makes the namespace it names (the spec's metadata.namespace, or
 // that of a plain folder's Service and Deployments) the one the cluster is
 // read in: the kubeconfig's namespace is only the default of a folder that
-// names none. An asked namespace that disagrees with the folder is bad
-// usage, found before anything is committed.
+// names none. A Flux Kustomization's targetNamespace (read from the
+// --reconcile objects, see agent.TargetNamespace) wins over the folder's,
+// as Flux applies the objects there; an Argo CD Application's destination
+// namespace is only the default of a folder that names none. An asked
+// namespace (-n) that disagrees with the folder is bad usage, found before
+// anything is committed.
 func ReadFolder(ctx context.Context, opts *cluster.Options, t *promote.Target) (*promote.State, error) {
 	st, err := t.Read(ctx)
 	if err != nil {
@@ -39,7 +43,14 @@ func UseNamespace(opts *cluster.Options, t *promote.Target, st *promote.State) e
 	switch {
 	case opts.Namespace == "":
 		opts.Namespace = ns
-	case opts.Namespace != ns:
+	case opts.Namespace == ns:
+	case opts.NamespaceFrom != "" && opts.NamespaceOverrides:
+		// Flux's targetNamespace: the objects are applied there.
+	case opts.NamespaceFrom != "":
+		// Argo CD's destination namespace is only the default of objects
+		// that name none.
+		opts.Namespace, opts.NamespaceFrom = ns, ""
+	default:
 		return exitcode.Invalidf("-n %s disagrees with the app folder %s in %s, whose namespace is %s (%s): drop -n, or pass -n %s",
 			opts.Namespace, t.Path, t.Repo.URL, ns, st.NamespaceFrom, ns)
 	}

@@ -27,7 +27,16 @@
 // the active Service's EndpointSlices all on the new pods; it prints the
 // ratio of the medians. It needs root (network namespaces).
 //
-//	go run ./bench/loop [-n 5] [-interval 5s] [-bin PATH] [-rollouts=false]
+//	go run ./bench/loop [-n 5] [-interval 5s] [-bin PATH] [-rollouts=false] [-spec FILE]
+//
+// -spec releases any BlueGreenApp spec as its user wrote it (the article's
+// examples/seed/app.yaml by default): the file is committed unchanged, into
+// its own namespace (a Kustomization's targetNamespace when it names
+// none); the bed's data plane node is its only node without a taint, so
+// the pods land there with no test-only tolerations. It measures the
+// ClusterIP path (the active Service's port through kube-proxy): a spec's
+// Gateway, Ingress or canary routing is not exercised, and its
+// NetworkPolicies are not enforced (kube-proxy does not enforce them).
 //
 // It needs the bed's binaries in .tools/bin (make tools).
 package main
@@ -41,11 +50,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -55,21 +64,20 @@ import (
 	"github.com/bgrender/bgrender/internal/testbed/loop"
 )
 
-const (
-	app     = "my-application"
-	appPath = "apps/my-application"
-	label   = "version"
-	ns      = "bench"
-)
-
 func main() {
 	n := flag.Int("n", 5, "rounds per variant")
 	interval := flag.Duration("interval", 5*time.Second, "the GitRepository's interval")
 	bin := flag.String("bin", "", "bgrender binary (default: build ./cmd/bgrender)")
 	withRollouts := flag.Bool("rollouts", true, "interleave each release round with the same release through Argo Rollouts' controller")
+	specFile := flag.String("spec", "", "the BlueGreenApp spec to release, as its user wrote it (default: examples/seed/app.yaml)")
 	flag.Parse()
 
 	root, err := kubetest.RepoRoot()
+	check(err)
+	if *specFile == "" {
+		*specFile = filepath.Join(root, "examples", "seed", "app.yaml")
+	}
+	a, err := loadApp(*specFile)
 	check(err)
 	work, err := os.MkdirTemp("", "bgrender-bench-loop")
 	check(err)
@@ -84,27 +92,20 @@ func main() {
 
 	ctx := context.Background()
 	began := time.Now()
-	bed, err := loop.Start(ctx, loop.Config{}, loop.Flux, loop.DataPlane)
+	bed, err := loop.Start(ctx, loop.Config{OpenDataPlane: true}, loop.Flux, loop.DataPlane)
 	check(err)
 	defer bed.Stop()
 	fmt.Printf("bed: core %s, Flux %s, data plane %s\n", bed.StartupTime().Round(time.Millisecond), bed.FluxStartupTime().Round(time.Millisecond),
 		bed.DataPlane().StartupTime().Round(time.Millisecond))
 	cs := bed.Clientset()
-	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-	check(err)
+	check(a.createNamespace(ctx, bed, a.ns))
 
-	// The article's app, rendered into a managed folder of a bare
-	// repository served over smart HTTP.
+	// The app, rendered into a managed folder of a bare repository served
+	// over smart HTTP.
 	seedDir := filepath.Join(work, "seed")
-	folder := filepath.Join(seedDir, filepath.FromSlash(appPath))
+	folder := filepath.Join(seedDir, filepath.FromSlash(a.path))
 	check(os.MkdirAll(folder, 0o755))
-	spec, err := os.ReadFile(filepath.Join(root, "examples", "seed", "app.yaml"))
-	check(err)
-	text := strings.Replace(string(spec), "  namespace: production\n", "  namespace: "+ns+"\n", 1) +
-		"  tolerations:\n    - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n" +
-		"    - {key: " + loop.DataPlaneTaintKey + ", operator: Exists, effect: NoSchedule}\n" +
-		"  nodeSelector: {kubernetes.io/hostname: " + loop.DataPlaneNodeName + "}\n"
-	check(os.WriteFile(filepath.Join(folder, "bgrender.yaml"), []byte(text), 0o644))
+	check(os.WriteFile(filepath.Join(folder, "bgrender.yaml"), a.text, 0o644))
 	run(*bin, nil, "render", filepath.Join(folder, "bgrender.yaml"), "--output-dir", folder)
 	srvRoot := filepath.Join(work, "srv")
 	check(os.MkdirAll(srvRoot, 0o755))
@@ -125,26 +126,26 @@ kind: GitRepository
 metadata: {name: gitops, namespace: flux-system}
 spec: {url: %q, ref: {branch: main}, interval: %s}
 `, url, *interval)
-	kust := `apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: my-application, namespace: flux-system}
-spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-application, prune: true, interval: 10m}
-`
 	check(bed.ApplyYAML(ctx, []byte(gitRepo)))
-	check(bed.ApplyYAML(ctx, []byte(kust)))
+	check(bed.ApplyYAML(ctx, []byte(kustomization(a.name, a.path, a.targetNamespace()))))
+	live := string(a.spec.Spec.Active)
 	for _, c := range []string{"blue", "green"} {
-		_, err := bed.WaitDeploymentAvailable(ctx, ns, app+"-"+c)
+		d, err := bed.WaitDeploymentAvailable(ctx, a.ns, a.name+"-"+c)
 		check(err)
+		if c == live {
+			a.replicas = int(*d.Spec.Replicas)
+		}
 	}
-	check(waitServes(ctx, bed, ns, app, label+"=blue"))
-	fmt.Printf("app applied by Flux and rolled out %s after start\n", time.Since(began).Round(time.Millisecond))
+	check(waitServes(ctx, bed, a.ns, a.name, a.label+"="+live, a.replicas))
+	fmt.Printf("%s (%s) applied by Flux and rolled out %s after start: %s serves %d pods\n", a.name, a.file, time.Since(began).Round(time.Millisecond), live, a.replicas)
 
-	svc, err := cs.CoreV1().Services(ns).Get(ctx, app, metav1.GetOptions{})
+	svc, err := cs.CoreV1().Services(a.ns).Get(ctx, a.name, metav1.GetOptions{})
 	check(err)
+	svcURL := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(svc.Spec.Ports[0].Port))) + "/"
 	// kube-proxy follows the EndpointSlices after its own delay.
-	check(waitAnswers(ctx, bed, "http://"+net.JoinHostPort(svc.Spec.ClusterIP, "80")+"/"))
+	check(waitAnswers(ctx, bed, svcURL))
 	cfg := load.Config{
-		URL:      "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/",
+		URL:      svcURL,
 		Clients:  2,
 		Duration: load.MaxDuration,
 		Pause:    10 * time.Millisecond,
@@ -162,13 +163,13 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 	var argo *rolloutPath
 	if *withRollouts {
 		var stop func()
-		argo, stop = setupRollout(ctx, bed, *bin, root, seedDir, bare)
+		argo, stop = setupRollout(ctx, bed, *bin, a, seedDir, bare)
 		defer stop()
 	}
 
 	env := []string{"KUBECONFIG=" + bed.KubeconfigPath()}
-	repo := []string{"--repo", url, "--path", appPath}
-	reconcile := []string{"--reconcile", "kustomization/flux-system/" + app}
+	repo := []string{"--repo", url, "--path", a.path}
+	reconcile := []string{"--reconcile", "kustomization/flux-system/" + a.name}
 	type variant struct {
 		name string
 		args []string
@@ -182,7 +183,6 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 	traffic := map[string][]transition{}
 	lags := []time.Duration{} // --wait-live's exit after the watcher saw the switch
 	var peak int64
-	live := "blue"
 	for _, v := range []variant{
 		{"promote", append([]string{"promote"}, repo...)},
 		{"promote --reconcile", append(append([]string{"promote"}, repo...), reconcile...)},
@@ -197,19 +197,19 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./apps/my-applicati
 			if strings.HasPrefix(v.name, "rollback") {
 				run(*bin, env, append(append([]string{"promote"}, repo...), reconcile...)...)
 				live = other(live)
-				check(waitServes(ctx, bed, ns, app, label+"="+live))
+				check(waitServes(ctx, bed, a.ns, a.name, a.label+"="+live, a.replicas))
 				time.Sleep(settle) // until kube-proxy follows
 			}
 			args := v.args
 			if strings.HasPrefix(v.name, "release") { // a new image each round
-				args = append(slices.Clip(args), "--image", fmt.Sprintf("myapp:bench-%d", i+1))
+				args = append(slices.Clip(args), "--image", a.image(i+1))
 			}
 			start := time.Now()
 			exited := make(chan int64, 1)
 			go func() { exited <- run(*bin, env, args...) }()
 			from := live
 			live = other(live)
-			check(waitServes(ctx, bed, ns, app, label+"="+live))
+			check(waitServes(ctx, bed, a.ns, a.name, a.label+"="+live, a.replicas))
 			d := time.Since(start)
 			rss := <-exited
 			if v.name == "promote --wait-live" {
@@ -366,9 +366,9 @@ func waitAnswers(ctx context.Context, bed *loop.Cluster, url string) error {
 }
 
 // waitServes polls the EndpointSlices of Service svc every 10 ms until
-// every ready endpoint is a pod that selector selects (3 of them) and none
-// is not ready.
-func waitServes(ctx context.Context, bed *loop.Cluster, ns, svc, selector string) error {
+// every ready endpoint is a pod that selector selects (want of them) and
+// none is not ready.
+func waitServes(ctx context.Context, bed *loop.Cluster, ns, svc, selector string, want int) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cs := bed.Clientset()
@@ -395,7 +395,7 @@ func waitServes(ctx context.Context, bed *loop.Cluster, ns, svc, selector string
 				}
 			}
 		}
-		if good == 3 && bad == 0 {
+		if good == want && bad == 0 {
 			return nil
 		}
 		select {

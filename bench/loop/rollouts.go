@@ -6,10 +6,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -44,28 +44,26 @@ type rolloutPath struct {
 	bare    string
 	objs    []*unstructured.Unstructured
 	version string // the pod label of the running revision
+	pods    int    // the Rollout's replicas
 	keep    *load.Run
 	fresh   *load.Run
 }
 
 // setupRollout starts the Rollouts controller, commits the Rollout that
-// `bgrender render --format argo-rollouts` writes for the article's app,
-// lets Flux apply it, and starts clients on its active Service.
-func setupRollout(ctx context.Context, bed *loop.Cluster, bin, root, seed, bare string) (*rolloutPath, func()) {
+// `bgrender render --format argo-rollouts` writes for the bench's app
+// (renamed, in its own namespace), lets Flux apply it, and starts clients
+// on its active Service.
+func setupRollout(ctx context.Context, bed *loop.Cluster, bin string, a *benchApp, seed, bare string) (*rolloutPath, func()) {
 	ar, err := bed.StartRollouts(ctx)
 	check(err)
-	_, err = bed.Clientset().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: roNS}}, metav1.CreateOptions{})
+	check(a.createNamespace(ctx, bed, roNS))
+	specFile, err := a.renamed(filepath.Join(seed, ".."), roApp, roNS)
 	check(err)
-	spec, err := os.ReadFile(filepath.Join(root, "examples", "seed", "app.yaml"))
-	check(err)
-	text := strings.NewReplacer("my-application", roApp, "  namespace: production\n", "  namespace: "+roNS+"\n").Replace(string(spec)) + placement
-	specFile := filepath.Join(seed, "..", "rollout-app.yaml")
-	check(os.WriteFile(specFile, []byte(text), 0o644))
 	out, err := output(bin, "render", specFile, "--format", "argo-rollouts")
 	check(err)
 	objs, err := loop.DecodeYAML(out)
 	check(err)
-	r := &rolloutPath{bed: bed, seed: seed, bare: bare, objs: objs}
+	r := &rolloutPath{bed: bed, seed: seed, bare: bare, objs: objs, pods: a.replicas}
 	for _, o := range objs {
 		switch o.GetKind() {
 		case "Rollout":
@@ -80,16 +78,12 @@ func setupRollout(ctx context.Context, bed *loop.Cluster, bin, root, seed, bare 
 		}
 	}
 	r.commit("myapp:ro-0", "ro-0")
-	check(bed.ApplyYAML(ctx, []byte(`apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: `+roApp+`, namespace: flux-system}
-spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./`+roPath+`, prune: true, interval: 10m}
-`)))
-	check(waitServes(ctx, bed, roNS, roApp, "version=ro-0"))
+	check(bed.ApplyYAML(ctx, []byte(kustomization(roApp, roPath, ""))))
+	check(waitServes(ctx, bed, roNS, roApp, "version=ro-0", r.pods))
 
 	svc, err := bed.Clientset().CoreV1().Services(roNS).Get(ctx, roApp, metav1.GetOptions{})
 	check(err)
-	url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/"
+	url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(svc.Spec.Ports[0].Port))) + "/"
 	check(waitAnswers(ctx, bed, url))
 	cfg := load.Config{URL: url, Clients: 1, Duration: load.MaxDuration, Pause: 10 * time.Millisecond, Dial: bed.DataPlane().DialFrom, ClientOffset: 4}
 	r.keep, err = load.Start(ctx, cfg)
@@ -102,12 +96,6 @@ spec: {sourceRef: {kind: GitRepository, name: gitops}, path: ./`+roPath+`, prune
 	return r, func() { r.keep.Stop(); r.fresh.Stop(); ar.Stop() }
 }
 
-// placement puts the pods on the data plane's node, as the bench does for
-// bgrender's app.
-var placement = "  tolerations:\n    - {key: " + loop.TaintKey + ", operator: Exists, effect: NoSchedule}\n" +
-	"    - {key: " + loop.DataPlaneTaintKey + ", operator: Exists, effect: NoSchedule}\n" +
-	"  nodeSelector: {kubernetes.io/hostname: " + loop.DataPlaneNodeName + "}\n"
-
 // round releases image and returns the time from the commit's start to
 // the active Service's EndpointSlices all on the new pods, and what the
 // clients saw.
@@ -118,7 +106,7 @@ func (r *rolloutPath) round(ctx context.Context, i int) (time.Duration, transiti
 	r.commit("myapp:"+to, to)
 	_, err := agent.Reconcile(ctx, r.bed.Dynamic(), []agent.Ref{{Kind: "kustomization", Namespace: "flux-system", Name: roApp}}, time.Now(), func(string) {})
 	check(err)
-	check(waitServes(ctx, r.bed, roNS, roApp, "version="+to))
+	check(waitServes(ctx, r.bed, roNS, roApp, "version="+to, r.pods))
 	d := time.Since(start)
 	time.Sleep(settle)
 	return d, measure(r.keep.Records(), r.fresh.Records(), start, start.Add(d+settle), from, to)

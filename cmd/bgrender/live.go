@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -61,5 +63,34 @@ func (l *liveFlags) validate(g *gitFlags, opts *cluster.Options) error {
 	if err := validateCluster(opts, ""); err != nil {
 		return err
 	}
-	return checkKubeconfig(opts)
+	if err := checkKubeconfig(opts); err != nil {
+		return err
+	}
+	return l.agentNamespace(opts)
+}
+
+// agentNamespace reads, when no namespace was asked for, the namespace the
+// --reconcile objects apply the folder into (a Flux Kustomization's
+// targetNamespace, an Argo CD Application's destination): the cluster is
+// read there, as the agent applies there (see release.UseNamespace).
+func (l *liveFlags) agentNamespace(opts *cluster.Options) error {
+	if opts.Namespace != "" || len(l.refs) == 0 {
+		return nil
+	}
+	dyn, _, err := opts.Dynamic()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cluster.DefaultRequestTimeout)
+	defer cancel()
+	t, err := agent.TargetNamespace(ctx, dyn, l.refs)
+	var conflict *agent.ConflictError
+	switch {
+	case errors.As(err, &conflict):
+		return usageError("%v: pass -n", err)
+	case err != nil:
+		return err
+	}
+	opts.Namespace, opts.NamespaceFrom, opts.NamespaceOverrides = t.Namespace, t.From, t.Overrides
+	return nil
 }

@@ -93,6 +93,11 @@ type Config struct {
 	// Untainted leaves the nodes without the kwok.x-k8s.io/node taint, so
 	// that pods without Toleration are scheduled onto them.
 	Untainted bool
+	// OpenDataPlane leaves the data plane's node (DataPlane) without any
+	// taint while the fake nodes keep theirs: pods that tolerate nothing
+	// are scheduled there and only there, so a spec runs on the data plane
+	// as its user wrote it (bench/loop -spec).
+	OpenDataPlane bool
 }
 
 // Cluster is a running bed. It embeds the kubetest.Server of its API

@@ -259,6 +259,9 @@ func (c *Cluster) createDataPlaneNode(ctx context.Context) error {
 	if !c.cfg.Untainted {
 		taints = append(taints, corev1.Taint{Key: TaintKey, Value: "fake", Effect: corev1.TaintEffectNoSchedule})
 	}
+	if c.cfg.OpenDataPlane {
+		taints = nil
+	}
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        DataPlaneNodeName,
