@@ -175,6 +175,9 @@ spec: {url: %q, ref: {branch: main}, interval: %s}
 		args []string
 	}
 	source := []string{"--reconcile", "gitrepository/flux-system/gitops"}
+	if ns := a.targetNamespace(); ns != "" {
+		source = append(source, "-n", ns) // a GitRepository does not say where its objects go
+	}
 	variants := []string{"promote", "promote --reconcile", "rollback", "rollback --reconcile", "promote --wait-live", "promote --wait-live src", "release --wait-live"}
 	if argo != nil {
 		variants = append(variants, argoRelease)
