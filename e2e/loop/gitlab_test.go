@@ -253,6 +253,7 @@ func (r *gitlabRunner) run(ctx context.Context, name string) (int, string) {
 // request. The file's defaults point at gitlab.example.com; the project
 // variables a user sets point at the bed instead.
 func TestGitLabPipeline(t *testing.T) {
+	t.Parallel() // it mostly waits; see main_test.go
 	p := readGitLabCI(t)
 	want := []string{"bgrender-deploy", "bgrender-promote", "bgrender-guard"}
 	var order []string

@@ -44,6 +44,7 @@ const cpuAutoscaling = `  autoscaling:
 // by the load and scales blue down to 2, and Flux reports no drift.
 // Nothing writes an HPA's or a Deployment's status.
 func TestMatchCapacityOnMetrics(t *testing.T) {
+	t.Parallel() // it mostly waits; see main_test.go
 	bed := loop.Require(t, loop.Flux, loop.Metrics)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
