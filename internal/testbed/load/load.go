@@ -7,8 +7,10 @@
 //
 // It is made for the loop bed's data plane (internal/testbed/loop): the
 // clients dial from the node's network namespace (Config.Dial =
-// DataNode.DialFrom) to a Service's ClusterIP, through kube-proxy, and the
-// pod servers say who they are in the X-Pod and X-Color headers. It sends
+// DataNode.DialFrom) to a Service's ClusterIP, through kube-proxy, or to
+// the bed's Gateway (Traefik; Config.Host and Config.Header pick the
+// HTTPRoute rule), and the pod servers say who they are in the X-Pod and
+// X-Color headers. It sends
 // traffic only where Dial connects; it stops by itself.
 //
 // Two modes: KeepAlive clients reuse one connection as long as the server
@@ -80,6 +82,12 @@ type Config struct {
 	Timeout time.Duration
 	// Method is the request method (default GET).
 	Method string
+	// Host, when set, is the requests' Host header (e.g. the hostname an
+	// HTTPRoute matches, with URL naming the Gateway's address).
+	Host string
+	// Header is added to every request (e.g. the header of a route's
+	// testers' rule).
+	Header http.Header
 	// Dial opens client number client's connections; nil dials from this
 	// process's network namespace.
 	Dial func(ctx context.Context, client int, network, addr string) (net.Conn, error)
@@ -231,6 +239,10 @@ func (r *Run) one(ctx context.Context, hc *http.Client, n int) Record {
 		rec.Reused = info.Reused
 	}}
 	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), r.cfg.Method, r.cfg.URL, nil)
+	req.Host = r.cfg.Host
+	for k, v := range r.cfg.Header {
+		req.Header[k] = v
+	}
 	resp, err := hc.Do(req)
 	if err == nil {
 		_, err = io.Copy(io.Discard, resp.Body)
