@@ -56,11 +56,12 @@ func (m Mode) String() string {
 	return "keep-alive"
 }
 
-// Response headers that name the pod and the color that served a request
-// (those of internal/testbed/loop's pod servers).
+// Response headers that name the pod, its namespace and its color that
+// served a request (those of internal/testbed/loop's pod servers).
 const (
-	HeaderPod   = "X-Pod"
-	HeaderColor = "X-Color"
+	HeaderPod       = "X-Pod"
+	HeaderNamespace = "X-Pod-Namespace"
+	HeaderColor     = "X-Color"
 )
 
 // Config is a load run.
@@ -119,8 +120,10 @@ type Record struct {
 	Start, End time.Time
 	Status     int
 	Pod, Color string
-	Err        Kind
-	ErrText    string
+	// Namespace is the served pod's namespace.
+	Namespace string
+	Err       Kind
+	ErrText   string
 	// Reused is true when the request went over a connection that an
 	// earlier request had used.
 	Reused bool
@@ -255,7 +258,7 @@ func (r *Run) one(ctx context.Context, hc *http.Client, n int) Record {
 		return rec
 	}
 	rec.Status = resp.StatusCode
-	rec.Pod, rec.Color = resp.Header.Get(HeaderPod), resp.Header.Get(HeaderColor)
+	rec.Pod, rec.Color, rec.Namespace = resp.Header.Get(HeaderPod), resp.Header.Get(HeaderColor), resp.Header.Get(HeaderNamespace)
 	switch {
 	case resp.StatusCode >= 500:
 		rec.Err, rec.ErrText = Status5xx, resp.Status
