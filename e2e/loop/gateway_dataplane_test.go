@@ -259,7 +259,7 @@ func (g *gatewayLoad) stop() {
 // configuration before nor the one in force routed to, nor by a pod of
 // another namespace; every tester request (if the route has testers)
 // served by green. It logs the table.
-func (g *gatewayLoad) judge(want []float64, commands map[float64]time.Time) {
+func (g *gatewayLoad) judge(want []float64, commands map[float64]command) {
 	t := g.t
 	t.Helper()
 	end := time.Now()
@@ -285,9 +285,12 @@ func (g *gatewayLoad) judge(want []float64, commands map[float64]time.Time) {
 		share := greenShare(in)
 		lag := ""
 		if c, ok := commands[s.green]; ok {
-			lag = fmt.Sprintf(", running %s after the command started", s.at.Sub(c).Round(time.Millisecond))
+			lag = fmt.Sprintf(", running %s after the command started", s.at.Sub(c.start).Round(time.Millisecond))
+			if !c.end.IsZero() {
+				lag += fmt.Sprintf(" (%s after it returned)", s.at.Sub(c.end).Round(time.Millisecond))
+			}
 		}
-		fmt.Fprintf(&b, "  green at %5.1f%%: served %5.1f%% green over %s%s\n", s.green, share, w, lag)
+		fmt.Fprintf(&b, "  green at %5.1f%%: served %6.2f%% green over %s%s\n", s.green, share, w, lag)
 		if i > 0 && (w.Requests < stepRequests || math.Abs(share-s.green) > splitTolerance) {
 			t.Errorf("green at %v%%: %d requests, %.2f%% served by green; want at least %d within %v points", s.green, w.Requests, share, stepRequests, splitTolerance)
 		}
@@ -331,6 +334,10 @@ func (g *gatewayLoad) judge(want []float64, commands map[float64]time.Time) {
 	}
 	t.Log(b.String())
 }
+
+// command is when the command that set a weight started and returned
+// (zero when it went on to further steps).
+type command struct{ start, end time.Time }
 
 // colorsAt are the colors a route with green at weight percent sends to.
 func colorsAt(green float64) []string {
@@ -393,11 +400,12 @@ func TestGatewayShiftServed(t *testing.T) {
 	defer cancel()
 	s, url := gatewayStory(t, ctx, bed, "gwshift")
 	g := startGatewayLoad(t, ctx, bed, routeTarget{s.ns, app, app, s.ns + ".example.com", testerHeader}, 3*time.Minute)
-	commands := map[float64]time.Time{}
+	commands := map[float64]command{}
 	for _, weight := range []int{10, 50, 100} {
-		commands[float64(weight)] = time.Now()
+		began := time.Now()
 		s.must(ctx, 0, "shift", "--weight", fmt.Sprint(weight), "--reconcile", "kustomization/flux-system/gwshift", "--wait-live",
 			"--repo", url, "--path", appPath)
+		commands[float64(weight)] = command{began, time.Now()}
 		g.waitRequests(ctx, g.appliedAt(ctx, float64(weight)), stepRequests)
 	}
 	g.judge([]float64{0, 10, 50, 100}, commands)
@@ -427,7 +435,7 @@ func TestGatewayStepsServed(t *testing.T) {
 		"--reconcile", "kustomization/flux-system/gwsteps", "--live-timeout", "1m", "--repo", url, "--path", appPath)
 	g.waitRequests(ctx, g.appliedAt(ctx, 100), stepRequests)
 	s.waitServes(ctx, app, "green", 3)
-	g.judge([]float64{0, 10, 50, 100}, map[float64]time.Time{10: began})
+	g.judge([]float64{0, 10, 50, 100}, map[float64]command{10: {start: began}})
 }
 
 // TestHelmWeightServed: the Helm post-renderer's --weight on
@@ -467,10 +475,11 @@ func TestHelmWeightServed(t *testing.T) {
 	}
 	helm(0)
 	g := startGatewayLoad(t, ctx, bed, routeTarget{ns: ns, route: release, service: release, host: host}, 3*time.Minute)
-	commands := map[float64]time.Time{}
+	commands := map[float64]command{}
 	for _, weight := range []int{10, 50, 100} {
-		commands[float64(weight)] = time.Now()
+		began := time.Now()
 		helm(weight)
+		commands[float64(weight)] = command{began, time.Now()}
 		g.waitRequests(ctx, g.appliedAt(ctx, float64(weight)), stepRequests)
 	}
 	g.judge([]float64{0, 10, 50, 100}, commands)

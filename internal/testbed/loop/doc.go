@@ -111,7 +111,10 @@
 // comes out almost exact; it reports a route Accepted when its provider
 // reads it and runs the new configuration after its providers' throttle
 // (500 ms here, 2 s by default): Traefik.RouteSplits reads, from its API on
-// loopback in the namespace, the weights it runs now. Clients reach it at
+// loopback in the namespace, the weights it runs now. A route whose
+// Services' EndpointSlices Traefik has not read yet answers 503, and of two
+// routes that match the same requests the older one wins: give each test
+// a hostname of its own. Clients reach it at
 // Traefik.URL with DataNode.DialFrom (load.Config's Host picks the
 // route's hostname). Traefik listens only in the node's namespace, never
 // checks for new versions or sends usage reports, and stops with the bed;
