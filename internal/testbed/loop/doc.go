@@ -100,8 +100,8 @@
 // (TraefikVersion, .tools/bin/traefik) runs inside the node's namespace
 // (`ip netns exec`, as kube-proxy does), with its Kubernetes Gateway
 // provider reading the API server through the same forwarder, and serves
-// the Gateway GatewayNamespace/GatewayName (the examples' gateway-system/
-// public) of the GatewayClass GatewayClassName (controllerName
+// the Gateway GatewayNamespace/GatewayName (gateway-system/traefik) of the
+// GatewayClass GatewayClassName (controllerName
 // TraefikController): one HTTP listener on NodeIP:GatewayPort that takes
 // routes from every namespace, status address NodeIP. The bed applies the
 // Gateway API's standard-channel CRDs (GatewayAPIVersion, from the Go

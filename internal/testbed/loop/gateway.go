@@ -23,9 +23,11 @@ import (
 )
 
 // The Gateway the bed runs: Traefik's Kubernetes Gateway provider, and the
-// GatewayClass and Gateway it serves. The names are those of the
-// repository's examples (examples/gateway), so that a story's spec can
-// name the Gateway as its users do.
+// GatewayClass and Gateway it serves. The Gateway is not the examples'
+// gateway-system/public: stories that play a Gateway controller
+// themselves for routes to public (e2e/loop's actAsGateway, for pods
+// that do not serve) must not meet a second controller writing the same
+// routes' status.
 const (
 	// TraefikVersion is the Traefik that hack/install-tools.sh builds
 	// (hack/tools/traefik).
@@ -44,7 +46,7 @@ const (
 	// listener, "http", takes HTTPRoutes of every namespace, for any
 	// hostname, on GatewayPort.
 	GatewayNamespace = "gateway-system"
-	GatewayName      = "public"
+	GatewayName      = "traefik"
 	// GatewayPort is the listener's port: Traefik's entrypoint "web"
 	// listens on NodeIP:GatewayPort in the node's network namespace.
 	GatewayPort = 80

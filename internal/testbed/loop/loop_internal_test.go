@@ -89,22 +89,22 @@ func TestTakeIP(t *testing.T) {
 func TestRouteSplits(t *testing.T) {
 	const raw = `{
   "routers": {
-    "httproute-shop-web-gw-gateway-system-public-ep-web-0-1c0cf64bde37d9d0@kubernetesgateway": {
-      "entryPoints": ["web"], "service": "httproute-shop-web-gw-gateway-system-public-ep-web-0-1c0cf64bde37d9d0-wrr",
+    "httproute-shop-web-gw-gateway-system-traefik-ep-web-0-1c0cf64bde37d9d0@kubernetesgateway": {
+      "entryPoints": ["web"], "service": "httproute-shop-web-gw-gateway-system-traefik-ep-web-0-1c0cf64bde37d9d0-wrr",
       "rule": "Host(\"web.example.com\") \u0026\u0026 PathPrefix(\"/\")", "status": "enabled"},
-    "httproute-shop-web-gw-gateway-system-public-ep-web-1-9f2a@kubernetesgateway": {
-      "service": "httproute-shop-web-gw-gateway-system-public-ep-web-1-9f2a-wrr",
+    "httproute-shop-web-gw-gateway-system-traefik-ep-web-1-9f2a@kubernetesgateway": {
+      "service": "httproute-shop-web-gw-gateway-system-traefik-ep-web-1-9f2a-wrr",
       "rule": "Host(\"web.example.com\") \u0026\u0026 PathPrefix(\"/\") \u0026\u0026 Header(\"x-color\",\"green\")"},
-    "httproute-shop-web2-gw-gateway-system-public-ep-web-0-77@kubernetesgateway": {
-      "service": "httproute-shop-web2-gw-gateway-system-public-ep-web-0-77-wrr", "rule": "Host(\"other\")"},
+    "httproute-shop-web2-gw-gateway-system-traefik-ep-web-0-77@kubernetesgateway": {
+      "service": "httproute-shop-web2-gw-gateway-system-traefik-ep-web-0-77-wrr", "rule": "Host(\"other\")"},
     "ping@internal": {"service": "ping@internal", "rule": "PathPrefix(\"/ping\")"}
   },
   "services": {
-    "httproute-shop-web-gw-gateway-system-public-ep-web-0-1c0cf64bde37d9d0-wrr@kubernetesgateway": {
+    "httproute-shop-web-gw-gateway-system-traefik-ep-web-0-1c0cf64bde37d9d0-wrr@kubernetesgateway": {
       "weighted": {"services": [{"name": "shop-web-blue-http-80", "weight": 70}, {"name": "shop-web-green-http-80", "weight": 30}]}},
-    "httproute-shop-web-gw-gateway-system-public-ep-web-1-9f2a-wrr@kubernetesgateway": {
+    "httproute-shop-web-gw-gateway-system-traefik-ep-web-1-9f2a-wrr@kubernetesgateway": {
       "weighted": {"services": [{"name": "shop-web-green-http-80"}]}},
-    "httproute-shop-web2-gw-gateway-system-public-ep-web-0-77-wrr@kubernetesgateway": {
+    "httproute-shop-web2-gw-gateway-system-traefik-ep-web-0-77-wrr@kubernetesgateway": {
       "weighted": {"services": [{"name": "shop-other-http-80", "weight": 1}]}},
     "shop-web-blue-http-80@kubernetesgateway": {"loadBalancer": {"servers": [{"url": "http://10.212.16.1:8080"}]}}
   }
