@@ -70,7 +70,6 @@ type gatewayLoad struct {
 	wg                   sync.WaitGroup
 	mu                   sync.Mutex
 	splits               []applied
-	splitErr             error
 }
 
 // startGatewayLoad waits until Traefik runs the route with every request
