@@ -19,8 +19,8 @@ example:
 
 # Install Prometheus, iproute2 and nftables (Debian packages) and build etcd,
 # kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, kwok, Flux's
-# source-controller and kustomize-controller, Helm 3, Helm 4, Gitea and
-# kube-score into
+# source-controller and kustomize-controller, Helm 3, Helm 4, Gitea,
+# kube-score and Traefik (the loop bed's Gateway) into
 # .tools/ (idempotent, quick when present); also the Argo Rollouts
 # controller (with Go 1.27.3, fetched for that build only).
 tools:

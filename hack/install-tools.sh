@@ -48,13 +48,19 @@
 #                   hack/tools/argo-rollouts (built with GOTOOLCHAIN=go1.27.3),
 #                   into .tools/bin/rollouts-controller; its CRDs
 #                   (manifests/crds) stay in the Go module cache
+#   traefik         Traefik v3.6, from the tools module in hack/tools/traefik
+#                   (its go.mod copies Traefik's replace and exclude lines),
+#                   into .tools/bin/traefik; the loop bed's real Gateway
+#                   (internal/testbed/loop Gateway). Cold (empty Go caches):
+#                   1,150 CPU-seconds, 17 minutes on 2 cores busy with other
+#                   builds, about 10 on quiet ones
 #
 # Usage: hack/install-tools.sh [component...]
 #   Without arguments every component is installed. Components: etcd,
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy,
 #   metrics-server, nftables, kwok,
 #   flux-source, flux-kustomize, helm3, helm4, gitea, prometheus, iproute2,
-#   kube-score, gateway-api-crds, actionlint, argo-rollouts.
+#   kube-score, gateway-api-crds, actionlint, argo-rollouts, traefik.
 #
 # Environment:
 #   TOOLS_BIN   where built binaries go (default: <repo>/.tools/bin)
@@ -77,6 +83,7 @@ HELM4_VERSION="v4.3.1"
 GATEWAY_API_VERSION="v1.6.3" # must match go.mod and e2e/gateway_test.go
 ARGO_ROLLOUTS_VERSION="v1.10.2" # must match hack/tools/argo-rollouts/go.mod and internal/testbed/loop
 ARGO_ROLLOUTS_TOOLCHAIN="go1.27.3" # Argo Rollouts' go.mod asks for Go 1.26.10
+TRAEFIK_VERSION="v3.6.12" # must match hack/tools/traefik/go.mod (v3.7 cannot be built from the module proxy)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'install-tools: %s\n' "$*" >&2; exit 1; }
@@ -424,11 +431,28 @@ install_argo_rollouts() {
 		-trimpath -ldflags "-s -w" "$mod/cmd/rollouts-controller"
 }
 
+# install_traefik: Traefik into .tools/bin/traefik, from the tools module in
+# hack/tools/traefik. The version is set as Traefik's release builds set it;
+# the loop bed starts it with --global.checkNewVersion=false (a release
+# version would otherwise ask the network for newer releases) and without
+# anonymous usage reports.
+install_traefik() {
+	local out="$TOOLS_BIN/traefik"
+	if stamp_ok "$out" "$TRAEFIK_VERSION"; then
+		log "traefik: $out $TRAEFIK_VERSION (present)"
+		return
+	fi
+	local pkg=github.com/traefik/traefik/v3/pkg/version
+	CGO_ENABLED=0 go_build_tool "$REPO/hack/tools/traefik" "$out" "$TRAEFIK_VERSION" \
+		-trimpath -ldflags "-s -w -X $pkg.Version=$TRAEFIK_VERSION -X $pkg.Codename=ramequin" \
+		github.com/traefik/traefik/v3/cmd/traefik
+}
+
 # Later components go here, built the same way (a tools module under
 # hack/tools and go_build_tool, or go_install_tool; see TESTBED.md for the
 # recipes), and their names go into ALL_COMPONENTS below.
 
-ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy metrics-server nftables kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2 kube-score gateway-api-crds actionlint argo-rollouts)
+ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy metrics-server nftables kwok flux-source flux-kustomize helm3 helm4 gitea prometheus iproute2 kube-score gateway-api-crds actionlint argo-rollouts traefik)
 
 main() {
 	local components=("$@")
@@ -455,6 +479,7 @@ main() {
 		gateway-api-crds) install_gateway_api_crds ;;
 		actionlint) install_actionlint ;;
 		argo-rollouts) install_argo_rollouts ;;
+		traefik) install_traefik ;;
 		*) die "unknown component $c (known: ${ALL_COMPONENTS[*]})" ;;
 		esac
 	done

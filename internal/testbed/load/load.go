@@ -7,8 +7,10 @@
 //
 // It is made for the loop bed's data plane (internal/testbed/loop): the
 // clients dial from the node's network namespace (Config.Dial =
-// DataNode.DialFrom) to a Service's ClusterIP, through kube-proxy, and the
-// pod servers say who they are in the X-Pod and X-Color headers. It sends
+// DataNode.DialFrom) to a Service's ClusterIP, through kube-proxy, or to
+// the bed's Gateway (Traefik; Config.Host and Config.Header pick the
+// HTTPRoute rule), and the pod servers say who they are in the X-Pod and
+// X-Color headers. It sends
 // traffic only where Dial connects; it stops by itself.
 //
 // Two modes: KeepAlive clients reuse one connection as long as the server
@@ -54,11 +56,12 @@ func (m Mode) String() string {
 	return "keep-alive"
 }
 
-// Response headers that name the pod and the color that served a request
-// (those of internal/testbed/loop's pod servers).
+// Response headers that name the pod, its namespace and its color that
+// served a request (those of internal/testbed/loop's pod servers).
 const (
-	HeaderPod   = "X-Pod"
-	HeaderColor = "X-Color"
+	HeaderPod       = "X-Pod"
+	HeaderNamespace = "X-Pod-Namespace"
+	HeaderColor     = "X-Color"
 )
 
 // Config is a load run.
@@ -80,6 +83,12 @@ type Config struct {
 	Timeout time.Duration
 	// Method is the request method (default GET).
 	Method string
+	// Host, when set, is the requests' Host header (e.g. the hostname an
+	// HTTPRoute matches, with URL naming the Gateway's address).
+	Host string
+	// Header is added to every request (e.g. the header of a route's
+	// testers' rule).
+	Header http.Header
 	// Dial opens client number client's connections; nil dials from this
 	// process's network namespace.
 	Dial func(ctx context.Context, client int, network, addr string) (net.Conn, error)
@@ -111,8 +120,10 @@ type Record struct {
 	Start, End time.Time
 	Status     int
 	Pod, Color string
-	Err        Kind
-	ErrText    string
+	// Namespace is the served pod's namespace.
+	Namespace string
+	Err       Kind
+	ErrText   string
 	// Reused is true when the request went over a connection that an
 	// earlier request had used.
 	Reused bool
@@ -231,6 +242,10 @@ func (r *Run) one(ctx context.Context, hc *http.Client, n int) Record {
 		rec.Reused = info.Reused
 	}}
 	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), r.cfg.Method, r.cfg.URL, nil)
+	req.Host = r.cfg.Host
+	for k, v := range r.cfg.Header {
+		req.Header[k] = v
+	}
 	resp, err := hc.Do(req)
 	if err == nil {
 		_, err = io.Copy(io.Discard, resp.Body)
@@ -243,7 +258,7 @@ func (r *Run) one(ctx context.Context, hc *http.Client, n int) Record {
 		return rec
 	}
 	rec.Status = resp.StatusCode
-	rec.Pod, rec.Color = resp.Header.Get(HeaderPod), resp.Header.Get(HeaderColor)
+	rec.Pod, rec.Color, rec.Namespace = resp.Header.Get(HeaderPod), resp.Header.Get(HeaderColor), resp.Header.Get(HeaderNamespace)
 	switch {
 	case resp.StatusCode >= 500:
 		rec.Err, rec.ErrText = Status5xx, resp.Status

@@ -90,3 +90,25 @@ func TestFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestHostAndHeader: every request carries Config.Host as its Host header
+// and Config.Header's fields, as a Gateway's route matches them.
+func TestHostAndHeader(t *testing.T) {
+	var bad atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host != "api.example.com" || r.Header.Get("X-Bgrender-Color") != "green" {
+			bad.Add(1)
+		}
+		w.Header().Set(load.HeaderPod, "web-1")
+		w.Header().Set(load.HeaderColor, "green")
+	}))
+	defer srv.Close()
+	run, err := load.Start(context.Background(), load.Config{URL: srv.URL + "/", Count: 10, Pause: time.Millisecond, Duration: 30 * time.Second,
+		Host: "api.example.com", Header: http.Header{"X-Bgrender-Color": {"green"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := load.Summarize(run.Wait(), time.Time{}, time.Time{}); w.Requests != 10 || w.Failed != 0 || bad.Load() != 0 {
+		t.Fatalf("%d requests without the Host or the header; window %+v", bad.Load(), w)
+	}
+}

@@ -79,6 +79,13 @@ const (
 	// server's aggregation layer from the pod usage kwok simulates
 	// (SetUsage): the HPA controller then scales on CPU (see metrics.go).
 	Metrics
+	// Gateway adds a real Gateway (and the data plane, which it implies):
+	// the Gateway API's standard-channel CRDs, Traefik in the data plane
+	// node's namespace with its Kubernetes Gateway provider, and the
+	// GatewayClass GatewayClassName and Gateway
+	// GatewayNamespace/GatewayName it serves, on NodeIP:GatewayPort (see
+	// Traefik).
+	Gateway
 )
 
 // FluxNamespace is the namespace of Flux's objects (RUNTIME_NAMESPACE).
@@ -124,6 +131,9 @@ type Cluster struct {
 
 	dpMu sync.Mutex
 	dp   *DataNode
+
+	gwMu sync.Mutex
+	gw   *Traefik
 
 	msMu          sync.Mutex
 	metricsServer *kubetest.Process
@@ -179,6 +189,11 @@ func StartWith(ctx context.Context, cfg Config, bins Binaries, parts ...Part) (_
 	}
 	if hasPart(parts, DataPlane) {
 		if err := c.StartDataPlane(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if hasPart(parts, Gateway) {
+		if err := c.StartGateway(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -459,6 +474,12 @@ func (c *Cluster) kill() {
 }
 
 func (c *Cluster) stopProcesses(grace time.Duration) {
+	// Traefik runs in the data plane node's namespace: it goes first.
+	c.gwMu.Lock()
+	gw := c.gw
+	c.gw = nil
+	c.gwMu.Unlock()
+	gw.stop()
 	c.dpMu.Lock()
 	dp := c.dp
 	c.dp = nil

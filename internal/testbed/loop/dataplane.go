@@ -291,25 +291,9 @@ func (c *Cluster) createDataPlaneNode(ctx context.Context) error {
 
 func (d *DataNode) startKubeProxy(bin string) error {
 	dir := d.c.Dir()
-	kubeconfig := filepath.Join(dir, "kube-proxy.kubeconfig")
-	cfg := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: loop
-  cluster:
-    server: https://%s
-    insecure-skip-tls-verify: true
-users:
-- name: admin
-  user:
-    token: %s
-contexts:
-- name: loop
-  context: {cluster: loop, user: admin}
-current-context: loop
-`, d.fwd.addr, d.c.AdminToken())
-	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
-		return fmt.Errorf("loop: %w", err)
+	kubeconfig, err := d.writeKubeconfig("kube-proxy.kubeconfig")
+	if err != nil {
+		return err
 	}
 	ipCmd, err := lookSbin("ip")
 	if err != nil {
@@ -331,6 +315,33 @@ current-context: loop
 		"--v=2",
 	)
 	return err
+}
+
+// writeKubeconfig writes, into the bed's directory, a kubeconfig for a
+// program that runs in the node's namespace: the API server through the
+// forwarder, with the admin token. It returns its path.
+func (d *DataNode) writeKubeconfig(name string) (string, error) {
+	path := filepath.Join(d.c.Dir(), name)
+	cfg := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: loop
+  cluster:
+    server: https://%s
+    insecure-skip-tls-verify: true
+users:
+- name: admin
+  user:
+    token: %s
+contexts:
+- name: loop
+  context: {cluster: loop, user: admin}
+current-context: loop
+`, d.fwd.addr, d.c.AdminToken())
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return "", fmt.Errorf("loop: %w", err)
+	}
+	return path, nil
 }
 
 // waitKubeProxy waits until kube-proxy's /healthz, inside the namespace,

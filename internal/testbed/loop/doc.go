@@ -1,7 +1,8 @@
 // Package loop runs, for tests, a small Kubernetes cluster whose
 // controllers run: etcd and kube-apiserver (from internal/testbed/kubetest),
 // kube-controller-manager, kube-scheduler and kwok with a few fake nodes, and
-// on demand Flux's source-controller and kustomize-controller. Every process
+// on demand Flux's source-controller and kustomize-controller, a data plane
+// (kube-proxy and pods that answer) and a real Gateway (Traefik). Every process
 // is a child of the test binary and listens on loopback only, on free ports.
 //
 // What it gives tests that the bare API server of internal/testbed/kubetest does
@@ -92,6 +93,33 @@
 // while it drains). Namespaces left by a killed test process are deleted
 // by the next data plane's start. kube-proxy.log is in Dir.
 //
+// # The Gateway
+//
+// With Gateway (loop.Require(t, loop.Gateway), which implies DataPlane),
+// a real Gateway API implementation routes HTTPRoutes: Traefik
+// (TraefikVersion, .tools/bin/traefik) runs inside the node's namespace
+// (`ip netns exec`, as kube-proxy does), with its Kubernetes Gateway
+// provider reading the API server through the same forwarder, and serves
+// the Gateway GatewayNamespace/GatewayName (gateway-system/traefik) of the
+// GatewayClass GatewayClassName (controllerName
+// TraefikController): one HTTP listener on NodeIP:GatewayPort that takes
+// routes from every namespace, status address NodeIP. The bed applies the
+// Gateway API's standard-channel CRDs (GatewayAPIVersion, from the Go
+// module cache) first. Traefik sends a route's requests to the ready
+// endpoints of its backend Services' EndpointSlices (pod addresses, not
+// the ClusterIP), by a deterministic weighted round robin, so a split
+// comes out almost exact; it reports a route Accepted when its provider
+// reads it and runs the new configuration after its providers' throttle
+// (500 ms here, 2 s by default): Traefik.RouteSplits reads, from its API on
+// loopback in the namespace, the weights it runs now. A route whose
+// Services' EndpointSlices Traefik has not read yet answers 503, and of two
+// routes that match the same requests the older one wins: give each test
+// a hostname of its own. Clients reach it at
+// Traefik.URL with DataNode.DialFrom (load.Config's Host picks the
+// route's hostname). Traefik listens only in the node's namespace, never
+// checks for new versions or sends usage reports, and stops with the bed;
+// traefik.log is in Dir.
+//
 // Tests that only need an API server should keep using internal/testbed/kubetest,
 // which starts in about a second. The binaries come from <repo
 // root>/.tools/bin, where hack/install-tools.sh (make tools) builds them.
@@ -101,6 +129,7 @@
 //
 // The processes' logs (etcd.log, kube-apiserver.log,
 // kube-controller-manager.log, kube-scheduler.log, kwok.log,
-// source-controller.log, kustomize-controller.log) are in the bed's
+// source-controller.log, kustomize-controller.log, and with the data plane
+// kube-proxy.log and traefik.log) are in the bed's
 // temporary directory, Dir; it is removed at the end unless KUBETEST_KEEP=1.
 package loop

@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"maps"
 	"net/netip"
 	"testing"
 	"time"
@@ -78,5 +79,53 @@ func TestTakeIP(t *testing.T) {
 	d.releaseIP(first)
 	if a, _ := d.takeIP(); a == first {
 		t.Errorf("a released address came back at once: %s", a)
+	}
+}
+
+// TestRouteSplits: the weights of a route's weighted services are read out
+// of Traefik's /api/rawdata, with the provider's names mapped back to the
+// backend Services' (another route whose name starts alike is left out;
+// a backend without a weight has the API's default, 1).
+func TestRouteSplits(t *testing.T) {
+	const raw = `{
+  "routers": {
+    "httproute-shop-web-gw-gateway-system-traefik-ep-web-0-1c0cf64bde37d9d0@kubernetesgateway": {
+      "entryPoints": ["web"], "service": "httproute-shop-web-gw-gateway-system-traefik-ep-web-0-1c0cf64bde37d9d0-wrr",
+      "rule": "Host(\"web.example.com\") \u0026\u0026 PathPrefix(\"/\")", "status": "enabled"},
+    "httproute-shop-web-gw-gateway-system-traefik-ep-web-1-9f2a@kubernetesgateway": {
+      "service": "httproute-shop-web-gw-gateway-system-traefik-ep-web-1-9f2a-wrr",
+      "rule": "Host(\"web.example.com\") \u0026\u0026 PathPrefix(\"/\") \u0026\u0026 Header(\"x-color\",\"green\")"},
+    "httproute-shop-web2-gw-gateway-system-traefik-ep-web-0-77@kubernetesgateway": {
+      "service": "httproute-shop-web2-gw-gateway-system-traefik-ep-web-0-77-wrr", "rule": "Host(\"other\")"},
+    "ping@internal": {"service": "ping@internal", "rule": "PathPrefix(\"/ping\")"}
+  },
+  "services": {
+    "httproute-shop-web-gw-gateway-system-traefik-ep-web-0-1c0cf64bde37d9d0-wrr@kubernetesgateway": {
+      "weighted": {"services": [{"name": "shop-web-blue-http-80", "weight": 70}, {"name": "shop-web-green-http-80", "weight": 30}]}},
+    "httproute-shop-web-gw-gateway-system-traefik-ep-web-1-9f2a-wrr@kubernetesgateway": {
+      "weighted": {"services": [{"name": "shop-web-green-http-80"}]}},
+    "httproute-shop-web2-gw-gateway-system-traefik-ep-web-0-77-wrr@kubernetesgateway": {
+      "weighted": {"services": [{"name": "shop-other-http-80", "weight": 1}]}},
+    "shop-web-blue-http-80@kubernetesgateway": {"loadBalancer": {"servers": [{"url": "http://10.212.16.1:8080"}]}}
+  }
+}`
+	splits, err := routeSplits([]byte(raw), "shop", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Split{
+		{Rule: `Host("web.example.com") && PathPrefix("/")`, Weights: map[string]int{"web-blue": 70, "web-green": 30}},
+		{Rule: `Host("web.example.com") && PathPrefix("/") && Header("x-color","green")`, Weights: map[string]int{"web-green": 1}},
+	}
+	if len(splits) != len(want) {
+		t.Fatalf("splits %+v, want %+v", splits, want)
+	}
+	for i := range want {
+		if splits[i].Rule != want[i].Rule || !maps.Equal(splits[i].Weights, want[i].Weights) {
+			t.Errorf("split %d: %+v, want %+v", i, splits[i], want[i])
+		}
+	}
+	if _, err := routeSplits([]byte("<html>"), "shop", "web"); err == nil {
+		t.Error("no error for an answer that is not JSON")
 	}
 }

@@ -23,6 +23,7 @@ var shared struct {
 	fluxErr error // a failed start of Flux, sticky
 	dpErr   error // a failed start of the data plane, sticky
 	msErr   error // a failed start of metrics-server, sticky
+	gwErr   error // a failed start of the Gateway, sticky
 }
 
 // Main is for TestMain: it runs the tests and then stops the bed if one of
@@ -137,7 +138,7 @@ func Require(tb testing.TB, parts ...Part) *Cluster {
 			fmt.Fprintf(os.Stderr, "loop: Flux ready in %s\n", bed.FluxStartupTime().Round(time.Millisecond))
 		}
 	}
-	if hasPart(parts, DataPlane) && bed.DataPlane() == nil {
+	if (hasPart(parts, DataPlane) || hasPart(parts, Gateway)) && bed.DataPlane() == nil {
 		if shared.dpErr != nil {
 			tb.Fatal(shared.dpErr)
 		}
@@ -152,6 +153,23 @@ func Require(tb testing.TB, parts ...Part) *Cluster {
 		}
 		if testing.Verbose() {
 			fmt.Fprintf(os.Stderr, "loop: data plane ready in %s\n", bed.DataPlane().StartupTime().Round(time.Millisecond))
+		}
+	}
+	if hasPart(parts, Gateway) && bed.Traefik() == nil {
+		if shared.gwErr != nil {
+			tb.Fatal(shared.gwErr)
+		}
+		if _, _, err := findGateway(); err != nil {
+			missing(tb, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+		defer cancel()
+		if err := bed.StartGateway(ctx); err != nil {
+			shared.gwErr = err
+			tb.Fatal(err)
+		}
+		if testing.Verbose() {
+			fmt.Fprintf(os.Stderr, "loop: Gateway (Traefik) ready in %s\n", bed.Traefik().StartupTime().Round(time.Millisecond))
 		}
 	}
 	if hasPart(parts, Metrics) && !bed.HasMetrics() {

@@ -15,12 +15,17 @@ import (
 // waitHealthy polls url until it answers 200, p exits, or ctx ends. HTTPS
 // certificates are not verified (the components serve self-signed ones).
 func waitHealthy(ctx context.Context, p *kubetest.Process, url string) error {
-	client := &http.Client{
+	return waitHealthyVia(ctx, p, url, &http.Client{
 		Timeout: 2 * time.Second,
 		Transport: &http.Transport{
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // self-signed loopback servers
 		},
-	}
+	})
+}
+
+// waitHealthyVia is waitHealthy with the client to ask with (e.g. one
+// whose connections start in the data plane node's namespace).
+func waitHealthyVia(ctx context.Context, p *kubetest.Process, url string, client *http.Client) error {
 	defer client.CloseIdleConnections()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
