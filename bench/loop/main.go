@@ -27,7 +27,10 @@
 // the active Service's EndpointSlices all on the new pods; it prints the
 // ratio of the medians. It needs root (network namespaces).
 //
-//	go run ./bench/loop [-n 5] [-interval 5s] [-bin PATH] [-rollouts=false] [-spec FILE]
+//	go run ./bench/loop [-n 5] [-interval 5s] [-bin PATH] [-rollouts=false] [-spec FILE] [-gateway]
+//
+// -gateway measures the Gateway mode instead (gateway.go): the spec's
+// HTTPRoute through the bed's real Gateway, Traefik.
 //
 // -spec releases any BlueGreenApp spec as its user wrote it (the article's
 // examples/seed/app.yaml by default): the file is committed unchanged, into
@@ -70,15 +73,25 @@ func main() {
 	bin := flag.String("bin", "", "bgrender binary (default: build ./cmd/bgrender)")
 	withRollouts := flag.Bool("rollouts", true, "interleave each release round with the same release through Argo Rollouts' controller")
 	specFile := flag.String("spec", "", "the BlueGreenApp spec to release, as its user wrote it (default: examples/seed/app.yaml)")
+	gatewayMode := flag.Bool("gateway", false, "the Gateway mode: the spec's HTTPRoute through a real Gateway (Traefik), shift --weight 10, 50, 100, 0 (needs spec.traffic.gateway; default spec examples/gateway/app.yaml)")
 	flag.Parse()
 
 	root, err := kubetest.RepoRoot()
 	check(err)
 	if *specFile == "" {
 		*specFile = filepath.Join(root, "examples", "seed", "app.yaml")
+		if *gatewayMode {
+			*specFile = filepath.Join(root, "examples", "gateway", "app.yaml")
+		}
 	}
 	a, err := loadApp(*specFile)
 	check(err)
+	parts := []loop.Part{loop.Flux, loop.DataPlane}
+	if *gatewayMode {
+		_, err := a.gatewayRoute()
+		check(err)
+		parts = append(parts, loop.Gateway)
+	}
 	work, err := os.MkdirTemp("", "bgrender-bench-loop")
 	check(err)
 	defer os.RemoveAll(work)
@@ -92,9 +105,13 @@ func main() {
 
 	ctx := context.Background()
 	began := time.Now()
-	bed, err := loop.Start(ctx, loop.Config{OpenDataPlane: true}, loop.Flux, loop.DataPlane)
+	bed, err := loop.Start(ctx, loop.Config{OpenDataPlane: true}, parts...)
 	check(err)
 	defer bed.Stop()
+	if *gatewayMode {
+		route, _ := a.gatewayRoute()
+		check(ensureGateways(ctx, bed, a, route))
+	}
 	fmt.Printf("bed: core %s, Flux %s, data plane %s\n", bed.StartupTime().Round(time.Millisecond), bed.FluxStartupTime().Round(time.Millisecond),
 		bed.DataPlane().StartupTime().Round(time.Millisecond))
 	cs := bed.Clientset()
@@ -139,6 +156,14 @@ spec: {url: %q, ref: {branch: main}, interval: %s}
 	check(waitServes(ctx, bed, a.ns, a.name, a.label+"="+live, a.replicas))
 	fmt.Printf("%s (%s) applied by Flux and rolled out %s after start: %s serves %d pods\n", a.name, a.file, time.Since(began).Round(time.Millisecond), live, a.replicas)
 
+	env := []string{"KUBECONFIG=" + bed.KubeconfigPath()}
+	repo := []string{"--repo", url, "--path", a.path}
+	reconcile := []string{"--reconcile", "kustomization/flux-system/" + a.name}
+	if *gatewayMode {
+		runGateway(ctx, bed, a, *bin, env, repo, reconcile, *n)
+		return
+	}
+
 	svc, err := cs.CoreV1().Services(a.ns).Get(ctx, a.name, metav1.GetOptions{})
 	check(err)
 	svcURL := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(svc.Spec.Ports[0].Port))) + "/"
@@ -167,9 +192,6 @@ spec: {url: %q, ref: {branch: main}, interval: %s}
 		defer stop()
 	}
 
-	env := []string{"KUBECONFIG=" + bed.KubeconfigPath()}
-	repo := []string{"--repo", url, "--path", a.path}
-	reconcile := []string{"--reconcile", "kustomization/flux-system/" + a.name}
 	type variant struct {
 		name string
 		args []string
