@@ -74,7 +74,13 @@ func (p *Plan) Run(ctx context.Context, env release.Env) error {
 }
 
 func (p *Plan) run(ctx context.Context, env *release.Env) error {
+	if p.Action == "rollback" {
+		return p.runRollback(ctx, env)
+	}
 	for i, wp := range p.Waves {
+		if len(wp.Refused) > 0 {
+			return p.refuse(wp)
+		}
 		if wp.Done() {
 			env.Say("wave %d %s: every target runs %s live already", i+1, wp.Wave.Name, p.Image)
 			if p.rehold(i) {
@@ -106,10 +112,32 @@ func (p *Plan) run(ctx context.Context, env *release.Env) error {
 	return nil
 }
 
+// refuse stops the fleet at a wave that a member refuses (a promote
+// with nothing deployed to flip to there): nothing of the wave is
+// committed.
+func (p *Plan) refuse(wp *WavePlan) error {
+	var why []string
+	for _, m := range wp.Refused {
+		why = append(why, m.Target.Name+": "+m.Why)
+	}
+	for _, m := range wp.Members {
+		if m.State == Pending || m.State == Deployed {
+			m.State = Halted
+		}
+	}
+	return exitcode.GateRefused(fmt.Errorf("wave %s: refused: %s; nothing committed in this wave, the next waves wait", wp.Wave.Name, strings.Join(why, "; ")))
+}
+
 // rehold reports whether wave i, released in an earlier run, is held
-// again: it is the last released wave before one that is not, and holds.
+// again: it is the last released wave before one that moves next, and
+// holds.
 func (p *Plan) rehold(i int) bool {
-	return p.Waves[i].Done() && i+1 < len(p.Waves) && !p.Waves[i+1].Done() && p.Waves[i].Wave.HoldFor() > 0
+	if !p.Waves[i].Done() || i+1 >= len(p.Waves) || p.Waves[i].Wave.HoldFor() <= 0 {
+		return false
+	}
+	next := p.Waves[i+1]
+	return len(next.Steps) > 0 && len(next.Refused) == 0 // a refused wave stops the fleet before any hold
+
 }
 
 // stopped marks the members of a step that stopped without a state of
@@ -183,10 +211,34 @@ func moved(wp *WavePlan) []*Member {
 	return out
 }
 
-// rollback flips members back, after a breach in wave w, in one commit per repository, each from
-// the color the release made live (a folder Git already routes elsewhere
-// is left alone), and waits until each cluster serves it.
+// rollback flips members back in one commit per repository (see
+// rollbackSteps) and waits until each cluster serves it; it returns what
+// landed.
 func (p *Plan) rollback(ctx context.Context, env *release.Env, w *Wave, members []*Member, reason string) ([]string, error) {
+	var landed []string
+	for _, s := range p.rollbackSteps(w, members, reason) {
+		step := *env
+		step.Target = s.Target
+		run, err := (release.Runner{}).Execute(ctx, s.Plan, &step, nil)
+		if run != nil && run.Last != nil {
+			landed = append(landed, release.Landed(run.Last))
+			for _, m := range s.Members {
+				m.State = RolledBack
+			}
+		}
+		if err != nil {
+			return landed, err
+		}
+	}
+	return landed, nil
+}
+
+// rollbackSteps are the steps that flip members of wave w back, one per
+// repository: the commit of every member's rollback, each from the color
+// the plan found (or the release made) live — a folder Git already routes
+// elsewhere is left alone —, and a wait until each cluster serves it.
+// reason, when set, ends each rollback's summary.
+func (p *Plan) rollbackSteps(w *Wave, members []*Member, reason string) []*Step {
 	var order []string
 	byRepo := map[string][]*Member{}
 	for _, m := range members {
@@ -196,37 +248,30 @@ func (p *Plan) rollback(ctx context.Context, env *release.Env, w *Wave, members 
 		}
 		byRepo[key] = append(byRepo[key], m)
 	}
-	var landed []string
+	var steps []*Step
 	for _, key := range order {
 		ms := byRepo[key]
 		gt := *p.repos[key]
 		gt.Path = strings.Join(paths(ms), ", ")
-		withMessage(&gt, p.Fleet, w, ms)
+		p.withMessage(&gt, w, ms)
 		g := &promote.Group{Target: gt}
 		plan := &release.Plan{Action: "rollback", App: strings.Join(targetNames(ms), ", ")}
 		for _, m := range ms {
 			g.Members = append(g.Members, &promote.Rollback{Target: *m.Git, Reason: reason, From: m.New()})
 		}
-		plan.Add(&release.Commit{Action: g, What: "roll back " + strings.Join(targetNames(ms), ", ") + " in one commit: " + reason}, "", release.Stop)
+		what := "roll back " + strings.Join(targetNames(ms), ", ") + " in one commit"
+		if reason != "" {
+			what += ": " + reason
+		}
+		plan.Add(&release.Commit{Action: g, What: what}, "wave "+w.Name, release.Stop)
 		reconcile(plan, ms)
 		for i, m := range ms {
 			rm := &release.Member{Path: m.Target.Path, State: m.Folder, Cluster: m.Cluster}
 			plan.Add(&release.WaitApp{Member: rm, Index: i, Timeout: p.liveTimeout}, "target "+m.Target.Name, release.Stop)
 		}
-		step := *env
-		step.Target = &gt
-		run, err := (release.Runner{}).Execute(ctx, plan, &step, nil)
-		if run != nil && run.Last != nil {
-			landed = append(landed, release.Landed(run.Last))
-			for _, m := range ms {
-				m.State = RolledBack
-			}
-		}
-		if err != nil {
-			return landed, err
-		}
+		steps = append(steps, &Step{Batch: 1, Repo: p.Fleet.RepoOf(ms[0].Target), Members: ms, Target: &gt, Plan: plan})
 	}
-	return landed, nil
+	return steps
 }
 
 // probesOf says what the hold watches on each member.

@@ -285,17 +285,25 @@ func (t *Target) Read(ctx context.Context) (*State, error) {
 	read := *t
 	read.PullRequest, read.DryRun, read.Log = false, false, nil
 	_, err := read.run(ctx, "read", 0, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
-		st = l.state()
 		var err error
-		// A namespace that cannot be told matters only to a caller
-		// that reads the cluster: it is kept for that caller.
-		st.Namespace, st.NamespaceFrom, st.NamespaceErr = l.namespace()
-		if st.Gates, err = l.gates(); err != nil {
-			return nil, err
-		}
-		return &gitops.Change{Done: true, Reason: "read"}, nil
+		st, err = readState(l)
+		return &gitops.Change{Done: true, Reason: "read"}, err
 	})
 	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// readState is the folder's state as Read returns it: with its namespace
+// and its gates.
+func readState(l layout) (*State, error) {
+	st := l.state()
+	var err error
+	// A namespace that cannot be told matters only to a caller that reads
+	// the cluster: it is kept for that caller.
+	st.Namespace, st.NamespaceFrom, st.NamespaceErr = l.namespace()
+	if st.Gates, err = l.gates(); err != nil {
 		return nil, err
 	}
 	return st, nil
