@@ -197,9 +197,7 @@ func (p *Plan) runRollback(ctx context.Context, env *release.Env) error {
 		}
 		env.Say("wave %d %s: rolling back %s", n, wp.Wave.Name, strings.Join(targetNames(back), ", "))
 		for _, s := range wp.Steps {
-			step := *env
-			step.Target = s.Target
-			run, err := (release.Runner{}).Execute(ctx, s.Plan, &step, nil)
+			run, err := p.execute(ctx, env, s)
 			if run != nil && run.Last != nil {
 				for _, m := range s.Members {
 					m.State = RolledBack

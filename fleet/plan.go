@@ -117,6 +117,10 @@ type WavePlan struct {
 	// Refused are the members that refuse the wave (a promote with
 	// nothing deployed to flip to): it stops there, nothing committed.
 	Refused []*Member
+	// breach is the reading that breached during the hold, and rollback
+	// the steps that reacted to it (for the report).
+	breach   string
+	rollback []*Step
 }
 
 // Done reports whether the wave has nothing left to do: every target
@@ -131,6 +135,9 @@ type Step struct {
 	Members []*Member
 	Target  *promote.Target // the repository; Path lists the folders
 	Plan    *release.Plan
+	// What the step's run did, for the report.
+	commits []*promote.Result
+	reports []release.StepReport
 }
 
 // PlanRelease reads every target's folder in Git and plans the release

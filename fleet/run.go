@@ -15,6 +15,7 @@ import (
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/release"
+	"github.com/bgrender/bgrender/spec"
 )
 
 // Reconcile asks each member's GitOps agent, on its own cluster, to apply
@@ -65,12 +66,35 @@ func (s *Reconcile) Run(ctx context.Context, r *release.Run) error {
 // stops the fleet where it is; a breach during a hold reacts as the
 // wave's onBreach says. The table of every target's state is written to
 // env.Out at the end, whatever happened.
+//
+// With env.JSON, the report (see Report) is written instead of the
+// table, and no line per commit.
 func (p *Plan) Run(ctx context.Context, env release.Env) error {
 	err := p.run(ctx, &env)
-	if terr := p.Table(env.Out); err == nil {
-		err = terr
+	var werr error
+	if env.JSON {
+		werr = p.Report(err).WriteJSON(env.Out)
+	} else {
+		werr = p.Table(env.Out)
+	}
+	if err == nil {
+		err = werr
 	}
 	return err
+}
+
+// execute runs one step's plan with env's collaborators and its
+// repository's target, and records what it did for the report.
+func (p *Plan) execute(ctx context.Context, env *release.Env, s *Step) (*release.Run, error) {
+	step := *env
+	step.Target = s.Target
+	if env.JSON {
+		// The fleet's report says it all, at the end.
+		step.JSON, step.Out = false, io.Discard
+	}
+	run, err := (release.Runner{}).Execute(ctx, s.Plan, &step, nil)
+	s.ran(run)
+	return run, err
 }
 
 func (p *Plan) run(ctx context.Context, env *release.Env) error {
@@ -95,9 +119,7 @@ func (p *Plan) run(ctx context.Context, env *release.Env) error {
 		}
 		env.Say("wave %d %s: %s", i+1, wp.Wave.Name, strings.Join(targetNames(wp.Members), ", "))
 		for _, s := range wp.Steps {
-			step := *env
-			step.Target = s.Target
-			if _, err := (release.Runner{}).Execute(ctx, s.Plan, &step, nil); err != nil {
+			if _, err := p.execute(ctx, env, s); err != nil {
 				p.stopped(s)
 				return err
 			}
@@ -192,7 +214,8 @@ func (p *Plan) react(ctx context.Context, env *release.Env, wave int, who *Membe
 		back = moved(p.Waves[wave])
 	}
 	reason := fmt.Sprintf("fleet %s: wave %s: breach: %s", p.Fleet.Metadata.Name, w.Name, reading)
-	landed, err := p.rollback(ctx, env, w, back, reason)
+	p.Waves[wave].breach = reading
+	landed, err := p.rollback(ctx, env, p.Waves[wave], back, reason)
 	if err != nil {
 		return fmt.Errorf("wave %s: breach: %s; the rollback failed: %w", w.Name, reading, err)
 	}
@@ -211,15 +234,14 @@ func moved(wp *WavePlan) []*Member {
 	return out
 }
 
-// rollback flips members back in one commit per repository (see
-// rollbackSteps) and waits until each cluster serves it; it returns what
-// landed.
-func (p *Plan) rollback(ctx context.Context, env *release.Env, w *Wave, members []*Member, reason string) ([]string, error) {
+// rollback flips members back, after a breach in wave wp, in one commit
+// per repository (see rollbackSteps) and waits until each cluster serves
+// it; it returns what landed.
+func (p *Plan) rollback(ctx context.Context, env *release.Env, wp *WavePlan, members []*Member, reason string) ([]string, error) {
 	var landed []string
-	for _, s := range p.rollbackSteps(w, members, reason) {
-		step := *env
-		step.Target = s.Target
-		run, err := (release.Runner{}).Execute(ctx, s.Plan, &step, nil)
+	for _, s := range p.rollbackSteps(wp.Wave, members, reason) {
+		wp.rollback = append(wp.rollback, s)
+		run, err := p.execute(ctx, env, s)
 		if run != nil && run.Last != nil {
 			landed = append(landed, release.Landed(run.Last))
 			for _, m := range s.Members {
@@ -356,14 +378,20 @@ func watchOne(ctx context.Context, env *release.Env, w *Wave, m *Member) (*guard
 func (p *Plan) Table(w io.Writer) error {
 	rows := [][]string{{"WAVE", "TARGET", "CLUSTER", "PATH", "LIVE", "IMAGE", "STATE"}}
 	for _, m := range p.Members {
-		live := m.Live()
-		image := m.Folder.Images[live]
-		if live == m.New() && m.flipped {
-			image = p.Image
-		}
+		live, image := m.shown(p.Image)
 		rows = append(rows, []string{m.Wave.Name, m.Target.Name, ClusterName(m.Target), m.Target.Path, string(live), image, m.State})
 	}
 	return writeTable(w, rows)
+}
+
+// shown is the color the member's live Service selects as the run left
+// it, and the image that color runs (image, when the run flipped to it).
+func (m *Member) shown(image string) (spec.Color, string) {
+	live := m.Live()
+	if live == m.New() && m.flipped {
+		return live, image
+	}
+	return live, m.Folder.Images[live]
 }
 
 // writeTable writes rows aligned in columns, as status does.

@@ -71,8 +71,6 @@ func (o *fleetFlags) usage(changed func(string) bool) error {
 	switch {
 	case o.g.pullRequest:
 		return usageError("--fleet commits each step of a wave directly: --pull-request is not supported with it yet")
-	case o.g.output != "text":
-		return usageError("--fleet prints its plan and a table of the targets: -o json is not supported with it yet")
 	case changed("wait-live"):
 		return usageError("--fleet always waits until each cluster serves each commit: drop --wait-live")
 	}
@@ -93,7 +91,8 @@ func (o *fleetFlags) usage(changed func(string) bool) error {
 
 // run plans the fleet's action with plan and runs it; with --dry-run it
 // prints the plan (read from Git, no cluster contacted) and commits
-// nothing.
+// nothing. -o json prints the report (fleet.Report) instead of the plan
+// or the table.
 func (o *fleetFlags) run(s streams, cmd string, changed func(string) bool, args []string, plan func(context.Context, fleet.Options) (*fleet.Plan, error)) error {
 	start := time.Now()
 	if err := noArgs(args); err != nil {
@@ -113,7 +112,11 @@ func (o *fleetFlags) run(s streams, cmd string, changed func(string) bool, args 
 	if err != nil {
 		return nothingCommitted(err)
 	}
-	if o.g.dryRun {
+	json := o.g.output == "json"
+	switch {
+	case o.g.dryRun && json:
+		return p.Report(nil).WriteJSON(s.out)
+	case o.g.dryRun:
 		return p.Describe(s.out)
 	}
 	if err := p.Describe(s.err); err != nil {
@@ -123,7 +126,7 @@ func (o *fleetFlags) run(s streams, cmd string, changed func(string) bool, args 
 	if err != nil {
 		return err
 	}
-	return p.Run(ctx, release.Env{Command: cmd, Log: s.err, Out: s.out, Start: start, Notify: n})
+	return p.Run(ctx, release.Env{Command: cmd, Log: s.err, Out: s.out, JSON: json, Start: start, Notify: n})
 }
 
 // options are the planner's inputs: each target's folder opened with the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/bgrender/bgrender/fleet"
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/internal/testbed/apptest"
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
@@ -254,9 +256,20 @@ func TestFleetPromoteRollback(t *testing.T) {
 		t.Fatalf("the re-run: exit %d, %d new commits\n%s", res.code, r.commits(t)-flipped, res.stderr)
 	}
 
-	res = runCLI(t, "", "rollback", "--fleet", file, "--live-timeout", "1m")
-	if res.code != 0 {
-		t.Fatalf("rollback --fleet: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	res = runCLI(t, "", "rollback", "--fleet", file, "--live-timeout", "1m", "-o", "json")
+	var rep fleet.Report
+	if err := json.Unmarshal([]byte(res.stdout), &rep); res.code != 0 || err != nil {
+		t.Fatalf("rollback --fleet: exit %d, %v\n%s\n%s", res.code, err, res.stdout, res.stderr)
+	}
+	for i, w := range rep.Waves { // the last wave first, a commit each
+		if want := []string{"rest", "europe", "canary"}[i]; w.Wave != want || len(w.Steps) != 1 || len(w.Steps[0].Commits) != 1 || w.Steps[0].Commits[0].Commit == "" {
+			t.Errorf("wave %d of the report: %+v, want %s with one commit", i, w, want)
+		}
+	}
+	for _, tr := range rep.Targets {
+		if tr.Live != "blue" || tr.State != "rolled back" {
+			t.Errorf("report: %+v", tr)
+		}
 	}
 	wantSubjects(t, subjects(t, r, flipped), "rollback fleet shop, wave rest: us-east", "rollback fleet shop, wave europe: eu-west, eu-central", "rollback fleet shop, wave canary: canary")
 	for c, got := range fleetLive(t, r) {
@@ -264,7 +277,6 @@ func TestFleetPromoteRollback(t *testing.T) {
 			t.Errorf("%s after rollback --fleet: %s, want blue myapp:v1.2.3", c, got)
 		}
 	}
-	wantTable(t, res.stdout, map[string]string{"canary": "blue myapp:v1.2.3 rolled back", "us-east": "blue myapp:v1.2.3 rolled back"})
 	back := r.commits(t)
 	res = runCLI(t, "", "rollback", "--fleet", file)
 	if res.code != 0 || r.commits(t) != back || !strings.Contains(res.stderr, "wave 1 canary: nothing to roll back") {

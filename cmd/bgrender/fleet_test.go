@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bgrender/bgrender/fleet"
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
 )
 
@@ -209,6 +211,27 @@ func TestFleetFlipDryRun(t *testing.T) {
 		}
 		golden(t, golden_, []byte(strings.ReplaceAll(res.stdout, r.url, "REPO")))
 	}
+
+	// -o json: the same plan, for tools.
+	res := runCLI(t, "", "promote", "--fleet", file, "--dry-run", "-o", "json")
+	var rep fleet.Report
+	if err := json.Unmarshal([]byte(res.stdout), &rep); res.code != 0 || err != nil {
+		t.Fatalf("-o json: exit %d, %v\n%s\n%s", res.code, err, res.stdout, res.stderr)
+	}
+	var states []string
+	for _, tr := range rep.Targets {
+		states = append(states, tr.Target+" "+tr.Live+" "+tr.Image+" "+tr.State)
+	}
+	if want := "canary green shop:v2 released, eu-west green shop:v2 released, eu-central blue myapp:v1.2.3 deployed, us-east blue myapp:v1.2.3 refused"; strings.Join(states, ", ") != want ||
+		rep.Action != "promote" || rep.Image != "shop:v2" || !rep.DryRun || len(rep.Waves) != 3 {
+		t.Errorf("report: %s\n%+v", strings.Join(states, ", "), rep)
+	}
+	if w := rep.Waves[1]; len(w.Steps) != 1 || strings.Join(w.Steps[0].Targets, ",") != "eu-central" || len(w.Steps[0].Plan) != 3 || w.Steps[0].Plan[1].Status != "planned" {
+		t.Errorf("europe's steps: %+v", w.Steps)
+	}
+	if w := rep.Waves[2]; strings.Join(w.Refused, ",") != "us-east" || len(w.Steps) != 0 {
+		t.Errorf("rest: %+v", w)
+	}
 	if r.srv.Pushes() != pushes {
 		t.Error("a dry run pushed")
 	}
@@ -229,7 +252,7 @@ func TestFleetFlipBadInput(t *testing.T) {
 		"promote --to":             {[]string{"promote", "--fleet", file, "--to", "green"}, "--to names one app's color: not with --fleet"},
 		"promote --steps":          {[]string{"promote", "--fleet", file, "--steps", "50,100"}, "--steps shifts one app's traffic: not with --fleet"},
 		"promote --pull-request":   {[]string{"promote", "--fleet", file, "--pull-request"}, "--pull-request is not supported with it yet"},
-		"promote -o json":          {[]string{"promote", "--fleet", file, "-o", "json"}, "-o json is not supported with it yet"},
+		"promote -o yaml":          {[]string{"promote", "--fleet", file, "-o", "yaml"}, "--output \"yaml\": expected text or json"},
 		"rollback with an app":     {[]string{"rollback", "--fleet", file, "shop"}, "unexpected arguments"},
 		"rollback --context":       {[]string{"rollback", "--fleet", file, "--context", "canary"}, "--context names one app folder or cluster"},
 		"rollback --force":         {[]string{"rollback", "--fleet", file, "--force"}, "--force rolls one app back past its refusals: not with --fleet"},
