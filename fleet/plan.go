@@ -296,6 +296,7 @@ func (p *Plan) planWave(wp *WavePlan) {
 			gt.Session = byRepo[key][0].Git.Session
 			gt.Path = strings.Join(paths(s.Members), ", ")
 			p.withMessage(&gt, wp.Wave, s.Members)
+			p.withBranch(&gt, wp.Wave, s.Batch)
 			s.Target = &gt
 			s.Plan = s.plan(p.Action, wp.Wave, p.Image, p.liveTimeout)
 			wp.Steps = append(wp.Steps, s)
@@ -362,6 +363,18 @@ func (p *Plan) withMessage(t *promote.Target, w *Wave, ms []*Member) {
 	text := fmt.Sprintf("{{.Action}} fleet %s, wave %s: %s\n\n{{.Summary}}\n\n{{.Action}} of {{.App}} in {{.Path}} on {{.Branch}}, written by bgrender %s --fleet.\n",
 		p.Fleet.Metadata.Name, w.Name, strings.Join(targetNames(ms), ", "), p.Action)
 	t.Message = template.Must(gitops.ParseMessageTemplate("fleet", text))
+}
+
+// withBranch names a step's pull-request branches after the fleet, the
+// wave and the batch: bgrender/<action>-fleet-<fleet>-<wave>[-<batch>]-<color>,
+// so that each step of each wave has its own pull request (its targets
+// all run the same app, which names a single app's branch).
+func (p *Plan) withBranch(t *promote.Target, w *Wave, batch int) {
+	name := "fleet-" + p.Fleet.Metadata.Name + "-" + w.Name
+	if batch > 1 {
+		name += fmt.Sprintf("-%d", batch)
+	}
+	t.PullRequestBranch = func(c *gitops.Change) string { return promote.PullRequestBranch(c.Action, name, c.To) }
 }
 
 // reconcile adds the request to the members' agents, when any names one.

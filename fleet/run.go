@@ -276,6 +276,7 @@ func (p *Plan) rollbackSteps(w *Wave, members []*Member, reason string) []*Step 
 		gt := *p.repos[key]
 		gt.Path = strings.Join(paths(ms), ", ")
 		p.withMessage(&gt, w, ms)
+		p.withBranch(&gt, w, 1)
 		g := &promote.Group{Target: gt}
 		plan := &release.Plan{Action: "rollback", App: strings.Join(targetNames(ms), ", ")}
 		for _, m := range ms {

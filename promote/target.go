@@ -25,6 +25,9 @@ type Target struct {
 	// PullRequest pushes to a branch named after the action, app and
 	// color and opens (or reuses) a pull request through Forge.
 	PullRequest bool
+	// PullRequestBranch, when set, names that branch instead (a fleet's
+	// names its wave: its targets all run the same app).
+	PullRequestBranch func(c *gitops.Change) string
 	Forge       PullRequester
 	// WaitMerge polls the pull request until it is merged or closed, for
 	// at most Timeout, every PollInterval.
@@ -187,6 +190,9 @@ func (t *Target) update(ctx context.Context, action string, u *gitops.Update, be
 	u.Session = t.Session
 	if t.PullRequest {
 		u.PushBranch = pushBranch
+		if t.PullRequestBranch != nil {
+			u.PushBranch = t.PullRequestBranch
+		}
 	}
 	if t.DryRun && t.Series != nil {
 		u.After = t.Series.last

@@ -69,8 +69,8 @@ func (o *fleetFlags) usage(changed func(string) bool) error {
 		}
 	}
 	switch {
-	case o.g.pullRequest:
-		return usageError("--fleet commits each step of a wave directly: --pull-request is not supported with it yet")
+	case o.g.pullRequest && !o.g.waitMerge:
+		return usageError("--fleet with --pull-request needs --wait-merge: each cluster is waited for once the step's pull request is merged, and the next one is opened only then")
 	case changed("wait-live"):
 		return usageError("--fleet always waits until each cluster serves each commit: drop --wait-live")
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/bgrender/bgrender/fleet"
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/internal/testbed/apptest"
+	"github.com/bgrender/bgrender/internal/testbed/forgetest"
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
 	"github.com/bgrender/bgrender/internal/testbed/kubetest"
 	"github.com/bgrender/bgrender/live"
@@ -317,5 +318,77 @@ func wantTable(t *testing.T, table string, want map[string]string) {
 		if w, ok := want[f[1]]; ok && strings.Join(f[4:], " ") != w {
 			t.Errorf("%s: %q, want %q", f[1], strings.Join(f[4:], " "), w)
 		}
+	}
+}
+
+// TestFleetPullRequest: promote --fleet --pull-request --wait-merge
+// opens one pull request per wave (europe's two targets in one), on a
+// branch named after the fleet and the wave, waits until it is merged
+// (the fake GitHub merges it when asked, fast-forwarding main), then
+// waits until each cluster serves it, and only then opens the next
+// wave's.
+func TestFleetPullRequest(t *testing.T) {
+	const apiToken = "api-token-fleet"
+	srv := apiServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r, file, namespaces := fleetOnCluster(t, ctx, srv)
+	old := r.url
+	r.moveUnder(t, "acme")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(strings.Replace(string(data), old, r.url, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range fleetTargets {
+		if res := runCLI(t, "", "deploy", "--repo", r.url, "--path", "clusters/"+c+"/shop", "--image", "shop:v2"); res.code != 0 {
+			t.Fatalf("deploy to %s: exit %d\n%s", c, res.code, res.stderr)
+		}
+	}
+	agentCtx, stopAgent := context.WithCancel(ctx)
+	wait := fleetAgent(t, agentCtx, srv, r, namespaces)
+	defer func() { stopAgent(); wait() }()
+
+	fake := forgetest.GitHub(t, "acme", "gitops", apiToken)
+	t.Setenv("BGRENDER_FORGE_TOKEN", apiToken)
+	bare := r.srv.RepoDir(r.name)
+	var merged []string
+	fake.OnGet = func(p *forgetest.Pull) { // a reviewer merges it
+		if p.State != "open" {
+			return
+		}
+		if out, err := exec.Command("git", "--git-dir", bare, "update-ref", "refs/heads/main", "refs/heads/"+p.Head).CombinedOutput(); err != nil {
+			t.Errorf("merge %s: %v: %s", p.Head, err, out)
+			return
+		}
+		p.State = "merged"
+		merged = append(merged, p.Head)
+	}
+	before := r.commits(t)
+	res := runCLI(t, "", "promote", "--fleet", file, "--pull-request", "--wait-merge", "--poll-interval", "50ms",
+		"--forge", "github", "--forge-api", fake.URL, "--live-timeout", "1m")
+	if res.code != 0 {
+		t.Fatalf("promote --fleet --pull-request: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if strings.Contains(res.stdout+res.stderr, apiToken) || strings.Contains(res.stdout+res.stderr, gitToken) {
+		t.Fatal("a token was printed")
+	}
+	want := "bgrender/promote-fleet-shop-canary-green, bgrender/promote-fleet-shop-europe-green, bgrender/promote-fleet-shop-rest-green"
+	if got := strings.Join(merged, ", "); got != want {
+		t.Errorf("merged %s, want %s", got, want)
+	}
+	if pulls := fake.Pulls(); len(pulls) != 3 || !strings.Contains(pulls[1].Title, "promote shop, shop") {
+		t.Errorf("pull requests: %+v", pulls)
+	}
+	wantSubjects(t, subjects(t, r, before), "promote fleet shop, wave canary: canary", "promote fleet shop, wave europe: eu-west, eu-central", "promote fleet shop, wave rest: us-east")
+	for c, got := range fleetLive(t, r) {
+		if got != "green shop:v2" {
+			t.Errorf("%s: %s, want green shop:v2", c, got)
+		}
+	}
+	if res := runCLI(t, "", "promote", "--fleet", file, "--pull-request"); res.code != 2 || !strings.Contains(res.stderr, "needs --wait-merge") {
+		t.Errorf("--pull-request without --wait-merge: exit %d\n%s", res.code, res.stderr)
 	}
 }

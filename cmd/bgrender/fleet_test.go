@@ -251,7 +251,7 @@ func TestFleetFlipBadInput(t *testing.T) {
 		"promote --path":           {[]string{"promote", "--fleet", file, "--path", "apps/shop"}, "--path names one app folder or cluster"},
 		"promote --to":             {[]string{"promote", "--fleet", file, "--to", "green"}, "--to names one app's color: not with --fleet"},
 		"promote --steps":          {[]string{"promote", "--fleet", file, "--steps", "50,100"}, "--steps shifts one app's traffic: not with --fleet"},
-		"promote --pull-request":   {[]string{"promote", "--fleet", file, "--pull-request"}, "--pull-request is not supported with it yet"},
+		"promote --pull-request":   {[]string{"promote", "--fleet", file, "--pull-request"}, "--fleet with --pull-request needs --wait-merge"},
 		"promote -o yaml":          {[]string{"promote", "--fleet", file, "-o", "yaml"}, "--output \"yaml\": expected text or json"},
 		"rollback with an app":     {[]string{"rollback", "--fleet", file, "shop"}, "unexpected arguments"},
 		"rollback --context":       {[]string{"rollback", "--fleet", file, "--context", "canary"}, "--context names one app folder or cluster"},
