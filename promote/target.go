@@ -28,7 +28,7 @@ type Target struct {
 	// PullRequestBranch, when set, names that branch instead (a fleet's
 	// names its wave: its targets all run the same app).
 	PullRequestBranch func(c *gitops.Change) string
-	Forge       PullRequester
+	Forge             PullRequester
 	// WaitMerge polls the pull request until it is merged or closed, for
 	// at most Timeout, every PollInterval.
 	WaitMerge    bool
