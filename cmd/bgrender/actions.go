@@ -246,7 +246,7 @@ func promoteCommand() *command {
 		name:    "promote",
 		summary: "flip traffic to the idle color, as a Git commit",
 		usage:   "--repo URL --path DIR [--path DIR…] [--to blue|green] [flags] | --fleet FILE [flags]",
-		long:    "Flip the live Service of an app to the idle color (or --to), as one commit\nor pull request in the GitOps repository." + groupLong + promoteGatesLong + gitopsLong,
+		long:    "Flip the live Service of an app to the idle color (or --to), as one commit\nor pull request in the GitOps repository." + groupLong + promoteGatesLong + fleetFlipLong + gitopsLong,
 		example: promoteExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var o promoteFlags

@@ -114,8 +114,12 @@ func rollbackCommand() *command {
 		name:    "rollback",
 		summary: "flip traffic back to the previous color, as a Git commit",
 		usage:   "--repo URL --path DIR [--path DIR…] [flags] | --fleet FILE [--wave NAME] [flags]",
-		long:    "Flip the live Service of an app back to the color in bgrender.io/previous-color,\nas one commit or pull request. When that color now runs another image than when\nit was last live (a deploy or a hand edit, read from the app folder in the last\n200 commits), the rollback would not return to the previous release: it refuses\n(exit 3) unless --force. So does a color with no Deployment or 0 replicas, and\none that runs an image the last contract retired (spec.migrations.contracted:\nthat code may read what the contract dropped)." + groupLong + gitopsLong,
-		example: `  bgrender rollback --repo https://git.example.com/ops/gitops.git --path apps/my-application`,
+		long:    "Flip the live Service of an app back to the color in bgrender.io/previous-color,\nas one commit or pull request. When that color now runs another image than when\nit was last live (a deploy or a hand edit, read from the app folder in the last\n200 commits), the rollback would not return to the previous release: it refuses\n(exit 3) unless --force. So does a color with no Deployment or 0 replicas, and\none that runs an image the last contract retired (spec.migrations.contracted:\nthat code may read what the contract dropped)." + groupLong + fleetFlipLong + gitopsLong,
+		example: `  bgrender rollback --repo https://git.example.com/ops/gitops.git --path apps/my-application
+
+  # Every target of a fleet that a promote made live, the last wave first
+  bgrender rollback --fleet fleet.yaml --dry-run
+  bgrender rollback --fleet fleet.yaml --wave europe`,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var g gitFlags
 			g.register(fs)
