@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -391,4 +393,67 @@ func TestFleetPullRequest(t *testing.T) {
 	if res := runCLI(t, "", "promote", "--fleet", file, "--pull-request"); res.code != 2 || !strings.Contains(res.stderr, "needs --wait-merge") {
 		t.Errorf("--pull-request without --wait-merge: exit %d\n%s", res.code, res.stderr)
 	}
+}
+
+// TestFleetPromoteBreach: a breach during a promote's hold reacts as the
+// wave's onBreach says, as in a release. europe (rollback-all) loses
+// eu-central's availability during its hold: canary and europe go back
+// in one commit naming the breach, rest is untouched, exit 3 and the
+// table.
+func TestFleetPromoteBreach(t *testing.T) {
+	srv := apiServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r, file, namespaces := fleetOnCluster(t, ctx, srv)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// europe's hold: long enough for the breach to be seen.
+	doc := strings.Replace(string(data), "maxParallel: 2\n      hold: 1s", "maxParallel: 2\n      hold: 30s", 1)
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range fleetTargets {
+		if res := runCLI(t, "", "deploy", "--repo", r.url, "--path", "clusters/"+c+"/shop", "--image", "shop:v2"); res.code != 0 {
+			t.Fatalf("deploy to %s: exit %d\n%s", c, res.code, res.stderr)
+		}
+	}
+	agentCtx, stopAgent := context.WithCancel(ctx)
+	wait := fleetAgent(t, agentCtx, srv, r, namespaces)
+	defer func() { stopAgent(); wait() }()
+
+	// Once eu-central serves green, its pods stop being available.
+	ns := namespaces["clusters/eu-central/shop"]
+	breached := make(chan error, 1)
+	go func() {
+		for ctx.Err() == nil {
+			u, err := srv.Dynamic().Resource(live.Services).Namespace(ns).Get(ctx, "shop", metav1.GetOptions{})
+			if err == nil {
+				if c, _, _ := unstructured.NestedString(u.Object, "spec", "selector", "version"); c == "green" {
+					time.Sleep(time.Second) // the agent's round ends
+					breached <- apptest.SetStatus(ctx, srv.Dynamic(), ns, "shop-green", func(d *appsv1.Deployment) {
+						apptest.RolledOut(d)
+						d.Status.AvailableReplicas, d.Status.ReadyReplicas = 0, 0
+						d.Status.Conditions[0].Status = corev1.ConditionFalse
+					})
+					return
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	before := r.commits(t)
+	res := runCLI(t, "", "promote", "--fleet", file, "--live-timeout", "1m")
+	if err := <-breached; err != nil {
+		t.Fatal(err)
+	}
+	if res.code != exitcode.Refused || !strings.Contains(res.stderr, "wave europe: breach: readiness on eu-central (eu-central): deployment "+ns+"/shop-green has lost its minimum availability") ||
+		!strings.Contains(res.stderr, "rolled back canary, eu-west, eu-central") {
+		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	wantSubjects(t, subjects(t, r, before), "promote fleet shop, wave canary: canary", "promote fleet shop, wave europe: eu-west, eu-central",
+		"rollback fleet shop, wave europe: canary, eu-west, eu-central")
+	wantTable(t, res.stdout, map[string]string{"canary": "blue myapp:v1.2.3 rolled back", "eu-west": "blue myapp:v1.2.3 rolled back",
+		"eu-central": "blue myapp:v1.2.3 rolled back", "us-east": "blue myapp:v1.2.3 deployed"})
 }

@@ -96,6 +96,17 @@ func TestFleetDryRun(t *testing.T) {
 		t.Fatal("the token was printed")
 	}
 	golden(t, "fleet-dry-run.txt", []byte(strings.ReplaceAll(res.stdout, r.url, "REPO")))
+
+	// -o json: the same plan as a report, every step planned.
+	res = runCLI(t, "", "release", "--fleet", file, "--image", "shop:v2", "--dry-run", "-o", "json")
+	var rep fleet.Report
+	if err := json.Unmarshal([]byte(res.stdout), &rep); res.code != 0 || err != nil {
+		t.Fatalf("-o json: exit %d, %v\n%s\n%s", res.code, err, res.stdout, res.stderr)
+	}
+	if len(rep.Targets) != 4 || rep.Targets[1].State != "deployed" || len(rep.Waves) != 3 || len(rep.Waves[0].Steps) != 0 ||
+		len(rep.Waves[1].Steps) != 2 || len(rep.Waves[2].Steps[0].Plan) != 4 || rep.Waves[2].Steps[0].Plan[0].Status != "planned" {
+		t.Errorf("report: %+v", rep)
+	}
 }
 
 // TestFleetBadInput: a bad fleet file, or a flag that names one app
