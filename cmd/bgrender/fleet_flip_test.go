@@ -93,17 +93,26 @@ func fleetOnCluster(t *testing.T, ctx context.Context, srv *kubetest.Server) (*g
 // each app folder to its namespace, writes both Deployments' status
 // rolled out (the deployment controller), and gives the live Service
 // ready endpoints of the color it selects (the EndpointSlice
-// controller). It returns a function that waits until the agent stopped
-// and reports its error.
+// controller). Its first round is done when it returns, so the clusters
+// run what main holds; it returns a function that waits until the agent
+// stopped and reports its error.
 func fleetAgent(t *testing.T, ctx context.Context, srv *kubetest.Server, r *gitopsRepo, namespaces map[string]string) func() {
 	t.Helper()
 	bare := r.srv.RepoDir(r.name)
+	head, err := exec.CommandContext(ctx, "git", "--git-dir", bare, "rev-parse", "refs/heads/main").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]string{}
+	if err := agentRound(ctx, srv, bare, namespaces, served); err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	var failed error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		applied, served := "", map[string]string{}
+		applied := string(head)
 		for ctx.Err() == nil {
 			head, err := exec.CommandContext(ctx, "git", "--git-dir", bare, "rev-parse", "refs/heads/main").Output()
 			if err == nil && string(head) != applied {
@@ -425,8 +434,9 @@ func TestFleetPromoteBreach(t *testing.T) {
 
 	// Once eu-central serves green, its pods stop being available.
 	ns := namespaces["clusters/eu-central/shop"]
-	breached := make(chan error, 1)
+	breached := make(chan error, 2)
 	go func() {
+		defer func() { breached <- ctx.Err() }() // unless it breached first
 		for ctx.Err() == nil {
 			u, err := srv.Dynamic().Resource(live.Services).Namespace(ns).Get(ctx, "shop", metav1.GetOptions{})
 			if err == nil {
@@ -445,8 +455,13 @@ func TestFleetPromoteBreach(t *testing.T) {
 	}()
 	before := r.commits(t)
 	res := runCLI(t, "", "promote", "--fleet", file, "--live-timeout", "1m")
-	if err := <-breached; err != nil {
-		t.Fatal(err)
+	select {
+	case err := <-breached:
+		if err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatalf("no breach: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
 	if res.code != exitcode.Refused || !strings.Contains(res.stderr, "wave europe: breach: readiness on eu-central (eu-central): deployment "+ns+"/shop-green has lost its minimum availability") ||
 		!strings.Contains(res.stderr, "rolled back canary, eu-west, eu-central") {
