@@ -31,4 +31,18 @@
 // deployed; a re-run plans only what is left, and after a complete
 // release plans nothing. Git does not record a hold: a re-run holds the
 // last released wave again before the next one starts.
+//
+// PlanPromote is a release without the deploy: the flip of what is
+// deployed already, with the same gates, commits, waits, holds and
+// breach policy. It reads each folder's history (promote.History) to
+// tell a target with something new on its idle color (to flip) from one
+// flipped already and one with nothing deployed to flip to, which
+// refuses its wave (exit code 3 when the run reaches it, nothing of the
+// wave committed). PlanRollback flips back, the last wave first (or one
+// wave), one commit per wave and repository, every target a promote made
+// live; one a rollback made live, or that the release did not reach, is
+// left as it is, so a re-run does nothing.
+//
+// Every run ends with a table of the targets, or with -o json the
+// Report: the targets, and each wave's steps with their commits.
 package fleet

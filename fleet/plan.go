@@ -44,8 +44,12 @@ type Member struct {
 	Refs    []agent.Ref
 	// Phase is where Git had the target when the plan was made:
 	// released (its live color runs the image), deployed (its idle color
-	// does), or pending. State is where the run left it (see the table).
+	// does), or pending; in a fleet's promote, refused (nothing deployed
+	// to flip to); in its rollback, released (to roll back), rolled back
+	// or unchanged. State is where the run left it (see the table).
 	Phase, State string
+	// Why says why a target is refused, or left unchanged.
+	Why string
 	// flipped: the image is live on the target (before the run, or by
 	// its flip), unless State says it was rolled back.
 	flipped bool
@@ -61,6 +65,7 @@ const (
 	Halted     = "halted"
 	Failed     = "failed"
 	Refused    = "refused"
+	Unchanged  = "unchanged"
 )
 
 // Idle is the color the folder did not route to when the plan was read.
@@ -90,11 +95,15 @@ func (m *Member) Live() spec.Color {
 // Plan is a fleet release: the waves, and for each the steps that are
 // left.
 type Plan struct {
-	Fleet   *Fleet
+	// Action is release, promote or rollback.
+	Action string
+	Fleet  *Fleet
+	// Image is the image released or promoted (none in a rollback).
 	Image   string
 	Members []*Member // in the order of the fleet file's waves
-	Waves   []*WavePlan
-	repos   map[string]*promote.Target // the group target of each repository
+	// Waves are in the order they move: a rollback's last first.
+	Waves []*WavePlan
+	repos map[string]*promote.Target // the group target of each repository
 	// liveTimeout bounds the waits of a rollback as the release's.
 	liveTimeout time.Duration
 }
@@ -105,10 +114,18 @@ type WavePlan struct {
 	Wave    *Wave
 	Members []*Member
 	Steps   []*Step
+	// Refused are the members that refuse the wave (a promote with
+	// nothing deployed to flip to): it stops there, nothing committed.
+	Refused []*Member
+	// breach is the reading that breached during the hold, and rollback
+	// the steps that reacted to it (for the report).
+	breach   string
+	rollback []*Step
 }
 
-// Done reports whether every target of the wave runs the image live.
-func (w *WavePlan) Done() bool { return len(w.Steps) == 0 }
+// Done reports whether the wave has nothing left to do: every target
+// runs the image live (or, in a rollback, is back).
+func (w *WavePlan) Done() bool { return len(w.Steps) == 0 && len(w.Refused) == 0 }
 
 // Step is one batch of a wave in one repository: a release.Plan whose
 // commits change every folder of the batch at once.
@@ -118,34 +135,95 @@ type Step struct {
 	Members []*Member
 	Target  *promote.Target // the repository; Path lists the folders
 	Plan    *release.Plan
+	// What the step's run did, for the report.
+	commits []*promote.Result
+	reports []release.StepReport
 }
 
 // PlanRelease reads every target's folder in Git and plans the release
 // of what is left, wave by wave. A folder that cannot be read, or whose
 // idle color runs no replicas, stops it before anything is committed.
 func PlanRelease(ctx context.Context, o Options) (*Plan, error) {
-	f := o.Fleet
-	p := &Plan{Fleet: f, Image: o.Image, repos: map[string]*promote.Target{}, liveTimeout: o.LiveTimeout}
-	sessions := map[string]*gitops.Session{}
-	for i := range f.Spec.Waves {
-		w := &f.Spec.Waves[i]
-		wp := &WavePlan{Wave: w}
-		for _, t := range w.Members() {
-			m, err := p.read(ctx, o, t, w, sessions)
-			if err != nil {
-				return nil, fmt.Errorf("target %s: %w", t.Name, err)
-			}
-			wp.Members = append(wp.Members, m)
-			p.Members = append(p.Members, m)
+	p := newPlan("release", o)
+	err := p.read(o, nil, func(m *Member) error {
+		if err := p.readFolder(ctx, o, m); err != nil {
+			return err
 		}
-		p.planWave(o, wp)
-		p.Waves = append(p.Waves, wp)
+		switch {
+		case m.Folder.Images[m.Folder.Active] == o.Image:
+			m.Phase = Released
+		case m.Folder.Images[m.Idle()] == o.Image:
+			m.Phase = Deployed
+		default:
+			m.Phase = Pending
+		}
+		if m.Phase != Released {
+			return idleServes(m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.settle()
+	for _, wp := range p.Waves {
+		p.planWave(wp)
 	}
 	return p, nil
 }
 
-// read reads one target's folder and takes its gates.
-func (p *Plan) read(ctx context.Context, o Options, t *Target, w *Wave, sessions map[string]*gitops.Session) (*Member, error) {
+// idleServes refuses a member whose idle color, which the fleet flips
+// to, runs no replicas: bad input, found before anything is committed.
+func idleServes(m *Member) error {
+	if idle := m.Idle(); m.Folder.Replicas[idle] == 0 {
+		return exitcode.Invalidf("the idle color %s runs 0 replicas in the app folder %s, so it cannot take the traffic (scale it up first: scale-idle --replicas N); nothing committed", idle, m.Target.Path)
+	}
+	return nil
+}
+
+// settle starts each member's state where the plan found it.
+func (p *Plan) settle() {
+	for _, m := range p.Members {
+		m.State, m.flipped = m.Phase, m.Phase == Released && p.Action != "rollback"
+	}
+}
+
+func newPlan(action string, o Options) *Plan {
+	return &Plan{Action: action, Fleet: o.Fleet, Image: o.Image, repos: map[string]*promote.Target{}, liveTimeout: o.LiveTimeout}
+}
+
+// read opens the folder of every target of waves (nil: every wave),
+// wave by wave, and reads it with each: each sets the member's Folder
+// and gates.
+func (p *Plan) read(o Options, waves []*Wave, each func(*Member) error) error {
+	f := p.Fleet
+	if waves == nil {
+		for i := range f.Spec.Waves {
+			waves = append(waves, &f.Spec.Waves[i])
+		}
+	}
+	sessions := map[string]*gitops.Session{}
+	for _, w := range waves {
+		wp := &WavePlan{Wave: w}
+		for _, t := range w.Members() {
+			m, err := p.open(o, t, w, sessions)
+			if err == nil {
+				err = each(m)
+			}
+			if err != nil {
+				return fmt.Errorf("target %s: %w", t.Name, err)
+			}
+			wp.Members = append(wp.Members, m)
+			p.Members = append(p.Members, m)
+		}
+		p.Waves = append(p.Waves, wp)
+	}
+	return nil
+}
+
+// open opens one target's folder in Git: the targets of one repository
+// and branch share a session, so the repository is cloned once.
+func (p *Plan) open(o Options, t *Target, w *Wave, sessions map[string]*gitops.Session) (*Member, error) {
 	repo, branch := p.Fleet.RepoOf(t), p.Fleet.BranchOf(t)
 	g, err := o.Open(repo, branch, t.Path)
 	if err != nil {
@@ -163,35 +241,36 @@ func (p *Plan) read(ctx context.Context, o Options, t *Target, w *Wave, sessions
 		ref, _ := agent.ParseRef(r) // checked by Load
 		m.Refs = append(m.Refs, ref)
 	}
-	if m.Folder, err = release.ReadFolder(ctx, m.Cluster, g); err != nil {
-		return nil, err
+	return m, nil
+}
+
+// readFolder reads the member's folder and takes its gates.
+func (p *Plan) readFolder(ctx context.Context, o Options, m *Member) error {
+	var err error
+	if m.Folder, err = release.ReadFolder(ctx, m.Cluster, m.Git); err != nil {
+		return err
 	}
+	return m.useGates(o)
+}
+
+// useGates takes the flags' gates for the member's cluster, with the
+// rollout gate and its folder's gates.
+func (m *Member) useGates(o Options) error {
 	m.Gates = o.Gates(m.Cluster)
 	m.Gates.Wait = true
-	if err := m.Gates.UseFolder(m.Folder); err != nil {
-		return nil, err
-	}
-	idle := m.Idle()
-	switch {
-	case m.Folder.Images[m.Folder.Active] == o.Image:
-		m.Phase = Released
-	case m.Folder.Replicas[idle] == 0:
-		return nil, exitcode.Invalidf("the idle color %s runs 0 replicas in the app folder %s, so it cannot take the traffic (scale it up first: scale-idle --replicas N); nothing committed", idle, t.Path)
-	case m.Folder.Images[idle] == o.Image:
-		m.Phase = Deployed
-	default:
-		m.Phase = Pending
-	}
-	m.State, m.flipped = m.Phase, m.Phase == Released
-	return m, nil
+	return m.Gates.UseFolder(m.Folder)
 }
 
 // planWave plans the wave's steps: its members not yet released, in
 // batches of at most maxParallel, each batch split by repository.
-func (p *Plan) planWave(o Options, wp *WavePlan) {
+func (p *Plan) planWave(wp *WavePlan) {
 	var left []*Member
 	for _, m := range wp.Members {
-		if m.Phase != Released {
+		switch m.Phase {
+		case Released:
+		case Refused:
+			wp.Refused = append(wp.Refused, m)
+		default:
 			left = append(left, m)
 		}
 	}
@@ -216,9 +295,10 @@ func (p *Plan) planWave(o Options, wp *WavePlan) {
 			gt := *p.repos[key]
 			gt.Session = byRepo[key][0].Git.Session
 			gt.Path = strings.Join(paths(s.Members), ", ")
-			withMessage(&gt, p.Fleet, wp.Wave, s.Members)
+			p.withMessage(&gt, wp.Wave, s.Members)
+			p.withBranch(&gt, wp.Wave, s.Batch)
 			s.Target = &gt
-			s.Plan = s.plan(p.Fleet, wp.Wave, o)
+			s.Plan = s.plan(p.Action, wp.Wave, p.Image, p.liveTimeout)
 			wp.Steps = append(wp.Steps, s)
 		}
 	}
@@ -228,29 +308,29 @@ func (p *Plan) planWave(o Options, wp *WavePlan) {
 // deployed in one commit, each member's rollout and gates on its own
 // cluster, the flip of every member in one commit, and a wait until each
 // member's cluster serves it.
-func (s *Step) plan(f *Fleet, w *Wave, o Options) *release.Plan {
+func (s *Step) plan(action string, w *Wave, image string, liveTimeout time.Duration) *release.Plan {
 	names := targetNames(s.Members)
-	p := &release.Plan{Action: "release", App: strings.Join(names, ", ")}
+	p := &release.Plan{Action: action, App: strings.Join(names, ", ")}
 	deploy := &promote.Group{Target: *s.Target}
 	var deployed []string
 	for _, m := range s.Members {
 		if m.Phase == Deployed {
 			continue
 		}
-		deploy.Members = append(deploy.Members, &promote.Deploy{Target: *m.Git, Image: o.Image, Color: m.Idle()})
+		deploy.Members = append(deploy.Members, &promote.Deploy{Target: *m.Git, Image: image, Color: m.Idle()})
 		deployed = append(deployed, fmt.Sprintf("%s (%s)", m.Target.Name, m.Idle()))
 	}
 	if len(deploy.Members) > 0 {
-		what := fmt.Sprintf("deploy %s to %s in one commit", o.Image, strings.Join(deployed, ", "))
+		what := fmt.Sprintf("deploy %s to %s in one commit", image, strings.Join(deployed, ", "))
 		p.Add(&release.Commit{Action: deploy, What: what}, "wave "+w.Name, release.Stop)
 		reconcile(p, s.Members)
 	}
 	flip := &promote.Group{Target: *s.Target}
-	c := &release.Commit{Action: flip, What: fmt.Sprintf("flip %s to the color that runs %s in one commit", strings.Join(names, ", "), o.Image)}
+	c := &release.Commit{Action: flip, What: fmt.Sprintf("flip %s to the color that runs %s in one commit", strings.Join(names, ", "), image)}
 	for _, m := range s.Members {
-		gates := &release.RunGates{Gates: m.Gates, Color: m.Idle(), Image: o.Image, Share: 100, Dir: m.Target.Path}
+		gates := &release.RunGates{Gates: m.Gates, Color: m.Idle(), Image: image, Share: 100, Dir: m.Target.Path}
 		if m.Git.DryRun {
-			gates.DryRunSays = fmt.Sprintf("dry run: the rollout of %s on %s's %s and its gates would run here", o.Image, m.Target.Name, m.Idle())
+			gates.DryRunSays = fmt.Sprintf("dry run: the rollout of %s on %s's %s and its gates would run here", image, m.Target.Name, m.Idle())
 		}
 		e := p.Add(gates, "target "+m.Target.Name+" ("+ClusterName(m.Target)+")", release.Custom)
 		e.Wrap = func(r *release.Run, err error) error {
@@ -267,7 +347,7 @@ func (s *Step) plan(f *Fleet, w *Wave, o Options) *release.Plan {
 	reconcile(p, s.Members)
 	for i, m := range s.Members {
 		rm := &release.Member{Path: m.Target.Path, State: m.Folder, Cluster: m.Cluster}
-		p.Add(&release.WaitApp{Member: rm, Index: i, Timeout: o.LiveTimeout}, "target "+m.Target.Name, release.Stop)
+		p.Add(&release.WaitApp{Member: rm, Index: i, Timeout: liveTimeout}, "target "+m.Target.Name, release.Stop)
 	}
 	return p
 }
@@ -276,13 +356,25 @@ func (s *Step) plan(f *Fleet, w *Wave, o Options) *release.Plan {
 // wave and its targets (every target runs the same app, so the app's
 // name alone does not tell them apart), unless --message-template set
 // one.
-func withMessage(t *promote.Target, f *Fleet, w *Wave, ms []*Member) {
+func (p *Plan) withMessage(t *promote.Target, w *Wave, ms []*Member) {
 	if t.Message != nil {
 		return
 	}
-	text := fmt.Sprintf("{{.Action}} fleet %s, wave %s: %s\n\n{{.Summary}}\n\n{{.Action}} of {{.App}} in {{.Path}} on {{.Branch}}, written by bgrender release --fleet.\n",
-		f.Metadata.Name, w.Name, strings.Join(targetNames(ms), ", "))
+	text := fmt.Sprintf("{{.Action}} fleet %s, wave %s: %s\n\n{{.Summary}}\n\n{{.Action}} of {{.App}} in {{.Path}} on {{.Branch}}, written by bgrender %s --fleet.\n",
+		p.Fleet.Metadata.Name, w.Name, strings.Join(targetNames(ms), ", "), p.Action)
 	t.Message = template.Must(gitops.ParseMessageTemplate("fleet", text))
+}
+
+// withBranch names a step's pull-request branches after the fleet, the
+// wave and the batch: bgrender/<action>-fleet-<fleet>-<wave>[-<batch>]-<color>,
+// so that each step of each wave has its own pull request (its targets
+// all run the same app, which names a single app's branch).
+func (p *Plan) withBranch(t *promote.Target, w *Wave, batch int) {
+	name := "fleet-" + p.Fleet.Metadata.Name + "-" + w.Name
+	if batch > 1 {
+		name += fmt.Sprintf("-%d", batch)
+	}
+	t.PullRequestBranch = func(c *gitops.Change) string { return promote.PullRequestBranch(c.Action, name, c.To) }
 }
 
 // reconcile adds the request to the members' agents, when any names one.
@@ -315,15 +407,25 @@ func paths(ms []*Member) []string {
 // them, then each step's commits, waits and gates.
 func (p *Plan) Describe(w io.Writer) error {
 	var b strings.Builder
-	f := p.Fleet
-	fmt.Fprintf(&b, "fleet %s: release %s to %d targets in %d waves\n", f.Metadata.Name, p.Image, len(p.Members), len(p.Waves))
+	fmt.Fprintln(&b, p.headline())
 	for i, wp := range p.Waves {
 		wv := wp.Wave
-		fmt.Fprintf(&b, "\nwave %d %s: %d %s, %s, %s\n", i+1, wv.Name, len(wp.Members), plural(len(wp.Members), "target"), parallel(wv), holding(wv))
-		for _, m := range wp.Members {
-			fmt.Fprintf(&b, "  %s: cluster %s, %s in %s: %s\n", m.Target.Name, ClusterName(m.Target), m.Target.Path, f.RepoOf(m.Target), m.describe(p.Image))
+		fmt.Fprintf(&b, "\nwave %d %s: %d %s", p.number(wv), wv.Name, len(wp.Members), plural(len(wp.Members), "target"))
+		if p.Action != "rollback" {
+			fmt.Fprintf(&b, ", %s, %s", parallel(wv), holding(wv))
 		}
-		if wp.Done() {
+		fmt.Fprintln(&b)
+		for _, m := range wp.Members {
+			fmt.Fprintf(&b, "  %s: cluster %s, %s in %s: %s\n", m.Target.Name, ClusterName(m.Target), m.Target.Path, p.Fleet.RepoOf(m.Target), p.describe(m))
+		}
+		switch {
+		case len(wp.Refused) > 0:
+			fmt.Fprintf(&b, "  refused: %s; the fleet stops here, nothing committed in this wave\n", strings.Join(targetNames(wp.Refused), ", "))
+			continue
+		case wp.Done() && p.Action == "rollback":
+			fmt.Fprintln(&b, "  nothing to roll back")
+			continue
+		case wp.Done():
 			fmt.Fprintf(&b, "  nothing to do: every target runs %s live\n", p.Image)
 			if p.rehold(i) {
 				fmt.Fprintf(&b, "  hold %s again before the next wave (Git does not say whether its hold passed): %s\n", wv.HoldFor(), probesOf(wp.Members))
@@ -331,7 +433,11 @@ func (p *Plan) Describe(w io.Writer) error {
 			continue
 		}
 		for _, s := range wp.Steps {
-			fmt.Fprintf(&b, "  batch %d, %s:\n", s.Batch, s.Repo)
+			if p.Action == "rollback" {
+				fmt.Fprintf(&b, "  %s:\n", s.Repo)
+			} else {
+				fmt.Fprintf(&b, "  batch %d, %s:\n", s.Batch, s.Repo)
+			}
 			for j, e := range s.Plan.Entries {
 				label := ""
 				if e.Label != "" {
@@ -340,7 +446,7 @@ func (p *Plan) Describe(w io.Writer) error {
 				fmt.Fprintf(&b, "    %d. %s%s: %s\n", j+1, label, e.Step.Kind(), e.Step.Describe())
 			}
 		}
-		if wv.HoldFor() > 0 {
+		if wv.HoldFor() > 0 && p.Action != "rollback" {
 			fmt.Fprintf(&b, "  hold %s: guard watches %s, each on its own cluster: %s\n", wv.HoldFor(), strings.Join(targetNames(wp.Members), ", "), probesOf(wp.Members))
 		}
 	}
@@ -348,14 +454,39 @@ func (p *Plan) Describe(w io.Writer) error {
 	return err
 }
 
-// describe says where Git has the member.
-func (m *Member) describe(image string) string {
+// headline is the plan's first line.
+func (p *Plan) headline() string {
+	f := p.Fleet
+	n, waves := len(p.Members), len(p.Waves)
+	switch p.Action {
+	case "promote":
+		return fmt.Sprintf("fleet %s: promote %s, deployed to the idle colors, on %d %s in %d %s", f.Metadata.Name, p.Image, n, plural(n, "target"), waves, plural(waves, "wave"))
+	case "rollback":
+		if waves == 1 {
+			return fmt.Sprintf("fleet %s: roll back %d %s in wave %s", f.Metadata.Name, n, plural(n, "target"), p.Waves[0].Wave.Name)
+		}
+		return fmt.Sprintf("fleet %s: roll back %d %s in %d waves, the last wave first", f.Metadata.Name, n, plural(n, "target"), waves)
+	}
+	return fmt.Sprintf("fleet %s: release %s to %d targets in %d waves", f.Metadata.Name, p.Image, n, waves)
+}
+
+// describe says where Git has the member, and what the plan does with
+// it.
+func (p *Plan) describe(m *Member) string {
 	st := m.Folder
 	at := fmt.Sprintf("%s live (%s), %s idle (%s)", st.Active, st.Images[st.Active], m.Idle(), st.Images[m.Idle()])
-	switch m.Phase {
-	case Released:
+	switch {
+	case m.Phase == Refused:
+		return at + ": refused: " + m.Why
+	case m.Phase == RolledBack || m.Phase == Unchanged:
+		return at + ": " + m.Phase + ": " + m.Why
+	case p.Action == "rollback":
+		return at + ": roll back to " + string(m.Idle())
+	case m.Phase == Released:
 		return at + ": released"
-	case Deployed:
+	case m.Phase == Deployed && p.Action == "promote":
+		return at + ": flip to " + string(m.Idle())
+	case m.Phase == Deployed:
 		return at + ": deployed, resumes with the gates"
 	}
 	return at + ": deploy to " + string(m.Idle())

@@ -15,6 +15,7 @@ import (
 	"github.com/bgrender/bgrender/internal/exitcode"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/release"
+	"github.com/bgrender/bgrender/spec"
 )
 
 // Reconcile asks each member's GitOps agent, on its own cluster, to apply
@@ -65,16 +66,45 @@ func (s *Reconcile) Run(ctx context.Context, r *release.Run) error {
 // stops the fleet where it is; a breach during a hold reacts as the
 // wave's onBreach says. The table of every target's state is written to
 // env.Out at the end, whatever happened.
+//
+// With env.JSON, the report (see Report) is written instead of the
+// table, and no line per commit.
 func (p *Plan) Run(ctx context.Context, env release.Env) error {
 	err := p.run(ctx, &env)
-	if terr := p.Table(env.Out); err == nil {
-		err = terr
+	var werr error
+	if env.JSON {
+		werr = p.Report(err).WriteJSON(env.Out)
+	} else {
+		werr = p.Table(env.Out)
+	}
+	if err == nil {
+		err = werr
 	}
 	return err
 }
 
+// execute runs one step's plan with env's collaborators and its
+// repository's target, and records what it did for the report.
+func (p *Plan) execute(ctx context.Context, env *release.Env, s *Step) (*release.Run, error) {
+	step := *env
+	step.Target = s.Target
+	if env.JSON {
+		// The fleet's report says it all, at the end.
+		step.JSON, step.Out = false, io.Discard
+	}
+	run, err := (release.Runner{}).Execute(ctx, s.Plan, &step, nil)
+	s.ran(run)
+	return run, err
+}
+
 func (p *Plan) run(ctx context.Context, env *release.Env) error {
+	if p.Action == "rollback" {
+		return p.runRollback(ctx, env)
+	}
 	for i, wp := range p.Waves {
+		if len(wp.Refused) > 0 {
+			return p.refuse(wp)
+		}
 		if wp.Done() {
 			env.Say("wave %d %s: every target runs %s live already", i+1, wp.Wave.Name, p.Image)
 			if p.rehold(i) {
@@ -89,9 +119,7 @@ func (p *Plan) run(ctx context.Context, env *release.Env) error {
 		}
 		env.Say("wave %d %s: %s", i+1, wp.Wave.Name, strings.Join(targetNames(wp.Members), ", "))
 		for _, s := range wp.Steps {
-			step := *env
-			step.Target = s.Target
-			if _, err := (release.Runner{}).Execute(ctx, s.Plan, &step, nil); err != nil {
+			if _, err := p.execute(ctx, env, s); err != nil {
 				p.stopped(s)
 				return err
 			}
@@ -106,10 +134,32 @@ func (p *Plan) run(ctx context.Context, env *release.Env) error {
 	return nil
 }
 
+// refuse stops the fleet at a wave that a member refuses (a promote
+// with nothing deployed to flip to there): nothing of the wave is
+// committed.
+func (p *Plan) refuse(wp *WavePlan) error {
+	var why []string
+	for _, m := range wp.Refused {
+		why = append(why, m.Target.Name+": "+m.Why)
+	}
+	for _, m := range wp.Members {
+		if m.State == Pending || m.State == Deployed {
+			m.State = Halted
+		}
+	}
+	return exitcode.GateRefused(fmt.Errorf("wave %s: refused: %s; nothing committed in this wave, the next waves wait", wp.Wave.Name, strings.Join(why, "; ")))
+}
+
 // rehold reports whether wave i, released in an earlier run, is held
-// again: it is the last released wave before one that is not, and holds.
+// again: it is the last released wave before one that moves next, and
+// holds.
 func (p *Plan) rehold(i int) bool {
-	return p.Waves[i].Done() && i+1 < len(p.Waves) && !p.Waves[i+1].Done() && p.Waves[i].Wave.HoldFor() > 0
+	if !p.Waves[i].Done() || i+1 >= len(p.Waves) || p.Waves[i].Wave.HoldFor() <= 0 {
+		return false
+	}
+	next := p.Waves[i+1]
+	return len(next.Steps) > 0 && len(next.Refused) == 0 // a refused wave stops the fleet before any hold
+
 }
 
 // stopped marks the members of a step that stopped without a state of
@@ -164,7 +214,8 @@ func (p *Plan) react(ctx context.Context, env *release.Env, wave int, who *Membe
 		back = moved(p.Waves[wave])
 	}
 	reason := fmt.Sprintf("fleet %s: wave %s: breach: %s", p.Fleet.Metadata.Name, w.Name, reading)
-	landed, err := p.rollback(ctx, env, w, back, reason)
+	p.Waves[wave].breach = reading
+	landed, err := p.rollback(ctx, env, p.Waves[wave], back, reason)
 	if err != nil {
 		return fmt.Errorf("wave %s: breach: %s; the rollback failed: %w", w.Name, reading, err)
 	}
@@ -183,10 +234,33 @@ func moved(wp *WavePlan) []*Member {
 	return out
 }
 
-// rollback flips members back, after a breach in wave w, in one commit per repository, each from
-// the color the release made live (a folder Git already routes elsewhere
-// is left alone), and waits until each cluster serves it.
-func (p *Plan) rollback(ctx context.Context, env *release.Env, w *Wave, members []*Member, reason string) ([]string, error) {
+// rollback flips members back, after a breach in wave wp, in one commit
+// per repository (see rollbackSteps) and waits until each cluster serves
+// it; it returns what landed.
+func (p *Plan) rollback(ctx context.Context, env *release.Env, wp *WavePlan, members []*Member, reason string) ([]string, error) {
+	var landed []string
+	for _, s := range p.rollbackSteps(wp.Wave, members, reason) {
+		wp.rollback = append(wp.rollback, s)
+		run, err := p.execute(ctx, env, s)
+		if run != nil && run.Last != nil {
+			landed = append(landed, release.Landed(run.Last))
+			for _, m := range s.Members {
+				m.State = RolledBack
+			}
+		}
+		if err != nil {
+			return landed, err
+		}
+	}
+	return landed, nil
+}
+
+// rollbackSteps are the steps that flip members of wave w back, one per
+// repository: the commit of every member's rollback, each from the color
+// the plan found (or the release made) live — a folder Git already routes
+// elsewhere is left alone —, and a wait until each cluster serves it.
+// reason, when set, ends each rollback's summary.
+func (p *Plan) rollbackSteps(w *Wave, members []*Member, reason string) []*Step {
 	var order []string
 	byRepo := map[string][]*Member{}
 	for _, m := range members {
@@ -196,37 +270,31 @@ func (p *Plan) rollback(ctx context.Context, env *release.Env, w *Wave, members 
 		}
 		byRepo[key] = append(byRepo[key], m)
 	}
-	var landed []string
+	var steps []*Step
 	for _, key := range order {
 		ms := byRepo[key]
 		gt := *p.repos[key]
 		gt.Path = strings.Join(paths(ms), ", ")
-		withMessage(&gt, p.Fleet, w, ms)
+		p.withMessage(&gt, w, ms)
+		p.withBranch(&gt, w, 1)
 		g := &promote.Group{Target: gt}
 		plan := &release.Plan{Action: "rollback", App: strings.Join(targetNames(ms), ", ")}
 		for _, m := range ms {
 			g.Members = append(g.Members, &promote.Rollback{Target: *m.Git, Reason: reason, From: m.New()})
 		}
-		plan.Add(&release.Commit{Action: g, What: "roll back " + strings.Join(targetNames(ms), ", ") + " in one commit: " + reason}, "", release.Stop)
+		what := "roll back " + strings.Join(targetNames(ms), ", ") + " in one commit"
+		if reason != "" {
+			what += ": " + reason
+		}
+		plan.Add(&release.Commit{Action: g, What: what}, "wave "+w.Name, release.Stop)
 		reconcile(plan, ms)
 		for i, m := range ms {
 			rm := &release.Member{Path: m.Target.Path, State: m.Folder, Cluster: m.Cluster}
 			plan.Add(&release.WaitApp{Member: rm, Index: i, Timeout: p.liveTimeout}, "target "+m.Target.Name, release.Stop)
 		}
-		step := *env
-		step.Target = &gt
-		run, err := (release.Runner{}).Execute(ctx, plan, &step, nil)
-		if run != nil && run.Last != nil {
-			landed = append(landed, release.Landed(run.Last))
-			for _, m := range ms {
-				m.State = RolledBack
-			}
-		}
-		if err != nil {
-			return landed, err
-		}
+		steps = append(steps, &Step{Batch: 1, Repo: p.Fleet.RepoOf(ms[0].Target), Members: ms, Target: &gt, Plan: plan})
 	}
-	return landed, nil
+	return steps
 }
 
 // probesOf says what the hold watches on each member.
@@ -311,14 +379,20 @@ func watchOne(ctx context.Context, env *release.Env, w *Wave, m *Member) (*guard
 func (p *Plan) Table(w io.Writer) error {
 	rows := [][]string{{"WAVE", "TARGET", "CLUSTER", "PATH", "LIVE", "IMAGE", "STATE"}}
 	for _, m := range p.Members {
-		live := m.Live()
-		image := m.Folder.Images[live]
-		if live == m.New() && m.flipped {
-			image = p.Image
-		}
+		live, image := m.shown(p.Image)
 		rows = append(rows, []string{m.Wave.Name, m.Target.Name, ClusterName(m.Target), m.Target.Path, string(live), image, m.State})
 	}
 	return writeTable(w, rows)
+}
+
+// shown is the color the member's live Service selects as the run left
+// it, and the image that color runs (image, when the run flipped to it).
+func (m *Member) shown(image string) (spec.Color, string) {
+	live := m.Live()
+	if live == m.New() && m.flipped {
+		return live, image
+	}
+	return live, m.Folder.Images[live]
 }
 
 // writeTable writes rows aligned in columns, as status does.

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/go-git/go-git/v5/plumbing/object"
+
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
 )
 
@@ -65,5 +67,40 @@ func TestSessionClonesOnce(t *testing.T) {
 	var conflict *ConflictError
 	if !errors.As(err, &conflict) {
 		t.Errorf("the app changed since the session's clone: %v, want a conflict", err)
+	}
+}
+
+// TestSessionHistoryDepth: a session's clone serves an Update that needs
+// no more history than it was cloned with: two Updates that read 5
+// commits clone once; one that reads 5 after one that read a single
+// commit clones again, and reads the history there is.
+func TestSessionHistoryDepth(t *testing.T) {
+	srv := gittest.NewServer(t, gittest.WithToken(token))
+	url := srv.CreateRepo(t, "r", seed(t, 10))
+	run := func(s *Session, want string, depth int) (int64, int) {
+		t.Helper()
+		before := srv.Requests()
+		var seen int
+		u := newUpdate(t, url, EditorFunc(func(dir string, history []*object.Commit) (*Change, error) {
+			seen = len(history)
+			return (&setState{want: want}).Edit(dir, history)
+		}))
+		u.Session, u.HistoryDepth = s, depth
+		if _, err := u.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return srv.Requests() - before, seen
+	}
+	s := &Session{}
+	first, _ := run(s, "green", 5)
+	second, _ := run(s, "yellow", 5)
+	if second >= first {
+		t.Errorf("the second Update that reads 5 commits sent %d requests (the first %d): it cloned again", second, first)
+	}
+	s = &Session{}
+	run(s, "green", 1)
+	deeper, seen := run(s, "yellow", 5)
+	if deeper < first || seen < 2 { // the seed and the first Update's commit
+		t.Errorf("an Update that reads 5 commits after one that read 1 sent %d requests (a clone: %d) and read %d commits", deeper, first, seen)
 	}
 }

@@ -168,13 +168,13 @@ func (u *Update) Run(ctx context.Context) (*Result, error) {
 		}
 		if res.Commit == "" || u.DryRun {
 			if !u.DryRun {
-				u.Session.keep(res)
+				u.Session.keep(res, u.HistoryDepth)
 			}
 			return res, nil
 		}
 		perr := u.push(ctx, res)
 		if perr == nil {
-			u.Session.keep(res)
+			u.Session.keep(res, u.HistoryDepth)
 			return res, nil
 		}
 		if !errors.Is(perr, errMoved) {

@@ -306,13 +306,9 @@ func (a *Rollback) edit() folderEdit {
 // counts as much as a bgrender deploy; when no commit in history had to
 // live, it falls back to the Bgrender-* trailers.
 func (a *Rollback) checkSinceLive(history []*object.Commit, now *State, to spec.Color, outside []string) error {
-	states := &stateCache{a: a, outside: outside, byTree: map[string]*State{}}
-	events := a.events(history, to, states)
-	for _, commit := range events {
-		then := states.at(commit)
-		if then == nil || then.Active != to || then.App != now.App {
-			continue
-		}
+	states := newStateCache(&a.Target, outside)
+	events := states.events(history, func(st *State) string { return string(st.Active) + "\x00" + st.Images[to] })
+	if commit, then := states.lastLive(events, now, to); then != nil {
 		if was := then.Images[to]; was != "" && was != now.Images[to] {
 			return exitcode.GateRefused(fmt.Errorf("%s runs %s, but ran %s when it was last live (commit %s): a rollback would not return to the previous release; deploy %s to %s first, or use --force",
 				to, now.Images[to], was, short(commit.Hash.String()), was, to))
@@ -335,22 +331,20 @@ func (a *Rollback) checkSinceLive(history []*object.Commit, now *State, to spec.
 }
 
 // events returns the commits of history (newest first) that changed what
-// a rollback to color to depends on — the live color, or to's image —
-// compared with every parent. A commit that only added a file, a merge
-// that took one side's state, and a commit from a stale clone that
-// carries an old state forward unchanged are no events: their state was
-// not made there.
-func (a *Rollback) events(history []*object.Commit, to spec.Color, states *stateCache) []*object.Commit {
-	key := func(st *State) string { return string(st.Active) + "\x00" + st.Images[to] }
+// key reads of the app folder, compared with every parent. A commit that
+// only added a file, a merge that took one side's state, and a commit
+// from a stale clone that carries an old state forward unchanged are no
+// events: their state was not made there.
+func (c *stateCache) events(history []*object.Commit, key func(*State) string) []*object.Commit {
 	var out []*object.Commit
 	for _, commit := range history {
-		st := states.at(commit)
+		st := c.at(commit)
 		if st == nil {
 			continue // no readable folder in this commit
 		}
 		event := true
 		_ = commit.Parents().ForEach(func(p *object.Commit) error {
-			if ps := states.at(p); ps != nil && key(ps) == key(st) {
+			if ps := c.at(p); ps != nil && key(ps) == key(st) {
 				event = false
 				return storer.ErrStop
 			}
@@ -363,19 +357,34 @@ func (a *Rollback) events(history []*object.Commit, to spec.Color, states *state
 	return out
 }
 
+// lastLive returns the newest of events (newest first) where the app of
+// now had color to live, and the folder as it had it; nil when none.
+func (c *stateCache) lastLive(events []*object.Commit, now *State, to spec.Color) (*object.Commit, *State) {
+	for _, commit := range events {
+		if then := c.at(commit); then != nil && then.Active == to && then.App == now.App {
+			return commit, then
+		}
+	}
+	return nil, nil
+}
+
 // stateCache reads the app folder of commits, once per folder tree (and,
 // for an overlay, per tree of the folders outside it that it is built
 // from).
 type stateCache struct {
-	a       *Rollback
+	t       *Target
 	outside []string
 	byTree  map[string]*State
+}
+
+func newStateCache(t *Target, outside []string) *stateCache {
+	return &stateCache{t: t, outside: outside, byTree: map[string]*State{}}
 }
 
 // at returns the app's state in commit, or nil when it has no readable
 // app folder.
 func (c *stateCache) at(commit *object.Commit) *State {
-	h, err := gitops.FolderHash(commit, c.a.Path)
+	h, err := gitops.FolderHash(commit, c.t.Path)
 	if err != nil {
 		return nil
 	}
@@ -390,7 +399,7 @@ func (c *stateCache) at(commit *object.Commit) *State {
 	if st, ok := c.byTree[key]; ok {
 		return st
 	}
-	st, err := c.a.stateAt(commit)
+	st, err := c.t.stateAt(commit)
 	if err != nil {
 		st = nil
 	}
@@ -399,16 +408,16 @@ func (c *stateCache) at(commit *object.Commit) *State {
 }
 
 // stateAt reads the app folder as commit had it.
-func (a *Rollback) stateAt(commit *object.Commit) (*State, error) {
+func (t *Target) stateAt(commit *object.Commit) (*State, error) {
 	dir, err := os.MkdirTemp("", "bgrender-history-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	if err := gitops.ExtractFolder(commit, a.Path, dir); err != nil {
+	if err := gitops.ExtractFolder(commit, t.Path, dir); err != nil {
 		return nil, err
 	}
-	l, done, err := openFolder(dir, &repoAt{path: a.Path, commit: commit}, a.Plain)
+	l, done, err := openFolder(dir, &repoAt{path: t.Path, commit: commit}, t.Plain)
 	if err != nil {
 		return nil, err
 	}

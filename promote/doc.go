@@ -7,6 +7,10 @@
 // through package gitops. A Group commits several promotes, rollbacks or
 // deploys, each on its own app folder, as one commit: several apps
 // released as one, or one step of a fleet's wave (package fleet).
+// ReadHistory reads a folder with its recent history (history.go):
+// whether its idle color runs an image deployed since it was last live,
+// and which action made its live color live — how a fleet's promote and
+// rollback resume.
 //
 // An app folder has one of three layouts:
 //

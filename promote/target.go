@@ -25,7 +25,10 @@ type Target struct {
 	// PullRequest pushes to a branch named after the action, app and
 	// color and opens (or reuses) a pull request through Forge.
 	PullRequest bool
-	Forge       PullRequester
+	// PullRequestBranch, when set, names that branch instead (a fleet's
+	// names its wave: its targets all run the same app).
+	PullRequestBranch func(c *gitops.Change) string
+	Forge             PullRequester
 	// WaitMerge polls the pull request until it is merged or closed, for
 	// at most Timeout, every PollInterval.
 	WaitMerge    bool
@@ -187,6 +190,9 @@ func (t *Target) update(ctx context.Context, action string, u *gitops.Update, be
 	u.Session = t.Session
 	if t.PullRequest {
 		u.PushBranch = pushBranch
+		if t.PullRequestBranch != nil {
+			u.PushBranch = t.PullRequestBranch
+		}
 	}
 	if t.DryRun && t.Series != nil {
 		u.After = t.Series.last
@@ -285,17 +291,25 @@ func (t *Target) Read(ctx context.Context) (*State, error) {
 	read := *t
 	read.PullRequest, read.DryRun, read.Log = false, false, nil
 	_, err := read.run(ctx, "read", 0, func(l layout, _ []*object.Commit) (*gitops.Change, error) {
-		st = l.state()
 		var err error
-		// A namespace that cannot be told matters only to a caller
-		// that reads the cluster: it is kept for that caller.
-		st.Namespace, st.NamespaceFrom, st.NamespaceErr = l.namespace()
-		if st.Gates, err = l.gates(); err != nil {
-			return nil, err
-		}
-		return &gitops.Change{Done: true, Reason: "read"}, nil
+		st, err = readState(l)
+		return &gitops.Change{Done: true, Reason: "read"}, err
 	})
 	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// readState is the folder's state as Read returns it: with its namespace
+// and its gates.
+func readState(l layout) (*State, error) {
+	st := l.state()
+	var err error
+	// A namespace that cannot be told matters only to a caller that reads
+	// the cluster: it is kept for that caller.
+	st.Namespace, st.NamespaceFrom, st.NamespaceErr = l.namespace()
+	if st.Gates, err = l.gates(); err != nil {
 		return nil, err
 	}
 	return st, nil

@@ -131,6 +131,15 @@ const (
 	Failed  = "failed"
 )
 
+// Planned are the plan's steps as -o json reports them before a run.
+func (p *Plan) Planned() []StepReport {
+	var out []StepReport
+	for i, e := range p.Entries {
+		out = append(out, StepReport{Step: i + 1, Kind: e.Step.Kind(), Label: e.Label, Description: e.Step.Describe(), Status: Planned})
+	}
+	return out
+}
+
 // Runner executes plans.
 type Runner struct{}
 
@@ -140,11 +149,7 @@ type Runner struct{}
 // the plan shifted traffic first commits the plan's fallback. The report
 // (-o json) is written before it returns.
 func (Runner) Execute(ctx context.Context, p *Plan, env *Env, st *promote.State) (*Run, error) {
-	r := &Run{Env: env, Plan: p, State: st, shifted: p.Shifted}
-	for i := range p.Entries {
-		r.Reports = append(r.Reports, StepReport{Step: i + 1, Kind: p.Entries[i].Step.Kind(), Label: p.Entries[i].Label,
-			Description: p.Entries[i].Step.Describe(), Status: Planned})
-	}
+	r := &Run{Env: env, Plan: p, State: st, shifted: p.Shifted, Reports: p.Planned()}
 	if p.Note != "" {
 		env.Say("%s", p.Note)
 	}

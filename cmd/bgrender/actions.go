@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/fleet"
 	"github.com/bgrender/bgrender/gitops"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/release"
@@ -82,6 +83,7 @@ type promoteFlags struct {
 	match              bool
 	matchTimeout       time.Duration
 	settleHold         time.Duration
+	fleet              string // --fleet: the fleet file
 }
 
 func (o *promoteFlags) register(fs *pflag.FlagSet) {
@@ -97,6 +99,17 @@ func (o *promoteFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.match, "match-capacity", false, "when the color to promote has fewer ready pods than the live color runs now, first commit its floor raised to that (its HorizontalPodAutoscaler's minReplicas, else its replicas) and wait until the pods are ready; after the flip, commit the autoscaler's minReplicas back (it then scales down by its own rules)")
 	fs.DurationVar(&o.matchTimeout, "match-timeout", 10*time.Minute, "with --match-capacity: how long to wait for the raised pods")
 	fs.DurationVar(&o.settleHold, "match-settle", 2*time.Minute, "with --match-capacity: after the flip, how long at most to wait for the color's autoscaler to read the traffic before its raised minReplicas is restored (sooner once its metrics ask for the raised floor)")
+	fs.StringVar(&o.fleet, "fleet", "", "flip every target of a fleet `FILE` (kind: Fleet) to the image deployed to its idle color, wave by wave: gates on each target's cluster, each wave's targets in one commit per repository and step, a hold watched by guard, a breach rolled back as the wave's onBreach says; a target with nothing deployed to flip to refuses its wave; --dry-run prints the plan")
+}
+
+// runFleet flips what is deployed to every target of the fleet.
+func (o *promoteFlags) runFleet(s streams, args []string) error {
+	ff := &fleetFlags{file: o.fleet, g: &o.g, gates: o.gates, opts: o.gates.opts, after: o.after, own: map[string]string{
+		"to": "names one app's color", "force": "flips one app past its refusals", "steps": "shifts one app's traffic",
+		"step-wait": "shifts one app's traffic", "step-interval": "shifts one app's traffic",
+		"match-capacity": "raises one app's floor", "match-timeout": "raises one app's floor", "match-settle": "raises one app's floor",
+	}}
+	return ff.run(s, "promote", o.fs.Changed, args, fleet.PlanPromote)
 }
 
 // parse checks promote's flags (bad usage, exit 2) and returns the steps
@@ -232,14 +245,20 @@ func promoteCommand() *command {
 	return &command{
 		name:    "promote",
 		summary: "flip traffic to the idle color, as a Git commit",
-		usage:   "--repo URL --path DIR [--path DIR…] [--to blue|green] [flags]",
-		long:    "Flip the live Service of an app to the idle color (or --to), as one commit\nor pull request in the GitOps repository." + groupLong + promoteGatesLong + gitopsLong,
+		usage:   "--repo URL --path DIR [--path DIR…] [--to blue|green] [flags] | --fleet FILE [flags]",
+		long:    "Flip the live Service of an app to the idle color (or --to), as one commit\nor pull request in the GitOps repository." + groupLong + promoteGatesLong + fleetFlipLong + gitopsLong,
 		example: promoteExamples,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var o promoteFlags
 			o.register(fs)
 			o.g.group = true
-			return func(args []string) error { return o.run(s, args) }
+			return func(args []string) error {
+				if fs.Changed("fleet") {
+					o.gates.wait = !o.g.dryRun
+					return o.runFleet(s, args)
+				}
+				return o.run(s, args)
+			}
 		},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bgrender/bgrender/cluster"
+	"github.com/bgrender/bgrender/fleet"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/release"
 )
@@ -112,9 +113,13 @@ func rollbackCommand() *command {
 	return &command{
 		name:    "rollback",
 		summary: "flip traffic back to the previous color, as a Git commit",
-		usage:   "--repo URL --path DIR [--path DIR…] [flags]",
-		long:    "Flip the live Service of an app back to the color in bgrender.io/previous-color,\nas one commit or pull request. When that color now runs another image than when\nit was last live (a deploy or a hand edit, read from the app folder in the last\n200 commits), the rollback would not return to the previous release: it refuses\n(exit 3) unless --force. So does a color with no Deployment or 0 replicas, and\none that runs an image the last contract retired (spec.migrations.contracted:\nthat code may read what the contract dropped)." + groupLong + gitopsLong,
-		example: `  bgrender rollback --repo https://git.example.com/ops/gitops.git --path apps/my-application`,
+		usage:   "--repo URL --path DIR [--path DIR…] [flags] | --fleet FILE [--wave NAME] [flags]",
+		long:    "Flip the live Service of an app back to the color in bgrender.io/previous-color,\nas one commit or pull request. When that color now runs another image than when\nit was last live (a deploy or a hand edit, read from the app folder in the last\n200 commits), the rollback would not return to the previous release: it refuses\n(exit 3) unless --force. So does a color with no Deployment or 0 replicas, and\none that runs an image the last contract retired (spec.migrations.contracted:\nthat code may read what the contract dropped)." + groupLong + fleetFlipLong + gitopsLong,
+		example: `  bgrender rollback --repo https://git.example.com/ops/gitops.git --path apps/my-application
+
+  # Every target of a fleet that a promote made live, the last wave first
+  bgrender rollback --fleet fleet.yaml --dry-run
+  bgrender rollback --fleet fleet.yaml --wave europe`,
 		setup: func(fs *pflag.FlagSet, s streams) func([]string) error {
 			var g gitFlags
 			g.register(fs)
@@ -124,7 +129,20 @@ func rollbackCommand() *command {
 			after := addLiveFlags(fs, "the active Service selects the color rolled back to and its EndpointSlices list only ready pods of it")
 			var capacity bool
 			addCapacityFlag(fs, &capacity)
+			file := fs.String("fleet", "", "roll back every target of a fleet `FILE` (kind: Fleet) that a promote made live, wave by wave, the last wave first: each wave's targets in one commit per repository, then a wait until each cluster serves it; a target already back, or that the release did not reach, is left as it is; --dry-run prints the plan")
+			wave := fs.String("wave", "", "with --fleet: roll back only the wave `NAME`")
 			return func(args []string) error {
+				if fs.Changed("fleet") {
+					ff := &fleetFlags{file: *file, g: &g, opts: opts, after: after, own: map[string]string{
+						"force": "rolls one app back past its refusals", "capacity": "gates one app's flip back",
+					}}
+					return ff.run(s, "rollback", fs.Changed, args, func(ctx context.Context, fo fleet.Options) (*fleet.Plan, error) {
+						return fleet.PlanRollback(ctx, fo, *wave)
+					})
+				}
+				if fs.Changed("wave") {
+					return usageError("--wave names a wave of a fleet file: it needs --fleet")
+				}
 				start := time.Now()
 				ctx, stop := interruptible()
 				defer stop()

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
+	"github.com/bgrender/bgrender/cluster"
 	"github.com/bgrender/bgrender/fleet"
 	"github.com/bgrender/bgrender/promote"
 	"github.com/bgrender/bgrender/release"
@@ -11,8 +15,10 @@ import (
 )
 
 // Fleets: release --fleet FILE reads a fleet file (package fleet) and
-// releases the image to its targets wave by wave; each target names its
-// repository, folder and cluster, so the flags that name one are refused.
+// releases the image to its targets wave by wave; promote --fleet flips
+// what is deployed, and rollback --fleet flips back, the last wave first.
+// Each target names its repository, folder and cluster, so the flags
+// that name one are refused.
 
 // loadFleet reads and checks the fleet file (bad input, exit 2), its
 // kubeconfig contexts too unless the run reads no cluster.
@@ -33,78 +39,101 @@ func loadFleet(file string, contexts bool) (*fleet.Fleet, error) {
 	return f, nil
 }
 
-// fleetUsage refuses the flags that name one app folder or cluster, and
-// those a fleet release does not take yet.
-func (o *releaseFlags) fleetUsage(changed func(string) bool) error {
-	for _, name := range []string{"repo", "path", "branch", "kubeconfig", "context", "namespace", "app", "reconcile", "service", "preview-service", "file", "color-label", "container"} {
+// fleetFlags are the flags of a fleet run, which release, promote and
+// rollback share.
+type fleetFlags struct {
+	file  string
+	g     *gitFlags
+	gates *clusterGates // nil: rollback, which runs no gate
+	opts  *cluster.Options
+	after *liveFlags
+	// own are the command's flags that --fleet refuses, with why.
+	own map[string]string
+}
+
+// oneTarget are the flags that name one app folder or cluster: each
+// target of a fleet file names its own.
+var oneTarget = []string{"repo", "path", "branch", "kubeconfig", "context", "namespace", "app", "reconcile", "service", "preview-service", "file", "color-label", "container"}
+
+// usage refuses the flags that name one app folder or cluster, and those
+// a fleet run does not take (yet).
+func (o *fleetFlags) usage(changed func(string) bool) error {
+	for _, name := range oneTarget {
 		if changed(name) {
 			return usageError("--%s names one app folder or cluster: with --fleet, each target of the fleet file names its own", name)
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(o.own)) {
+		if changed(name) {
+			return usageError("--%s %s: not with --fleet", name, o.own[name])
+		}
+	}
 	switch {
-	case o.image == "":
-		return usageError("--image is required")
-	case o.g.pullRequest:
-		return usageError("--fleet commits each step of a wave directly: --pull-request is not supported with it yet")
-	case o.g.output != "text":
-		return usageError("--fleet prints its plan and a table of the targets: -o json is not supported with it yet")
+	case o.g.pullRequest && !o.g.waitMerge:
+		return usageError("--fleet with --pull-request needs --wait-merge: each cluster is waited for once the step's pull request is merged, and the next one is opened only then")
 	case changed("wait-live"):
 		return usageError("--fleet always waits until each cluster serves each commit: drop --wait-live")
 	}
 	if err := o.g.checkCommit(); err != nil {
 		return err
 	}
-	// The gate flags only: each target's kubeconfig is checked with the
-	// fleet file, against the field that names it.
-	o.gates.noCluster = true
-	if err := o.gates.validate(); err != nil {
-		return err
+	if o.gates != nil {
+		// The gate flags only: each target's kubeconfig is checked with
+		// the fleet file, against the field that names it.
+		o.gates.noCluster = true
+		if err := o.gates.validate(); err != nil {
+			return err
+		}
+		o.gates.noCluster = o.g.dryRun
 	}
-	o.gates.noCluster = o.g.dryRun
-	return o.after.validate(&o.g, o.gates.opts)
+	return o.after.validate(o.g, o.opts)
 }
 
-// runFleet releases the image to the fleet; with --dry-run it prints the
-// plan (read from Git, no cluster contacted) and commits nothing.
-func (o *releaseFlags) runFleet(s streams, changed func(string) bool, args []string) error {
+// run plans the fleet's action with plan and runs it; with --dry-run it
+// prints the plan (read from Git, no cluster contacted) and commits
+// nothing. -o json prints the report (fleet.Report) instead of the plan
+// or the table.
+func (o *fleetFlags) run(s streams, cmd string, changed func(string) bool, args []string, plan func(context.Context, fleet.Options) (*fleet.Plan, error)) error {
 	start := time.Now()
 	if err := noArgs(args); err != nil {
 		return err
 	}
-	if err := o.fleetUsage(changed); err != nil {
+	if err := o.usage(changed); err != nil {
 		return err
 	}
-	f, err := loadFleet(o.fleet, !o.g.dryRun)
+	f, err := loadFleet(o.file, !o.g.dryRun)
 	if err != nil {
 		return err
 	}
-	f.RequestTimeout = o.gates.opts.RequestTimeout
+	f.RequestTimeout = o.opts.RequestTimeout
 	ctx, stop := interruptible()
 	defer stop()
-	p, err := fleet.PlanRelease(ctx, o.fleetOptions(s, f))
+	p, err := plan(ctx, o.options(s, f))
 	if err != nil {
 		return nothingCommitted(err)
 	}
-	if o.g.dryRun {
+	json := o.g.output == "json"
+	switch {
+	case o.g.dryRun && json:
+		return p.Report(nil).WriteJSON(s.out)
+	case o.g.dryRun:
 		return p.Describe(s.out)
 	}
 	if err := p.Describe(s.err); err != nil {
 		return err
 	}
-	n, err := o.g.notify.notifier(s, "release")
+	n, err := o.g.notify.notifier(s, cmd)
 	if err != nil {
 		return err
 	}
-	return p.Run(ctx, release.Env{Command: "release", Log: s.err, Out: s.out, Start: start, Notify: n})
+	return p.Run(ctx, release.Env{Command: cmd, Log: s.err, Out: s.out, JSON: json, Start: start, Notify: n})
 }
 
-// fleetOptions are the planner's inputs: each target's folder opened with
-// the commit flags, and the gate flags for each target's cluster.
-func (o *releaseFlags) fleetOptions(s streams, f *fleet.Fleet) fleet.Options {
-	gates := o.gates.release()
-	gates.NoCluster = o.g.dryRun
-	return fleet.Options{
-		Fleet: f, Image: o.image, LiveTimeout: o.after.timeout,
+// options are the planner's inputs: each target's folder opened with the
+// commit flags, and the gate flags for each target's cluster.
+func (o *fleetFlags) options(s streams, f *fleet.Fleet) fleet.Options {
+	fo := fleet.Options{
+		Fleet: f, LiveTimeout: o.after.timeout,
 		Open: func(repo, branch, path string) (*promote.Target, error) {
 			t, err := o.g.targetAt(s, repo, path)
 			if err != nil {
@@ -113,6 +142,23 @@ func (o *releaseFlags) fleetOptions(s streams, f *fleet.Fleet) fleet.Options {
 			t.Branch = branch
 			return t, nil
 		},
-		Gates: gates.ForApp,
 	}
+	if o.gates != nil {
+		gates := o.gates.release()
+		gates.NoCluster = o.g.dryRun
+		fo.Gates = gates.ForApp
+	}
+	return fo
+}
+
+// runFleet releases the image to the fleet.
+func (o *releaseFlags) runFleet(s streams, changed func(string) bool, args []string) error {
+	if o.image == "" {
+		return usageError("--image is required")
+	}
+	ff := &fleetFlags{file: o.fleet, g: &o.g, gates: o.gates, opts: o.gates.opts, after: o.after}
+	return ff.run(s, "release", changed, args, func(ctx context.Context, fo fleet.Options) (*fleet.Plan, error) {
+		fo.Image = o.image
+		return fleet.PlanRelease(ctx, fo)
+	})
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bgrender/bgrender/fleet"
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
 )
 
@@ -94,6 +96,17 @@ func TestFleetDryRun(t *testing.T) {
 		t.Fatal("the token was printed")
 	}
 	golden(t, "fleet-dry-run.txt", []byte(strings.ReplaceAll(res.stdout, r.url, "REPO")))
+
+	// -o json: the same plan as a report, every step planned.
+	res = runCLI(t, "", "release", "--fleet", file, "--image", "shop:v2", "--dry-run", "-o", "json")
+	var rep fleet.Report
+	if err := json.Unmarshal([]byte(res.stdout), &rep); res.code != 0 || err != nil {
+		t.Fatalf("-o json: exit %d, %v\n%s\n%s", res.code, err, res.stdout, res.stderr)
+	}
+	if len(rep.Targets) != 4 || rep.Targets[1].State != "deployed" || len(rep.Waves) != 3 || len(rep.Waves[0].Steps) != 0 ||
+		len(rep.Waves[1].Steps) != 2 || len(rep.Waves[2].Steps[0].Plan) != 4 || rep.Waves[2].Steps[0].Plan[0].Status != "planned" {
+		t.Errorf("report: %+v", rep)
+	}
 }
 
 // TestFleetBadInput: a bad fleet file, or a flag that names one app
@@ -161,5 +174,111 @@ func TestFleetStatusUnreachable(t *testing.T) {
 	res = runCLI(t, "", "status", "--fleet", file, "my-application")
 	if res.code != 2 || res.stdout != "" {
 		t.Errorf("status --fleet with an app: exit %d, stdout %q", res.code, res.stdout)
+	}
+}
+
+// fleetState brings the example fleet's folders to where a promote has
+// gone part of the way: shop:v2 deployed to canary, eu-west and
+// eu-central, canary and eu-west flipped to it, nothing deployed to
+// us-east.
+func fleetState(t *testing.T, r *gitopsRepo) {
+	t.Helper()
+	for _, args := range [][]string{
+		{"deploy", "--image", "shop:v2", "--path", "clusters/canary/shop"},
+		{"promote", "--path", "clusters/canary/shop"},
+		{"deploy", "--image", "shop:v2", "--path", "clusters/eu-west/shop"},
+		{"promote", "--path", "clusters/eu-west/shop"},
+		{"deploy", "--image", "shop:v2", "--path", "clusters/eu-central/shop"},
+	} {
+		if res := runCLI(t, "", append(args, "--repo", r.url)...); res.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", args[0], res.code, res.stderr)
+		}
+	}
+}
+
+// TestFleetFlipDryRun: promote --fleet and rollback --fleet --dry-run
+// print their plans from Git alone and push nothing. The promote flips
+// the image deployed to the idle colors (shop:v2): canary and eu-west
+// are flipped already (canary's wave is held again first), eu-central
+// flips, and us-east, with nothing deployed, refuses its wave. The
+// rollback goes the other way, the last wave first: us-east and
+// eu-central, which no promote moved, are unchanged; eu-west and canary
+// go back. --wave rolls back one wave.
+func TestFleetFlipDryRun(t *testing.T) {
+	r, file := fleetRepo(t)
+	fleetState(t, r)
+	pushes := r.srv.Pushes()
+	for golden_, args := range map[string][]string{
+		"fleet-promote-dry-run.txt":       {"promote", "--fleet", file, "--dry-run"},
+		"fleet-rollback-dry-run.txt":      {"rollback", "--fleet", file, "--dry-run"},
+		"fleet-rollback-wave-dry-run.txt": {"rollback", "--fleet", file, "--wave", "europe", "--dry-run"},
+	} {
+		res := runCLI(t, "", args...)
+		if res.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", golden_, res.code, res.stderr)
+		}
+		if strings.Contains(res.stdout+res.stderr, gitToken) {
+			t.Fatal("the token was printed")
+		}
+		golden(t, golden_, []byte(strings.ReplaceAll(res.stdout, r.url, "REPO")))
+	}
+
+	// -o json: the same plan, for tools.
+	res := runCLI(t, "", "promote", "--fleet", file, "--dry-run", "-o", "json")
+	var rep fleet.Report
+	if err := json.Unmarshal([]byte(res.stdout), &rep); res.code != 0 || err != nil {
+		t.Fatalf("-o json: exit %d, %v\n%s\n%s", res.code, err, res.stdout, res.stderr)
+	}
+	var states []string
+	for _, tr := range rep.Targets {
+		states = append(states, tr.Target+" "+tr.Live+" "+tr.Image+" "+tr.State)
+	}
+	if want := "canary green shop:v2 released, eu-west green shop:v2 released, eu-central blue myapp:v1.2.3 deployed, us-east blue myapp:v1.2.3 refused"; strings.Join(states, ", ") != want ||
+		rep.Action != "promote" || rep.Image != "shop:v2" || !rep.DryRun || len(rep.Waves) != 3 {
+		t.Errorf("report: %s\n%+v", strings.Join(states, ", "), rep)
+	}
+	if w := rep.Waves[1]; len(w.Steps) != 1 || strings.Join(w.Steps[0].Targets, ",") != "eu-central" || len(w.Steps[0].Plan) != 3 || w.Steps[0].Plan[1].Status != "planned" {
+		t.Errorf("europe's steps: %+v", w.Steps)
+	}
+	if w := rep.Waves[2]; strings.Join(w.Refused, ",") != "us-east" || len(w.Steps) != 0 {
+		t.Errorf("rest: %+v", w)
+	}
+	if r.srv.Pushes() != pushes {
+		t.Error("a dry run pushed")
+	}
+}
+
+// TestFleetFlipBadInput: promote --fleet and rollback --fleet refuse,
+// exit 2 with nothing on stdout and nothing pushed, the flags that name
+// one app or that they do not take, a positional app, an unknown wave.
+func TestFleetFlipBadInput(t *testing.T) {
+	r, file := fleetRepo(t)
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"promote with an app":      {[]string{"promote", "--fleet", file, "shop"}, "unexpected arguments"},
+		"promote --image":          {[]string{"promote", "--fleet", file, "--image", "shop:v2"}, "unknown flag: --image"},
+		"promote --path":           {[]string{"promote", "--fleet", file, "--path", "apps/shop"}, "--path names one app folder or cluster"},
+		"promote --to":             {[]string{"promote", "--fleet", file, "--to", "green"}, "--to names one app's color: not with --fleet"},
+		"promote --steps":          {[]string{"promote", "--fleet", file, "--steps", "50,100"}, "--steps shifts one app's traffic: not with --fleet"},
+		"promote --pull-request":   {[]string{"promote", "--fleet", file, "--pull-request"}, "--fleet with --pull-request needs --wait-merge"},
+		"promote -o yaml":          {[]string{"promote", "--fleet", file, "-o", "yaml"}, "--output \"yaml\": expected text or json"},
+		"rollback with an app":     {[]string{"rollback", "--fleet", file, "shop"}, "unexpected arguments"},
+		"rollback --context":       {[]string{"rollback", "--fleet", file, "--context", "canary"}, "--context names one app folder or cluster"},
+		"rollback --force":         {[]string{"rollback", "--fleet", file, "--force"}, "--force rolls one app back past its refusals: not with --fleet"},
+		"rollback an unknown wave": {[]string{"rollback", "--fleet", file, "--wave", "asia", "--dry-run"}, "--wave asia: the fleet " + file + " has no wave asia (its waves: canary, europe, rest)"},
+		"rollback --wave alone":    {[]string{"rollback", "--repo", r.url, "--path", "clusters/canary/shop", "--wave", "canary"}, "--wave names a wave of a fleet file: it needs --fleet"},
+		"rollback a missing file":  {[]string{"rollback", "--fleet", file + ".missing"}, "--fleet " + file + ".missing"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := runCLI(t, "", tc.args...)
+			if res.code != 2 || res.stdout != "" || !strings.Contains(res.stderr, tc.want) {
+				t.Errorf("exit %d, stdout %q\n%s\nwant %s", res.code, res.stdout, res.stderr, tc.want)
+			}
+		})
+	}
+	if r.srv.Pushes() != 0 {
+		t.Error("pushed")
 	}
 }

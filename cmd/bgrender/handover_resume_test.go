@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -32,14 +33,24 @@ func agentApply(t *testing.T, ctx context.Context, srv *kubetest.Server, r *gito
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "clone")
 	gittest.Git(t, "", "clone", "--quiet", r.srv.RepoDir(r.name), dir)
-	files, _ := filepath.Glob(filepath.Join(dir, filepath.FromSlash(appPath), "*.yaml"))
+	if err := applyDir(ctx, srv, filepath.Join(dir, filepath.FromSlash(appPath)), ns); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// applyDir applies every namespaced object of the app folder dir to
+// namespace ns, in file order, as the GitOps agent would (bgrender.yaml
+// and kustomization.yaml are not objects of the cluster; a kind the API
+// server does not serve is skipped).
+func applyDir(ctx context.Context, srv *kubetest.Server, dir, ns string) error {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	for _, f := range files {
 		if filepath.Base(f) == promote.SpecFile || filepath.Base(f) == "kustomization.yaml" {
 			continue
 		}
 		data, err := os.ReadFile(f)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		dec := yamlutil.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 		for {
@@ -47,29 +58,26 @@ func agentApply(t *testing.T, ctx context.Context, srv *kubetest.Server, r *gito
 			if err := dec.Decode(&obj.Object); err == io.EOF {
 				break
 			} else if err != nil {
-				t.Fatalf("%s: %v", f, err)
+				return fmt.Errorf("%s: %w", f, err)
 			}
 			if obj.Object == nil || obj.GetKind() == "" {
 				continue
 			}
 			gvk := obj.GroupVersionKind()
 			m, err := srv.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
-			if err != nil {
-				t.Logf("skip %s: %v", gvk, err)
+			if err != nil || m.Scope.Name() != meta.RESTScopeNameNamespace {
 				continue
 			}
 			obj.SetNamespace(ns)
 			body, _ := obj.MarshalJSON()
 			force := true
-			var ri = srv.Dynamic().Resource(m.Resource).Namespace(ns)
-			if m.Scope.Name() != meta.RESTScopeNameNamespace {
-				continue
-			}
+			ri := srv.Dynamic().Resource(m.Resource).Namespace(ns)
 			if _, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: "test-agent", Force: &force}); err != nil {
-				t.Fatalf("apply %s %s: %v", obj.GetKind(), obj.GetName(), err)
+				return fmt.Errorf("apply %s %s: %w", obj.GetKind(), obj.GetName(), err)
 			}
 		}
 	}
+	return nil
 }
 
 func liveSelector(t *testing.T, ctx context.Context, srv *kubetest.Server, ns, svc string) string {

@@ -33,6 +33,8 @@ var (
 	gitopsLong string
 	//go:embed help/group.txt
 	groupLong string
+	//go:embed help/fleet-flip.txt
+	fleetFlipLong string
 	//go:embed help/contract.txt
 	contractLong string
 	//go:embed help/contract.examples.txt
