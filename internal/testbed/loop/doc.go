@@ -17,8 +17,8 @@
 // nodes usually are: a pod template needs the toleration in Toleration (see
 // Config.Untainted for a bed without the taint).
 //
-// A test binary starts at most one bed, lazily, when the first test asks for
-// it, and stops it after its tests:
+// A test binary starts at most one bed (and one peer cluster, see below),
+// lazily, when the first test asks for it, and stops it after its tests:
 //
 //	func TestMain(m *testing.M) { loop.Main(m) }
 //
@@ -38,6 +38,28 @@
 // examples/gitops/flux are the ones users copy), and waits for what it
 // pushed (WaitDeploymentAvailable, WaitFor). RequestReconcile asks Flux to
 // fetch at once, as `flux reconcile` does, instead of at the interval.
+//
+// # The peer cluster
+//
+// A story that needs a second API server (a fleet of clusters) asks for
+// the peer cluster, the test binary's second Cluster, started as the bed
+// is and independent of it: its own etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler, kwok with PeerNodes fake node,
+// and with Flux its own source-controller and kustomize-controller
+// watching it (and only it), each process in its own temporary directory,
+// on its own free ports, with its own admin token and kubeconfig:
+//
+//	bed := loop.Require(t, loop.Flux)
+//	peer := loop.RequirePeer(t, loop.Flux)
+//
+// Main stops both after the tests (at once, so stopping costs no more
+// time), or StopPeer stops the peer when the story that needed it ends,
+// so that later tests do not share the machine with an idle cluster; a
+// killed test binary takes both clusters' processes with it, and
+// the next start-up removes both directories, as for the bed alone. The
+// data plane is the bed's only. On a 2-core machine the peer with Flux
+// starts in about 4.6 s (core 3.9 s, Flux 0.6 s) and holds about 780 MiB
+// resident, as much as the bed (ResidentMemory sums its processes).
 //
 // # Metrics
 //
