@@ -148,8 +148,11 @@ func TestFleetRelease(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A commit that bgrender did not ask a cluster's Flux to apply would
+	// wait for the hourly poll: the waits give up after a minute.
 	release := func(image string) []string {
-		return []string{"release", "--fleet", fleetFile, "--image", image, "--prometheus-url", prom.URL, "--max-error-rate", "5", "--window", fleetWindow, "--query", fleetQuery}
+		return []string{"release", "--fleet", fleetFile, "--image", image, "--prometheus-url", prom.URL, "--max-error-rate", "5", "--window", fleetWindow, "--query", fleetQuery,
+			"--rollout-timeout", "1m", "--live-timeout", "1m"}
 	}
 	commits := func() int { return git.CommitCount(t, "gitops", "main") }
 	serves := func(name, color string) {
@@ -253,7 +256,9 @@ func TestFleetRelease(t *testing.T) {
 	// 5. eu-central recovers; myapp:v4 is killed once wave 2's deploy is
 	// applied on both clusters (the gates run then), and the re-run
 	// finishes the release: wave 1 held again, wave 2 resumed with its
-	// gates (no second deploy), then wave 3.
+	// gates (no second deploy), then wave 3. (Killed between its push and
+	// its reconcile request, the deploy would wait for the hourly poll:
+	// a resumed target's gates do not ask Flux again.)
 	step("5. eu-central recovers; release myapp:v4, killed in wave 2, then re-run")
 	exp.SetRate(series(ns["eu-central"], "blue", "500"), 0.5)
 	recovered := strings.NewReplacer("{{namespace}}", ns["eu-central"], "{{colorLabel}}", label, "{{color}}", "blue", "{{window}}", fleetWindow).Replace(fleetQuery) + " < 5"
