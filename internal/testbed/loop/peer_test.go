@@ -46,7 +46,7 @@ func TestPeer(t *testing.T) {
 	if err := peer.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url)); err != nil {
 		t.Fatal(err)
 	}
-	if err := peer.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml")); err != nil {
+	if err := peer.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: peer-app\n")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := waitImage(ctx, peer, ns, "registry.example/web:1"); err != nil {
@@ -59,7 +59,7 @@ func TestPeer(t *testing.T) {
 	if _, err := bed.Clientset().CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the peer's namespace %s on the bed: %v, want NotFound", ns, err)
 	}
-	if _, err := bed.Dynamic().Resource(loop.KustomizationGVR).Namespace(loop.FluxNamespace).Get(ctx, "my-application", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := bed.Dynamic().Resource(loop.KustomizationGVR).Namespace(loop.FluxNamespace).Get(ctx, "peer-app", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the peer's Kustomization on the bed: %v, want NotFound", err)
 	}
 
