@@ -57,9 +57,12 @@
 // so that later tests do not share the machine with an idle cluster; a
 // killed test binary takes both clusters' processes with it, and
 // the next start-up removes both directories, as for the bed alone. The
-// data plane is the bed's only. On a 2-core machine the peer with Flux
-// starts in about 4.6 s (core 3.9 s, Flux 0.6 s) and holds about 780 MiB
-// resident, as much as the bed (ResidentMemory sums its processes).
+// data plane is the bed's only. On a 2-core machine shared with other
+// builds, the peer with Flux started in 4.6 to 6.8 s (Flux under 1.1 s of
+// it) and held 770 to 790 MiB resident, as much as the bed: the API
+// server about 320 MiB, the controller manager and kustomize-controller
+// about 120 each, source-controller 80, the scheduler 70, kwok 55, etcd
+// 50 (ResidentMemory sums them; TestPeer logs both clusters').
 //
 // # Metrics
 //
