@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/bgrender/bgrender/agent"
 	"github.com/bgrender/bgrender/gate"
@@ -50,7 +51,14 @@ func (s *Reconcile) Run(ctx context.Context, r *release.Run) error {
 		if err != nil {
 			return fmt.Errorf("target %s: %w", m.Target.Name, err)
 		}
-		done, err := agent.Reconcile(ctx, dyn, m.Refs, r.Env.Start, func(msg string) { r.Say("warning: %s: %s", m.Target.Name, msg) })
+		// Flux reconciles only for a value it has not handled yet: the
+		// time of this request, not the run's start, which every
+		// request of the run would repeat.
+		now := time.Now()
+		if r.Now != nil {
+			now = r.Now()
+		}
+		done, err := agent.Reconcile(ctx, dyn, m.Refs, now, func(msg string) { r.Say("warning: %s: %s", m.Target.Name, msg) })
 		for _, ref := range done {
 			r.Say("asked %s on %s to reconcile", ref, m.Target.Name)
 		}

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/bgrender/bgrender/internal/testbed/gittest"
 	"github.com/bgrender/bgrender/internal/testbed/helmtest"
@@ -25,53 +27,88 @@ import (
 // eu-west and eu-central together, then us-east.
 var fleetTargets = []string{"canary", "eu-west", "eu-central", "us-east"}
 
+// fleetOnPeer are the targets on the peer cluster; the others are on the
+// bed.
+var fleetOnPeer = map[string]bool{"canary": true, "eu-west": true}
+
 // fleetQuery is the error rate of one target: the exporter labels each
 // target's series with its namespace (target_ns), since every target
 // runs the same app.
 const fleetQuery = `100 * sum(rate(http_requests_total{target_ns="{{namespace}}",{{colorLabel}}="{{color}}",code=~"5.."}[{{window}}]))` +
 	` / sum(rate(http_requests_total{target_ns="{{namespace}}",{{colorLabel}}="{{color}}"}[{{window}}]))`
 
-// TestFleetRelease: release --fleet over four targets in three waves,
-// with Flux applying every commit and a real Prometheus behind the gates
-// and the holds.
+// fleetWindow is the window of the error rate: three scrapes of
+// Prometheus, so that a breach shows, and goes, within seconds.
+const fleetWindow = "3s"
+
+// TestFleetRelease: release --fleet over four targets in three waves on
+// TWO REAL API SERVERS, with each cluster's own Flux applying every
+// commit and a real Prometheus behind the gates and the holds.
 //
-// NAMESPACES STAND IN FOR CLUSTERS here: the loop bed starts one API
-// server per test binary, so each target is a namespace of that one
-// cluster, reached through its own kubeconfig context (the context's
-// namespace is the target's) and applied by its own Flux Kustomization
-// from its own folder of one repository. bgrender reads each target only
-// through its context, as it would a cluster of its own.
+// The clusters: canary and eu-west are on the peer cluster
+// (loop.RequirePeer: its own etcd, API server, controllers, kwok node
+// and Flux), eu-central and us-east on the bed's. Within a cluster,
+// NAMESPACES STAND IN FOR CLUSTERS: canary and eu-west are two
+// namespaces of the peer, eu-central and us-east two of the bed. So wave
+// 1 (canary) runs on the peer alone, wave 2 (eu-west, eu-central) spans
+// both API servers, wave 3 (us-east) runs on the bed. Each target is
+// reached through its own context of one kubeconfig (the context's
+// cluster is the target's API server, its namespace the target's), and
+// applied by its own Kustomization, on its cluster, from its own folder of
+// one repository; each cluster's GitRepository polls only hourly, so
+// every commit is applied because bgrender asked that cluster's Flux.
 //
 // The release goes through to the end: a commit per step and wave (the
-// two targets of wave 2 in one deploy commit and one flip commit), each
-// target's Service serving the new color. The same run again does
-// nothing. Then the next image breaches on eu-central during wave 2's
-// hold: wave 2 is rolled back in one commit that names the target and
-// the reading, us-east (wave 3) is untouched, and the table says so
-// (exit 3); status --fleet shows every target, in sync with Git. Last, a
-// release killed in the middle of wave 2 is finished by a re-run.
+// two targets of wave 2, on two clusters, in one deploy commit and one
+// flip commit), each target's Service serving the new color. The same
+// run again does nothing. Then the next image breaches on eu-central
+// during wave 2's hold: wave 2 is rolled back on both clusters in one
+// commit that names the target and the reading, us-east (wave 3) is
+// untouched, and the table says so (exit 3); status --fleet shows every
+// target, in sync with Git. Last, a release killed in the middle of wave
+// 2 is finished by a re-run.
+//
+// To keep it short (about 80 s with both clusters' start-up), the holds
+// are 2 s, the error-rate window three scrapes, and the breach is set
+// the moment eu-central serves the new color; with -v each step logs its
+// time from the bed's readiness.
 func TestFleetRelease(t *testing.T) {
-	bed := loop.Require(t, loop.Flux)
+	s := &story{t: t, bed: loop.Require(t, loop.Flux), start: time.Now()}
+	bed := s.bed
+	peer := loop.RequirePeer(t, loop.Flux)
+	t.Cleanup(loop.StopPeer) // the only story on two clusters
+	step := func(what string) { t.Logf("[%6.2fs] %s", time.Since(s.start).Seconds(), what) }
+	step("both clusters ready")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	s := &story{t: t, bed: bed, bin: helmtest.BuildBgrender(t), kubeconfig: bed.KubeconfigPath(), start: time.Now()}
+	s.bin, s.kubeconfig = helmtest.BuildBgrender(t), bed.KubeconfigPath()
+	step("bgrender built")
 	root, err := kubetest.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	// Each target: a namespace, its folder, a context, a Kustomization.
+	// Each target: its cluster, a namespace there, its folder, a context.
+	clusterOf := func(name string) *loop.Cluster {
+		if fleetOnPeer[name] {
+			return peer
+		}
+		return bed
+	}
 	exp := promtest.NewExporter()
 	series := func(ns, color, code string) string {
 		return fmt.Sprintf(`http_requests_total{target_ns=%q,version=%q,code=%q}`, ns, color, code)
 	}
 	work := t.TempDir()
 	ns := map[string]string{}
-	for _, name := range fleetTargets {
-		ns[name] = bed.NewNamespace(t, ctx, "fleet-"+name, nil)
+	on := func(name string) *story { // the story on a target's cluster and namespace
 		ts := *s
-		ts.ns = ns[name]
-		ts.fleetFolder(root, work, name)
+		ts.bed, ts.ns = clusterOf(name), ns[name]
+		return &ts
+	}
+	for _, name := range fleetTargets {
+		ns[name] = clusterOf(name).NewNamespace(t, ctx, "fleet-"+name, nil)
+		on(name).fleetFolder(root, work, name)
 		for _, c := range []string{"blue", "green"} {
 			exp.SetRate(series(ns[name], c, "200"), 99.5)
 			exp.SetRate(series(ns[name], c, "500"), 0.5)
@@ -80,25 +117,34 @@ func TestFleetRelease(t *testing.T) {
 	prom := promtest.Start(t, exp)
 	git := gittest.NewServer(t)
 	url := git.CreateRepo(t, "gitops", work)
-	kubeconfig := fleetKubeconfig(t, bed.KubeconfigPath(), ns)
+	kubeconfig := fleetKubeconfig(t, map[string]*loop.Cluster{"bed": bed, "peer": peer}, func(name string) string {
+		if fleetOnPeer[name] {
+			return "peer"
+		}
+		return "bed"
+	}, ns)
 	s.env = []string{"KUBECONFIG=" + kubeconfig}
-	if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
-		"  name: gitops\n", "  name: fleet\n")); err != nil {
-		t.Fatal(err)
+
+	// Each cluster's Flux: the repository, polled hourly, and a
+	// Kustomization per target of that cluster only.
+	for _, c := range []*loop.Cluster{bed, peer} {
+		if err := c.ApplyYAML(ctx, loop.FluxExample(t, "gitrepository.yaml", "url: https://git.example.com/ops/gitops.git", "url: "+url,
+			"  name: gitops\n", "  name: fleet\n", "interval: 1m", "interval: 1h")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, name := range fleetTargets {
-		if err := bed.ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: fleet-"+name+"\n",
+		if err := clusterOf(name).ApplyYAML(ctx, loop.FluxExample(t, "kustomization-my-application.yaml", "  name: my-application\n", "  name: fleet-"+name+"\n",
 			"    name: gitops\n", "    name: fleet\n", "path: ./apps/my-application", "path: ./clusters/"+name)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, name := range fleetTargets {
-		ts := *s
-		ts.ns = ns[name]
-		ts.groupServes(ctx, "application-service", "blue")
+		on(name).groupServes(ctx, "application-service", "blue")
 	}
+	step("each cluster's Flux applied its targets: every target serves blue")
 	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
-	prom.WaitFor(t, waitCtx, `rate(http_requests_total{target_ns="`+ns["eu-central"]+`"}[5s])`)
+	prom.WaitFor(t, waitCtx, `rate(http_requests_total{target_ns="`+ns["eu-central"]+`"}[`+fleetWindow+`])`)
 	waitCancel()
 
 	fleetFile := filepath.Join(t.TempDir(), "fleet.yaml")
@@ -107,19 +153,21 @@ func TestFleetRelease(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A commit that bgrender did not ask a cluster's Flux to apply would
+	// wait for the hourly poll: the waits give up after a minute.
 	release := func(image string) []string {
-		return []string{"release", "--fleet", fleetFile, "--image", image, "--prometheus-url", prom.URL, "--max-error-rate", "5", "--window", "5s", "--query", fleetQuery}
+		return []string{"release", "--fleet", fleetFile, "--image", image, "--prometheus-url", prom.URL, "--max-error-rate", "5", "--window", fleetWindow, "--query", fleetQuery,
+			"--rollout-timeout", "1m", "--live-timeout", "1m"}
 	}
 	commits := func() int { return git.CommitCount(t, "gitops", "main") }
 	serves := func(name, color string) {
 		t.Helper()
-		ts := *s
-		ts.ns = ns[name]
-		ts.groupServes(ctx, "application-service", color)
+		on(name).groupServes(ctx, "application-service", color)
 	}
 
 	// 1. Through to the end: two commits per wave.
-	writeFleet("3s")
+	step("1. release myapp:v2 through to the end")
+	writeFleet("2s")
 	before := commits()
 	out, errOut := s.must(ctx, 0, release("myapp:v2")...)
 	if n := commits(); n != before+6 {
@@ -131,7 +179,8 @@ func TestFleetRelease(t *testing.T) {
 		}
 		serves(name, "green")
 	}
-	for _, want := range []string{"wave 2 europe held for 3s", "live: Service " + ns["us-east"] + "/application-service serves green"} {
+	for _, want := range []string{"wave 2 europe held for 2s", "live: Service " + ns["us-east"] + "/application-service serves green",
+		"asked kustomization/flux-system/fleet-eu-west on eu-west to reconcile", "asked kustomization/flux-system/fleet-eu-central on eu-central to reconcile"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
@@ -139,19 +188,22 @@ func TestFleetRelease(t *testing.T) {
 	t.Logf("the release's commits:\n%s", gittest.Git(t, git.RepoDir("gitops"), "log", "--format=%s", "-6", "main"))
 
 	// 2. Again: nothing to do.
+	step("2. release myapp:v2 again: nothing to do")
 	n := commits()
 	out, errOut = s.must(ctx, 0, release("myapp:v2")...)
 	if commits() != n || strings.Count(errOut, "runs myapp:v2 live already") != 3 {
 		t.Errorf("the second run: %d commits, want %d\n%s", commits(), n, errOut)
 	}
 
-	// 3. myapp:v3 breaches on eu-central once wave 2 is live on blue.
+	// 3. myapp:v3 breaches on eu-central once wave 2 is live on blue: the
+	// error rate goes up as soon as its Service serves blue, and the hold
+	// sees it at the next reading Prometheus has.
+	step("3. release myapp:v3: a breach on eu-central in wave 2")
 	writeFleet("60s")
 	injected := make(chan struct{})
 	go func() {
 		defer close(injected)
-		ts := *s
-		ts.ns = ns["eu-central"]
+		ts := on("eu-central")
 		if err := loop.WaitFor(ctx, "eu-central live on blue", func(ctx context.Context) (bool, error) {
 			got, err := ts.endpointColors(ctx, "application-service")
 			return err == nil && len(got) == 3 && got[0] == "blue" && got[2] == "blue", nil
@@ -187,8 +239,8 @@ func TestFleetRelease(t *testing.T) {
 
 	// 4. status --fleet: a row per target, read through its own context,
 	// in sync with Git once Flux applied the rollback.
+	step("4. status --fleet")
 	out, _ = s.must(ctx, 0, "status", "--fleet", fleetFile)
-	t.Logf("status --fleet:\n%s", out)
 	for name, live := range map[string]string{"canary": "blue", "eu-west": "green", "eu-central": "green", "us-east": "green"} {
 		want := []string{name, name, ns[name], live}
 		found := false
@@ -207,18 +259,18 @@ func TestFleetRelease(t *testing.T) {
 	}
 
 	// 5. eu-central recovers; myapp:v4 is killed once wave 2's deploy is
-	// in Git, and the re-run finishes the release: wave 1 held again,
-	// wave 2 resumed with its gates (no second deploy), then wave 3.
+	// applied on both clusters (the gates run then), and the re-run
+	// finishes the release: wave 1 held again, wave 2 resumed with its
+	// gates (no second deploy), then wave 3. (Killed between its push and
+	// its reconcile request, the deploy would wait for the hourly poll:
+	// a resumed target's gates do not ask Flux again.)
+	step("5. eu-central recovers; release myapp:v4, killed in wave 2, then re-run")
 	exp.SetRate(series(ns["eu-central"], "blue", "500"), 0.5)
-	if err := loop.WaitFor(ctx, "eu-central's blue error rate under 5%", func(ctx context.Context) (bool, error) {
-		time.Sleep(time.Second) // a scrape is a second apart
-		code, _, _ := s.run(ctx, "check", "application-service", "--context", "eu-central", "--color", "blue",
-			"--prometheus-url", prom.URL, "--max-error-rate", "5", "--window", "5s", "--query", fleetQuery)
-		return code == 0, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	writeFleet("3s")
+	recovered := strings.NewReplacer("{{namespace}}", ns["eu-central"], "{{colorLabel}}", label, "{{color}}", "blue", "{{window}}", fleetWindow).Replace(fleetQuery) + " < 5"
+	waitCtx, waitCancel = context.WithTimeout(ctx, time.Minute)
+	prom.WaitFor(t, waitCtx, recovered)
+	waitCancel()
+	writeFleet("2s")
 	n = commits()
 	killed := exec.CommandContext(ctx, s.bin, release("myapp:v4")...)
 	killed.Env = append(os.Environ(), s.env...)
@@ -227,11 +279,30 @@ func TestFleetRelease(t *testing.T) {
 	if err := killed.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := loop.WaitFor(ctx, "wave 2's deploy of myapp:v4 in Git", func(context.Context) (bool, error) { return commits() == n+3, nil }); err != nil {
+	late := false // the flip is in Git already: too late for a kill in the middle
+	if err := loop.WaitFor(ctx, "wave 2's deploy of myapp:v4 in Git and applied on both clusters", func(ctx context.Context) (bool, error) {
+		switch c := commits(); {
+		case c > n+3:
+			late = true
+			return true, nil
+		case c < n+3:
+			return false, nil
+		}
+		for _, name := range []string{"eu-west", "eu-central"} {
+			d, err := clusterOf(name).Clientset().AppsV1().Deployments(ns[name]).Get(ctx, "application-blue", metav1.GetOptions{})
+			if err != nil || d.Spec.Template.Spec.Containers[0].Image != "myapp:v4" {
+				return false, err
+			}
+		}
+		return true, nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	killed.Process.Kill()
 	killed.Wait()
+	if late {
+		t.Fatalf("the release flipped wave 2 before the story could kill it:\n%s", killedErr.String())
+	}
 	t.Logf("the killed release said:\n%s", killedErr.String())
 	out, errOut = s.must(ctx, 0, release("myapp:v4")...)
 	for _, want := range []string{"wave 1 canary: every target runs myapp:v4 live already", "wave 1 canary: holding it again before wave 2 europe starts",
@@ -249,6 +320,7 @@ func TestFleetRelease(t *testing.T) {
 		}
 		serves(name, live)
 	}
+	step("done")
 }
 
 // tableSays reports whether the fleet's table has a row for target with
@@ -276,19 +348,18 @@ func (s *story) fleetFolder(root, work, name string) {
 	}
 }
 
-// fleetKubeconfig writes a kubeconfig with a context per target: the bed's
-// cluster and user, and the target's namespace.
-func fleetKubeconfig(t *testing.T, bedConfig string, ns map[string]string) string {
+// fleetKubeconfig writes a kubeconfig with a context per target: the
+// cluster clusterOf names (an entry of clusters, with its admin user) and
+// the target's namespace.
+func fleetKubeconfig(t *testing.T, clusters map[string]*loop.Cluster, clusterOf func(target string) string, ns map[string]string) string {
 	t.Helper()
-	cfg, err := clientcmd.LoadFromFile(bedConfig)
-	if err != nil {
-		t.Fatal(err)
+	cfg := clientcmdapi.NewConfig()
+	for name, c := range clusters {
+		cfg.Clusters[name] = &clientcmdapi.Cluster{Server: c.Host(), InsecureSkipTLSVerify: true}
+		cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: c.AdminToken()}
 	}
-	cur := cfg.Contexts[cfg.CurrentContext]
-	for name, n := range ns {
-		c := *cur
-		c.Namespace = n
-		cfg.Contexts[name] = &c
+	for target, n := range ns {
+		cfg.Contexts[target] = &clientcmdapi.Context{Cluster: clusterOf(target), AuthInfo: clusterOf(target), Namespace: n}
 	}
 	file := filepath.Join(t.TempDir(), "clusters.yaml")
 	if err := clientcmd.WriteToFile(*cfg, file); err != nil {
@@ -305,8 +376,8 @@ func fleetDoc(url, kubeconfig, hold2 string) string {
 		fmt.Fprintf(&b, "    - {name: %s, path: clusters/%s, context: %s, reconcile: [kustomization/flux-system/fleet-%s]}\n", name, name, name, name)
 	}
 	fmt.Fprintf(&b, "  waves:\n")
-	fmt.Fprintf(&b, "    - {name: canary, targets: [canary], hold: 3s, interval: 1s}\n")
+	fmt.Fprintf(&b, "    - {name: canary, targets: [canary], hold: 2s, interval: 1s}\n")
 	fmt.Fprintf(&b, "    - {name: europe, targets: [eu-west, eu-central], hold: %s, interval: 1s}\n", hold2)
-	fmt.Fprintf(&b, "    - {name: rest, targets: [us-east], hold: 3s, interval: 1s}\n")
+	fmt.Fprintf(&b, "    - {name: rest, targets: [us-east], hold: 2s, interval: 1s}\n")
 	return b.String()
 }

@@ -84,6 +84,15 @@ func (p *Process) Err() error {
 // Pid is the process's id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
+// ResidentMemory is the process's resident memory (VmRSS) now, in bytes;
+// it is read from /proc, so only on Linux.
+func (p *Process) ResidentMemory() (int64, error) {
+	if p.Exited() {
+		return 0, fmt.Errorf("%s has exited", p.Name)
+	}
+	return residentMemory(p.Pid())
+}
+
 // LogTail returns the last n lines of the process's log.
 func (p *Process) LogTail(n int) string {
 	data, err := os.ReadFile(p.LogPath)

@@ -410,6 +410,9 @@ func (s *Server) CACertPEM() ([]byte, error) {
 	return pem.EncodeToMemory(last), nil
 }
 
+// Processes are etcd and kube-apiserver.
+func (s *Server) Processes() []*Process { return []*Process{s.etcd, s.api} }
+
 // EtcdURL returns etcd's client URL.
 func (s *Server) EtcdURL() string { return s.etcdURL }
 

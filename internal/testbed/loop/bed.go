@@ -448,6 +448,33 @@ func (c *Cluster) FluxStorageURL() string {
 	return c.storageURL
 }
 
+// ResidentMemory is the resident memory (VmRSS, in bytes) of the
+// cluster's processes now, summed: etcd, kube-apiserver, the controller
+// manager, the scheduler, kwok and, when they run, Flux's controllers and
+// metrics-server (not the data plane's kube-proxy, nor the test process).
+// It reads /proc, so only on Linux.
+func (c *Cluster) ResidentMemory() (int64, error) {
+	ps := append(c.Server.Processes(), c.kcm, c.scheduler, c.kwok)
+	c.fluxMu.Lock()
+	ps = append(ps, c.source, c.kustomize)
+	c.fluxMu.Unlock()
+	c.msMu.Lock()
+	ps = append(ps, c.metricsServer)
+	c.msMu.Unlock()
+	var sum int64
+	for _, p := range ps {
+		if p == nil {
+			continue
+		}
+		n, err := p.ResidentMemory()
+		if err != nil {
+			return 0, fmt.Errorf("loop: %w", err)
+		}
+		sum += n
+	}
+	return sum, nil
+}
+
 // Stop stops Flux, kwok, the scheduler and the controller manager, then the
 // API server and etcd (each with SIGTERM, then SIGKILL after a few
 // seconds), and removes the bed's directory unless KUBETEST_KEEP=1. The API
