@@ -219,3 +219,47 @@ func TestPlanRollback(t *testing.T) {
 		t.Errorf("an unknown wave: %v", err)
 	}
 }
+
+// TestPlanReleaseResumes: a release that resumes a wave whose deploy is
+// in Git (a run killed after its push) asks each target's agent to
+// reconcile again before the gates: the killed run may have died before
+// it asked, and the agent would then apply the deploy only at its next
+// poll.
+func TestPlanReleaseResumes(t *testing.T) {
+	f, o := exampleFleet(t)
+	for i := range f.Spec.Targets {
+		f.Spec.Targets[i].Reconcile = []string{"kustomization/flux-system/" + f.Spec.Targets[i].Name}
+	}
+	for _, target := range []string{"canary", "eu-west", "eu-central"} {
+		act(t, f, target, "deploy myapp:v2")
+	}
+	act(t, f, "canary", "promote")
+	o.Image = "myapp:v2"
+	p, err := fleet.PlanRelease(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := func(wave string) string {
+		var ks []string
+		for _, wp := range p.Waves {
+			if wp.Wave.Name != wave {
+				continue
+			}
+			for _, s := range wp.Steps {
+				for _, e := range s.Plan.Entries {
+					ks = append(ks, e.Step.Kind())
+				}
+			}
+		}
+		return strings.Join(ks, ",")
+	}
+	for wave, want := range map[string]string{
+		"canary": "",                                       // released: held again only
+		"europe": "reconcile,gates,gates,commit,reconcile", // deployed: asked again, then the gates
+		"rest":   "commit,reconcile,gates,commit,reconcile",
+	} {
+		if got := kinds(wave); !strings.HasPrefix(got, want) || (want == "" && got != "") {
+			t.Errorf("wave %s: steps %s, want %s…", wave, got, want)
+		}
+	}
+}

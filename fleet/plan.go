@@ -320,10 +320,21 @@ func (s *Step) plan(action string, w *Wave, image string, liveTimeout time.Durat
 		deploy.Members = append(deploy.Members, &promote.Deploy{Target: *m.Git, Image: image, Color: m.Idle()})
 		deployed = append(deployed, fmt.Sprintf("%s (%s)", m.Target.Name, m.Idle()))
 	}
-	if len(deploy.Members) > 0 {
+	switch {
+	case len(deploy.Members) > 0:
 		what := fmt.Sprintf("deploy %s to %s in one commit", image, strings.Join(deployed, ", "))
 		p.Add(&release.Commit{Action: deploy, What: what}, "wave "+w.Name, release.Stop)
 		reconcile(p, s.Members)
+	case action == "release":
+		// Every member resumes after its deploy: a run killed between the
+		// push and the reconcile request never asked the agent to apply
+		// it, so ask again rather than wait for the agent's poll.
+		for _, m := range s.Members {
+			if len(m.Refs) > 0 {
+				p.Add(&Reconcile{Members: s.Members, Resumed: true}, "", release.Stop)
+				break
+			}
+		}
 	}
 	flip := &promote.Group{Target: *s.Target}
 	c := &release.Commit{Action: flip, What: fmt.Sprintf("flip %s to the color that runs %s in one commit", strings.Join(names, ", "), image)}

@@ -23,6 +23,9 @@ import (
 // the last commit now (the members' reconcile refs).
 type Reconcile struct {
 	Members []*Member
+	// Resumed asks even when this run has committed nothing: the commit
+	// is the deploy a killed run pushed, which it may not have asked for.
+	Resumed bool
 }
 
 func (s *Reconcile) Kind() string { return "reconcile" }
@@ -40,7 +43,10 @@ func (s *Reconcile) Describe() string {
 }
 
 func (s *Reconcile) Run(ctx context.Context, r *release.Run) error {
-	if r.Last == nil || r.Last.NoOp || r.Last.DryRun {
+	switch {
+	case r.Target.DryRun || r.Last != nil && r.Last.DryRun:
+		return nil
+	case !s.Resumed && (r.Last == nil || r.Last.NoOp):
 		return nil
 	}
 	for _, m := range s.Members {
