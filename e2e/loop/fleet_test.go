@@ -72,6 +72,7 @@ const fleetWindow = "3s"
 // the moment eu-central serves the new color; with -v each step logs its
 // time from the bed's readiness.
 func TestFleetRelease(t *testing.T) {
+	t.Parallel() // it mostly waits; see main_test.go
 	s := &story{t: t, bed: loop.Require(t, loop.Flux), start: time.Now()}
 	bed := s.bed
 	peer := loop.RequirePeer(t, loop.Flux)

@@ -7,7 +7,8 @@
 // The stories share one bed, each in its own namespaces and with its own
 // Flux objects. Most run one after the other: the data plane's stories
 // judge timing that another story's load would blur. The few that mostly
-// wait — on metrics-server's scrapes, Prometheus windows, holds — call
+// wait — on metrics-server's scrapes, Prometheus windows, holds (the
+// metrics capacity story, the fleet story, the GitLab pipeline) — call
 // t.Parallel, so that go test runs them together (up to -parallel, by
 // default GOMAXPROCS) once the others are done; they must not share a Flux
 // object's name with each other (TestGitLabPipeline uses the examples'
