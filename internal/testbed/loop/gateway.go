@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -85,25 +84,7 @@ func (c *Cluster) Traefik() *Traefik {
 // findGateway checks what the Gateway needs beyond the data plane: Traefik
 // in .tools/bin and the Gateway API's CRD files in the Go module cache.
 func findGateway() (bin string, crds []string, err error) {
-	var missing []string
-	root, rerr := kubetest.RepoRoot()
-	if rerr != nil {
-		missing = append(missing, fmt.Sprintf("traefik (%v)", rerr))
-	} else if bin = filepath.Join(root, ".tools", "bin", "traefik"); !isExecutable(bin) {
-		missing = append(missing, fmt.Sprintf("traefik (%s does not exist)", bin))
-	}
-	out, gerr := exec.Command("go", "env", "GOMODCACHE").Output()
-	if gerr == nil {
-		dir := filepath.Join(strings.TrimSpace(string(out)), escapeModulePath(gatewayAPIModule)+"@"+GatewayAPIVersion, gatewayCRDFolder)
-		crds, _ = filepath.Glob(filepath.Join(dir, "*.yaml"))
-	}
-	if len(crds) == 0 {
-		missing = append(missing, fmt.Sprintf("Gateway API CRDs (no %s/*.yaml of %s@%s in the Go module cache)", gatewayCRDFolder, gatewayAPIModule, GatewayAPIVersion))
-	}
-	if len(missing) > 0 {
-		return "", nil, &MissingError{Missing: missing}
-	}
-	return bin, crds, nil
+	return toolAndCRDs("traefik", "Gateway API CRDs", gatewayAPIModule, GatewayAPIVersion, gatewayCRDFolder, "*.yaml")
 }
 
 // StartGateway starts the Gateway if it does not run yet, and the data

@@ -132,20 +132,27 @@ func (a *ArgoRollouts) LogTail(n int) string { return a.proc.LogTail(n) }
 // argoRolloutsFiles finds the controller in <repo root>/.tools/bin and its
 // CRD files in the Go module cache.
 func argoRolloutsFiles() (bin string, crds []string, err error) {
+	return toolAndCRDs("rollouts-controller", "Argo Rollouts CRDs", argoRolloutsModule, ArgoRolloutsVersion, argoRolloutsCRDFolder, "*-crd.yaml")
+}
+
+// toolAndCRDs finds the binary name in <repo root>/.tools/bin and the CRD
+// files matching pattern in folder of module@version in the Go module
+// cache; what is missing is a MissingError (what names the CRDs in it).
+func toolAndCRDs(name, what, module, version, folder, pattern string) (bin string, crds []string, err error) {
 	var miss []string
 	root, rerr := kubetest.RepoRoot()
 	if rerr != nil {
-		miss = append(miss, fmt.Sprintf("rollouts-controller (%v)", rerr))
-	} else if bin = filepath.Join(root, ".tools", "bin", "rollouts-controller"); !isExecutable(bin) {
-		miss = append(miss, fmt.Sprintf("rollouts-controller (%s does not exist)", bin))
+		miss = append(miss, fmt.Sprintf("%s (%v)", name, rerr))
+	} else if bin = filepath.Join(root, ".tools", "bin", name); !isExecutable(bin) {
+		miss = append(miss, fmt.Sprintf("%s (%s does not exist)", name, bin))
 	}
 	out, gerr := exec.Command("go", "env", "GOMODCACHE").Output()
 	if gerr == nil {
-		dir := filepath.Join(strings.TrimSpace(string(out)), escapeModulePath(argoRolloutsModule)+"@"+ArgoRolloutsVersion, argoRolloutsCRDFolder)
-		crds, _ = filepath.Glob(filepath.Join(dir, "*-crd.yaml"))
+		dir := filepath.Join(strings.TrimSpace(string(out)), escapeModulePath(module)+"@"+version, folder)
+		crds, _ = filepath.Glob(filepath.Join(dir, pattern))
 	}
 	if len(crds) == 0 {
-		miss = append(miss, fmt.Sprintf("Argo Rollouts CRDs (no %s/*-crd.yaml of %s@%s in the Go module cache)", argoRolloutsCRDFolder, argoRolloutsModule, ArgoRolloutsVersion))
+		miss = append(miss, fmt.Sprintf("%s (no %s/%s of %s@%s in the Go module cache)", what, folder, pattern, module, version))
 	}
 	if len(miss) > 0 {
 		return "", nil, &MissingError{Missing: miss}
