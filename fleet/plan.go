@@ -324,17 +324,12 @@ func (s *Step) plan(action string, w *Wave, image string, liveTimeout time.Durat
 	case len(deploy.Members) > 0:
 		what := fmt.Sprintf("deploy %s to %s in one commit", image, strings.Join(deployed, ", "))
 		p.Add(&release.Commit{Action: deploy, What: what}, "wave "+w.Name, release.Stop)
-		reconcile(p, s.Members)
+		reconcile(p, s.Members, false)
 	case action == "release":
 		// Every member resumes after its deploy: a run killed between the
 		// push and the reconcile request never asked the agent to apply
 		// it, so ask again rather than wait for the agent's poll.
-		for _, m := range s.Members {
-			if len(m.Refs) > 0 {
-				p.Add(&Reconcile{Members: s.Members, Resumed: true}, "", release.Stop)
-				break
-			}
-		}
+		reconcile(p, s.Members, true)
 	}
 	flip := &promote.Group{Target: *s.Target}
 	c := &release.Commit{Action: flip, What: fmt.Sprintf("flip %s to the color that runs %s in one commit", strings.Join(names, ", "), image)}
@@ -355,7 +350,7 @@ func (s *Step) plan(action string, w *Wave, image string, liveTimeout time.Durat
 		c.AppGates = append(c.AppGates, m.Gates)
 	}
 	p.Add(c, "wave "+w.Name, release.Stop)
-	reconcile(p, s.Members)
+	reconcile(p, s.Members, false)
 	for i, m := range s.Members {
 		rm := &release.Member{Path: m.Target.Path, State: m.Folder, Cluster: m.Cluster}
 		p.Add(&release.WaitApp{Member: rm, Index: i, Timeout: liveTimeout}, "target "+m.Target.Name, release.Stop)
@@ -388,11 +383,12 @@ func (p *Plan) withBranch(t *promote.Target, w *Wave, batch int) {
 	t.PullRequestBranch = func(c *gitops.Change) string { return promote.PullRequestBranch(c.Action, name, c.To) }
 }
 
-// reconcile adds the request to the members' agents, when any names one.
-func reconcile(p *release.Plan, ms []*Member) {
+// reconcile adds the request to the members' agents, when any names one;
+// resumed asks even if the run has committed nothing (see Reconcile).
+func reconcile(p *release.Plan, ms []*Member, resumed bool) {
 	for _, m := range ms {
 		if len(m.Refs) > 0 {
-			p.Add(&Reconcile{Members: ms}, "", release.Stop)
+			p.Add(&Reconcile{Members: ms, Resumed: resumed}, "", release.Stop)
 			return
 		}
 	}

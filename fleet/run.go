@@ -301,7 +301,7 @@ func (p *Plan) rollbackSteps(w *Wave, members []*Member, reason string) []*Step 
 			what += ": " + reason
 		}
 		plan.Add(&release.Commit{Action: g, What: what}, "wave "+w.Name, release.Stop)
-		reconcile(plan, ms)
+		reconcile(plan, ms, false)
 		for i, m := range ms {
 			rm := &release.Member{Path: m.Target.Path, State: m.Folder, Cluster: m.Cluster}
 			plan.Add(&release.WaitApp{Member: rm, Index: i, Timeout: p.liveTimeout}, "target "+m.Target.Name, release.Stop)

@@ -59,9 +59,9 @@ func loadApp(file string) (*benchApp, error) {
 	return b, nil
 }
 
-// createNamespace creates the app's namespace, as a cluster admin would
+// createNamespace creates namespace name unless it exists, as a cluster admin would
 // before the GitOps agent applies into it.
-func (b *benchApp) createNamespace(ctx context.Context, bed *loop.Cluster, name string) error {
+func createNamespace(ctx context.Context, bed *loop.Cluster, name string) error {
 	_, err := bed.Clientset().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return nil

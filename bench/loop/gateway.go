@@ -60,7 +60,7 @@ func ensureGateways(ctx context.Context, bed *loop.Cluster, b *benchApp, route *
 		if ns == loop.GatewayNamespace && p.Name == loop.GatewayName {
 			continue
 		}
-		if err := b.createNamespace(ctx, bed, ns); err != nil {
+		if err := createNamespace(ctx, bed, ns); err != nil {
 			return err
 		}
 		listener := p.SectionName
@@ -222,25 +222,7 @@ func (g *gatewayBench) records() []load.Record {
 // rule (the rule without the testers' header) as Traefik runs it; false
 // when Traefik does not run the route.
 func (g *gatewayBench) idleWeight(ctx context.Context) (float64, bool) {
-	splits, err := g.bed.Traefik().RouteSplits(ctx, g.app.ns, g.app.name)
-	if err != nil {
-		return 0, false
-	}
-	for _, s := range splits {
-		if strings.Contains(s.Rule, "Header") {
-			continue
-		}
-		idle := s.Weights[g.app.name+"-"+g.idle]
-		total := 0
-		for _, w := range s.Weights {
-			total += w
-		}
-		if total == 0 {
-			return 0, false
-		}
-		return 100 * float64(idle) / float64(total), true
-	}
-	return 0, false
+	return g.bed.Traefik().RouteShare(ctx, g.app.ns, g.app.name, g.app.name+"-"+g.idle)
 }
 
 // waitAnswersHost waits until 10 requests in a row through the Gateway

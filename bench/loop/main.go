@@ -115,7 +115,7 @@ func main() {
 	fmt.Printf("bed: core %s, Flux %s, data plane %s\n", bed.StartupTime().Round(time.Millisecond), bed.FluxStartupTime().Round(time.Millisecond),
 		bed.DataPlane().StartupTime().Round(time.Millisecond))
 	cs := bed.Clientset()
-	check(a.createNamespace(ctx, bed, a.ns))
+	check(createNamespace(ctx, bed, a.ns))
 
 	// The app, rendered into a managed folder of a bare repository served
 	// over smart HTTP.

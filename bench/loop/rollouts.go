@@ -56,7 +56,7 @@ type rolloutPath struct {
 func setupRollout(ctx context.Context, bed *loop.Cluster, bin string, a *benchApp, seed, bare string) (*rolloutPath, func()) {
 	ar, err := bed.StartRollouts(ctx)
 	check(err)
-	check(a.createNamespace(ctx, bed, roNS))
+	check(createNamespace(ctx, bed, roNS))
 	specFile, err := a.renamed(filepath.Join(seed, ".."), roApp, roNS)
 	check(err)
 	out, err := output(bin, "render", specFile, "--format", "argo-rollouts")

@@ -155,21 +155,7 @@ func (g *gatewayLoad) waitAnswers(ctx context.Context, bed *loop.Cluster, color 
 // read returns green's weight, in percent, in the route's main rule as
 // Traefik runs it; false when Traefik does not run the route.
 func (g *gatewayLoad) read(ctx context.Context, gw *loop.Traefik) (float64, bool) {
-	splits, err := gw.RouteSplits(ctx, g.to.ns, g.to.route)
-	if err != nil {
-		return 0, false
-	}
-	for _, s := range splits {
-		if strings.Contains(s.Rule, "Header") {
-			continue
-		}
-		blue, green := s.Weights[g.to.service+"-blue"], s.Weights[g.to.service+"-green"]
-		if blue+green == 0 {
-			return 0, false
-		}
-		return 100 * float64(green) / float64(blue+green), true
-	}
-	return 0, false
+	return gw.RouteShare(ctx, g.to.ns, g.to.route, g.to.service+"-green")
 }
 
 // follow records every change of the configuration Traefik runs the route

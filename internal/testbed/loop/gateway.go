@@ -309,6 +309,31 @@ func (gw *Traefik) RouteSplits(ctx context.Context, ns, name string) ([]Split, e
 	return routeSplits(body, ns, name)
 }
 
+// RouteShare is backend's share, in percent, of the main rule of the
+// HTTPRoute ns/name (its rule that matches no header: not the testers')
+// as Traefik runs it now; false when Traefik does not run the route or
+// the rule sends nowhere.
+func (gw *Traefik) RouteShare(ctx context.Context, ns, name, backend string) (float64, bool) {
+	splits, err := gw.RouteSplits(ctx, ns, name)
+	if err != nil {
+		return 0, false
+	}
+	for _, s := range splits {
+		if strings.Contains(s.Rule, "Header") {
+			continue
+		}
+		total := 0
+		for _, w := range s.Weights {
+			total += w
+		}
+		if total == 0 {
+			return 0, false
+		}
+		return 100 * float64(s.Weights[backend]) / float64(total), true
+	}
+	return 0, false
+}
+
 // routeSplits picks the route's routers out of Traefik's /api/rawdata and
 // the weights of their weighted services. The provider names a router
 // httproute-NS-NAME-gw-… and a backend NS-SERVICE-http-PORT (normalized:
